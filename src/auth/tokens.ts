@@ -1,0 +1,104 @@
+/**
+ * IceProd-compatible tokens: HS512 JWTs with `iss: "IceProd"`, a required
+ * `exp` and a `type` of temp, user or system. Signing and verification go
+ * through @elysiajs/jwt (jose underneath), pinned to HS512.
+ */
+import { jwt } from '@elysiajs/jwt'
+
+export const ROLES = ['user', 'admin', 'system', 'client', 'pilot', 'anonymous'] as const
+export type Role = (typeof ROLES)[number]
+export const TOKEN_TYPES = ['temp', 'user', 'system'] as const
+export type TokenType = (typeof TOKEN_TYPES)[number]
+export const ISSUER = 'IceProd'
+
+/** What a verified token says about its bearer. */
+export interface Auth {
+  type: TokenType
+  /** The token's role; a token without one has no role privileges. */
+  role: string
+  username: string
+  groups: string[]
+  /** Expiry, seconds since the epoch. */
+  exp: number
+}
+
+export interface NewToken {
+  username: string
+  role: string
+  groups?: string[]
+  type?: TokenType
+  /** Lifetime in seconds. */
+  ttl: number
+}
+
+/** Tokens longer than this are refused without being verified. */
+const MAX_TOKEN_LENGTH = 8192
+/** Verified tokens remembered, so a busy client is not re-verified on every request. */
+const CACHE_SIZE = 10_000
+
+export class TokenService {
+  private readonly jwt
+  private readonly cache = new Map<string, Auth & { nbf: number }>()
+
+  constructor(secret: string) {
+    this.jwt = jwt({ name: 'jwt', secret, alg: 'HS512', iss: ISSUER }).decorator.jwt
+  }
+
+  async sign(token: NewToken): Promise<string> {
+    const now = Math.floor(Date.now() / 1000)
+    return this.jwt.sign({
+      sub: token.username,
+      username: token.username,
+      role: token.role,
+      groups: token.groups ?? [],
+      type: token.type ?? 'user',
+      nbf: now,
+      exp: now + token.ttl,
+    })
+  }
+
+  /** The bearer of `token`, or undefined when it fails any check. Failures are never cached. */
+  async verify(token: string): Promise<Auth | undefined> {
+    const now = Date.now() / 1000
+    const hit = this.cache.get(token)
+    if (hit) {
+      if (hit.exp > now && hit.nbf <= now) return hit
+      if (hit.exp <= now) this.cache.delete(token)
+      return undefined
+    }
+    if (token.length > MAX_TOKEN_LENGTH) return undefined
+    const claims = await this.jwt.verify(token, { algorithms: ['HS512'], issuer: ISSUER, requiredClaims: ['exp'] })
+    if (!claims) return undefined
+    const auth = toAuth(claims as Record<string, unknown>)
+    if (!auth) return undefined
+    if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string)
+    this.cache.set(token, auth)
+    return auth
+  }
+}
+
+function toAuth(claims: Record<string, unknown>): (Auth & { nbf: number }) | undefined {
+  const { type, role, groups, exp, nbf } = claims
+  if (typeof type !== 'string' || !(TOKEN_TYPES as readonly string[]).includes(type)) return undefined
+  if (role !== undefined && typeof role !== 'string') return undefined
+  if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) return undefined
+  if (typeof exp !== 'number') return undefined
+  const username = typeof claims.username === 'string' ? claims.username : typeof claims.sub === 'string' ? claims.sub : ''
+  return {
+    type: type as TokenType,
+    role: role ?? 'anonymous',
+    username,
+    groups: (groups as string[] | undefined) ?? [],
+    exp,
+    nbf: typeof nbf === 'number' ? nbf : 0,
+  }
+}
+
+/** The token in an `Authorization: Bearer <token>` header (scheme case-insensitive). */
+export function bearerToken(header: string | null): string | undefined {
+  if (!header) return undefined
+  const space = header.indexOf(' ')
+  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return undefined
+  const token = header.slice(space + 1).trim()
+  return token.length > 0 ? token : undefined
+}

@@ -1,0 +1,97 @@
+/**
+ * Configuration: command-line flags override ICEPROD_* environment variables,
+ * which override the defaults below. `SETTINGS` is the one table that the CLI
+ * help and the README's configuration table are checked against.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+export interface Config {
+  host: string
+  port: number
+  db: string
+  jwtSecret?: string
+  jwtSecretFile?: string
+  maxBody: number
+  ldapUrl?: string
+  ldapBase?: string
+  ldapTimeoutMs: number
+  tokenTtl: number
+  tempTokenTtl: number
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+}
+
+export interface Setting {
+  key: keyof Config
+  flag?: string
+  env: string
+  default?: string
+  kind: 'string' | 'int' | 'level'
+  meaning: string
+}
+
+export const SETTINGS: Setting[] = [
+  { key: 'host', flag: '--host', env: 'ICEPROD_HOST', default: '127.0.0.1', kind: 'string', meaning: 'address to listen on' },
+  { key: 'port', flag: '--port', env: 'ICEPROD_PORT', default: '8080', kind: 'int', meaning: 'TCP port to listen on' },
+  { key: 'db', flag: '--db', env: 'ICEPROD_DB', default: './iceprod-data/iceprod.sqlite', kind: 'string', meaning: 'SQLite database file (created if missing)' },
+  { key: 'logLevel', flag: '--log-level', env: 'ICEPROD_LOG_LEVEL', default: 'info', kind: 'level', meaning: 'debug, info, warn, error or silent' },
+  { key: 'jwtSecret', env: 'ICEPROD_JWT_SECRET', kind: 'string', meaning: 'token signing secret (at least 32 bytes)' },
+  { key: 'jwtSecretFile', env: 'ICEPROD_JWT_SECRET_FILE', kind: 'string', meaning: 'file holding the secret; default <db folder>/jwt-secret, generated on first start' },
+  { key: 'maxBody', env: 'ICEPROD_MAX_BODY', default: String(16 * 1024 * 1024), kind: 'int', meaning: 'largest accepted request body, in bytes' },
+  { key: 'ldapUrl', env: 'ICEPROD_LDAP_URL', kind: 'string', meaning: 'LDAP server for POST /ldap, e.g. ldaps://ldap.example.org' },
+  { key: 'ldapBase', env: 'ICEPROD_LDAP_BASE', kind: 'string', meaning: 'base DN that user entries live under, e.g. ou=People,dc=example,dc=org' },
+  { key: 'ldapTimeoutMs', env: 'ICEPROD_LDAP_TIMEOUT_MS', default: '5000', kind: 'int', meaning: 'LDAP connect and bind timeout, in milliseconds' },
+  { key: 'tokenTtl', env: 'ICEPROD_TOKEN_TTL', default: '31622400', kind: 'int', meaning: 'lifetime of login and CLI tokens, in seconds' },
+  { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
+]
+
+export class ConfigError extends Error {}
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent']
+
+/** Builds the configuration from parsed flags (by Config key) and the environment. */
+export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, env: Record<string, string | undefined> = process.env): Config {
+  const config: Record<string, unknown> = {}
+  for (const s of SETTINGS) {
+    const raw = flags[s.key] ?? env[s.env] ?? s.default
+    if (raw === undefined || raw === '') continue
+    const name = s.flag && flags[s.key] !== undefined ? s.flag : s.env
+    if (s.kind === 'int') {
+      if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
+      config[s.key] = Number(raw)
+    } else if (s.kind === 'level') {
+      if (!LEVELS.includes(raw)) throw new ConfigError(`${name} must be one of ${LEVELS.join(', ')}, got "${raw}"`)
+      config[s.key] = raw
+    } else config[s.key] = raw
+  }
+  const result = config as unknown as Config
+  if (result.port > 65535) throw new ConfigError(`port must be at most 65535, got ${result.port}`)
+  return result
+}
+
+export const MIN_SECRET_BYTES = 32
+
+/**
+ * The signing secret: ICEPROD_JWT_SECRET, else the secret file, else a random
+ * one generated into `<db folder>/jwt-secret` (mode 0600) and reused after.
+ */
+export function resolveSecret(config: Config): string {
+  let secret = config.jwtSecret
+  let source = 'ICEPROD_JWT_SECRET'
+  if (secret === undefined) {
+    const file = config.jwtSecretFile ?? join(dirname(config.db === ':memory:' ? './iceprod-data/x' : config.db), 'jwt-secret')
+    source = file
+    if (!existsSync(file)) {
+      if (config.jwtSecretFile) throw new ConfigError(`secret file ${file} does not exist`)
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, randomBytes(48).toString('base64url') + '\n', { mode: 0o600 })
+      chmodSync(file, 0o600)
+    }
+    secret = readFileSync(file, 'utf8').trim()
+  }
+  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    throw new ConfigError(`the JWT secret from ${source} is shorter than ${MIN_SECRET_BYTES} bytes`)
+  }
+  return secret
+}

@@ -1,0 +1,18 @@
+import type { Database } from 'bun:sqlite'
+import type { AccessGuard } from './auth/access'
+import type { TokenService } from './auth/tokens'
+import type { Config } from './config'
+import type { Db } from './db'
+import type { AuthService } from './modules/auth/service'
+
+/** What every module is built with. */
+export interface AppContext {
+  config: Config
+  db: Db
+  sqlite: Database
+  tokens: TokenService
+  /** The access macro; every module `.use()`s it to declare its routes' rules. */
+  access: AccessGuard
+  /** Users, groups and dataset access rules (used by modules that create datasets or check groups). */
+  auth: AuthService
+}

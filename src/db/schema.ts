@@ -1,0 +1,158 @@
+/**
+ * Storage pattern: every resource is one JSON document in `doc`, the single
+ * source of truth, returned to clients as stored. The columns that are filtered,
+ * grouped or joined on are STORED generated columns extracted from `doc` by
+ * SQLite itself, so they can never disagree with the document and updates are
+ * a single `json_set` on `doc`. Creation order is the table's rowid.
+ */
+import { sql, type SQL } from 'drizzle-orm'
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+/** A generated column holding `doc.<field>`. */
+const fromDoc = (field: string): SQL => sql.raw(`json_extract(doc, '$.${field}')`)
+const stored = { mode: 'stored' } as const
+const docColumn = () => text('doc').notNull()
+
+/** Named monotonic counters (e.g. the dataset sequence number, never reused). */
+export const sequences = sqliteTable('sequences', {
+  name: text('name').primaryKey(),
+  value: integer('value').notNull(),
+})
+
+export const roles = sqliteTable('roles', {
+  name: text('name').primaryKey(),
+  doc: docColumn(),
+})
+
+export const groups = sqliteTable('groups', {
+  groupId: text('group_id').primaryKey(),
+  name: text('name').generatedAlwaysAs(fromDoc('name'), stored),
+  doc: docColumn(),
+}, (t) => [uniqueIndex('groups_name').on(t.name)])
+
+export const users = sqliteTable('users', {
+  userId: text('user_id').primaryKey(),
+  username: text('username').generatedAlwaysAs(fromDoc('username'), stored),
+  doc: docColumn(),
+}, (t) => [uniqueIndex('users_username').on(t.username)])
+
+export const datasets = sqliteTable('datasets', {
+  datasetId: text('dataset_id').primaryKey(),
+  dataset: integer('dataset').generatedAlwaysAs(fromDoc('dataset'), stored),
+  status: text('status').generatedAlwaysAs(fromDoc('status'), stored),
+  priority: real('priority').generatedAlwaysAs(sql.raw(`coalesce(json_extract(doc, '$.priority'), 0)`), stored),
+  doc: docColumn(),
+}, (t) => [uniqueIndex('datasets_dataset').on(t.dataset), index('datasets_status').on(t.status)])
+
+/** Dataset access rules: doc is `{read_groups: [...], write_groups: [...]}`. */
+export const auths = sqliteTable('auths', {
+  datasetId: text('dataset_id').primaryKey(),
+  doc: docColumn(),
+})
+
+export const configs = sqliteTable('configs', {
+  datasetId: text('dataset_id').primaryKey(),
+  doc: docColumn(),
+})
+
+export const jobs = sqliteTable('jobs', {
+  jobId: text('job_id').primaryKey(),
+  datasetId: text('dataset_id').generatedAlwaysAs(fromDoc('dataset_id'), stored),
+  jobIndex: integer('job_index').generatedAlwaysAs(fromDoc('job_index'), stored),
+  status: text('status').generatedAlwaysAs(fromDoc('status'), stored),
+  doc: docColumn(),
+}, (t) => [
+  uniqueIndex('jobs_dataset_job_index').on(t.datasetId, t.jobIndex),
+  index('jobs_dataset_status').on(t.datasetId, t.status),
+])
+
+export const tasks = sqliteTable('tasks', {
+  taskId: text('task_id').primaryKey(),
+  datasetId: text('dataset_id').generatedAlwaysAs(fromDoc('dataset_id'), stored),
+  jobId: text('job_id').generatedAlwaysAs(fromDoc('job_id'), stored),
+  jobIndex: integer('job_index').generatedAlwaysAs(fromDoc('job_index'), stored),
+  taskIndex: integer('task_index').generatedAlwaysAs(fromDoc('task_index'), stored),
+  name: text('name').generatedAlwaysAs(fromDoc('name'), stored),
+  status: text('status').generatedAlwaysAs(fromDoc('status'), stored),
+  gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
+  doc: docColumn(),
+}, (t) => [
+  // Entries for one dataset are in rowid (creation) order: lists stream without sorting.
+  index('tasks_dataset').on(t.datasetId),
+  index('tasks_dataset_status').on(t.datasetId, t.status),
+  index('tasks_dataset_job_index').on(t.datasetId, t.jobIndex),
+  index('tasks_dataset_grid').on(t.datasetId, t.gridId).where(sql`grid_id IS NOT NULL`),
+  index('tasks_job').on(t.jobId),
+  index('tasks_status').on(t.status),
+])
+
+/** A task's `depends` list, one row per dependency, for the queue's readiness check. */
+export const taskDepends = sqliteTable('task_depends', {
+  taskId: text('task_id').notNull(),
+  dependsOn: text('depends_on').notNull(),
+}, (t) => [primaryKey({ columns: [t.taskId, t.dependsOn] })])
+
+/**
+ * The queued tasks pilots claim from, with the numeric requirements split into
+ * indexed-order columns so that a claim walks (priority, seq) and filters on columns.
+ * `requirements` keeps the full object for the non-numeric keys.
+ */
+export const taskQueue = sqliteTable('task_queue', {
+  taskId: text('task_id').primaryKey(),
+  priority: real('priority').notNull(),
+  seq: integer('seq').notNull(),
+  cpu: real('cpu'),
+  gpu: real('gpu'),
+  memory: real('memory'),
+  disk: real('disk'),
+  time: real('time'),
+  /** 1 when the task states requirements beyond the numeric columns above. */
+  hasOther: integer('has_other').notNull(),
+  requirements: text('requirements').notNull(),
+}, (t) => [index('task_queue_order').on(sql`priority DESC`, t.seq)])
+
+/** Per-dataset status counts, maintained by triggers (see the counters migration). */
+export const taskCounts = sqliteTable('task_counts', {
+  datasetId: text('dataset_id').notNull(),
+  status: text('status').notNull(),
+  n: integer('n').notNull(),
+}, (t) => [primaryKey({ columns: [t.datasetId, t.status] })])
+
+export const jobCounts = sqliteTable('job_counts', {
+  datasetId: text('dataset_id').notNull(),
+  status: text('status').notNull(),
+  n: integer('n').notNull(),
+}, (t) => [primaryKey({ columns: [t.datasetId, t.status] })])
+
+export const taskStats = sqliteTable('task_stats', {
+  taskStatId: text('task_stat_id').primaryKey(),
+  taskId: text('task_id').generatedAlwaysAs(fromDoc('task_id'), stored),
+  datasetId: text('dataset_id').generatedAlwaysAs(fromDoc('dataset_id'), stored),
+  doc: docColumn(),
+}, (t) => [index('task_stats_task').on(t.taskId)])
+
+/**
+ * Logs keep their metadata document in `doc` and the (possibly large) `data`
+ * string apart in `data`, compressed when `encoding` says so.
+ */
+export const logs = sqliteTable('logs', {
+  logId: text('log_id').primaryKey(),
+  datasetId: text('dataset_id').generatedAlwaysAs(fromDoc('dataset_id'), stored),
+  taskId: text('task_id').generatedAlwaysAs(fromDoc('task_id'), stored),
+  name: text('name').generatedAlwaysAs(fromDoc('name'), stored),
+  encoding: text('encoding').notNull(),
+  /** UTF-8 bytes of the log text, compressed per `encoding` ('identity' | 'gzip'). */
+  data: blob('data', { mode: 'buffer' }).notNull(),
+  doc: docColumn(),
+}, (t) => [index('logs_dataset_task').on(t.datasetId, t.taskId)])
+
+export const grids = sqliteTable('grids', {
+  gridId: text('grid_id').primaryKey(),
+  doc: docColumn(),
+})
+
+export const pilots = sqliteTable('pilots', {
+  pilotId: text('pilot_id').primaryKey(),
+  gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
+  doc: docColumn(),
+}, (t) => [index('pilots_grid').on(t.gridId)])

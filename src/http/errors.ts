@@ -1,0 +1,93 @@
+/**
+ * One error model for every failure: `{"code": <status>, "error": <message>}`.
+ * Handlers and services throw with `fail(status, message)`; the app's error
+ * hook turns that, and every framework error, into this body.
+ */
+import { ValidationError } from 'elysia'
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function fail(status: number, message: string): never {
+  throw new HttpError(status, message)
+}
+
+const JSON_TYPE = 'application/json'
+
+export function errorResponse(status: number, message: string): Response {
+  const headers: Record<string, string> = { 'content-type': JSON_TYPE }
+  if (status === 401) headers['www-authenticate'] = 'Bearer'
+  return new Response(JSON.stringify({ code: status, error: message }), { status, headers })
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  integer: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+}
+
+interface SchemaError {
+  type: number
+  path: string
+  message: string
+  value?: unknown
+  schema?: { type?: string; [k: string]: unknown }
+}
+
+/** TypeBox ValueErrorType codes that matter for messages. */
+const REQUIRED_PROPERTY = 45
+const ADDITIONAL_PROPERTY = 42
+
+/** Turns a schema violation into a message that names the key. */
+export function validationMessage(error: ValidationError): string {
+  const all = (error.all ?? []) as SchemaError[]
+  const first = all[0]
+  const where = error.type === 'body' ? 'key' : error.type === 'query' ? 'query parameter' : 'path parameter'
+  if (!first) return `bad ${where}`
+  const key = first.path.replace(/^\//, '').replaceAll('/', '.')
+  if (!key) return error.type === 'body' ? 'body must be a JSON object' : `bad ${where}`
+  if (first.type === REQUIRED_PROPERTY) return error.type === 'body' ? `missing key: ${key}` : `missing ${where}: ${key}`
+  if (first.type === ADDITIONAL_PROPERTY) return `unknown ${where}: ${key}`
+  const expected = first.schema?.type
+  if (typeof expected === 'string' && TYPE_NAMES[expected]) {
+    const typeOk = expected === 'integer' ? Number.isInteger(first.value) : typeof first.value === expected
+    if (!typeOk) return `${where} ${key} must be ${TYPE_NAMES[expected]}`
+  }
+  return `${where} ${key}: ${first.message.toLowerCase()}`
+}
+
+/** Logs real server faults; replaced by the app's logger. */
+export let reportFault: (error: unknown) => void = (error) => console.error('internal error:', error)
+export function setFaultReporter(fn: (error: unknown) => void): void {
+  reportFault = fn
+}
+
+const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
+  NOT_FOUND: [404, 'not found'],
+  PARSE: [400, 'body is not valid JSON'],
+  INVALID_COOKIE_SIGNATURE: [400, 'bad cookie'],
+  INVALID_FILE_TYPE: [400, 'bad file type'],
+}
+
+/** The app's error hook: every failure becomes `{code, error}`; no detail leaks from a fault. */
+export function toErrorResponse(code: string | number, error: unknown): Response {
+  if (error instanceof HttpError) return errorResponse(error.status, error.message)
+  // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
+  if (error instanceof Error && error.cause instanceof HttpError) return errorResponse(error.cause.status, error.cause.message)
+  if (error instanceof ValidationError) return errorResponse(400, validationMessage(error))
+  const known = typeof code === 'string' ? FRAMEWORK_ERRORS[code] : undefined
+  if (known) return errorResponse(known[0], known[1])
+  if (typeof code === 'number' && code >= 400 && code < 500) return errorResponse(code, 'request refused')
+  reportFault(error)
+  return errorResponse(500, 'internal server error')
+}

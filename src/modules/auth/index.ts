@@ -1,0 +1,86 @@
+import { Elysia } from 'elysia'
+import { LdapUnavailableError, ldapCheckPassword } from '../../auth/ldap'
+import { hasDatasetAccess } from '../../auth/access'
+import type { AppContext } from '../../context'
+import { fail } from '../../http/errors'
+import { created } from '../../http/respond'
+import { Empty } from '../../http/schema'
+import { AuthModel } from './model'
+
+const admin = { roles: ['admin'] } as const
+
+export const authModule = (ctx: AppContext, auth = ctx.auth) =>
+  new Elysia({ name: 'module:auth', detail: { tags: ['Auth'] } })
+    .use(ctx.access)
+    // roles
+    .get('/roles', () => ({ results: auth.listRoles() }), { access: admin })
+    .put('/roles/:role_name', ({ params, body }) => (auth.putRole(params.role_name, body), {}), {
+      access: admin,
+      body: AuthModel.roleBody,
+      response: Empty,
+    })
+    .get('/roles/:role_name', ({ params }) => auth.getRole(params.role_name), { access: admin })
+    .delete('/roles/:role_name', ({ params }) => (auth.deleteRole(params.role_name), {}), { access: admin })
+    // groups
+    .get('/groups', () => ({ results: auth.listGroups() }), { access: admin })
+    .post('/groups', ({ body }) => {
+      const id = auth.createGroup(body)
+      return created(`/groups/${id}`)
+    }, { access: admin, body: AuthModel.groupBody })
+    .get('/groups/:group_id', ({ params }) => auth.getGroup(params.group_id), { access: admin })
+    .delete('/groups/:group_id', ({ params }) => (auth.deleteGroup(params.group_id), {}), { access: admin })
+    // users
+    .get('/users', () => ({ results: auth.listUsers() }), { access: admin })
+    .post('/users', ({ body }) => {
+      const id = auth.createUser(body)
+      return created(`/users/${id}`)
+    }, { access: admin, body: AuthModel.userBody })
+    .get('/users/:user_id', ({ params }) => auth.getUser(params.user_id), { access: admin })
+    .delete('/users/:user_id', ({ params }) => (auth.deleteUser(params.user_id), {}), { access: admin })
+    .get('/users/:user_id/groups', ({ params }) => ({ results: auth.getUser(params.user_id).groups }), { access: admin })
+    .post('/users/:user_id/groups', ({ params, body }) => (auth.addUserGroup(params.user_id, body.group), {}), {
+      access: admin,
+      body: AuthModel.addGroup,
+    })
+    .put('/users/:user_id/groups', ({ params, body }) => (auth.setUserList(params.user_id, 'groups', body.groups), {}), {
+      access: admin,
+      body: AuthModel.setGroups,
+    })
+    .put('/users/:user_id/roles', ({ params, body }) => (auth.setUserList(params.user_id, 'roles', body.roles), {}), {
+      access: admin,
+      body: AuthModel.setRoles,
+    })
+    // login and tokens
+    .post('/ldap', async ({ body }) => {
+      const { config } = ctx
+      if (body.password === '') fail(401, 'Login failed')
+      if (!config.ldapUrl || !config.ldapBase) fail(501, 'LDAP login is not configured')
+      let ok: boolean
+      try {
+        ok = await ldapCheckPassword(config.ldapUrl, config.ldapBase, body.username, body.password, config.ldapTimeoutMs)
+      } catch (error) {
+        if (error instanceof LdapUnavailableError) fail(503, 'LDAP server unavailable')
+        throw error
+      }
+      if (!ok) fail(401, 'Login failed')
+      const user = auth.findOrCreateUser(body.username)
+      const { token, role } = await auth.loginToken(user)
+      return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }
+    }, { access: 'public', body: AuthModel.login, response: AuthModel.loginResult })
+    .post('/create_token', async ({ auth: caller, body }) => ({ result: await auth.deriveToken(caller, body) }), {
+      access: { roles: ['user', 'admin', 'client'] },
+      body: AuthModel.createToken,
+      response: AuthModel.tokenResult,
+    })
+    // dataset access rules
+    .put('/auths/:dataset_id', ({ params, body }) => (auth.putRule(params.dataset_id, body), {}), {
+      access: { roles: ['admin', 'system'] },
+      body: AuthModel.rule,
+    })
+    .get('/auths/:dataset_id', ({ params }) => auth.getRule(params.dataset_id), { access: admin })
+    .get('/auths/:dataset_id/actions/:action', ({ params, auth: caller }) => {
+      const mode = params.action
+      if (mode !== 'read' && mode !== 'write') fail(400, `bad action: ${mode}`)
+      if (!hasDatasetAccess(caller.groups, auth.rule(params.dataset_id), mode)) fail(403, `no ${mode} access to dataset ${params.dataset_id}`)
+      return {}
+    }, { access: { roles: 'any' } })

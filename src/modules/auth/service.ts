@@ -1,0 +1,267 @@
+/**
+ * Roles, groups, users, dataset access rules and token minting.
+ */
+import { eq, sql } from 'drizzle-orm'
+import type { DatasetRule, DatasetRules } from '../../auth/access'
+import { ROLES, type Auth, type TokenService, type TokenType } from '../../auth/tokens'
+import type { Config } from '../../config'
+import { writeTx, type Db } from '../../db'
+import { newId } from '../../db/documents'
+import { auths, datasets, groups, roles, users } from '../../db/schema'
+import { fail } from '../../http/errors'
+
+export type Document = Record<string, unknown>
+export interface User extends Document {
+  user_id: string
+  username: string
+  roles: string[]
+  groups: string[]
+}
+
+const BUILT_IN_ROLES: readonly string[] = ROLES
+const byCreation = sql`rowid`
+const parse = <T = Document>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined)
+
+export class AuthService implements DatasetRules {
+  private readonly datasetExistsQuery
+  private readonly ruleQuery
+
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: TokenService,
+    private readonly config: Config,
+  ) {
+    this.datasetExistsQuery = db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare()
+    this.ruleQuery = db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare()
+  }
+
+  // ---- roles ----
+
+  listRoles(): Document[] {
+    return this.db.select({ doc: roles.doc }).from(roles).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+  }
+
+  getRole(name: string): Document {
+    return parse(this.db.select({ doc: roles.doc }).from(roles).where(eq(roles.name, name)).get()) ?? fail(404, `role ${name} not found`)
+  }
+
+  putRole(name: string, body: Document): void {
+    if ('name' in body && body.name !== name) fail(400, 'key name must match the role in the path')
+    const doc = JSON.stringify({ ...body, name })
+    this.db.insert(roles).values({ name, doc }).onConflictDoUpdate({ target: roles.name, set: { doc } }).run()
+  }
+
+  deleteRole(name: string): void {
+    if (BUILT_IN_ROLES.includes(name)) fail(400, `built-in role ${name} cannot be deleted`)
+    writeTx(this.db, () => {
+      this.getRole(name)
+      this.db.delete(roles).where(eq(roles.name, name)).run()
+      this.removeFromUsers('roles', name)
+    })
+  }
+
+  private checkRolesExist(names: string[]): void {
+    for (const name of names) {
+      if (!this.db.select({ name: roles.name }).from(roles).where(eq(roles.name, name)).get()) fail(400, `no such role: ${name}`)
+    }
+  }
+
+  // ---- groups ----
+
+  listGroups(): Document[] {
+    return this.db.select({ doc: groups.doc }).from(groups).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+  }
+
+  getGroup(groupId: string): Document {
+    return parse(this.db.select({ doc: groups.doc }).from(groups).where(eq(groups.groupId, groupId)).get()) ?? fail(404, `group ${groupId} not found`)
+  }
+
+  groupExists(name: string): boolean {
+    return this.db.select({ id: groups.groupId }).from(groups).where(eq(groups.name, name)).get() !== undefined
+  }
+
+  createGroup(body: Document & { name: string }): string {
+    if (body.name === '') fail(400, 'key name must not be empty')
+    return writeTx(this.db, () => {
+      if (this.groupExists(body.name)) fail(409, `group ${body.name} already exists`)
+      const groupId = newId()
+      this.db.insert(groups).values({ groupId, doc: JSON.stringify({ ...body, group_id: groupId }) }).run()
+      return groupId
+    })
+  }
+
+  deleteGroup(groupId: string): void {
+    writeTx(this.db, () => {
+      const name = this.getGroup(groupId).name as string
+      this.db.delete(groups).where(eq(groups.groupId, groupId)).run()
+      this.removeFromUsers('groups', name)
+      const rules = this.db.select().from(auths).all()
+      for (const row of rules) {
+        const rule = JSON.parse(row.doc) as DatasetRule
+        if (!rule.read_groups.includes(name) && !rule.write_groups.includes(name)) continue
+        rule.read_groups = rule.read_groups.filter((g) => g !== name)
+        rule.write_groups = rule.write_groups.filter((g) => g !== name)
+        this.db.update(auths).set({ doc: JSON.stringify(rule) }).where(eq(auths.datasetId, row.datasetId)).run()
+      }
+    })
+  }
+
+  private checkGroupsExist(names: string[]): void {
+    for (const name of names) if (!this.groupExists(name)) fail(400, `no such group: ${name}`)
+  }
+
+  // ---- users ----
+
+  listUsers(): Document[] {
+    return this.db.select({ doc: users.doc }).from(users).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+  }
+
+  getUser(userId: string): User {
+    return parse<User>(this.db.select({ doc: users.doc }).from(users).where(eq(users.userId, userId)).get()) ?? fail(404, `user ${userId} not found`)
+  }
+
+  userByName(username: string): User | undefined {
+    return parse<User>(this.db.select({ doc: users.doc }).from(users).where(eq(users.username, username)).get())
+  }
+
+  createUser(body: Document & { username: string; roles?: string[]; groups?: string[] }): string {
+    if (body.username === '') fail(400, 'key username must not be empty')
+    return writeTx(this.db, () => {
+      if (this.userByName(body.username)) fail(409, `user ${body.username} already exists`)
+      this.checkRolesExist(body.roles ?? [])
+      this.checkGroupsExist(body.groups ?? [])
+      const userId = newId()
+      const doc = { ...body, user_id: userId, roles: unique(body.roles ?? []), groups: unique(body.groups ?? []) }
+      this.db.insert(users).values({ userId, doc: JSON.stringify(doc) }).run()
+      return userId
+    })
+  }
+
+  deleteUser(userId: string): void {
+    writeTx(this.db, () => {
+      this.getUser(userId)
+      this.db.delete(users).where(eq(users.userId, userId)).run()
+    })
+  }
+
+  addUserGroup(userId: string, group: string): void {
+    writeTx(this.db, () => {
+      const user = this.getUser(userId)
+      this.checkGroupsExist([group])
+      if (!user.groups.includes(group)) this.saveUser({ ...user, groups: [...user.groups, group] })
+    })
+  }
+
+  setUserList(userId: string, field: 'groups' | 'roles', names: string[]): void {
+    writeTx(this.db, () => {
+      const user = this.getUser(userId)
+      if (field === 'groups') this.checkGroupsExist(names)
+      else this.checkRolesExist(names)
+      this.saveUser({ ...user, [field]: unique(names) })
+    })
+  }
+
+  /** The user named `username`, created with no roles and no groups if missing. */
+  findOrCreateUser(username: string): User {
+    return writeTx(this.db, () => {
+      const existing = this.userByName(username)
+      if (existing) return existing
+      const userId = newId()
+      const user: User = { user_id: userId, username, roles: [], groups: [] }
+      this.db.insert(users).values({ userId, doc: JSON.stringify(user) }).run()
+      return user
+    })
+  }
+
+  private saveUser(user: User): void {
+    this.db.update(users).set({ doc: JSON.stringify(user) }).where(eq(users.userId, user.user_id)).run()
+  }
+
+  private removeFromUsers(field: 'roles' | 'groups', name: string): void {
+    const holders = this.db
+      .select({ doc: users.doc })
+      .from(users)
+      .where(sql`EXISTS (SELECT 1 FROM json_each(${users.doc}, ${'$.' + field}) WHERE value = ${name})`)
+      .all()
+    for (const row of holders) {
+      const user = JSON.parse(row.doc) as User
+      this.saveUser({ ...user, [field]: user[field].filter((n) => n !== name) })
+    }
+  }
+
+  // ---- dataset access rules ----
+
+  exists(datasetId: string): boolean {
+    return this.datasetExistsQuery.get({ id: datasetId }) !== undefined
+  }
+
+  rule(datasetId: string): DatasetRule | undefined {
+    return parse<DatasetRule>(this.ruleQuery.get({ id: datasetId }))
+  }
+
+  getRule(datasetId: string): DatasetRule {
+    return this.rule(datasetId) ?? fail(404, `no access rule for dataset ${datasetId}`)
+  }
+
+  putRule(datasetId: string, rule: DatasetRule): void {
+    writeTx(this.db, () => {
+      if (!this.exists(datasetId)) fail(404, `dataset ${datasetId} not found`)
+      this.checkGroupsExist([...rule.read_groups, ...rule.write_groups])
+      this.setRule(datasetId, rule)
+    })
+  }
+
+  /** Sets a dataset's rule without checks; for use inside a caller's transaction. */
+  setRule(datasetId: string, rule: DatasetRule): void {
+    const doc = JSON.stringify({ read_groups: unique(rule.read_groups), write_groups: unique(rule.write_groups) })
+    this.db.insert(auths).values({ datasetId, doc }).onConflictDoUpdate({ target: auths.datasetId, set: { doc } }).run()
+  }
+
+  // ---- tokens ----
+
+  /** On a new database: the user `admin` with the admin role, and a token for it. */
+  async bootstrapAdmin(): Promise<string> {
+    const user = this.findOrCreateUser('admin')
+    if (!user.roles.includes('admin')) this.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
+    return this.tokens.sign({ username: 'admin', role: 'admin', type: 'user', ttl: this.config.tokenTtl })
+  }
+
+  /** A login token for `user`: role `user` when the user holds it, else `anonymous`. */
+  async loginToken(user: User): Promise<{ token: string; role: string }> {
+    const role = user.roles.includes('user') ? 'user' : 'anonymous'
+    const token = await this.tokens.sign({ username: user.username, role, groups: user.groups, type: 'user', ttl: this.config.tokenTtl })
+    return { token, role }
+  }
+
+  /** `/create_token`: a token derived from the caller's (API.md 4.1.2). */
+  async deriveToken(caller: Auth, request: { type?: string; role?: string; exp?: number }): Promise<string> {
+    if (caller.type !== 'user' && caller.type !== 'system') fail(400, `cannot derive a token from a ${caller.type} token`)
+    const user = this.userByName(caller.username) ?? fail(400, `unknown user: ${caller.username}`)
+    const type = (request.type ?? 'temp') as TokenType
+    const remaining = Math.floor(caller.exp - Date.now() / 1000)
+    if (request.exp !== undefined && (request.exp < 0 || request.exp > remaining)) {
+      fail(400, `key exp must be between 0 and the calling token's remaining lifetime (${remaining} s)`)
+    }
+    let ttl = request.exp ?? remaining
+    let role: string
+    let tokenGroups: string[] = []
+    if (type === 'temp') {
+      role = request.role ?? caller.role
+      if ((role !== 'user' && role !== 'admin') || !user.roles.includes(role)) fail(400, `cannot mint a temp token with role ${role}`)
+      ttl = Math.min(ttl, this.config.tempTokenTtl)
+      tokenGroups = user.groups
+    } else if (type === 'user') {
+      role = request.role ?? caller.role
+      if (role !== 'user' && role !== 'admin') fail(400, `a user token cannot have role ${role}`)
+      if (!user.roles.includes('admin')) fail(400, 'switching roles requires the admin role')
+      tokenGroups = user.groups
+    } else if (type === 'system') {
+      role = request.role ?? fail(400, 'missing key: role')
+      const allowed = caller.role === 'admin' ? ['system', 'client'] : caller.role === 'client' ? ['pilot'] : []
+      if (!allowed.includes(role)) fail(400, `role ${caller.role} cannot mint a system token with role ${role}`)
+    } else fail(400, `bad token type: ${type}`)
+    return this.tokens.sign({ username: user.username, role, groups: tokenGroups, type, ttl })
+  }
+}
+
+const unique = (names: string[]) => [...new Set(names)]

@@ -1,0 +1,81 @@
+/**
+ * Test harness: a real app on a real SQLite file in a fresh temp folder,
+ * called in-process through app.handle (the same code path Bun.serve uses).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApp } from '../src/app'
+import { loadConfig, type Config } from '../src/config'
+
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789'
+
+export interface CallOptions {
+  /** Bearer token; null for none. Defaults to the harness's admin token. */
+  token?: string | null
+  /** A value sent as JSON, or a string sent as is. */
+  body?: unknown
+  headers?: Record<string, string>
+}
+
+export interface Reply<T = any> {
+  status: number
+  body: T
+  text: string
+  headers: Headers
+}
+
+export interface TokenOptions {
+  username?: string
+  groups?: string[]
+  type?: 'temp' | 'user' | 'system'
+  ttl?: number
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-test-'))
+  const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ...env }), ...overrides }
+  const built = createApp(config)
+  const token = (role: string, options: TokenOptions = {}) =>
+    built.ctx.tokens.sign({ username: options.username ?? role, role, groups: options.groups ?? [], type: options.type ?? 'user', ttl: options.ttl ?? 3600 })
+  const adminToken = await token('admin')
+
+  async function call<T = any>(method: string, path: string, options: CallOptions = {}): Promise<Reply<T>> {
+    const headers: Record<string, string> = { ...options.headers }
+    const bearer = options.token === undefined ? adminToken : options.token
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`
+    let body: string | undefined
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body)
+      headers['content-type'] ??= 'application/json'
+    }
+    const response = await built.app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    const text = await response.text()
+    let parsed: unknown = undefined
+    try {
+      parsed = text ? JSON.parse(text) : undefined
+    } catch {
+      parsed = undefined
+    }
+    return { status: response.status, body: parsed as T, text, headers: response.headers }
+  }
+
+  /** Row count of a table, to prove a rejected request wrote nothing. */
+  const count = (table: string) => (built.ctx.sqlite.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+
+  return {
+    ...built,
+    dir,
+    config,
+    adminToken,
+    token,
+    call,
+    count,
+    close() {
+      built.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export type TestApp = Awaited<ReturnType<typeof startTestApp>>
