@@ -1,0 +1,113 @@
+/**
+ * End to end: the compiled binary, copied alone into an empty folder and run
+ * without Bun on its PATH, creates its database, prints an admin token, serves,
+ * and stops cleanly on SIGTERM.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './ldap-server'
+
+let dir: string
+let binary: string
+const env = { PATH: '/nonexistent', HOME: '/nonexistent' }
+
+beforeAll(() => {
+  const buildDir = mkdtempSync(join(tmpdir(), 'iceprod-build-'))
+  const build = Bun.spawnSync(['bun', 'build', '--compile', 'src/cli.ts', '--outfile', join(buildDir, 'iceprod-rest')], { stderr: 'pipe', stdout: 'pipe' })
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  dir = mkdtempSync(join(tmpdir(), 'iceprod-e2e-'))
+  binary = join(dir, 'iceprod-rest')
+  copyFileSync(join(buildDir, 'iceprod-rest'), binary)
+  rmSync(buildDir, { recursive: true, force: true })
+  expect(readdirSync(dir)).toEqual(['iceprod-rest'])
+}, 120_000)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, seen: { text: string }): Promise<RegExpMatchArray> {
+  const reader = stream.getReader()
+  const decoder = new TextDecoder()
+  try {
+    for (;;) {
+      const match = seen.text.match(pattern)
+      if (match) return match
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`stream ended before ${pattern}: ${seen.text}`)
+      seen.text += decoder.decode(value)
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
+describe('the compiled binary', () => {
+  test('--help and a bad flag', () => {
+    const help = Bun.spawnSync([binary, 'serve', '--help'], { cwd: dir, env })
+    expect(help.exitCode).toBe(0)
+    expect(help.stdout.toString()).toContain('--port')
+    const bad = Bun.spawnSync([binary, 'serve', '--frobnicate'], { cwd: dir, env, stderr: 'pipe' })
+    expect(bad.exitCode).not.toBe(0)
+    expect(bad.stderr.toString().trim().split('\n')).toHaveLength(1)
+  })
+
+  test('first start creates the database, prints an admin token and serves; SIGTERM stops it cleanly', async () => {
+    const port = await freePort()
+    const server = Bun.spawn([binary, 'serve', '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
+    const seen = { text: '' }
+    try {
+      const token = (await readUntil(server.stderr, /admin token[^\n]*\n(\S+)\n/, seen))[1]!
+      await readUntil(server.stderr, /listening on/, seen)
+      const base = `http://127.0.0.1:${port}`
+      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' })
+      // The first-start token works on an admin route.
+      const roles = await fetch(`${base}/roles`, { headers: { authorization: `Bearer ${token}` } })
+      expect(roles.status).toBe(200)
+      // So does a token printed by `iceprod-rest token` (same secret, found the same way).
+      const minted = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env })
+      expect(minted.exitCode).toBe(0)
+      const cliToken = minted.stdout.toString().trim()
+      const created = await fetch(`${base}/groups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cliToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: '/e2e' }),
+      })
+      expect(created.status).toBe(201)
+      expect((await fetch(`${base}/roles`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401)
+    } finally {
+      server.kill('SIGTERM')
+    }
+    expect(await server.exited).toBe(0)
+    const data = join(dir, 'iceprod-data')
+    expect(existsSync(join(data, 'iceprod.sqlite'))).toBe(true)
+    expect(statSync(join(data, 'jwt-secret')).mode & 0o777).toBe(0o600)
+    // A clean close leaves no WAL content to recover.
+    const wal = join(data, 'iceprod.sqlite-wal')
+    expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0)
+  })
+
+  test('a restart on the existing database prints no new token and keeps the data', async () => {
+    const port = await freePort()
+    const server = Bun.spawn([binary, 'serve', '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
+    const seen = { text: '' }
+    try {
+      await readUntil(server.stderr, /listening on/, seen)
+      expect(seen.text).not.toContain('admin token')
+      const token = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env }).stdout.toString().trim()
+      const groups = await (await fetch(`http://127.0.0.1:${port}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()
+      expect(groups.results.map((g: { name: string }) => g.name)).toEqual(['/e2e'])
+    } finally {
+      server.kill('SIGTERM')
+    }
+    expect(await server.exited).toBe(0)
+  })
+
+  test('migrate on a fresh path creates a database; a short secret is refused', () => {
+    const migrate = Bun.spawnSync([binary, 'migrate', '--db', join(dir, 'other', 'db.sqlite')], { cwd: dir, env })
+    expect(migrate.exitCode).toBe(0)
+    expect(existsSync(join(dir, 'other', 'db.sqlite'))).toBe(true)
+    const short = Bun.spawnSync([binary, 'token', '--username', 'a', '--role', 'admin'], { cwd: dir, env: { ...env, ICEPROD_JWT_SECRET: 'short' }, stderr: 'pipe' })
+    expect(short.exitCode).not.toBe(0)
+    expect(short.stderr.toString()).toContain('shorter than 32 bytes')
+  })
+})

@@ -1,0 +1,103 @@
+/**
+ * A real OpenLDAP slapd for tests: its own config, data and loopback port in a
+ * temp folder, loaded with a small directory.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const LDAP_BASE = 'ou=People,dc=example,dc=org'
+
+/** Users in the test directory: uid → password. */
+export const LDAP_USERS = {
+  alice: 'alice-password',
+  // DN special characters in the uid: they must not change the DN.
+  'o,brien+x=y\\ (z)*#': 'odd-password',
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+function escapeLdif(value: string): string {
+  let out = ''
+  for (const byte of Buffer.from(value, 'utf8')) out += '\\' + byte.toString(16).padStart(2, '0')
+  return out
+}
+
+export interface Slapd {
+  url: string
+  stop(): Promise<void>
+}
+
+export async function startSlapd(): Promise<Slapd> {
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-slapd-'))
+  mkdirSync(join(dir, 'data'))
+  const conf = join(dir, 'slapd.conf')
+  writeFileSync(
+    conf,
+    `include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile ${dir}/slapd.pid
+database mdb
+maxsize 10485760
+suffix "dc=example,dc=org"
+rootdn "cn=admin,dc=example,dc=org"
+rootpw admin-password
+directory ${dir}/data
+`,
+  )
+  const entries = [
+    'dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n',
+    `dn: ${LDAP_BASE}\nobjectClass: organizationalUnit\nou: People\n`,
+    ...Object.entries(LDAP_USERS).map(
+      ([uid, password]) =>
+        `dn: uid=${escapeLdif(uid)},${LDAP_BASE}\nobjectClass: inetOrgPerson\nuid:: ${Buffer.from(uid).toString('base64')}\ncn: test\nsn: test\nuserPassword: ${password}\n`,
+    ),
+  ]
+  writeFileSync(join(dir, 'data.ldif'), entries.join('\n'))
+  const add = Bun.spawnSync(['/usr/sbin/slapadd', '-f', conf, '-l', join(dir, 'data.ldif')], { stderr: 'pipe' })
+  if (add.exitCode !== 0) throw new Error(`slapadd failed: ${add.stderr.toString()}`)
+
+  const port = await freePort()
+  const url = `ldap://127.0.0.1:${port}`
+  const proc = Bun.spawn(['/usr/sbin/slapd', '-f', conf, '-h', `${url}/`, '-d', '0'], { stdout: 'ignore', stderr: 'pipe' })
+  // Ready when the port accepts connections.
+  for (let i = 0; ; i++) {
+    const ok = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } }).then(
+      (s) => (s.end(), true),
+      () => false,
+    )
+    if (ok) break
+    if (i > 100 || proc.exitCode !== null) throw new Error('slapd did not start')
+    await Bun.sleep(50)
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill()
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A TCP server that accepts connections and never answers: an LDAP server that hangs. */
+export async function startSilentServer(): Promise<{ url: string; connections(): number; stop(): void }> {
+  const port = await freePort()
+  let connections = 0
+  const server = Bun.listen({ hostname: '127.0.0.1', port, socket: { open() { connections++ }, data() {} } })
+  return { url: `ldap://127.0.0.1:${port}`, connections: () => connections, stop: () => server.stop(true) }
+}

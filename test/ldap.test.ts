@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { escapeDnValue, userDn } from '../src/auth/ldap'
+import { LDAP_BASE, startSilentServer, startSlapd, type Slapd } from './ldap-server'
+import { startTestApp, type TestApp } from './support'
+
+let slapd: Slapd
+let t: TestApp
+const ODD_UID = 'o,brien+x=y\\ (z)*#'
+
+beforeAll(async () => {
+  slapd = await startSlapd()
+  t = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
+})
+afterAll(async () => {
+  t.close()
+  await slapd.stop()
+})
+
+const login = (username: unknown, password: unknown, app: TestApp = t) => app.call('POST', '/ldap', { token: null, body: { username, password } })
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
+
+describe('DN escaping', () => {
+  test('every character that could change the DN is hex-escaped', () => {
+    expect(escapeDnValue('alice')).toBe('alice')
+    expect(userDn('a,b=c+d', 'ou=P')).toBe('uid=a\\2cb\\3dc\\2bd,ou=P')
+    expect(escapeDnValue('*)(uid=*')).not.toMatch(/[*()=]/)
+    expect(escapeDnValue('é')).toBe('\\c3\\a9')
+    expect(escapeDnValue(' x ')).toBe('\\20x\\20')
+  })
+})
+
+describe('POST /ldap', () => {
+  test('a right password logs in, creates the user, and returns a working token', async () => {
+    const r = await login('alice', 'alice-password')
+    expect(r.status).toBe(200)
+    expect(r.body).toEqual({ token: expect.any(String), username: 'alice', roles: [], current_role: 'anonymous', groups: [] })
+    expect(claimsOf(r.body.token)).toMatchObject({ type: 'user', role: 'anonymous', username: 'alice', iss: 'IceProd' })
+    const users = (await t.call('GET', '/users')).body.results
+    expect(users.filter((u: { username: string }) => u.username === 'alice')).toHaveLength(1)
+    expect((await t.call('GET', '/auths/x/actions/read', { token: r.body.token })).status).toBe(403) // token verifies
+  })
+
+  test('an existing user with the user role gets role user and their groups', async () => {
+    await t.call('POST', '/groups', { body: { name: '/alicegroup' } })
+    const id = (await t.call('GET', '/users')).body.results.find((u: { username: string }) => u.username === 'alice').user_id
+    await t.call('PUT', `/users/${id}/roles`, { body: { roles: ['user'] } })
+    await t.call('PUT', `/users/${id}/groups`, { body: { groups: ['/alicegroup'] } })
+    const r = await login('alice', 'alice-password')
+    expect(r.body).toMatchObject({ username: 'alice', roles: ['user'], current_role: 'user', groups: ['/alicegroup'] })
+    expect(claimsOf(r.body.token)).toMatchObject({ role: 'user', groups: ['/alicegroup'] })
+    expect((await t.call('GET', '/users')).body.results.filter((u: { username: string }) => u.username === 'alice')).toHaveLength(1)
+  })
+
+  test('a uid with DN special characters logs in as itself', async () => {
+    const r = await login(ODD_UID, 'odd-password')
+    expect(r.status).toBe(200)
+    expect(r.body.username).toBe(ODD_UID)
+  })
+
+  test('a wrong password is 401 Login failed and creates nothing', async () => {
+    const before = t.count('users')
+    const r = await login('alice', 'wrong')
+    expect(r.status).toBe(401)
+    expect(r.body).toEqual({ code: 401, error: 'Login failed' })
+    expect((await login('nobody', 'x')).status).toBe(401)
+    expect(t.count('users')).toBe(before)
+  })
+
+  test('injection attempts in the username never authenticate', async () => {
+    for (const username of ['*', ')(uid=*', 'alice)(uid=*', 'alice,ou=People', 'uid=alice', 'alice+cn=test', 'alice\u0000', 'alice*', 'a'.repeat(5000)]) {
+      const r = await login(username, 'alice-password')
+      expect(`${username.slice(0, 20)} ${r.status}`).toBe(`${username.slice(0, 20)} 401`)
+    }
+  })
+
+  test('an empty password is 401 without contacting LDAP', async () => {
+    const silent = await startSilentServer()
+    const other = await startTestApp({ ldapUrl: silent.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 300 })
+    const r = await login('alice', '', other)
+    expect(r.status).toBe(401)
+    expect(r.body.error).toBe('Login failed')
+    expect(silent.connections()).toBe(0)
+    expect((await login('alice', 'x', other)).status).toBe(503) // the same setup does reach the server
+    expect(silent.connections()).toBe(1)
+    other.close()
+    silent.stop()
+  })
+
+  test('body errors are 400 and checked first', async () => {
+    expect((await login('', 'x')).status).toBe(400)
+    expect((await login(undefined, 'x')).body.error).toBe('missing key: username')
+    expect((await login('alice', undefined)).body.error).toBe('missing key: password')
+    expect((await login('alice', 5)).body.error).toBe('key password must be a string')
+    const unconfigured = await startTestApp()
+    expect((await login('', '', unconfigured)).status).toBe(400)
+    expect((await login('alice', '', unconfigured)).status).toBe(401)
+    expect((await login('alice', 'x', unconfigured)).status).toBe(501)
+    unconfigured.close()
+  })
+
+  test('a public route: a bad Authorization header is ignored', async () => {
+    const r = await t.call('POST', '/ldap', { token: 'garbage', body: { username: 'alice', password: 'alice-password' } })
+    expect(r.status).toBe(200)
+  })
+
+  test('an LDAP server that hangs answers 503 within the timeout', async () => {
+    const silent = await startSilentServer()
+    const other = await startTestApp({ ldapUrl: silent.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 500 })
+    const started = performance.now()
+    const r = await login('alice', 'alice-password', other)
+    const elapsed = performance.now() - started
+    expect(r.status).toBe(503)
+    expect(elapsed).toBeLessThan(500 + 1000) // the configured timeout bounds the wait
+    other.close()
+    silent.stop()
+  })
+
+  test('a stopped LDAP server answers 503', async () => {
+    const stopped = await startSlapd()
+    await stopped.stop()
+    const other = await startTestApp({ ldapUrl: stopped.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1000 })
+    const r = await login('alice', 'alice-password', other)
+    expect(r.status).toBe(503)
+    expect(r.body).toEqual({ code: 503, error: expect.any(String) })
+    other.close()
+  })
+})
