@@ -1,0 +1,87 @@
+/**
+ * Graceful shutdown: SIGTERM lets a request in flight finish with 2xx, refuses
+ * new connections, and closes the database leaving no WAL to recover.
+ */
+import { afterAll, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startServerProcess } from './server-process'
+
+const dir = mkdtempSync(join(tmpdir(), 'iceprod-shutdown-'))
+const db = join(dir, 'iceprod.sqlite')
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Sends a request by hand so that its body can be held back across the SIGTERM. */
+async function rawRequest(port: number) {
+  let response = ''
+  let resolveClosed: () => void
+  const closed = new Promise<void>((r) => (resolveClosed = r))
+  const socket = await Bun.connect({
+    hostname: '127.0.0.1',
+    port,
+    socket: {
+      data(_s, data) {
+        response += data.toString()
+      },
+      close() {
+        resolveClosed()
+      },
+    },
+  })
+  return { socket, closed, response: () => response }
+}
+
+test('SIGTERM finishes the request in flight, refuses new ones, closes the database cleanly', async () => {
+  const server = await startServerProcess(db)
+  const token = server.token('admin')
+  const body = JSON.stringify({ name: '/in-flight', padding: 'p'.repeat(100_000) })
+  const head = `POST /groups HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`
+
+  // Background load that keeps going until the server refuses it.
+  let loadOk = 0
+  let loadFailed = 0
+  let loadStop = false
+  const load = (async () => {
+    while (!loadStop) {
+      try {
+        const r = await fetch(`${server.url}/roles`, { headers: { authorization: `Bearer ${token}` } })
+        if (r.status === 200) loadOk++
+        else throw new Error(`status ${r.status}`)
+      } catch {
+        loadFailed++
+        await Bun.sleep(5)
+      }
+    }
+  })()
+
+  const inFlight = await rawRequest(server.port)
+  inFlight.socket.write(head + body.slice(0, 50_000))
+  await Bun.sleep(100)
+  server.proc.kill('SIGTERM')
+  await Bun.sleep(300)
+
+  // New connections are refused while the old request is still open.
+  const refused = await fetch(`${server.url}/healthz`).then(() => false, () => true)
+  expect(refused).toBe(true)
+  expect(server.proc.exitCode).toBeNull()
+
+  inFlight.socket.write(body.slice(50_000))
+  await inFlight.closed
+  expect(inFlight.response()).toStartWith('HTTP/1.1 201')
+  expect(await server.proc.exited).toBe(0)
+  loadStop = true
+  await load
+  expect(loadOk).toBeGreaterThan(0)
+  expect(server.stderr()).toContain('stopped')
+
+  const wal = `${db}-wal`
+  expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0)
+
+  // The write made in flight is kept.
+  const again = await startServerProcess(db)
+  const groups = await (await fetch(`${again.url}/groups`, { headers: { authorization: `Bearer ${again.token('admin')}` } })).json()
+  again.proc.kill('SIGTERM')
+  await again.proc.exited
+  expect((groups as { results: { name: string }[] }).results.map((g) => g.name)).toContain('/in-flight')
+}, 60_000)
