@@ -3,10 +3,14 @@ import journal from '../../migrations/meta/_journal.json'
 import m0 from '../../migrations/0000_init.sql' with { type: 'text' }
 import m1 from '../../migrations/0001_counters.sql' with { type: 'text' }
 import m2 from '../../migrations/0002_task_depends.sql' with { type: 'text' }
+import m3 from '../../migrations/0003_task_queue_claim_index.sql' with { type: 'text' }
+import m4 from '../../migrations/0004_task_queue_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
   '0000_init': m0,
   '0001_counters': m1,
   '0002_task_depends': m2,
+  '0003_task_queue_claim_index': m3,
+  '0004_task_queue_triggers': m4,
 }

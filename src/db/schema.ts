@@ -96,6 +96,8 @@ export const taskDepends = sqliteTable('task_depends', {
  * The queued tasks pilots claim from, with the numeric requirements split into
  * indexed-order columns so that a claim walks (priority, seq) and filters on columns.
  * `requirements` keeps the full object for the non-numeric keys.
+ * Rows are written only by triggers on `tasks` (see the task_queue migration):
+ * the table holds exactly the tasks whose status is `queued`.
  */
 export const taskQueue = sqliteTable('task_queue', {
   taskId: text('task_id').primaryKey(),
@@ -109,7 +111,11 @@ export const taskQueue = sqliteTable('task_queue', {
   /** 1 when the task states requirements beyond the numeric columns above. */
   hasOther: integer('has_other').notNull(),
   requirements: text('requirements').notNull(),
-}, (t) => [index('task_queue_order').on(sql`priority DESC`, t.seq)])
+}, (t) => [
+  // Covering the claim: the numeric conditions are tested on index entries in
+  // claim order, and the table row is read only for a task that is taken.
+  index('task_queue_claim').on(sql`priority DESC`, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
+])
 
 /** Per-dataset status counts, maintained by triggers (see the counters migration). */
 export const taskCounts = sqliteTable('task_counts', {
