@@ -1,6 +1,22 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { created, jsonText } from '../../http/respond'
+import { GridModel } from './model'
+import { GridsService } from './service'
 
-export const gridsModule = (ctx: AppContext) =>
+const gridAccess = { roles: ['admin', 'client'] } as const
+
+export const gridsModule = (ctx: AppContext, grids = new GridsService(ctx.db)) =>
   new Elysia({ name: 'module:grids', detail: { tags: ['Grids'] } })
     .use(ctx.access)
+    .get('/grids', () => jsonText(grids.listJson()), { access: gridAccess, detail: { summary: '{grid_id: grid}' } })
+    .post('/grids', ({ body, auth }) => {
+      const gridId = grids.create(body, auth.username)
+      return created(`/grids/${gridId}`, gridId)
+    }, { access: gridAccess, body: GridModel.create, detail: { summary: 'register a grid; 201 {"result": grid_id}' } })
+    .get('/grids/:grid_id', ({ params }) => jsonText(grids.getJson(params.grid_id)), { access: gridAccess })
+    .patch('/grids/:grid_id', ({ params, body }) => jsonText(grids.patch(params.grid_id, body)), {
+      access: gridAccess,
+      body: GridModel.patch,
+      detail: { summary: 'merge into the grid, refreshing last_update; returns the grid' },
+    })
