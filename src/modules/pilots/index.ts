@@ -1,6 +1,36 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { parseKeys } from '../../db/documents'
+import { created, jsonText } from '../../http/respond'
+import { Empty } from '../../http/schema'
+import { PilotModel } from './model'
+import { PilotsService } from './service'
 
-export const pilotsModule = (ctx: AppContext) =>
+const manage = { roles: ['admin', 'client'] } as const
+const ownPilot = { roles: ['admin', 'client', 'pilot'] } as const
+
+export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
+    .get('/pilots', ({ query }) => jsonText(pilots.listJson({ gridId: query.grid_id, keys: parseKeys(query.keys) })), {
+      access: { roles: ['admin', 'system', 'client'] },
+      query: PilotModel.list,
+      detail: { summary: '{pilot_id: pilot}, optionally of one grid' },
+    })
+    .post('/pilots', ({ body }) => {
+      const pilotId = pilots.create(body)
+      return created(`/pilots/${pilotId}`, pilotId)
+    }, { access: manage, body: PilotModel.create, detail: { summary: 'register a pilot; 201 {"result": pilot_id}' } })
+    .get('/pilots/:pilot_id', ({ params }) => jsonText(pilots.getJson(params.pilot_id)), { access: ownPilot })
+    .patch('/pilots/:pilot_id', ({ params, body }) => jsonText(pilots.patch(params.pilot_id, body)), {
+      access: ownPilot,
+      body: PilotModel.patch,
+      detail: { summary: 'merge into the pilot, refreshing last_update; returns the pilot' },
+    })
+    .delete('/pilots/:pilot_id', ({ params }) => (pilots.delete(params.pilot_id), {}), { access: ownPilot, response: Empty })
+    .put('/pilots/:pilot_id/tasks', ({ params, body }) => (pilots.setTasks(params.pilot_id, body.tasks), {}), {
+      access: ownPilot,
+      body: PilotModel.setTasks,
+      response: Empty,
+      detail: { summary: "replace the pilot's task list, refreshing last_update" },
+    })
