@@ -1,0 +1,21 @@
+import { t } from 'elysia'
+import { Int } from '../../http/schema'
+
+/** Seconds a task ran, optional on reset and complete. */
+const TimeUsed = t.Optional(t.Number({ minimum: 0, description: 'seconds the task ran' }))
+
+export const QueueModel = {
+  queue: t.Object(
+    {
+      num_tasks: t.Optional(Int({ minimum: 0, description: 'most tasks to queue (default 100)' })),
+      dataset_prio: t.Optional(t.Record(t.String(), t.Number(), { description: '{dataset_id: weight}; unlisted datasets weigh 0' })),
+    },
+    { additionalProperties: true },
+  ),
+  queued: t.Object({ queued: t.Integer() }),
+  process: t.Object(
+    { requirements: t.Optional(t.Object({}, { additionalProperties: true, description: 'the resources the pilot offers' })) },
+    { additionalProperties: true },
+  ),
+  timeUsed: t.Object({ time_used: TimeUsed }, { additionalProperties: true }),
+}

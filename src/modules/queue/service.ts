@@ -1,0 +1,302 @@
+/**
+ * The task lifecycle that makes the server a working queue (API.md 4.5.1):
+ * queue (waiting/reset -> queued), process (queued -> processing, one task per
+ * pilot), reset (-> reset) and complete (processing -> complete).
+ *
+ * Every action is one write transaction taken with BEGIN IMMEDIATE, and every
+ * status change is a `json_set` on the task document, so the status-count and
+ * task_queue triggers follow it in the same transaction. The task_queue table
+ * holds exactly the queued tasks (see the task_queue migration): a claim walks
+ * it in (priority DESC, seq) order on its covering index.
+ */
+import type { Database, Statement } from 'bun:sqlite'
+import { writeTx, type Db } from '../../db'
+import { timestamp } from '../../db/documents'
+import { fail } from '../../http/errors'
+import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
+
+/** Statuses the queue action moves to `queued`: new tasks, and tasks reset after a failure. */
+export const QUEUEABLE_STATUSES = ['waiting', 'reset'] as const
+
+export const DEFAULT_NUM_TASKS = 100
+
+interface Source {
+  datasetId: string
+  status: string
+}
+
+interface ReadyRow {
+  seq: number
+  taskId: string
+}
+
+/** An open cursor over one source's ready tasks and the row it stands on. */
+interface Cursor {
+  rows: IterableIterator<ReadyRow>
+  head: ReadyRow
+}
+
+interface Candidate {
+  taskId: string
+  hasOther: number
+}
+
+/**
+ * Ready tasks of one (dataset, status) in creation order, streamed from the
+ * (dataset_id, status) index: ready when every task it depends on exists and is
+ * complete (a dependency on a missing task is never complete).
+ */
+const READY_TASKS_SQL = `
+  SELECT t.rowid AS seq, t.task_id AS taskId FROM tasks t
+  WHERE t.dataset_id = $datasetId AND t.status = $status
+    AND NOT EXISTS (
+      SELECT 1 FROM task_depends d WHERE d.task_id = t.task_id
+        AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d.depends_on AND p.status = 'complete'))
+  ORDER BY t.rowid`
+
+export class QueueService {
+  private readonly sqlite: Database
+  /** One statement per source merged in a single queue action, prepared on first need and reused. */
+  private readonly readyStatements: Statement<ReadyRow>[] = []
+  private readonly pendingSources: Statement<Source>
+  private readonly markQueued: Statement
+  private readonly candidates: Statement<Candidate>
+  private readonly queuedRequirements: Statement<{ requirements: string }>
+  private readonly markProcessing: Statement<{ doc: string }>
+  private readonly dropQueueRow: Statement
+  private readonly resetPlain: Statement<{ doc: string }>
+  private readonly resetTimed: Statement<{ doc: string }>
+  private readonly completePlain: Statement<{ doc: string }>
+  private readonly completeTimed: Statement<{ doc: string }>
+  private readonly statusOf: Statement<{ status: string | null }>
+
+  constructor(private readonly db: Db) {
+    const sqlite = db.$client
+    this.sqlite = sqlite
+    const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
+    // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
+    this.pendingSources = sqlite.prepare(
+      `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
+    )
+    this.markQueued = sqlite.prepare(
+      `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
+    )
+    // The numeric conditions are tested on the covering index in claim order; rows
+    // with other requirements are then checked in code, one at a time.
+    this.candidates = sqlite.prepare(`
+      SELECT task_id AS taskId, has_other AS hasOther FROM task_queue
+      WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
+        AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
+      ORDER BY priority DESC, seq`)
+    this.queuedRequirements = sqlite.prepare(`SELECT requirements FROM task_queue WHERE task_id = $taskId`)
+    this.markProcessing = sqlite.prepare(`
+      UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
+      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`)
+    this.dropQueueRow = sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`)
+    const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
+    const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
+    this.resetPlain = sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`)
+    this.resetTimed = sqlite.prepare(`
+      UPDATE tasks SET doc = json_set(doc, ${resetSet},
+        '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
+        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`)
+    const completeSet = `'$.status', 'complete', '$.status_changed', $now`
+    const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
+    this.completePlain = sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`)
+    this.completeTimed = sqlite.prepare(
+      `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
+    )
+    this.statusOf = sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`)
+  }
+
+  // ---- queue ----
+
+  /**
+   * Moves up to `numTasks` ready waiting (or reset) tasks to `queued`: datasets
+   * with a higher weight first (unlisted ones weigh 0), then creation order.
+   * Returns how many were queued.
+   */
+  queue(numTasks: number, weights: Record<string, number>): number {
+    if (numTasks <= 0) return 0
+    return writeTx(this.db, () => {
+      const chosen = this.pickReady(numTasks, weights)
+      const now = timestamp()
+      for (const taskId of chosen) this.markQueued.run({ taskId, now })
+      return chosen.length
+    })
+  }
+
+  /** Task ids to queue, in queue order: weight groups from heaviest, each merged by creation order. */
+  private pickReady(limit: number, weights: Record<string, number>): string[] {
+    const groups = new Map<number, Source[]>()
+    for (const source of this.pendingSources.all()) {
+      const weight = Object.hasOwn(weights, source.datasetId) ? (weights[source.datasetId] as number) : 0
+      const group = groups.get(weight)
+      if (group) group.push(source)
+      else groups.set(weight, [source])
+    }
+    const chosen: string[] = []
+    for (const weight of [...groups.keys()].sort((a, b) => b - a)) {
+      if (chosen.length >= limit) break
+      this.mergeReady(groups.get(weight) as Source[], limit, chosen)
+    }
+    return chosen
+  }
+
+  /**
+   * Appends ready tasks of `sources` to `chosen` in creation order until it holds
+   * `limit`: a k-way merge of per-source index cursors, each read only as far
+   * as needed, so no set of waiting tasks is ever sorted.
+   */
+  private mergeReady(sources: Source[], limit: number, chosen: string[]): void {
+    const open: IterableIterator<ReadyRow>[] = []
+    const heap = new CursorHeap()
+    try {
+      sources.forEach((source, i) => {
+        const rows = this.readyStatement(i).iterate(source as never)
+        open.push(rows)
+        const first = rows.next()
+        if (!first.done) heap.push({ rows, head: first.value })
+      })
+      while (chosen.length < limit) {
+        const top = heap.peek()
+        if (!top) break
+        chosen.push(top.head.taskId)
+        const next = top.rows.next()
+        if (next.done) heap.pop()
+        else {
+          top.head = next.value
+          heap.headChanged()
+        }
+      }
+    } finally {
+      // Ends every cursor, which resets its statement for the next action.
+      for (const rows of open) rows.return?.()
+    }
+  }
+
+  private readyStatement(i: number): Statement<ReadyRow> {
+    let statement = this.readyStatements[i]
+    if (!statement) {
+      statement = this.sqlite.prepare<ReadyRow, never>(READY_TASKS_SQL)
+      this.readyStatements[i] = statement
+    }
+    return statement
+  }
+
+  // ---- process ----
+
+  /**
+   * Claims the first queued task, in (dataset priority DESC, creation) order,
+   * whose requirements the offer meets: sets it `processing` and returns the
+   * updated task as JSON text, or undefined when none fits.
+   */
+  claim(offer: Record<string, unknown>): string | undefined {
+    const bounds = numericBounds(offer)
+    return writeTx(this.db, () => {
+      for (;;) {
+        const taskId = this.firstFitting(bounds, offer)
+        if (taskId === undefined) return undefined
+        const claimed = this.markProcessing.get({ taskId, now: timestamp() })
+        if (claimed) return claimed.doc
+        // A queue row without a queued task (the triggers never leave one): drop it and look again.
+        this.dropQueueRow.run({ taskId })
+      }
+    })
+  }
+
+  private firstFitting(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): string | undefined {
+    for (const row of this.candidates.iterate(bounds as never)) {
+      if (!row.hasOther) return row.taskId
+      const stored = this.queuedRequirements.get({ taskId: row.taskId })
+      if (stored && fits(JSON.parse(stored.requirements) as Requirements, offer)) return row.taskId
+    }
+    return undefined
+  }
+
+  // ---- reset and complete ----
+
+  /**
+   * A task that is not complete becomes `reset` with one more failure; with
+   * `timeUsed` (seconds) its error walltime grows by that many hours. Returns
+   * the updated task as JSON text; 404 if missing or complete.
+   */
+  reset(taskId: string, timeUsed: number | undefined): string {
+    return writeTx(this.db, () => {
+      const now = timestamp()
+      const row = timeUsed === undefined
+        ? this.resetPlain.get({ taskId, now })
+        : this.resetTimed.get({ taskId, now, hours: timeUsed / 3600 })
+      return row?.doc ?? this.refuse(taskId, 'is complete')
+    })
+  }
+
+  /**
+   * A processing task becomes `complete`; with `timeUsed` (seconds) its walltime
+   * is set to that many hours. Returns the updated task as JSON text; 404 if
+   * missing or not processing.
+   */
+  complete(taskId: string, timeUsed: number | undefined): string {
+    return writeTx(this.db, () => {
+      const now = timestamp()
+      const row = timeUsed === undefined
+        ? this.completePlain.get({ taskId, now })
+        : this.completeTimed.get({ taskId, now, hours: timeUsed / 3600 })
+      return row?.doc ?? this.refuse(taskId, 'is not processing')
+    })
+  }
+
+  private refuse(taskId: string, why: string): never {
+    const task = this.statusOf.get({ taskId })
+    if (!task) fail(404, `task ${taskId} not found`)
+    fail(404, `task ${taskId} ${why} (status ${task.status})`)
+  }
+}
+
+/** A binary min-heap of cursors ordered by the creation order (seq) of their head rows. */
+class CursorHeap {
+  private readonly items: Cursor[] = []
+
+  peek(): Cursor | undefined {
+    return this.items[0]
+  }
+
+  push(cursor: Cursor): void {
+    const items = this.items
+    items.push(cursor)
+    let i = items.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if ((items[parent] as Cursor).head.seq <= cursor.head.seq) break
+      items[i] = items[parent] as Cursor
+      i = parent
+    }
+    items[i] = cursor
+  }
+
+  pop(): void {
+    const last = this.items.pop()
+    if (last && this.items.length > 0) {
+      this.items[0] = last
+      this.headChanged()
+    }
+  }
+
+  /** Restores the order after the top cursor moved to a later row. */
+  headChanged(): void {
+    const items = this.items
+    const top = items[0]
+    if (!top) return
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= items.length) break
+      const right = left + 1
+      const child = right < items.length && (items[right] as Cursor).head.seq < (items[left] as Cursor).head.seq ? right : left
+      if ((items[child] as Cursor).head.seq >= top.head.seq) break
+      items[i] = items[child] as Cursor
+      i = child
+    }
+    items[i] = top
+  }
+}
