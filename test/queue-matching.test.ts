@@ -101,7 +101,7 @@ describe('the claim engine agrees with fits', () => {
         const remaining = [...model].sort((a, b) => b.priority - a.priority)
         for (const offer of offers) {
           const index = remaining.findIndex((task) => fits(task.requirements as Requirements, offer))
-          const claimed = queue.claim(offer)
+          const claimed = queue.claimNow(offer)
           if (index < 0) {
             expect(claimed).toBeUndefined()
             continue

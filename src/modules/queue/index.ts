@@ -16,7 +16,7 @@ export const queueModule = (ctx: AppContext, queue = new QueueService(ctx.db)) =
       response: QueueModel.queued,
       detail: { summary: 'move ready waiting and reset tasks to queued, heavier datasets first' },
     })
-    .post('/task_actions/process', ({ body }) => jsonText(queue.claim(body.requirements ?? {}) ?? fail(404, 'no queued task fits the requirements')), {
+    .post('/task_actions/process', async ({ body }) => jsonText((await queue.claim(body.requirements ?? {})) ?? fail(404, 'no queued task fits the requirements')), {
       access: pilotActions,
       body: QueueModel.process,
       detail: { summary: 'claim one queued task that fits the offered resources; returns it, now processing' },

@@ -36,6 +36,12 @@ interface Cursor {
   head: ReadyRow
 }
 
+interface PendingClaim {
+  offer: Record<string, unknown>
+  resolve: (task: string | undefined) => void
+  reject: (error: unknown) => void
+}
+
 interface Candidate {
   taskId: string
   hasOther: number
@@ -188,21 +194,58 @@ export class QueueService {
 
   /**
    * Claims the first queued task, in (dataset priority DESC, creation) order,
-   * whose requirements the offer meets: sets it `processing` and returns the
+   * whose requirements the offer meets: sets it `processing` and resolves to the
    * updated task as JSON text, or undefined when none fits.
+   *
+   * Claims that arrive together are taken in one write transaction (group
+   * commit), one after another in arrival order: each sees the ones before it,
+   * and none is answered before the transaction has committed. A busy server
+   * then pays one commit for many claims instead of one per claim.
    */
-  claim(offer: Record<string, unknown>): string | undefined {
-    const bounds = numericBounds(offer)
-    return writeTx(this.db, () => {
-      for (;;) {
-        const taskId = this.firstFitting(bounds, offer)
-        if (taskId === undefined) return undefined
-        const claimed = this.markProcessing.get({ taskId, now: timestamp() })
-        if (claimed) return claimed.doc
-        // A queue row without a queued task (the triggers never leave one): drop it and look again.
-        this.dropQueueRow.run({ taskId })
-      }
+  claim(offer: Record<string, unknown>): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pendingClaims.push({ offer, resolve, reject })
+      if (this.pendingClaims.length === 1) setImmediate(() => this.takePendingClaims())
     })
+  }
+
+  /** One claim in its own write transaction. */
+  claimNow(offer: Record<string, unknown>): string | undefined {
+    return writeTx(this.db, () => this.takeFirstFitting(offer))
+  }
+
+  private readonly pendingClaims: PendingClaim[] = []
+
+  private takePendingClaims(): void {
+    const batch = this.pendingClaims.splice(0, this.pendingClaims.length)
+    let results: (string | undefined)[]
+    try {
+      results = writeTx(this.db, () => batch.map((claim) => this.takeFirstFitting(claim.offer)))
+    } catch {
+      // The whole batch rolled back: retry each claim alone, so that a fault fails only its own request.
+      for (const claim of batch) {
+        try {
+          claim.resolve(this.claimNow(claim.offer))
+        } catch (error) {
+          claim.reject(error)
+        }
+      }
+      return
+    }
+    batch.forEach((claim, i) => claim.resolve(results[i]))
+  }
+
+  /** Inside a write transaction: takes the first queued task that fits the offer. */
+  private takeFirstFitting(offer: Record<string, unknown>): string | undefined {
+    const bounds = numericBounds(offer)
+    for (;;) {
+      const taskId = this.firstFitting(bounds, offer)
+      if (taskId === undefined) return undefined
+      const claimed = this.markProcessing.get({ taskId, now: timestamp() })
+      if (claimed) return claimed.doc
+      // A queue row without a queued task (the triggers never leave one): drop it and look again.
+      this.dropQueueRow.run({ taskId })
+    }
   }
 
   private firstFitting(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): string | undefined {
