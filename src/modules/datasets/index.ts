@@ -1,6 +1,47 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
+import { created, jsonText } from '../../http/respond'
+import { Empty } from '../../http/schema'
+import { DATASET_STATUSES } from '../../status'
+import { parseStatusFilter } from '../tasks/listing'
+import { DatasetModel } from './model'
+import { DatasetService } from './service'
 
-export const datasetsModule = (ctx: AppContext) =>
+const lister = ['admin', 'system', 'client', 'user'] as const
+const adminOrWrite = { roles: ['admin'], dataset: 'write' } as const
+
+export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
+    .get('/datasets', ({ query, auth }) => {
+      const keys = parseKeys(query.keys)
+      const rows = datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status))
+      return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'dataset_id') })) : rows))
+    }, { access: { roles: lister }, query: DatasetModel.listQuery })
+    .post('/datasets', ({ body, auth }) => created(`/datasets/${datasets.create(body, auth)}`), {
+      access: { roles: ['admin', 'user'] },
+      body: DatasetModel.create,
+    })
+    .get('/datasets/:dataset_id', ({ params }) => jsonText(datasets.get(params.dataset_id)), {
+      access: { roles: ['admin', 'system', 'client', 'pilot'], dataset: 'read' },
+    })
+    .put('/datasets/:dataset_id/status', ({ params, body }) => (datasets.setStatus(params.dataset_id, body.status), {}), {
+      access: { roles: ['admin', 'system', 'client'], dataset: 'write' },
+      body: DatasetModel.status,
+      response: Empty,
+    })
+    .put('/datasets/:dataset_id/description', ({ params, body }) => (datasets.setDescription(params.dataset_id, body.description), {}), {
+      access: adminOrWrite,
+      body: DatasetModel.description,
+      response: Empty,
+    })
+    .put('/datasets/:dataset_id/jobs_submitted', ({ params, body }) => (datasets.setJobsSubmitted(params.dataset_id, body.jobs_submitted), {}), {
+      access: adminOrWrite,
+      body: DatasetModel.jobsSubmitted,
+      response: Empty,
+    })
+    .get('/dataset_summaries/status', ({ auth }) => datasets.statusSummary(auth), {
+      access: { roles: lister },
+      response: DatasetModel.statusSummary,
+    })

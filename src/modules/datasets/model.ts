@@ -1,0 +1,24 @@
+import { t } from 'elysia'
+import { Doc, Int, KeysQuery } from '../../http/schema'
+
+export const DatasetModel = {
+  create: Doc(
+    {
+      description: t.String(),
+      jobs_submitted: Int({ minimum: 0 }),
+      tasks_submitted: Int({ minimum: 0 }),
+      group: t.String({ description: 'an existing group: read_groups and write_groups of the new dataset' }),
+      priority: t.Optional(t.Number({ description: 'default 0' })),
+      debug: t.Optional(t.Boolean({ description: 'default false' })),
+    },
+    'A new dataset; the server sets dataset_id, dataset, status, start_date and username',
+  ),
+  status: Doc({ status: t.String({ description: 'processing, suspended, errors, truncated or complete' }) }),
+  description: Doc({ description: t.String() }),
+  jobsSubmitted: Doc({ jobs_submitted: Int({ minimum: 0 }) }),
+  listQuery: t.Object(
+    { status: t.Optional(t.String({ description: 'a dataset status, or several separated by |' })), keys: KeysQuery },
+    { additionalProperties: true },
+  ),
+  statusSummary: t.Record(t.String(), t.Array(t.String()), { description: '{status: [dataset_id, ...]}, in status order' }),
+}

@@ -1,0 +1,161 @@
+/**
+ * Datasets: creation (with its sequence number and access rule in one
+ * transaction), lookups, the single-field updates, and the listings a token
+ * may see.
+ */
+import { eq, inArray, sql } from 'drizzle-orm'
+import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
+import type { Auth } from '../../auth/tokens'
+import { writeTx, type Db } from '../../db'
+import { newId, timestamp } from '../../db/documents'
+import { auths, datasets, jobCounts, sequences } from '../../db/schema'
+import { fail } from '../../http/errors'
+import type { AuthService } from '../auth/service'
+import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
+
+export type Document = Record<string, unknown>
+
+export interface NewDataset extends Document {
+  description: string
+  jobs_submitted: number
+  tasks_submitted: number
+  group: string
+  priority?: number
+  debug?: boolean
+}
+
+/** Roles that see every dataset in the listings; other tokens see the datasets their groups may read. */
+const SEES_ALL: readonly string[] = ['admin', 'system', 'client']
+
+const byCreation = sql`${datasets}.rowid`
+const p = sql.placeholder
+
+export class DatasetService {
+  private readonly docQuery
+  private readonly setFieldQuery
+  private readonly jobsCreatedQuery
+
+  constructor(
+    private readonly db: Db,
+    private readonly auth: AuthService,
+  ) {
+    this.docQuery = db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare()
+    this.setFieldQuery = db
+      .update(datasets)
+      .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
+      .where(eq(datasets.datasetId, p('dataset_id')))
+      .returning({ id: datasets.datasetId })
+      .prepare()
+    this.jobsCreatedQuery = db
+      .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
+      .from(jobCounts)
+      .where(eq(jobCounts.datasetId, p('dataset_id')))
+      .prepare()
+  }
+
+  /**
+   * Creates a dataset owned by `caller`, with the next sequence number and
+   * the access rule read_groups = write_groups = [group]; returns its id.
+   */
+  create(body: NewDataset, caller: Auth): string {
+    return writeTx(this.db, () => {
+      if (!this.auth.groupExists(body.group)) fail(400, `no such group: ${body.group}`)
+      if (caller.role !== 'admin' && !caller.groups.some((held) => grants(held, body.group))) {
+        fail(403, `token does not hold group ${body.group}`)
+      }
+      const next = this.db
+        .update(sequences)
+        .set({ value: sql`${sequences.value} + 1` })
+        .where(eq(sequences.name, 'dataset'))
+        .returning({ value: sequences.value })
+        .get()
+      if (!next) throw new Error('the dataset sequence is missing')
+      const datasetId = newId()
+      const doc = {
+        ...body,
+        priority: body.priority ?? 0,
+        debug: body.debug ?? false,
+        dataset_id: datasetId,
+        dataset: next.value,
+        status: 'processing',
+        start_date: timestamp(),
+        username: caller.username,
+      }
+      this.db.insert(datasets).values({ datasetId, doc: JSON.stringify(doc) }).run()
+      this.auth.setRule(datasetId, { read_groups: [body.group], write_groups: [body.group] })
+      return datasetId
+    })
+  }
+
+  /** The stored dataset document (JSON text), 404 when missing. */
+  get(datasetId: string): string {
+    return this.docQuery.get({ dataset_id: datasetId })?.doc ?? fail(404, `dataset ${datasetId} not found`)
+  }
+
+  /** The datasets `caller` may see, with the given statuses when a filter is set, in creation order. */
+  visible(caller: Auth, statuses?: string[]): { id: string; doc: string }[] {
+    const rows = this.listQuery(statuses).all()
+    if (SEES_ALL.includes(caller.role)) return rows
+    return rows.filter((row) => row.rule !== null && hasDatasetAccess(caller.groups, JSON.parse(row.rule) as DatasetRule, 'read'))
+  }
+
+  /** `{status: [dataset_id, ...]}` over the datasets `caller` may see, in status order. */
+  statusSummary(caller: Auth): Record<string, string[]> {
+    const summary: Record<string, string[]> = {}
+    for (const row of this.visible(caller)) {
+      const status = String((JSON.parse(row.doc) as Document).status)
+      ;(summary[status] ??= []).push(row.id)
+    }
+    return inStatusOrder(DATASET_STATUSES, summary)
+  }
+
+  setStatus(datasetId: string, status: string): void {
+    this.setField(datasetId, '$.status', checkStatus(DATASET_STATUSES, status))
+  }
+
+  setDescription(datasetId: string, description: string): void {
+    this.setField(datasetId, '$.description', description)
+  }
+
+  /**
+   * Sets `jobs_submitted`, never below the jobs already created. A dataset
+   * with a positive integer `tasks_per_job` also gets `tasks_submitted`
+   * = jobs_submitted × tasks_per_job, as IceProd keeps the two in step.
+   */
+  setJobsSubmitted(datasetId: string, jobsSubmitted: number): void {
+    writeTx(this.db, () => {
+      const dataset = JSON.parse(this.get(datasetId)) as Document
+      const created = this.jobsCreatedQuery.get({ dataset_id: datasetId })?.n ?? 0
+      if (jobsSubmitted < created) fail(400, `key jobs_submitted cannot be below the ${created} jobs already created`)
+      this.setField(datasetId, '$.jobs_submitted', jobsSubmitted)
+      const tasksPerJob = dataset.tasks_per_job
+      if (typeof tasksPerJob === 'number' && Number.isInteger(tasksPerJob) && tasksPerJob > 0) {
+        this.setField(datasetId, '$.tasks_submitted', jobsSubmitted * tasksPerJob)
+      }
+    })
+  }
+
+  /** The SQL of the listing queries, for query-plan checks. */
+  queriesForPlanCheck(): { name: string; sql: string }[] {
+    return [
+      { name: 'list by status', sql: this.listQuery(['processing']).toSQL().sql },
+      { name: 'get', sql: this.docQuery.getQuery().sql },
+      { name: 'jobs created', sql: this.jobsCreatedQuery.getQuery().sql },
+    ]
+  }
+
+  /** Datasets with their access rules, in creation order. */
+  private listQuery(statuses?: string[]) {
+    return this.db
+      .select({ id: datasets.datasetId, doc: datasets.doc, rule: auths.doc })
+      .from(datasets)
+      .leftJoin(auths, eq(auths.datasetId, datasets.datasetId))
+      .where(statuses ? inArray(datasets.status, statuses) : undefined)
+      .orderBy(byCreation)
+  }
+
+  /** One top-level field replaced with a single json_set; 404 when the dataset is missing. */
+  private setField(datasetId: string, path: string, value: unknown): void {
+    if (!this.setFieldQuery.get({ dataset_id: datasetId, path, value: JSON.stringify(value) })) fail(404, `dataset ${datasetId} not found`)
+  }
+}
