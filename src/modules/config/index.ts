@@ -1,6 +1,26 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { jsonText } from '../../http/respond'
+import { Empty } from '../../http/schema'
+import { ConfigModel } from './model'
+import { ConfigService } from './service'
 
-export const configModule = (ctx: AppContext) =>
+const readers = { roles: ['admin', 'client', 'pilot'], dataset: 'read' } as const
+const writers = { roles: ['admin'], dataset: 'write' } as const
+
+/** `/datasets/<id>/config` and its alias `/config/<id>` (used by later IceProd clients). */
+export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db)) =>
   new Elysia({ name: 'module:config', detail: { tags: ['Config'] } })
     .use(ctx.access)
+    .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers })
+    .put('/datasets/:dataset_id/config', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
+      access: writers,
+      body: ConfigModel.config,
+      response: Empty,
+    })
+    .get('/config/:dataset_id', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers })
+    .put('/config/:dataset_id', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
+      access: writers,
+      body: ConfigModel.config,
+      response: Empty,
+    })
