@@ -44,7 +44,8 @@ interface PendingClaim {
 
 interface Candidate {
   taskId: string
-  hasOther: number
+  /** The requirements JSON when the task states any the numeric columns cannot test, else null. */
+  otherRequirements: string | null
 }
 
 /**
@@ -67,7 +68,6 @@ export class QueueService {
   private readonly pendingSources: Statement<Source>
   private readonly markQueued: Statement
   private readonly candidates: Statement<Candidate>
-  private readonly queuedRequirements: Statement<{ requirements: string }>
   private readonly markProcessing: Statement<{ doc: string }>
   private readonly dropQueueRow: Statement
   private readonly resetPlain: Statement<{ doc: string }>
@@ -88,13 +88,13 @@ export class QueueService {
       `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
     )
     // The numeric conditions are tested on the covering index in claim order; rows
-    // with other requirements are then checked in code, one at a time.
+    // with other requirements are then checked in code, one at a time. Only
+    // those rows read `requirements` from the table (the CASE defers the seek).
     this.candidates = sqlite.prepare(`
-      SELECT task_id AS taskId, has_other AS hasOther FROM task_queue
+      SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
       WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
         AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
       ORDER BY priority DESC, seq`)
-    this.queuedRequirements = sqlite.prepare(`SELECT requirements FROM task_queue WHERE task_id = $taskId`)
     this.markProcessing = sqlite.prepare(`
       UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
       WHERE task_id = $taskId AND status = 'queued' RETURNING doc`)
@@ -249,10 +249,18 @@ export class QueueService {
   }
 
   private firstFitting(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): string | undefined {
+    // Many queued tasks share the same requirements (same dataset and task name):
+    // judge each distinct requirements text once per claim.
+    const verdicts = new Map<string, boolean>()
     for (const row of this.candidates.iterate(bounds as never)) {
-      if (!row.hasOther) return row.taskId
-      const stored = this.queuedRequirements.get({ taskId: row.taskId })
-      if (stored && fits(JSON.parse(stored.requirements) as Requirements, offer)) return row.taskId
+      const text = row.otherRequirements
+      if (text === null) return row.taskId
+      let fit = verdicts.get(text)
+      if (fit === undefined) {
+        fit = fits(JSON.parse(text) as Requirements, offer)
+        verdicts.set(text, fit)
+      }
+      if (fit) return row.taskId
     }
     return undefined
   }
