@@ -3,8 +3,9 @@
  * queue (waiting/reset -> queued), process (queued -> processing, one task per
  * pilot), reset (-> reset) and complete (processing -> complete).
  *
- * Every action is one write transaction taken with BEGIN IMMEDIATE, and every
- * status change is a `json_set` on the task document, so the status-count and
+ * Every action runs inside a write transaction taken with BEGIN IMMEDIATE
+ * (claims that arrive together share one, see `claim`), and every status
+ * change is a `json_set` on the task document, so the status-count and
  * task_queue triggers follow it in the same transaction. The task_queue table
  * holds exactly the queued tasks (see the task_queue migration): a claim walks
  * it in (priority DESC, seq) order on its covering index.
