@@ -1,6 +1,74 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { parseKeys, projectedJson } from '../../db/documents'
+import { created, jsonText } from '../../http/respond'
+import { Empty } from '../../http/schema'
+import { TASK_STATUSES } from '../../status'
+import { collectionResponse, parseStatusFilter, queryInteger, type StoredRow } from './listing'
+import { TaskModel } from './model'
+import { TaskService } from './service'
 
-export const tasksModule = (ctx: AppContext) =>
+const services = ['admin', 'system', 'client'] as const
+const servicesAndPilots = ['admin', 'system', 'client', 'pilot'] as const
+const datasetRead = { roles: services, dataset: 'read' } as const
+const datasetWrite = { roles: services, dataset: 'write' } as const
+
+/** A stored task, or its projection to `keys`, as JSON text. */
+const taskJson = (keys: string[] | undefined) => (row: StoredRow) => projectedJson(row.doc, keys, 'task_id')
+
+export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
   new Elysia({ name: 'module:tasks', detail: { tags: ['Tasks'] } })
     .use(ctx.access)
+    .post('/tasks', async ({ body }) => {
+      const taskId = await tasks.create(body)
+      return created(`/tasks/${taskId}`, taskId)
+    }, { access: { roles: services }, body: TaskModel.create })
+    .get('/tasks', ({ query }) => {
+      const keys = parseKeys(query.keys)
+      const fetch = tasks.fetcher({ statuses: parseStatusFilter(TASK_STATUSES, query.status) })
+      return collectionResponse({ open: '{"tasks":[', close: ']}', fetch, entry: taskJson(keys) })
+    }, { access: { roles: services }, query: TaskModel.listQuery })
+    .get('/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id)), { access: { roles: servicesAndPilots } })
+    .patch('/tasks/:task_id', ({ params, body }) => jsonText(tasks.patch(params.task_id, body)), {
+      access: { roles: servicesAndPilots },
+      body: TaskModel.patch,
+    })
+    .put('/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status), {}), {
+      access: { roles: servicesAndPilots },
+      body: TaskModel.status,
+      response: Empty,
+    })
+    .get('/datasets/:dataset_id/tasks', ({ params, query }) => {
+      const keys = parseKeys(query.keys)
+      const fetch = tasks.fetcher({
+        datasetId: params.dataset_id,
+        statuses: parseStatusFilter(TASK_STATUSES, query.status),
+        jobId: query.job_id,
+        jobIndex: queryInteger('job_index', query.job_index),
+        gridId: query.grid_id,
+      })
+      const task = taskJson(keys)
+      return collectionResponse({ open: '{', close: '}', fetch, entry: (row) => JSON.stringify(row.id) + ':' + task(row) })
+    }, { access: datasetRead, query: TaskModel.datasetListQuery })
+    .get('/datasets/:dataset_id/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id, params.dataset_id)), { access: datasetRead })
+    .put('/datasets/:dataset_id/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status, params.dataset_id), {}), {
+      access: datasetWrite,
+      body: TaskModel.status,
+      response: Empty,
+    })
+    .get('/datasets/:dataset_id/task_summaries/status', ({ params }) => tasks.statusSummary(params.dataset_id), {
+      access: datasetRead,
+      response: TaskModel.statusSummary,
+    })
+    .get('/datasets/:dataset_id/task_counts/status', ({ params }) => tasks.statusCounts(params.dataset_id), {
+      access: datasetRead,
+      response: TaskModel.statusCounts,
+    })
+    .get('/datasets/:dataset_id/task_counts/name_status', ({ params }) => tasks.nameStatusCounts(params.dataset_id), {
+      access: datasetRead,
+      response: TaskModel.nameStatusCounts,
+    })
+    .get('/datasets/:dataset_id/task_stats', ({ params }) => tasks.taskStats(params.dataset_id), {
+      access: datasetRead,
+      response: TaskModel.taskStats,
+    })

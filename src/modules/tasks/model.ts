@@ -1,0 +1,66 @@
+import { t } from 'elysia'
+import { Doc, Int, KeysQuery } from '../../http/schema'
+
+const taskId = t.String({ description: 'a task id' })
+const requirements = t.Object({}, { additionalProperties: true, description: 'resources the task needs, e.g. {"cpu": 1, "gpu": 1, "os": "RHEL_8"}' })
+const statusFilter = t.Optional(t.String({ description: 'a task status, or several separated by |' }))
+
+export const TaskModel = {
+  create: Doc(
+    {
+      dataset_id: t.String(),
+      job_id: t.String(),
+      task_index: Int({ minimum: 0 }),
+      name: t.String(),
+      depends: t.Array(taskId, { description: 'task ids this task waits for' }),
+      requirements,
+    },
+    'A new task; the server sets task_id, job_index, status, status_changed and the counters',
+  ),
+  /** Top-level keys merged into the task; the known ones keep their types. */
+  patch: Doc(
+    {
+      status: t.Optional(t.String()),
+      task_index: t.Optional(Int({ minimum: 0 })),
+      name: t.Optional(t.String()),
+      depends: t.Optional(t.Array(taskId)),
+      requirements: t.Optional(requirements),
+      failures: t.Optional(Int({ minimum: 0 })),
+      evictions: t.Optional(Int({ minimum: 0 })),
+      walltime: t.Optional(t.Number()),
+      walltime_err: t.Optional(t.Number()),
+      walltime_err_n: t.Optional(Int({ minimum: 0 })),
+    },
+    'Keys to replace; task_id, dataset_id, job_id and job_index cannot change',
+  ),
+  status: Doc({ status: t.String({ description: 'idle, waiting, queued, processing, reset, suspended, failed or complete' }) }),
+  listQuery: t.Object({ status: statusFilter, keys: KeysQuery }, { additionalProperties: true }),
+  datasetListQuery: t.Object(
+    {
+      status: statusFilter,
+      job_id: t.Optional(t.String()),
+      job_index: t.Optional(t.String({ description: 'an integer' })),
+      grid_id: t.Optional(t.String()),
+      keys: KeysQuery,
+    },
+    { additionalProperties: true },
+  ),
+  statusCounts: t.Record(t.String(), t.Integer(), { description: '{status: count}, in status order' }),
+  statusSummary: t.Record(t.String(), t.Array(t.String()), { description: '{status: [task_id, ...]}, in status order' }),
+  nameStatusCounts: t.Record(t.String(), t.Record(t.String(), t.Integer()), { description: '{name: {status: count}}, names by lowest task_index' }),
+  taskStats: t.Record(
+    t.String(),
+    t.Object({
+      count: t.Integer(),
+      gpu: t.Number(),
+      total_hrs: t.Number(),
+      total_err_hrs: t.Number(),
+      avg_hrs: t.Number(),
+      stddev_hrs: t.Union([t.Number(), t.Null()]),
+      min_hrs: t.Number(),
+      max_hrs: t.Number(),
+      efficiency: t.Number(),
+    }),
+    { description: 'per task name, over its complete tasks' },
+  ),
+}
