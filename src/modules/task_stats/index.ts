@@ -1,6 +1,25 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
+import { created, jsonText } from '../../http/respond'
+import { queryBoolean } from '../tasks/listing'
+import { TaskStatModel } from './model'
+import { TaskStatService } from './service'
 
-export const taskStatsModule = (ctx: AppContext) =>
+const adminOrRead = { roles: ['admin'], dataset: 'read' } as const
+
+export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService(ctx.db)) =>
   new Elysia({ name: 'module:task_stats', detail: { tags: ['Task stats'] } })
     .use(ctx.access)
+    .post('/tasks/:task_id/task_stats', ({ params, body }) => {
+      const taskStatId = taskStats.create(params.task_id, body)
+      return created(`/datasets/${body.dataset_id}/tasks/${params.task_id}/task_stats/${taskStatId}`, taskStatId)
+    }, { access: { roles: ['admin', 'client', 'pilot'] }, body: TaskStatModel.create })
+    .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query }) => {
+      const keys = parseKeys(query.keys)
+      const rows = taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false)
+      return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'task_stat_id') })) : rows))
+    }, { access: adminOrRead, query: TaskStatModel.listQuery })
+    .get('/datasets/:dataset_id/tasks/:task_id/task_stats/:task_stat_id', ({ params }) => jsonText(taskStats.get(params.dataset_id, params.task_id, params.task_stat_id)), {
+      access: adminOrRead,
+    })
