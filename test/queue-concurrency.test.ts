@@ -1,0 +1,191 @@
+/**
+ * No task is ever handed to two pilots: many simultaneous claims against one
+ * server over real HTTP, and against two server processes sharing one
+ * database file.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { QueueFixture } from './queue-support'
+import { startTestApp, type TestApp } from './support'
+
+interface ClaimOutcome {
+  status: number
+  taskId?: string
+}
+
+async function claimOver(base: string, token: string, requirements?: Record<string, unknown>): Promise<ClaimOutcome> {
+  const response = await fetch(`${base}/task_actions/process`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(requirements ? { requirements } : {}),
+  })
+  const body = (await response.json()) as { task_id?: string; status?: string }
+  if (response.status === 200) expect(body.status).toBe('processing')
+  return { status: response.status, taskId: body.task_id }
+}
+
+/** Every claimed id, asserting that none repeats. */
+function claimedIds(outcomes: ClaimOutcome[]): string[] {
+  for (const outcome of outcomes) expect([200, 404]).toContain(outcome.status)
+  const ids = outcomes.filter((o) => o.status === 200).map((o) => o.taskId as string)
+  expect(new Set(ids).size).toBe(ids.length)
+  return ids
+}
+
+describe('one server', () => {
+  let t: TestApp
+  let f: QueueFixture
+  let server: ReturnType<typeof Bun.serve>
+  let base: string
+  beforeAll(async () => {
+    t = await startTestApp()
+    f = new QueueFixture(t)
+    server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (request) => t.app.handle(request) })
+    base = `http://127.0.0.1:${server.port}`
+  })
+  afterAll(async () => {
+    await server.stop(true)
+    t.close()
+  })
+
+  test('300 simultaneous claims over 120 queued tasks hand out each task exactly once', async () => {
+    const d1 = await f.dataset(1)
+    const d2 = await f.dataset(3)
+    const created = [...(await f.tasks(d1, 60)), ...(await f.tasks(d2, 60))]
+    expect(await f.queue({ num_tasks: 1000 })).toBe(120)
+    const pilot = await t.token('pilot')
+    const outcomes = await Promise.all(Array.from({ length: 300 }, () => claimOver(base, pilot)))
+    const ids = claimedIds(outcomes)
+    expect(ids.sort()).toEqual([...created].sort())
+    expect(outcomes.filter((o) => o.status === 404)).toHaveLength(180)
+    expect(t.count('task_queue')).toBe(0)
+    const statuses = t.ctx.sqlite.query('SELECT status, count(*) AS n FROM tasks GROUP BY status').all()
+    expect(statuses).toEqual([{ status: 'processing', n: 120 }])
+  })
+
+  test('simultaneous claims with different offers each get a task that fits, none twice', async () => {
+    const d = await f.dataset()
+    const gpuTasks = await f.tasks(d, 20, { requirements: { gpu: 1 } })
+    const cpuTasks = await f.tasks(d, 20, { requirements: { cpu: 1, os: ['RHEL_8'] } })
+    expect(await f.queue()).toBe(40)
+    const pilot = await t.token('pilot')
+    const offers = Array.from({ length: 100 }, (_, i) => (i % 2 ? { gpu: 1 } : { cpu: 2, os: 'RHEL_8' }))
+    const outcomes = await Promise.all(offers.map((offer) => claimOver(base, pilot, offer)))
+    claimedIds(outcomes)
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status !== 200) return
+      expect((i % 2 ? gpuTasks : cpuTasks).includes(outcome.taskId as string)).toBe(true)
+    })
+    expect(outcomes.filter((o) => o.status === 200)).toHaveLength(40)
+  })
+
+  test('claims through app.handle in one burst behave the same', async () => {
+    const d = await f.dataset()
+    const created = await f.tasks(d, 30)
+    await f.queue()
+    const outcomes = await Promise.all(
+      Array.from({ length: 90 }, async () => {
+        const r = await t.call('POST', '/task_actions/process', { body: {} })
+        return { status: r.status, taskId: r.body?.task_id }
+      }),
+    )
+    expect(claimedIds(outcomes).sort()).toEqual([...created].sort())
+  })
+})
+
+describe('two server processes on one database file', () => {
+  const secret = 'two-process-secret-two-process-secret-0123'
+  const env = { ...process.env, ICEPROD_JWT_SECRET: secret, ICEPROD_LOG_LEVEL: 'error' }
+  let dir: string
+  let db: string
+  const servers: Subprocess<'ignore', 'ignore', 'pipe'>[] = []
+
+  async function cli(...args: string[]): Promise<string> {
+    const child = Bun.spawn(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe' })
+    const out = await new Response(child.stdout).text()
+    expect(await child.exited).toBe(0)
+    return out.trim()
+  }
+
+  /** Starts a server on a free port; resolves to its base URL once it listens. */
+  async function startServer(): Promise<string> {
+    const child = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--db', db, '--port', '0'], { env, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+    servers.push(child)
+    const reader = child.stderr.getReader()
+    let seen = ''
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      seen += new TextDecoder().decode(value)
+      const match = seen.match(/listening on (http:\/\/\S+)/)
+      if (match) {
+        reader.releaseLock()
+        return match[1] as string
+      }
+    }
+    throw new Error(`server did not start: ${seen}`)
+  }
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'iceprod-two-'))
+    db = join(dir, 'iceprod.sqlite')
+  })
+  afterAll(async () => {
+    for (const child of servers) child.kill('SIGTERM')
+    await Promise.all(servers.map((child) => child.exited))
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('pilots hammering both servers never get the same task, and every task ends processing', async () => {
+    await cli('migrate', '--db', db)
+    const first = await startServer()
+    const second = await startServer()
+    const admin = await cli('token', '--db', db, '--username', 'admin', '--role', 'admin')
+    const pilot = await cli('token', '--db', db, '--username', 'pilot1', '--role', 'pilot')
+
+    const api = async (base: string, method: string, path: string, body: unknown) => {
+      const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: r.status, body: (await r.json()) as any, location: r.headers.get('location') }
+    }
+    expect((await api(first, 'POST', '/groups', { name: 'two' })).status).toBe(201)
+    const dataset = await api(second, 'POST', '/datasets', { description: 'two servers', jobs_submitted: 1, tasks_submitted: 1, group: 'two' })
+    expect(dataset.status).toBe(201)
+    const datasetId = (dataset.location as string).split('/').pop()
+    const job = await api(first, 'POST', '/jobs', { dataset_id: datasetId, job_index: 0 })
+    const total = 400
+    const created = await Promise.all(
+      Array.from({ length: total }, async (_, i) => {
+        const r = await api(i % 2 ? first : second, 'POST', '/tasks', {
+          dataset_id: datasetId, job_id: job.body.result, task_index: i, name: `t${i}`, depends: [], requirements: {},
+        })
+        expect(r.status).toBe(201)
+        return r.body.result as string
+      }),
+    )
+    // Two queue actions at once on both servers: each task is queued once.
+    const queued = await Promise.all([api(first, 'POST', '/task_actions/queue', { num_tasks: total }), api(second, 'POST', '/task_actions/queue', { num_tasks: total })])
+    expect(queued[0].body.queued + queued[1].body.queued).toBe(total)
+
+    // 16 pilots per server, each claiming until the queue is empty.
+    const outcomes: ClaimOutcome[] = []
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, i) => {
+        const base = i % 2 ? first : second
+        for (;;) {
+          const outcome = await claimOver(base, pilot)
+          outcomes.push(outcome)
+          if (outcome.status === 404) return
+        }
+      }),
+    )
+    const ids = claimedIds(outcomes)
+    expect(ids.sort()).toEqual([...created].sort())
+
+    const counts = await api(first, 'GET', `/datasets/${datasetId}/task_counts/status`, undefined)
+    expect(counts.body).toEqual({ processing: total })
+  }, 60_000)
+})

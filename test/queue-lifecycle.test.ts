@@ -1,0 +1,102 @@
+/**
+ * The full life of tasks through the API: created waiting, queued, processed,
+ * reset once, queued and processed again, completed; followed through the
+ * dataset's status counts and task stats.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { QueueFixture } from './queue-support'
+import { startTestApp, type TestApp } from './support'
+
+let t: TestApp
+beforeAll(async () => {
+  t = await startTestApp()
+})
+afterAll(() => t.close())
+
+test('a task from creation to complete, with one failure on the way', async () => {
+  const f = new QueueFixture(t)
+  const client = await t.token('client')
+  const pilot = await t.token('pilot')
+  const d = await f.dataset(1)
+  const job = await f.job(d)
+  const generate = await f.task(d, { name: 'generate', requirements: { cpu: 1, memory: 2 } }, job)
+  const filter = await f.task(d, { name: 'filter', depends: [generate], requirements: { cpu: 1, gpu: 1 } }, job)
+  const counts = async () => {
+    const r = await t.call('GET', `/datasets/${d}/task_counts/status`, { token: client })
+    expect(r.status).toBe(200)
+    return r.body
+  }
+  const act = async (taskId: string, action: 'reset' | 'complete', time_used: number) => {
+    const r = await t.call('POST', `/tasks/${taskId}/task_actions/${action}`, { token: pilot, body: { time_used } })
+    expect(r.status).toBe(200)
+    return r.body
+  }
+  const queue = async () => (await t.call('POST', '/task_actions/queue', { token: client, body: {} })).body.queued
+  const process = async (requirements: Record<string, unknown>) => {
+    const r = await t.call('POST', '/task_actions/process', { token: pilot, body: { requirements } })
+    return r.status === 200 ? r.body : undefined
+  }
+  const cpuPilot = { cpu: 4, memory: 8 }
+  const gpuPilot = { cpu: 4, memory: 8, gpu: 1 }
+
+  expect(await counts()).toEqual({ waiting: 2 })
+  expect(await queue()).toBe(1)
+  expect(await counts()).toEqual({ waiting: 1, queued: 1 })
+
+  // First attempt fails after half an hour.
+  expect((await process(cpuPilot))?.task_id).toBe(generate)
+  expect(await counts()).toEqual({ waiting: 1, processing: 1 })
+  expect(await act(generate, 'reset', 1800)).toMatchObject({ status: 'reset', failures: 1, walltime_err: 0.5, walltime_err_n: 1 })
+  expect(await counts()).toEqual({ waiting: 1, reset: 1 })
+  expect(await process(cpuPilot)).toBeUndefined()
+
+  // Queued again, it runs to the end in two hours.
+  expect(await queue()).toBe(1)
+  expect(await counts()).toEqual({ waiting: 1, queued: 1 })
+  expect((await process(cpuPilot))?.task_id).toBe(generate)
+  expect(await act(generate, 'complete', 7200)).toMatchObject({ status: 'complete', failures: 1, walltime: 2, walltime_err: 0.5 })
+  expect(await counts()).toEqual({ waiting: 1, complete: 1 })
+
+  // Its dependent now queues, and only a GPU pilot takes it.
+  expect(await queue()).toBe(1)
+  expect(await process(cpuPilot)).toBeUndefined()
+  expect((await process(gpuPilot))?.task_id).toBe(filter)
+  expect(await act(filter, 'complete', 900)).toMatchObject({ status: 'complete', failures: 0, walltime: 0.25 })
+  expect(await counts()).toEqual({ complete: 2 })
+  expect(t.count('task_queue')).toBe(0)
+
+  const stats = await t.call('GET', `/datasets/${d}/task_stats`, { token: client })
+  expect(stats.status).toBe(200)
+  expect(stats.body).toEqual({
+    generate: { count: 1, gpu: 0, total_hrs: 2, total_err_hrs: 0.5, avg_hrs: 2, stddev_hrs: null, min_hrs: 2, max_hrs: 2, efficiency: 0.8 },
+    filter: { count: 1, gpu: 1, total_hrs: 0.25, total_err_hrs: 0, avg_hrs: 0.25, stddev_hrs: null, min_hrs: 0.25, max_hrs: 0.25, efficiency: 1 },
+  })
+
+  // Completed tasks cannot be reset or completed again.
+  expect((await t.call('POST', `/tasks/${generate}/task_actions/reset`, { token: pilot, body: {} })).status).toBe(404)
+  expect((await t.call('POST', `/tasks/${generate}/task_actions/complete`, { token: pilot, body: {} })).status).toBe(404)
+})
+
+test('many tasks through many rounds: counts stay exact and every task completes once', async () => {
+  const f = new QueueFixture(t)
+  const d = await f.dataset()
+  const ids = await f.tasks(d, 40)
+  const completions = new Map<string, number>()
+  let round = 0
+  while (completions.size < ids.length && round++ < 20) {
+    await f.queue({ num_tasks: 15 })
+    for (let taskId = await f.process(); taskId !== undefined; taskId = await f.process()) {
+      // Every third claim fails once, the rest complete.
+      const failFirst = ids.indexOf(taskId) % 3 === 0 && (await f.get(taskId)).failures === 0
+      const action = failFirst ? 'reset' : 'complete'
+      expect((await t.call('POST', `/tasks/${taskId}/task_actions/${action}`, { body: { time_used: 60 } })).status).toBe(200)
+      if (!failFirst) completions.set(taskId, (completions.get(taskId) ?? 0) + 1)
+    }
+  }
+  expect([...completions.values()].every((n) => n === 1)).toBe(true)
+  expect(completions.size).toBe(40)
+  expect((await t.call('GET', `/datasets/${d}/task_counts/status`)).body).toEqual({ complete: 40 })
+  const stats = (await t.call('GET', `/datasets/${d}/task_stats`)).body.main
+  expect(stats.count).toBe(40)
+  expect(stats.total_err_hrs).toBeCloseTo((14 * 60) / 3600, 10)
+})

@@ -1,0 +1,95 @@
+/**
+ * Fixtures for the task queue tests: datasets, jobs and tasks created through
+ * the real API (POST /groups, /datasets, /jobs, /tasks).
+ */
+import { expect } from 'bun:test'
+import type { TestApp } from './support'
+
+export interface TaskSpec {
+  name?: string
+  depends?: string[]
+  requirements?: Record<string, unknown>
+  [extra: string]: unknown
+}
+
+export class QueueFixture {
+  private group: string | undefined
+  private jobIndex = 0
+  private taskIndex = 0
+
+  constructor(private readonly t: TestApp) {}
+
+  private async ensureGroup(): Promise<string> {
+    if (this.group) return this.group
+    const name = `/queue-test-${crypto.randomUUID().slice(0, 8)}`
+    const r = await this.t.call('POST', '/groups', { body: { name } })
+    expect(r.status).toBe(201)
+    this.group = name
+    return name
+  }
+
+  /** A new dataset (status processing) with the given priority; returns its id. */
+  async dataset(priority?: number): Promise<string> {
+    const group = await this.ensureGroup()
+    const body: Record<string, unknown> = { description: 'queue test', jobs_submitted: 10, tasks_submitted: 10, group }
+    if (priority !== undefined) body.priority = priority
+    const r = await this.t.call('POST', '/datasets', { body })
+    expect(r.status).toBe(201)
+    return (r.headers.get('location') as string).split('/').pop() as string
+  }
+
+  async job(datasetId: string): Promise<string> {
+    const r = await this.t.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: this.jobIndex++ } })
+    expect(r.status).toBe(201)
+    return r.body.result
+  }
+
+  /** A new waiting task in its own job of `datasetId` (or in `jobId`); returns its id. */
+  async task(datasetId: string, spec: TaskSpec = {}, jobId?: string): Promise<string> {
+    const job = jobId ?? (await this.job(datasetId))
+    const { name = 'main', depends = [], requirements = {}, ...extra } = spec
+    const body = { dataset_id: datasetId, job_id: job, task_index: this.taskIndex++, name, depends, requirements, ...extra }
+    const r = await this.t.call('POST', '/tasks', { body })
+    expect(r.status).toBe(201)
+    return r.body.result
+  }
+
+  async tasks(datasetId: string, n: number, spec: TaskSpec = {}): Promise<string[]> {
+    const ids: string[] = []
+    for (let i = 0; i < n; i++) ids.push(await this.task(datasetId, spec))
+    return ids
+  }
+
+  /** The task document as stored. */
+  async get(taskId: string): Promise<Record<string, any>> {
+    const r = await this.t.call('GET', `/tasks/${taskId}`)
+    expect(r.status).toBe(200)
+    return r.body
+  }
+
+  async status(taskId: string): Promise<string> {
+    return (await this.get(taskId)).status
+  }
+
+  /** POST /task_actions/queue as admin; returns the number queued. */
+  async queue(body: Record<string, unknown> = {}): Promise<number> {
+    const r = await this.t.call('POST', '/task_actions/queue', { body })
+    expect(r.status).toBe(200)
+    return r.body.queued
+  }
+
+  /** POST /task_actions/process as admin; the claimed task id, or undefined on 404. */
+  async process(requirements?: Record<string, unknown>): Promise<string | undefined> {
+    const r = await this.t.call('POST', '/task_actions/process', { body: requirements === undefined ? {} : { requirements } })
+    if (r.status === 404) return undefined
+    expect(r.status).toBe(200)
+    return r.body.task_id
+  }
+
+  /** Drains the queue: every task a pilot with `requirements` would get, in claim order. */
+  async processAll(requirements?: Record<string, unknown>): Promise<string[]> {
+    const ids: string[] = []
+    for (let id = await this.process(requirements); id !== undefined; id = await this.process(requirements)) ids.push(id)
+    return ids
+  }
+}
