@@ -1,0 +1,141 @@
+/**
+ * Logs: the metadata document lives in `doc` and the (possibly large) text
+ * apart in the `data` BLOB, as UTF-8 bytes, gzip-compressed when that pays.
+ * Reads splice the text into the stored metadata text; the metadata is only
+ * parsed when a `keys` projection asks for it.
+ */
+import { and, eq, sql } from 'drizzle-orm'
+import type { Db } from '../../db'
+import { newId, project, timestamp } from '../../db/documents'
+import { logs } from '../../db/schema'
+import { fail } from '../../http/errors'
+
+export type Document = Record<string, unknown>
+
+export interface NewLog extends Document {
+  data: string
+  dataset_id?: string
+  task_id?: string
+  name?: string
+}
+
+export interface TaskLogQuery {
+  /** At most this many logs (after grouping). */
+  num?: number
+  order: 'asc' | 'desc'
+  /** Only the newest log of each name. */
+  group: boolean
+  keys?: string[]
+}
+
+type Encoding = 'identity' | 'gzip'
+
+/** Texts up to this size are stored as is: compressing them saves little and costs a call. */
+const COMPRESS_ABOVE = 4096
+/** zlib level 3: close to the default level's ratio on log text at about half its cost. */
+const GZIP_LEVEL = 3
+
+const byCreation = sql`${logs}.rowid`
+const p = sql.placeholder
+
+export class LogService {
+  private readonly insertQuery
+  private readonly logQuery
+  private readonly logInDatasetQuery
+  private readonly taskLogsQuery
+  private readonly dataQuery
+
+  constructor(db: Db) {
+    this.insertQuery = db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare()
+    const full = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
+    this.logQuery = db.select(full).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
+    this.logInDatasetQuery = db
+      .select(full)
+      .from(logs)
+      .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
+      .prepare()
+    // Metadata only: which logs to return is decided before any text is read.
+    this.taskLogsQuery = db
+      .select({ id: logs.logId, name: logs.name, doc: logs.doc })
+      .from(logs)
+      .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
+      .orderBy(sql`${byCreation} DESC`)
+      .prepare()
+    this.dataQuery = db.select({ encoding: logs.encoding, data: logs.data }).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
+  }
+
+  /** Stores a log (for the dataset `datasetId` when given, which a dataset_id in the body must match); returns its id. */
+  create(body: NewLog, datasetId?: string): string {
+    if (datasetId !== undefined && body.dataset_id !== undefined && body.dataset_id !== datasetId) {
+      fail(400, 'key dataset_id must match the dataset in the path')
+    }
+    const { data, ...metadata } = datasetId === undefined ? body : { ...body, dataset_id: datasetId }
+    // UTF-8 cannot carry a lone surrogate: refuse it rather than store a different text.
+    if (!data.isWellFormed()) fail(400, 'key data must be valid Unicode text (it holds a lone surrogate)')
+    const logId = newId()
+    const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp() }
+    const stored = encode(data)
+    this.insertQuery.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
+    return logId
+  }
+
+  /** The log with its `data` (JSON text); 404 when missing or, given a dataset, in another dataset. */
+  get(logId: string, datasetId?: string): string {
+    const row = datasetId === undefined ? this.logQuery.get({ log_id: logId }) : this.logInDatasetQuery.get({ log_id: logId, dataset_id: datasetId })
+    if (!row) fail(404, `log ${logId} not found`)
+    return withData(row.doc, decode(row.encoding, row.data))
+  }
+
+  /** `{"logs": [...]}` for a task of a dataset (JSON text); 404 when it has none. */
+  taskLogs(datasetId: string, taskId: string, query: TaskLogQuery): string {
+    let selected = this.taskLogsQuery.all({ dataset_id: datasetId, task_id: taskId })
+    if (query.group) {
+      const seen = new Set<string | null>()
+      selected = selected.filter((row) => !seen.has(row.name) && (seen.add(row.name), true))
+    }
+    if (query.order === 'asc') selected.reverse()
+    if (query.num !== undefined) selected = selected.slice(0, query.num)
+    if (selected.length === 0) fail(404, `no logs for task ${taskId}`)
+    const { keys } = query
+    const entries = selected.map((row) => {
+      const wantsData = keys === undefined || keys.includes('data')
+      const doc = keys === undefined ? row.doc : JSON.stringify(project(JSON.parse(row.doc) as Document, keys, 'log_id'))
+      if (!wantsData) return doc
+      const stored = this.dataQuery.get({ log_id: row.id })
+      return stored ? withData(doc, decode(stored.encoding, stored.data)) : doc
+    })
+    return '{"logs":[' + entries.join(',') + ']}'
+  }
+
+  /** The SQL of the lookups, for query-plan checks. */
+  queriesForPlanCheck(): { name: string; sql: string }[] {
+    return [
+      { name: 'task logs', sql: this.taskLogsQuery.getQuery().sql },
+      { name: 'get in dataset', sql: this.logInDatasetQuery.getQuery().sql },
+    ]
+  }
+}
+
+function encode(text: string): { encoding: Encoding; bytes: Buffer } {
+  const bytes = Buffer.from(text, 'utf8')
+  if (bytes.length > COMPRESS_ABOVE) {
+    const compressed = Bun.gzipSync(bytes, { level: GZIP_LEVEL })
+    if (compressed.length < bytes.length) return { encoding: 'gzip', bytes: Buffer.from(compressed.buffer, compressed.byteOffset, compressed.length) }
+  }
+  return { encoding: 'identity', bytes }
+}
+
+const utf8 = new TextDecoder('utf-8')
+
+function decode(encoding: string, bytes: Uint8Array): string {
+  if (encoding === 'gzip') return utf8.decode(Bun.gunzipSync(new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength)))
+  if (encoding === 'identity') return utf8.decode(bytes)
+  throw new Error(`unknown log encoding: ${encoding}`)
+}
+
+/** The metadata document's JSON text with `"data": <text>` added as its last key. */
+function withData(docJson: string, data: string): string {
+  const rest = docJson.slice(0, docJson.lastIndexOf('}'))
+  const separator = /^\{\s*$/.test(rest) ? '' : ','
+  return rest + separator + '"data":' + JSON.stringify(data) + '}'
+}
