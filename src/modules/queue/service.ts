@@ -76,6 +76,8 @@ export class QueueService {
   private readonly completePlain: Statement<{ doc: string }>
   private readonly completeTimed: Statement<{ doc: string }>
   private readonly statusOf: Statement<{ status: string | null }>
+  /** Claims waiting for the next shared transaction, in arrival order. */
+  private readonly pendingClaims: PendingClaim[] = []
 
   constructor(private readonly db: Db) {
     const sqlite = db.$client
@@ -214,8 +216,6 @@ export class QueueService {
   claimNow(offer: Record<string, unknown>): string | undefined {
     return writeTx(this.db, () => this.takeFirstFitting(offer))
   }
-
-  private readonly pendingClaims: PendingClaim[] = []
 
   private takePendingClaims(): void {
     const batch = this.pendingClaims.splice(0, this.pendingClaims.length)
