@@ -43,7 +43,7 @@ export class LogService {
   private readonly logQuery
   private readonly logInDatasetQuery
   private readonly taskLogsQuery
-  private readonly dataQuery
+  private readonly docQuery
 
   constructor(db: Db) {
     this.insertQuery = db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare()
@@ -54,14 +54,15 @@ export class LogService {
       .from(logs)
       .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
       .prepare()
-    // Metadata only: which logs to return is decided before any text is read.
+    // Ids and names only (stored ahead of the text in each row): which logs to
+    // return is decided before any document or text is read.
     this.taskLogsQuery = db
-      .select({ id: logs.logId, name: logs.name, doc: logs.doc })
+      .select({ id: logs.logId, name: logs.name })
       .from(logs)
       .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
       .orderBy(sql`${byCreation} DESC`)
       .prepare()
-    this.dataQuery = db.select({ encoding: logs.encoding, data: logs.data }).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
+    this.docQuery = db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
   }
 
   /** Stores a log (for the dataset `datasetId` when given, which a dataset_id in the body must match); returns its id. */
@@ -97,12 +98,12 @@ export class LogService {
     if (query.num !== undefined) selected = selected.slice(0, query.num)
     if (selected.length === 0) fail(404, `no logs for task ${taskId}`)
     const { keys } = query
-    const entries = selected.map((row) => {
-      const wantsData = keys === undefined || keys.includes('data')
-      const doc = keys === undefined ? row.doc : JSON.stringify(project(JSON.parse(row.doc) as Document, keys, 'log_id'))
-      if (!wantsData) return doc
-      const stored = this.dataQuery.get({ log_id: row.id })
-      return stored ? withData(doc, decode(stored.encoding, stored.data)) : doc
+    const wantsData = keys === undefined || keys.includes('data')
+    const projected = (doc: string) => (keys === undefined ? doc : JSON.stringify(project(JSON.parse(doc) as Document, keys, 'log_id')))
+    const entries = selected.map(({ id }) => {
+      if (!wantsData) return projected(this.docQuery.get({ log_id: id })!.doc)
+      const stored = this.logQuery.get({ log_id: id })!
+      return withData(projected(stored.doc), decode(stored.encoding, stored.data))
     })
     return '{"logs":[' + entries.join(',') + ']}'
   }
