@@ -7,20 +7,24 @@ import { ConfigService } from './service'
 
 const readers = { roles: ['admin', 'client', 'pilot'], dataset: 'read' } as const
 const writers = { roles: ['admin'], dataset: 'write' } as const
+const getSummary = { summary: "the dataset's config, with its dataset_id; 404 if none" }
+const putSummary = { summary: "replace the dataset's whole config" }
 
 /** `/datasets/<id>/config` and its alias `/config/<id>` (used by later IceProd clients). */
 export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db)) =>
   new Elysia({ name: 'module:config', detail: { tags: ['Config'] } })
     .use(ctx.access)
-    .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers })
+    .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
     .put('/datasets/:dataset_id/config', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
       access: writers,
       body: ConfigModel.config,
       response: Empty,
+      detail: putSummary,
     })
-    .get('/config/:dataset_id', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers })
+    .get('/config/:dataset_id', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
     .put('/config/:dataset_id', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
       access: writers,
       body: ConfigModel.config,
       response: Empty,
+      detail: putSummary,
     })

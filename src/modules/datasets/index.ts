@@ -18,30 +18,40 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       const keys = parseKeys(query.keys)
       const rows = datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status))
       return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'dataset_id') })) : rows))
-    }, { access: { roles: lister }, query: DatasetModel.listQuery })
+    }, {
+      access: { roles: lister },
+      query: DatasetModel.listQuery,
+      detail: { summary: '{dataset_id: dataset}; a user token sees the datasets its groups may read' },
+    })
     .post('/datasets', ({ body, auth }) => created(`/datasets/${datasets.create(body, auth)}`), {
       access: { roles: ['admin', 'user'] },
       body: DatasetModel.create,
+      detail: { summary: 'create a dataset and its access rule; 201 {"result": "/datasets/<dataset_id>"}' },
     })
     .get('/datasets/:dataset_id', ({ params }) => jsonText(datasets.get(params.dataset_id)), {
       access: { roles: ['admin', 'system', 'client', 'pilot'], dataset: 'read' },
+      detail: { summary: 'the dataset' },
     })
     .put('/datasets/:dataset_id/status', ({ params, body }) => (datasets.setStatus(params.dataset_id, body.status), {}), {
       access: { roles: ['admin', 'system', 'client'], dataset: 'write' },
       body: DatasetModel.status,
       response: Empty,
+      detail: { summary: "set the dataset's status" },
     })
     .put('/datasets/:dataset_id/description', ({ params, body }) => (datasets.setDescription(params.dataset_id, body.description), {}), {
       access: adminOrWrite,
       body: DatasetModel.description,
       response: Empty,
+      detail: { summary: "set the dataset's description" },
     })
     .put('/datasets/:dataset_id/jobs_submitted', ({ params, body }) => (datasets.setJobsSubmitted(params.dataset_id, body.jobs_submitted), {}), {
       access: adminOrWrite,
       body: DatasetModel.jobsSubmitted,
       response: Empty,
+      detail: { summary: 'set jobs_submitted, never below the jobs already created (tasks_submitted follows tasks_per_job)' },
     })
     .get('/dataset_summaries/status', ({ auth }) => datasets.statusSummary(auth), {
       access: { roles: lister },
       response: DatasetModel.statusSummary,
+      detail: { summary: '{status: [dataset_id, ...]} over the datasets the token may see, in status order' },
     })

@@ -17,9 +17,16 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db)) =>
     .post('/jobs', ({ body }) => {
       const jobId = jobs.create(body)
       return created(`/jobs/${jobId}`, jobId)
-    }, { access: { roles: services }, body: JobModel.create })
-    .get('/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id)), { access: { roles: [...services, 'pilot'] } })
-    .patch('/jobs/:job_id', ({ params, body }) => jsonText(jobs.patch(params.job_id, body)), { access: { roles: services }, body: JobModel.patch })
+    }, { access: { roles: services }, body: JobModel.create, detail: { summary: 'create a job; 201 {"result": job_id}' } })
+    .get('/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id)), {
+      access: { roles: [...services, 'pilot'] },
+      detail: { summary: 'the job' },
+    })
+    .patch('/jobs/:job_id', ({ params, body }) => jsonText(jobs.patch(params.job_id, body)), {
+      access: { roles: services },
+      body: JobModel.patch,
+      detail: { summary: 'merge into the job; returns the job' },
+    })
     .get('/datasets/:dataset_id/jobs', ({ params, query }) => {
       const keys = parseKeys(query.keys)
       const fetch = jobs.fetcher({
@@ -28,18 +35,24 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db)) =>
         jobIndex: queryInteger('job_index', query.job_index),
       })
       return collectionResponse({ open: '{', close: '}', fetch, entry: (row) => JSON.stringify(row.id) + ':' + projectedJson(row.doc, keys, 'job_id') })
-    }, { access: datasetRead, query: JobModel.listQuery })
-    .get('/datasets/:dataset_id/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id, params.dataset_id)), { access: datasetRead })
+    }, { access: datasetRead, query: JobModel.listQuery, detail: { summary: "{job_id: job} of the dataset, in creation order" } })
+    .get('/datasets/:dataset_id/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id, params.dataset_id)), {
+      access: datasetRead,
+      detail: { summary: 'a job of the dataset' },
+    })
     .put('/datasets/:dataset_id/jobs/:job_id/status', ({ params, body }) => (jobs.setStatus(params.dataset_id, params.job_id, body.status), {}), {
       access: { roles: services, dataset: 'write' },
       body: JobModel.status,
       response: Empty,
+      detail: { summary: "set the job's status and status_changed" },
     })
     .get('/datasets/:dataset_id/job_summaries/status', ({ params }) => jobs.statusSummary(params.dataset_id), {
       access: datasetRead,
       response: JobModel.statusSummary,
+      detail: { summary: '{status: [job_id, ...]} in status order' },
     })
     .get('/datasets/:dataset_id/job_counts/status', ({ params }) => jobs.statusCounts(params.dataset_id), {
       access: datasetRead,
       response: JobModel.statusCounts,
+      detail: { summary: '{status: count} in status order' },
     })

@@ -12,14 +12,22 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db)) =>
     .post('/logs', ({ body }) => {
       const logId = logs.create(body)
       return created(`/logs/${logId}`, logId)
-    }, { access: { roles: ['admin', 'pilot'] }, body: LogModel.create })
-    .get('/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id)), { access: { roles: ['admin'] } })
+    }, { access: { roles: ['admin', 'pilot'] }, body: LogModel.create, detail: { summary: 'store a log; 201 {"result": log_id}' } })
+    .get('/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id)), {
+      access: { roles: ['admin'] },
+      detail: { summary: 'the log, with its data' },
+    })
     .post('/datasets/:dataset_id/logs', ({ params, body }) => {
       const logId = logs.create(body, params.dataset_id)
       return created(`/datasets/${params.dataset_id}/logs/${logId}`, logId)
-    }, { access: { roles: ['admin'], dataset: 'write' }, body: LogModel.create })
+    }, {
+      access: { roles: ['admin'], dataset: 'write' },
+      body: LogModel.create,
+      detail: { summary: 'store a log of the dataset; 201 {"result": log_id}' },
+    })
     .get('/datasets/:dataset_id/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id, params.dataset_id)), {
       access: { roles: ['admin'], dataset: 'read' },
+      detail: { summary: 'a log of the dataset, with its data' },
     })
     .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query }) => {
       const body = logs.taskLogs(params.dataset_id, params.task_id, {
@@ -29,4 +37,8 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db)) =>
         keys: parseKeys(query.keys),
       })
       return jsonText(body)
-    }, { access: { roles: ['admin'], dataset: 'read' }, query: LogModel.taskLogsQuery })
+    }, {
+      access: { roles: ['admin'], dataset: 'read' },
+      query: LogModel.taskLogsQuery,
+      detail: { summary: '{"logs": [log, ...]} of the task, newest first; 404 if none' },
+    })

@@ -14,12 +14,17 @@ export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService
     .post('/tasks/:task_id/task_stats', ({ params, body }) => {
       const taskStatId = taskStats.create(params.task_id, body)
       return created(`/datasets/${body.dataset_id}/tasks/${params.task_id}/task_stats/${taskStatId}`, taskStatId)
-    }, { access: { roles: ['admin', 'client', 'pilot'] }, body: TaskStatModel.create })
+    }, {
+      access: { roles: ['admin', 'client', 'pilot'] },
+      body: TaskStatModel.create,
+      detail: { summary: 'record statistics for the task; 201 {"result": task_stat_id}' },
+    })
     .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query }) => {
       const keys = parseKeys(query.keys)
       const rows = taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false)
       return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'task_stat_id') })) : rows))
-    }, { access: adminOrRead, query: TaskStatModel.listQuery })
+    }, { access: adminOrRead, query: TaskStatModel.listQuery, detail: { summary: '{task_stat_id: task_stat} of the task, in creation order' } })
     .get('/datasets/:dataset_id/tasks/:task_id/task_stats/:task_stat_id', ({ params }) => jsonText(taskStats.get(params.dataset_id, params.task_id, params.task_stat_id)), {
       access: adminOrRead,
+      detail: { summary: 'a task stat' },
     })

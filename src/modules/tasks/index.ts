@@ -22,21 +22,26 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
     .post('/tasks', async ({ body }) => {
       const taskId = await tasks.create(body)
       return created(`/tasks/${taskId}`, taskId)
-    }, { access: { roles: services }, body: TaskModel.create })
+    }, { access: { roles: services }, body: TaskModel.create, detail: { summary: 'create a task in its job; 201 {"result": task_id}' } })
     .get('/tasks', ({ query }) => {
       const keys = parseKeys(query.keys)
       const fetch = tasks.fetcher({ statuses: parseStatusFilter(TASK_STATUSES, query.status) })
       return collectionResponse({ open: '{"tasks":[', close: ']}', fetch, entry: taskJson(keys) })
-    }, { access: { roles: services }, query: TaskModel.listQuery })
-    .get('/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id)), { access: { roles: servicesAndPilots } })
+    }, { access: { roles: services }, query: TaskModel.listQuery, detail: { summary: '{"tasks": [task, ...]} over every dataset, in creation order' } })
+    .get('/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id)), {
+      access: { roles: servicesAndPilots },
+      detail: { summary: 'the task' },
+    })
     .patch('/tasks/:task_id', ({ params, body }) => jsonText(tasks.patch(params.task_id, body)), {
       access: { roles: servicesAndPilots },
       body: TaskModel.patch,
+      detail: { summary: 'merge into the task; returns the task' },
     })
     .put('/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status), {}), {
       access: { roles: servicesAndPilots },
       body: TaskModel.status,
       response: Empty,
+      detail: { summary: "set the task's status and status_changed" },
     })
     .get('/datasets/:dataset_id/tasks', ({ params, query }) => {
       const keys = parseKeys(query.keys)
@@ -49,26 +54,34 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
       })
       const task = taskJson(keys)
       return collectionResponse({ open: '{', close: '}', fetch, entry: (row) => JSON.stringify(row.id) + ':' + task(row) })
-    }, { access: datasetRead, query: TaskModel.datasetListQuery })
-    .get('/datasets/:dataset_id/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id, params.dataset_id)), { access: datasetRead })
+    }, { access: datasetRead, query: TaskModel.datasetListQuery, detail: { summary: '{task_id: task} of the dataset, in creation order (streamed)' } })
+    .get('/datasets/:dataset_id/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id, params.dataset_id)), {
+      access: datasetRead,
+      detail: { summary: 'a task of the dataset' },
+    })
     .put('/datasets/:dataset_id/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status, params.dataset_id), {}), {
       access: datasetWrite,
       body: TaskModel.status,
       response: Empty,
+      detail: { summary: "set the task's status and status_changed" },
     })
     .get('/datasets/:dataset_id/task_summaries/status', ({ params }) => tasks.statusSummary(params.dataset_id), {
       access: datasetRead,
       response: TaskModel.statusSummary,
+      detail: { summary: '{status: [task_id, ...]} in status order' },
     })
     .get('/datasets/:dataset_id/task_counts/status', ({ params }) => tasks.statusCounts(params.dataset_id), {
       access: datasetRead,
       response: TaskModel.statusCounts,
+      detail: { summary: '{status: count} in status order' },
     })
     .get('/datasets/:dataset_id/task_counts/name_status', ({ params }) => tasks.nameStatusCounts(params.dataset_id), {
       access: datasetRead,
       response: TaskModel.nameStatusCounts,
+      detail: { summary: '{name: {status: count}}, names by lowest task_index' },
     })
     .get('/datasets/:dataset_id/task_stats', ({ params }) => tasks.taskStats(params.dataset_id), {
       access: datasetRead,
       response: TaskModel.taskStats,
+      detail: { summary: 'walltime statistics per task name over its complete tasks' },
     })
