@@ -94,8 +94,8 @@ describe('the compiled binary', () => {
       await readUntil(server.stderr, /listening on/, seen)
       expect(seen.text).not.toContain('admin token')
       const token = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env }).stdout.toString().trim()
-      const groups = await (await fetch(`http://127.0.0.1:${port}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()
-      expect(groups.results.map((g: { name: string }) => g.name)).toEqual(['/e2e'])
+      const groups = (await (await fetch(`http://127.0.0.1:${port}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()) as { results: { name: string }[] }
+      expect(groups.results.map((g) => g.name)).toEqual(['/e2e'])
     } finally {
       server.kill('SIGTERM')
     }

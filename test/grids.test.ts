@@ -54,7 +54,7 @@ describe('POST /grids', () => {
     [{ host: 'h', queues: {} }, 'missing key: version'],
     [{ host: 3, queues: {}, version: '1' }, 'key host must be a string'],
     // The shared validation message for an array where an object belongs names the key without the type word.
-    [{ host: 'h', queues: [], version: '1' }, 'key queues: expected object'],
+    [{ host: 'h', queues: [], version: '1' }, 'key queues must be an object'],
     [{ host: 'h', queues: {}, version: 2 }, 'key version must be a string'],
     [{ host: 'h', queues: {}, version: '1', debug: 'yes' }, 'key debug must be a boolean'],
   ])('rejects %j with 400 and writes nothing', async (body, message) => {

@@ -48,6 +48,21 @@ interface SchemaError {
 const REQUIRED_PROPERTY = 45
 const ADDITIONAL_PROPERTY = 42
 
+function jsonTypeMatches(expected: string, value: unknown): boolean {
+  switch (expected) {
+    case 'integer':
+      return Number.isInteger(value)
+    case 'array':
+      return Array.isArray(value)
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value)
+    case 'null':
+      return value === null
+    default:
+      return typeof value === expected
+  }
+}
+
 /** Turns a schema violation into a message that names the key. */
 export function validationMessage(error: ValidationError): string {
   const all = (error.all ?? []) as SchemaError[]
@@ -60,7 +75,7 @@ export function validationMessage(error: ValidationError): string {
   if (first.type === ADDITIONAL_PROPERTY) return `unknown ${where}: ${key}`
   const expected = first.schema?.type
   if (typeof expected === 'string' && TYPE_NAMES[expected]) {
-    const typeOk = expected === 'integer' ? Number.isInteger(first.value) : typeof first.value === expected
+    const typeOk = jsonTypeMatches(expected, first.value)
     if (!typeOk) return `${where} ${key} must be ${TYPE_NAMES[expected]}`
   }
   return `${where} ${key}: ${first.message.toLowerCase()}`
