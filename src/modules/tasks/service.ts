@@ -72,7 +72,8 @@ export class TaskService {
   private readonly creations: GroupCommit<NewTask, string>
 
   constructor(private readonly db: Db) {
-    this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body))
+    // insert() reads, then writes with its one INSERT as its last step.
+    this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
     this.jobIndexQuery = db
       .select({ jobIndex: jobs.jobIndex })
       .from(jobs)
@@ -140,7 +141,7 @@ export class TaskService {
     return this.creations.run(body)
   }
 
-  /** One task insert, inside the caller's transaction. */
+  /** One task insert, inside the caller's transaction; the INSERT is its only write. */
   private insert(body: NewTask): string {
     const job = this.jobIndexQuery.get({ job_id: body.job_id, dataset_id: body.dataset_id })
     if (!job) fail(400, `no such job: ${body.job_id} in dataset ${body.dataset_id}`)

@@ -1,0 +1,97 @@
+import { Database } from 'bun:sqlite'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { fail } from '../src/http/errors'
+import { GroupCommit } from '../src/modules/tasks/group-commit'
+import { startTestApp, type TestApp } from './support'
+
+let t: TestApp
+/** A second connection to the same file: it sees committed rows only. */
+let observer: Database
+beforeAll(async () => {
+  t = await startTestApp()
+  observer = new Database(join(t.dir, 'iceprod.sqlite'), { readonly: true })
+})
+afterAll(() => {
+  observer.close()
+  t.close()
+})
+
+const committed = (prefix: string) => (observer.query('SELECT count(*) AS n FROM sequences WHERE name LIKE ?').get(`${prefix}%`) as { n: number }).n
+const rows = (prefix: string) => (t.ctx.sqlite.query('SELECT name FROM sequences WHERE name LIKE ? ORDER BY name').all(`${prefix}%`) as { name: string }[]).map((r) => r.name)
+
+interface Probe {
+  name: string
+  /** Fail after writing (needs the savepoint to be undone) or before (refused without a write). */
+  fail?: 'after' | 'before'
+}
+
+function committer(prefix: string, singleStatement: boolean, seenDuringWrites: number[]) {
+  return new GroupCommit<Probe, string>(
+    t.ctx.db,
+    (probe) => {
+      seenDuringWrites.push(committed(prefix))
+      if (probe.fail === 'before') fail(400, `refused ${probe.name}`)
+      t.ctx.sqlite.run('INSERT INTO sequences (name, value) VALUES (?, 0)', [prefix + probe.name])
+      if (probe.fail === 'after') throw new Error(`failed after writing ${probe.name}`)
+      return probe.name
+    },
+    { singleStatement },
+  )
+}
+
+describe('GroupCommit', () => {
+  test('writes requested together share one transaction, and each caller is answered after the commit', async () => {
+    const seen: number[] = []
+    const group = committer('gc-a-', true, seen)
+    const results = await Promise.all(['1', '2', '3', '4', '5'].map((name) => group.run({ name })))
+    expect(results).toEqual(['1', '2', '3', '4', '5'])
+    // No write of the batch was visible to another connection while the batch ran.
+    expect(seen).toEqual([0, 0, 0, 0, 0])
+    expect(committed('gc-a-')).toBe(5)
+  })
+
+  test('a refused write fails alone, the others commit', async () => {
+    const group = committer('gc-b-', true, [])
+    const outcomes = await Promise.allSettled([group.run({ name: '1' }), group.run({ name: '2', fail: 'before' }), group.run({ name: '3' })])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((outcomes[1] as PromiseRejectedResult).reason.message).toBe('refused 2')
+    expect(rows('gc-b-')).toEqual(['gc-b-1', 'gc-b-3'])
+  })
+
+  test('with savepoints, a write that fails after writing is undone alone', async () => {
+    const group = committer('gc-c-', false, [])
+    const outcomes = await Promise.allSettled([group.run({ name: '1' }), group.run({ name: '2', fail: 'after' }), group.run({ name: '3' })])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(rows('gc-c-')).toEqual(['gc-c-1', 'gc-c-3'])
+  })
+
+  test('writes requested later start a new transaction', async () => {
+    const seen: number[] = []
+    const group = committer('gc-d-', true, seen)
+    await group.run({ name: '1' })
+    await group.run({ name: '2' })
+    expect(seen).toEqual([0, 1])
+  })
+
+  test('a failed commit rejects every caller of the batch and writes nothing', async () => {
+    const group = new GroupCommit<string, string>(t.ctx.db, (name) => {
+      t.ctx.sqlite.run('INSERT INTO sequences (name, value) VALUES (?, 0)', [name])
+      return name
+    })
+    // Another connection holding the write lock makes the batch's BEGIN IMMEDIATE fail once busy_timeout is over.
+    const blocker = new Database(join(t.dir, 'iceprod.sqlite'))
+    blocker.exec('PRAGMA busy_timeout = 0')
+    t.ctx.sqlite.exec('PRAGMA busy_timeout = 50')
+    blocker.exec('BEGIN IMMEDIATE')
+    try {
+      const outcomes = await Promise.allSettled([group.run('gc-e-1'), group.run('gc-e-2')])
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected'])
+    } finally {
+      blocker.exec('ROLLBACK')
+      blocker.close()
+      t.ctx.sqlite.exec('PRAGMA busy_timeout = 10000')
+    }
+    expect(rows('gc-e-')).toEqual([])
+  })
+})
