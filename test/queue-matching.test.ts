@@ -81,10 +81,10 @@ describe('the claim engine agrees with fits', () => {
   )
   const taskArb = fc.record({ priority: fc.constantFrom(0, 1, 5), requirements: requirementsArb })
 
-  test('each claim takes the first fitting task in (priority DESC, creation) order', () => {
+  test('each claim takes the first fitting task in (priority DESC, creation) order', async () => {
     let run = 0
-    fc.assert(
-      fc.property(fc.array(taskArb, { minLength: 1, maxLength: 12 }), fc.array(offerArb, { minLength: 1, maxLength: 6 }), (tasks, offers) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(taskArb, { minLength: 1, maxLength: 12 }), fc.array(offerArb, { minLength: 1, maxLength: 6 }), async (tasks, offers) => {
         run++
         const db = t.ctx.sqlite
         db.run('DELETE FROM tasks')
@@ -101,7 +101,7 @@ describe('the claim engine agrees with fits', () => {
         const remaining = [...model].sort((a, b) => b.priority - a.priority)
         for (const offer of offers) {
           const index = remaining.findIndex((task) => fits(task.requirements as Requirements, offer))
-          const claimed = queue.claimNow(offer)
+          const claimed = await queue.claim(offer)
           if (index < 0) {
             expect(claimed).toBeUndefined()
             continue

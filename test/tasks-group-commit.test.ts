@@ -2,7 +2,7 @@ import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { fail } from '../src/http/errors'
-import { GroupCommit } from '../src/modules/tasks/group-commit'
+import { GroupCommit } from '../src/db/group-commit'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp

@@ -4,7 +4,7 @@ import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { DATASET_STATUSES } from '../../status'
-import { parseStatusFilter } from '../tasks/listing'
+import { parseStatusFilter } from '../../http/listing'
 import { DatasetModel } from './model'
 import { DatasetService } from './service'
 

@@ -4,7 +4,7 @@ import { parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { JOB_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger } from '../tasks/listing'
+import { collectionResponse, parseStatusFilter, queryInteger } from '../../http/listing'
 import { JobModel } from './model'
 import { JobService } from './service'
 

@@ -8,7 +8,7 @@ import { mergePatch, newId, timestamp } from '../../db/documents'
 import { datasets, jobCounts, jobs } from '../../db/schema'
 import { fail } from '../../http/errors'
 import { checkStatus, inStatusOrder, JOB_STATUSES } from '../../status'
-import { mergedFetcher, type PageFetcher, type StoredRow } from '../tasks/listing'
+import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
 
 export type Document = Record<string, unknown>
 

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
 import { parseKeys } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean, queryChoice, queryInteger } from '../tasks/listing'
+import { queryBoolean, queryChoice, queryInteger } from '../../http/listing'
 import { LogModel } from './model'
 import { LogService } from './service'
 

@@ -12,6 +12,7 @@
  */
 import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
+import { GroupCommit } from '../../db/group-commit'
 import { timestamp } from '../../db/documents'
 import { fail } from '../../http/errors'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
@@ -35,12 +36,6 @@ interface ReadyRow {
 interface Cursor {
   rows: IterableIterator<ReadyRow>
   head: ReadyRow
-}
-
-interface PendingClaim {
-  offer: Record<string, unknown>
-  resolve: (task: string | undefined) => void
-  reject: (error: unknown) => void
 }
 
 interface Candidate {
@@ -76,12 +71,13 @@ export class QueueService {
   private readonly completePlain: Statement<{ doc: string }>
   private readonly completeTimed: Statement<{ doc: string }>
   private readonly statusOf: Statement<{ status: string | null }>
-  /** Claims waiting for the next shared transaction, in arrival order. */
-  private readonly pendingClaims: PendingClaim[] = []
+  /** Claims that arrive together share one write transaction, taken in arrival order. */
+  private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
 
   constructor(private readonly db: Db) {
     const sqlite = db.$client
     this.sqlite = sqlite
+    this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
     const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
     this.pendingSources = sqlite.prepare(
@@ -206,34 +202,7 @@ export class QueueService {
    * then pays one commit for many claims instead of one per claim.
    */
   claim(offer: Record<string, unknown>): Promise<string | undefined> {
-    return new Promise((resolve, reject) => {
-      this.pendingClaims.push({ offer, resolve, reject })
-      if (this.pendingClaims.length === 1) setImmediate(() => this.takePendingClaims())
-    })
-  }
-
-  /** One claim in its own write transaction. */
-  claimNow(offer: Record<string, unknown>): string | undefined {
-    return writeTx(this.db, () => this.takeFirstFitting(offer))
-  }
-
-  private takePendingClaims(): void {
-    const batch = this.pendingClaims.splice(0, this.pendingClaims.length)
-    let results: (string | undefined)[]
-    try {
-      results = writeTx(this.db, () => batch.map((claim) => this.takeFirstFitting(claim.offer)))
-    } catch {
-      // The whole batch rolled back: retry each claim alone, so that a fault fails only its own request.
-      for (const claim of batch) {
-        try {
-          claim.resolve(this.claimNow(claim.offer))
-        } catch (error) {
-          claim.reject(error)
-        }
-      }
-      return
-    }
-    batch.forEach((claim, i) => claim.resolve(results[i]))
+    return this.claims.run(offer)
   }
 
   /** Inside a write transaction: takes the first queued task that fits the offer. */

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
 import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean } from '../tasks/listing'
+import { queryBoolean } from '../../http/listing'
 import { TaskStatModel } from './model'
 import { TaskStatService } from './service'
 

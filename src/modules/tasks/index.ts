@@ -4,7 +4,7 @@ import { parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { TASK_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger, type StoredRow } from './listing'
+import { collectionResponse, parseStatusFilter, queryInteger, type StoredRow } from '../../http/listing'
 import { TaskModel } from './model'
 import { TaskService } from './service'
 

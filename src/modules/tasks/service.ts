@@ -9,8 +9,8 @@ import { mergePatch, newId, timestamp } from '../../db/documents'
 import { jobs, taskCounts, tasks } from '../../db/schema'
 import { fail } from '../../http/errors'
 import { checkStatus, inStatusOrder, TASK_STATUSES } from '../../status'
-import { GroupCommit } from './group-commit'
-import { mergedFetcher, type PageFetcher, type StoredRow } from './listing'
+import { GroupCommit } from '../../db/group-commit'
+import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
 
 export type Document = Record<string, unknown>
 

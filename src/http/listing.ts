@@ -9,9 +9,9 @@
  * transaction stays open while the client reads, and concurrent listings
  * cannot disturb each other.
  */
-import { fail } from '../../http/errors'
-import { jsonText } from '../../http/respond'
-import { checkStatus, type StatusList } from '../../status'
+import { fail } from './errors'
+import { jsonText } from './respond'
+import { checkStatus, type StatusList } from '../status'
 
 /** Rows fetched per page: large enough to amortise the query, small enough to keep memory flat. */
 export const PAGE_SIZE = 1000

@@ -9,7 +9,7 @@
  * failed write leaves no trace (its savepoint is rolled back), and no caller
  * is answered before the transaction holding its write has committed.
  */
-import { writeTx, type Db } from '../../db'
+import { writeTx, type Db } from './index'
 
 interface Pending<I, O> {
   input: I
