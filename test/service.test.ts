@@ -33,6 +33,10 @@ describe('service routes', () => {
     const doc = await t.call('GET', '/openapi/json', { token: null })
     expect(doc.status).toBe(200)
     expect(Object.keys(doc.body.paths)).toContain('/groups')
+    // Request bodies carry their JSON schema.
+    const body = doc.body.paths['/groups'].post.requestBody.content['application/json'].schema
+    expect(body.required).toEqual(['name'])
+    expect(body.properties.name.type).toBe('string')
     const page = await t.call('GET', '/openapi', { token: null })
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toContain('text/html')
