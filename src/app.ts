@@ -1,5 +1,6 @@
 /**
- * Builds the application: database, tokens, access guard and every module.
+ * Builds the application: database, tokens, access guard, observability
+ * (request ids, request log, metrics) and every module.
  * Tests use it in-process through `app.handle(request)`.
  */
 import { openapi } from '@elysiajs/openapi'
@@ -10,7 +11,11 @@ import { resolveSecret, type Config } from './config'
 import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
 import { parseJsonBody } from './http/body'
-import { toErrorResponse } from './http/errors'
+import { setFaultReporter, toErrorResponse } from './http/errors'
+import { ClientAddresses } from './observability/client-address'
+import { createLogger, stderrOutput, type LogOutput } from './observability/logger'
+import { Metrics } from './observability/metrics'
+import { RequestObserver, responseStatus, type Bearer, type ObservedRequest } from './observability/requests'
 import { authModule } from './modules/auth'
 import { AuthService } from './modules/auth/service'
 import { systemModule, VERSION } from './modules/system'
@@ -23,8 +28,22 @@ import { logsModule } from './modules/logs'
 import { gridsModule } from './modules/grids'
 import { pilotsModule } from './modules/pilots'
 import { queueModule } from './modules/queue'
+import { metricsModule } from './modules/metrics'
 
-export function createApp(config: Config) {
+export interface AppOptions {
+  /** Where log lines go; stderr (asynchronous, buffered) by default. */
+  logOutput?: LogOutput
+}
+
+/** What the observability hooks read from and keep on Elysia's per-request context. */
+interface Observed {
+  observed: ObservedRequest
+  /** Set by the access guard (and /metrics) when the route checked a token. */
+  auth?: Bearer
+  route?: string
+}
+
+export function createApp(config: Config, options: AppOptions = {}) {
   const secret = resolveSecret(config)
   const { db, sqlite, created } = openDatabase(config.db)
   const tokens = new TokenService(secret)
@@ -32,9 +51,43 @@ export function createApp(config: Config) {
   const access = accessGuard(tokens, auth)
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth }
 
+  const logOutput = options.logOutput ?? stderrOutput()
+  const log = createLogger(config.logLevel, logOutput)
+  const metrics = new Metrics(sqlite, config.db, VERSION)
+  const observer = new RequestObserver(log, logOutput, metrics)
+  setFaultReporter(observer.reportFault)
+  const clientAddresses = new ClientAddresses()
+
+  // The hooks touch the context's members one by one and never pass the
+  // context itself on: Elysia reads each hook's source to decide what every
+  // request must prepare (query, headers, cookies...), and a context passed
+  // whole would make every request prepare everything.
+  // X-Request-Id goes straight onto a Response the route returned: put in
+  // `set.headers` instead, it would make Elysia copy the whole response.
   const app = new Elysia({ normalize: false })
+    .onRequest((c) => {
+      ;(c as unknown as Observed).observed = observer.begin()
+    })
     .onParse(({ request, contentType }) => parseJsonBody(request, contentType, config.maxBody))
-    .onError(({ code, error }) => toErrorResponse(code, error))
+    // Never reached (the parser above answers every body); it marks bodies as JSON for the OpenAPI document.
+    .on('parse', { fn: 'json' } as never)
+    .onError((c) => {
+      const observed = (c as unknown as Observed).observed
+      const response = observer.withFaultContext(observed?.id, () => toErrorResponse(c.code, c.error))
+      if (observed) {
+        response.headers.set('x-request-id', observed.id)
+        observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, response.status)
+      }
+      return response
+    })
+    .mapResponse((c) => {
+      const observed = (c as unknown as Observed).observed
+      if (observed === undefined || observed.recorded) return
+      const value = c.responseValue
+      if (value instanceof Response) setHeader(value, c.set.headers, observed.id)
+      else c.set.headers['x-request-id'] = observed.id
+      observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, responseStatus(value, c.set.status))
+    })
     .use(
       openapi({
         path: '/openapi',
@@ -56,14 +109,34 @@ export function createApp(config: Config) {
     .use(gridsModule(ctx))
     .use(pilotsModule(ctx))
     .use(queueModule(ctx))
+    .use(metricsModule(ctx, metrics, clientAddresses))
 
   return {
     app,
     ctx,
     auth,
+    log,
+    metrics,
+    /** The server calls this with its way of telling a request's client address. */
+    clientAddresses,
     /** True when this start created the database. */
     created,
-    close: () => closeDatabase(sqlite),
+    /** Writes out log lines still buffered. */
+    flushLogs: () => logOutput.flush(),
+    /** Closes the database; log lines still buffered are written out. */
+    close() {
+      void logOutput.flush()
+      closeDatabase(sqlite)
+    },
+  }
+}
+
+/** Puts the request id on a response, or where Elysia adds it when the response's headers are immutable. */
+function setHeader(response: Response, setHeaders: Record<string, unknown>, id: string): void {
+  try {
+    response.headers.set('x-request-id', id)
+  } catch {
+    setHeaders['x-request-id'] = id
   }
 }
 

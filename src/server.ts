@@ -3,17 +3,24 @@
  * on SIGTERM/SIGINT (stop accepting, let requests in flight finish, close the
  * database cleanly).
  */
-import { createApp } from './app'
+import { createApp, type AppOptions } from './app'
 import type { Config } from './config'
 
-export async function serve(config: Config): Promise<void> {
-  const built = createApp(config)
+export interface RunningServer {
+  /** The address actually listened on (port 0 picks a free port). */
+  url: string
+  /** Stops accepting, lets requests in flight finish, flushes the log and closes the database. */
+  stop(): Promise<void>
+}
+
+/** Builds the app and listens; the caller decides when to stop. */
+export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
+  const built = createApp(config, options)
   const { app, auth } = built
   if (built.created) {
     const token = await auth.bootstrapAdmin()
-    process.stderr.write(
-      `iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${token}\n`,
-    )
+    // Printed as is rather than logged: the request log never carries tokens.
+    process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${token}\n`)
   }
   const server = Bun.serve({
     hostname: config.host,
@@ -22,15 +29,29 @@ export async function serve(config: Config): Promise<void> {
     maxRequestBodySize: config.maxBody + 1,
     fetch: (request) => app.handle(request),
   })
-  process.stderr.write(`iceprod-rest: listening on http://${server.hostname}:${server.port}\n`)
+  // The app asks for a client's address only when it needs one (GET /metrics).
+  built.clientAddresses.use((request) => server.requestIP(request)?.address)
+  const url = `http://${server.hostname?.includes(':') ? `[${server.hostname}]` : server.hostname}:${server.port}`
+  return {
+    url,
+    async stop() {
+      await server.stop(false)
+      await built.flushLogs()
+      built.close()
+    },
+  }
+}
+
+export async function serve(config: Config): Promise<void> {
+  const running = await startServer(config)
+  process.stderr.write(`iceprod-rest: listening on ${running.url}\n`)
 
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
     stopping = true
     process.stderr.write(`iceprod-rest: ${signal}, finishing requests in flight\n`)
-    await server.stop(false)
-    built.close()
+    await running.stop()
     process.stderr.write('iceprod-rest: stopped\n')
     process.exit(0)
   }

@@ -1,0 +1,230 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app.
+ *
+ * Per request the hot path finds the label set (route template, method,
+ * status), cached as one object, and bumps plain numbers on it: a bucket, the
+ * sum and the count. prom-client formats them when scraped; its own
+ * `observe` would build and hash a label string on every request.
+ * Everything about the database is read only when scraped: task counts from
+ * the trigger-maintained `task_counts` table, the pilot count, the file sizes.
+ */
+import type { Database } from 'bun:sqlite'
+import { statSync } from 'node:fs'
+import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client'
+
+/** Route label of requests that matched no route (their raw path is never a label). */
+export const UNMATCHED_ROUTE = 'unmatched'
+
+/** Methods kept as labels; anything else is counted as OTHER so labels stay few. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+type HttpLabel = 'method' | 'route' | 'status'
+
+/** Upper bounds of the request duration buckets, in seconds. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** One label set of the request metrics, cached so that a request allocates nothing for it. */
+export interface RequestSeries {
+  readonly labels: Record<HttpLabel, string>
+  /** The same labels as JSON members, `"method":…,"route":…,"status":…`, for the request log line. */
+  readonly logFields: string
+  /** Observations per duration bucket (not cumulative); the last one is above every bound. */
+  readonly buckets: Float64Array
+  sum: number
+  count: number
+  /** How many of `count` the request counter has been told about. */
+  counted: number
+}
+
+/** route → method → status → series */
+type SeriesIndex = Map<string, Map<string, Map<number, RequestSeries>>>
+
+function* allSeries(index: SeriesIndex): Generator<RequestSeries> {
+  for (const byMethod of index.values()) for (const byStatus of byMethod.values()) yield* byStatus.values()
+}
+
+type DurationLabel = HttpLabel | 'le'
+type HistogramValues = Awaited<ReturnType<Histogram<DurationLabel>['get']>>
+type Sample = HistogramValues['values'][number]
+
+const DURATION_NAME = 'iceprod_http_request_duration_seconds'
+const DURATION_HELP = 'Time from receiving a request to its response, by route template, method and status'
+
+/**
+ * The request duration histogram: a prom-client Histogram whose values come
+ * from the series' plain counters instead of its own label-hashing storage.
+ */
+class RequestDurations extends Histogram<DurationLabel> {
+  constructor(
+    private readonly index: SeriesIndex,
+    registry: Registry,
+  ) {
+    super({
+      name: DURATION_NAME,
+      help: DURATION_HELP,
+      labelNames: ['method', 'route', 'status'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    })
+  }
+
+  override async get(): Promise<HistogramValues> {
+    const name = DURATION_NAME
+    const values: Sample[] = []
+    for (const series of allSeries(this.index)) {
+      let cumulative = 0
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        cumulative += series.buckets[i]!
+        values.push({ value: cumulative, labels: { le: DURATION_BUCKETS[i]!, ...series.labels }, metricName: `${name}_bucket` })
+      }
+      values.push({ value: series.count, labels: { le: '+Inf', ...series.labels }, metricName: `${name}_bucket` })
+      values.push({ value: series.sum, labels: series.labels, metricName: `${name}_sum` })
+      values.push({ value: series.count, labels: series.labels, metricName: `${name}_count` })
+    }
+    // prom-client's typings declare `type` as a numeric enum; at run time (and in its own metrics) it is this string.
+    return { name, help: DURATION_HELP, type: 'histogram' as unknown as MetricType, aggregator: 'sum', collect: () => {}, values }
+  }
+
+  /** What the registry formats when it finds it; the same values as `get`. */
+  getForPromString() {
+    return this.get()
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  private readonly series: SeriesIndex = new Map()
+
+  constructor(sqlite: Database, dbPath: string, version: string) {
+    const registers = [this.registry]
+    const index = this.series
+    new RequestDurations(index, this.registry)
+    new Counter({
+      name: 'iceprod_http_requests_total',
+      help: 'Requests answered, by route template, method and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+      collect() {
+        for (const s of allSeries(index)) {
+          if (s.count > s.counted) this.inc(s.labels, s.count - s.counted)
+          s.counted = s.count
+        }
+      },
+    })
+
+    const taskCounts = sqlite.query<{ dataset_id: string; status: string; n: number }, []>(
+      'SELECT dataset_id, status, n FROM task_counts',
+    )
+    new Gauge({
+      name: 'iceprod_tasks',
+      help: 'Tasks by dataset and status',
+      labelNames: ['dataset_id', 'status'],
+      registers,
+      collect() {
+        this.reset()
+        for (const row of taskCounts.all()) this.set({ dataset_id: row.dataset_id, status: row.status }, row.n)
+      },
+    })
+
+    const pilotCount = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM pilots')
+    new Gauge({
+      name: 'iceprod_pilots',
+      help: 'Pilots registered',
+      registers,
+      collect() {
+        this.set(pilotCount.get()?.n ?? 0)
+      },
+    })
+
+    const pageCount = sqlite.query<{ page_count: number }, []>('PRAGMA page_count')
+    const pageSize = sqlite.query<{ page_size: number }, []>('PRAGMA page_size')
+    new Gauge({
+      name: 'iceprod_database_bytes',
+      help: 'Size of the database: the main file (page_count * page_size) and its write-ahead log',
+      labelNames: ['file'],
+      registers,
+      collect() {
+        this.set({ file: 'main' }, (pageCount.get()?.page_count ?? 0) * (pageSize.get()?.page_size ?? 0))
+        this.set({ file: 'wal' }, fileSize(`${dbPath}-wal`))
+      },
+    })
+
+    new Gauge({
+      name: 'iceprod_build_info',
+      help: 'Always 1; the label says which version is running',
+      labelNames: ['version'],
+      registers,
+    }).set({ version }, 1)
+
+    new Gauge({
+      name: 'process_resident_memory_bytes',
+      help: 'Resident memory size in bytes',
+      registers,
+      collect() {
+        this.set(process.memoryUsage.rss())
+      },
+    })
+    new Counter({
+      name: 'process_cpu_seconds_total',
+      help: 'User and system CPU time spent, in seconds',
+      registers,
+      collect() {
+        const { user, system } = process.cpuUsage()
+        this.reset()
+        this.inc((user + system) / 1e6)
+      },
+    })
+    new Gauge({
+      name: 'process_start_time_seconds',
+      help: 'Start time of the process since the epoch, in seconds',
+      registers,
+    }).set(Math.round(Date.now() / 1000 - process.uptime()))
+  }
+
+  /**
+   * Counts one answered request and returns its label set. `route` is the
+   * matched template, undefined when none matched.
+   */
+  record(route: string | undefined, method: string, status: number, seconds: number): RequestSeries {
+    const routeLabel = route || UNMATCHED_ROUTE
+    let byMethod = this.series.get(routeLabel)
+    if (byMethod === undefined) this.series.set(routeLabel, (byMethod = new Map()))
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) {
+      // Unknown methods are never stored under their own name, so they always come here.
+      if (!KNOWN_METHODS.has(method)) method = 'OTHER'
+      byStatus = byMethod.get(method)
+      if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()))
+    }
+    let series = byStatus.get(status)
+    if (series === undefined) {
+      const labels = { method, route: routeLabel, status: String(status) }
+      const logFields = `"method":${JSON.stringify(method)},"route":${JSON.stringify(routeLabel)},"status":${status}`
+      const buckets = new Float64Array(DURATION_BUCKETS.length + 1)
+      byStatus.set(status, (series = { labels, logFields, buckets, sum: 0, count: 0, counted: 0 }))
+    }
+    let bucket = 0
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++
+    series.buckets[bucket]!++
+    series.sum += seconds
+    series.count++
+    return series
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** The exposition text; runs every collector (the database reads happen here). */
+  scrape(): Promise<string> {
+    return this.registry.metrics()
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Per-request bookkeeping: a request id (returned as X-Request-Id), one JSON
+ * log line and one metrics observation per request.
+ *
+ * The app's hooks call `begin` when a request arrives and `finish` when its
+ * response is known. Elysia runs `mapResponse` hooks for every request that
+ * matched a route (also after `onError`), and only `onError` for a request that
+ * matched none, so both call `finish` and the first call wins.
+ *
+ * The request line is the one log line written per request, so it is built
+ * here from pre-encoded pieces and written to the log's destination directly,
+ * gated by the logger's level and shaped like every other line. pino's generic
+ * serializer would cost more than the rest of the bookkeeping put together.
+ */
+import { ElysiaCustomStatusResponse, StatusMap } from 'elysia'
+import type { Logger, LogOutput } from './logger'
+import { isoNow } from './logger'
+import type { Metrics } from './metrics'
+
+/** A request being observed; the hooks keep it on Elysia's per-request context. */
+export interface ObservedRequest {
+  readonly id: string
+  /** performance.now() at arrival. */
+  readonly start: number
+  /** Set once the request is recorded, so that a second hook does not record it again. */
+  recorded: boolean
+}
+
+/** The bearer of the request's token, when the route checked one. */
+export interface Bearer {
+  username: string
+  role: string
+}
+
+const NO_BEARER = '"username":null,"role":null'
+
+export class RequestObserver {
+  /** Distinguishes this process's ids from another's; the counter makes them unique within it. */
+  private readonly prefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0') + '-'
+  private sequence = 0
+  /** The request whose error is being turned into a response, for the fault log line. */
+  private faultRequestId: string | undefined
+  /**
+   * `"username":…,"role":…` per bearer. Verified tokens are cached as one
+   * object per token, so a busy client hits this every time.
+   */
+  private readonly bearerFields = new WeakMap<Bearer, string>()
+
+  /** The level is fixed for the process, so this is asked once (pino's check is not free). */
+  private readonly logRequests: boolean
+
+  constructor(
+    private readonly log: Logger,
+    private readonly output: LogOutput,
+    private readonly metrics: Metrics,
+  ) {
+    this.logRequests = log.isLevelEnabled('info')
+  }
+
+  begin(): ObservedRequest {
+    return { id: this.prefix + (++this.sequence).toString(36), start: performance.now(), recorded: false }
+  }
+
+  /**
+   * Records a finished request once; later calls for it do nothing. `route` is
+   * the matched template (undefined when none matched), `bearer` the token's.
+   */
+  finish(observed: ObservedRequest, route: string | undefined, bearer: Bearer | undefined, method: string, status: number): void {
+    if (observed.recorded) return
+    observed.recorded = true
+    const ms = performance.now() - observed.start
+    const series = this.metrics.record(route, method, status, ms / 1000)
+    if (this.logRequests) {
+      this.output.destination.write(
+        `{"level":"info","time":"${isoNow()}","msg":"request","request_id":"${observed.id}",${series.logFields},"duration_ms":${Math.round(ms * 1000) / 1000},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`,
+      )
+    }
+  }
+
+  private bearerFieldsOf(bearer: Bearer): string {
+    let fields = this.bearerFields.get(bearer)
+    if (fields === undefined) {
+      fields = `"username":${JSON.stringify(bearer.username)},"role":${JSON.stringify(bearer.role)}`
+      this.bearerFields.set(bearer, fields)
+    }
+    return fields
+  }
+
+  /** Runs `toResponse` (which may report a fault) with the request's id at hand for the fault line. */
+  withFaultContext<T>(requestId: string | undefined, toResponse: () => T): T {
+    this.faultRequestId = requestId
+    try {
+      return toResponse()
+    } finally {
+      this.faultRequestId = undefined
+    }
+  }
+
+  /** The fault reporter: route faults go to the same log, with the request id when known. */
+  readonly reportFault = (error: unknown): void => {
+    this.log.error({ request_id: this.faultRequestId ?? null, err: error }, 'internal error')
+  }
+}
+
+/** The status a response will have, from what the handler returned and what it set. */
+export function responseStatus(value: unknown, setStatus: number | string | undefined): number {
+  if (value instanceof Response) return value.status
+  if (value instanceof ElysiaCustomStatusResponse) return value.code as number
+  if (typeof setStatus === 'number') return setStatus
+  return (setStatus !== undefined && (StatusMap as Record<string, number>)[setStatus]) || 200
+}
