@@ -1,14 +1,17 @@
 #!/usr/bin/env bun
 /**
- * The iceprod-rest program: serve, token, migrate. Flags override ICEPROD_*
- * environment variables; see `iceprod-rest <command> --help`.
+ * The iceprod-rest program: serve, token, migrate, backup, restore. Flags
+ * override ICEPROD_* environment variables; see `iceprod-rest <command> --help`.
+ * Every help text is generated from `SETTINGS` and the option tables below,
+ * and the README's configuration tables are checked against it.
  */
 import { parseArgs } from 'node:util'
 import { ROLES, TOKEN_TYPES, TokenService } from './auth/tokens'
-import { ConfigError, SETTINGS, loadConfig, resolveSecret, type Config } from './config'
+import { ConfigError, SETTINGS, loadConfig, resolveSecret, shownDefault, type Config } from './config'
 import { closeDatabase, openDatabase } from './db'
-import { serve } from './server'
 import { VERSION } from './modules/system'
+import { BackupError, backupDatabase, restoreDatabase } from './ops/backup'
+import { serve } from './server'
 
 const USAGE = `iceprod-rest ${VERSION}: the IceProd REST server
 
@@ -18,52 +21,95 @@ Commands:
   serve      run the server (the default when no command is given)
   token      print a signed token
   migrate    apply pending database migrations and exit
+  backup     write a consistent copy of the database, also while the server runs
+  restore    replace the database with a backup (the server must be stopped)
 
 Run "iceprod-rest <command> --help" for a command's options.`
 
-function settingsHelp(keys: (keyof Config)[]): string {
-  return SETTINGS.filter((s) => keys.includes(s.key))
-    .map((s) => {
-      const name = s.flag ? `${s.flag} / ${s.env}` : s.env
-      return `  ${name.padEnd(38)} ${s.meaning}${s.default !== undefined ? ` (default ${s.default})` : ''}`
-    })
-    .join('\n')
+/** An option of one command that is not a setting (no environment variable). */
+interface CommandOption {
+  flag: string
+  placeholder: string
+  meaning: string
+  default?: string
 }
+
+const TOKEN_OPTIONS: CommandOption[] = [
+  { flag: '--username', placeholder: 'NAME', meaning: "the token's user (required)" },
+  { flag: '--role', placeholder: 'ROLE', meaning: `the token's role, one of ${ROLES.join(', ')} (required)` },
+  { flag: '--groups', placeholder: 'LIST', meaning: 'comma-separated group names' },
+  { flag: '--type', placeholder: 'TYPE', meaning: `token type: ${TOKEN_TYPES.join(', ')}`, default: 'user' },
+  { flag: '--ttl', placeholder: 'SECONDS', meaning: 'lifetime in seconds', default: '$ICEPROD_TOKEN_TTL' },
+]
+
+/** One line of help: the option (and its variable), its meaning, its default. */
+function helpLine(left: string, meaning: string, shown: string | undefined): string {
+  return `  ${left.padEnd(40)} ${meaning}${shown !== undefined ? ` (default ${shown})` : ''}`
+}
+
+function optionsHelp(settingKeys: readonly (keyof Config)[], options: CommandOption[] = []): string {
+  const lines = options.map((o) => helpLine(`${o.flag} ${o.placeholder}`, o.meaning, o.default))
+  for (const s of SETTINGS) {
+    if (!settingKeys.includes(s.key)) continue
+    const left = s.flag ? `${s.flag} ${s.placeholder ?? 'VALUE'} / ${s.env}` : s.env
+    lines.push(helpLine(left, s.meaning, shownDefault(s)))
+  }
+  lines.push(helpLine('--help', 'show this help', undefined))
+  return lines.join('\n')
+}
+
+const ALL_SETTINGS = SETTINGS.map((s) => s.key)
+const TOKEN_SETTINGS: (keyof Config)[] = ['db', 'jwtSecret', 'jwtSecretFile', 'tokenTtl']
+const DB_ONLY: (keyof Config)[] = ['db']
 
 const SERVE_HELP = `Usage: iceprod-rest serve [options]
 
 Runs the server. On the first start of a new database it prints an admin token to stderr.
+Log lines (JSON, one per request) go to stderr; GET /metrics serves Prometheus metrics.
 
 Options and environment (a flag overrides its variable):
-${settingsHelp(SETTINGS.map((s) => s.key))}
-  --help                                 show this help`
+${optionsHelp(ALL_SETTINGS)}`
 
 const TOKEN_HELP = `Usage: iceprod-rest token --username NAME --role ROLE [options]
 
-Prints a token signed with the server's secret (found like "serve" does).
+Prints a token signed with the server's secret (found the way "serve" finds it).
 
-Options:
-  --username NAME                        the token's user (required)
-  --role ROLE                            one of ${ROLES.join(', ')} (required)
-  --groups a,b                           comma-separated group names
-  --type TYPE                            ${TOKEN_TYPES.join(', ')} (default user)
-  --ttl SECONDS                          lifetime (default ICEPROD_TOKEN_TTL)
-${settingsHelp(['db', 'jwtSecret', 'jwtSecretFile', 'tokenTtl'])}
-  --help                                 show this help`
+Options and environment:
+${optionsHelp(TOKEN_SETTINGS, TOKEN_OPTIONS)}`
 
-const MIGRATE_HELP = `Usage: iceprod-rest migrate [--db FILE]
+const MIGRATE_HELP = `Usage: iceprod-rest migrate [options]
 
-Applies pending migrations to the database and exits.
+Applies pending migrations to the database (creating it if missing) and exits.
+"serve" does the same at every start.
 
-${settingsHelp(['db'])}
-  --help                                 show this help`
+Options and environment:
+${optionsHelp(DB_ONLY)}`
+
+const BACKUP_HELP = `Usage: iceprod-rest backup <file> [options]
+
+Writes a consistent copy of the database to <file>, which must not exist yet
+(mode 0600). Safe while the server runs and writes. The JWT secret file is
+not part of the database: back it up once, separately.
+
+Options and environment:
+${optionsHelp(DB_ONLY)}`
+
+const RESTORE_HELP = `Usage: iceprod-rest restore <backup> [options]
+
+Replaces the database with <backup> after checking the backup's integrity.
+Refuses while any process (a running server) has the database open: stop the
+server, restore, start it again. The replaced database is kept beside it as
+<db>.before-restore-<time>.
+
+Options and environment:
+${optionsHelp(DB_ONLY)}`
 
 class UsageError extends Error {}
 
-/** Flags of `SETTINGS` as parseArgs options, keyed by flag name. */
-const settingFlags = Object.fromEntries(
-  SETTINGS.filter((s) => s.flag).map((s) => [s.flag!.slice(2), { type: 'string' as const }]),
-)
+/** parseArgs options for the flags of these settings. */
+function settingFlags(keys: readonly (keyof Config)[]): FlagSpec {
+  return Object.fromEntries(SETTINGS.filter((s) => s.flag && keys.includes(s.key)).map((s) => [s.flag!.slice(2), { type: 'string' as const }]))
+}
 
 function configFrom(values: Record<string, unknown>): Config {
   const flags: Partial<Record<keyof Config, string>> = {}
@@ -86,20 +132,14 @@ async function main(argv: string[]): Promise<number> {
       console.log(VERSION)
       return 0
     case 'serve': {
-      const { values } = parse(rest, settingFlags)
+      const { values } = parse(rest, settingFlags(ALL_SETTINGS))
       if (values.help) return help(SERVE_HELP)
       await serve(configFrom(values))
       return -1 // keep running
     }
     case 'token': {
-      const { values } = parse(rest, {
-        db: { type: 'string' },
-        username: { type: 'string' },
-        role: { type: 'string' },
-        groups: { type: 'string' },
-        type: { type: 'string' },
-        ttl: { type: 'string' },
-      })
+      const ownFlags = Object.fromEntries(TOKEN_OPTIONS.map((o) => [o.flag.slice(2), { type: 'string' as const }]))
+      const { values } = parse(rest, { ...settingFlags(TOKEN_SETTINGS), ...ownFlags })
       if (values.help) return help(TOKEN_HELP)
       const config = configFrom(values)
       const username = values.username as string | undefined
@@ -116,12 +156,30 @@ async function main(argv: string[]): Promise<number> {
       return 0
     }
     case 'migrate': {
-      const { values } = parse(rest, { db: { type: 'string' } })
+      const { values } = parse(rest, settingFlags(DB_ONLY))
       if (values.help) return help(MIGRATE_HELP)
       const config = configFrom(values)
       const { sqlite } = openDatabase(config.db)
       closeDatabase(sqlite)
       console.log(`iceprod-rest: ${config.db} is up to date`)
+      return 0
+    }
+    case 'backup': {
+      const { values, positionals } = parse(rest, settingFlags(DB_ONLY), 1)
+      if (values.help) return help(BACKUP_HELP)
+      const target = onePositional(positionals, 'backup', '<file>')
+      const config = configFrom(values)
+      const { bytes } = backupDatabase(config.db, target)
+      console.log(`iceprod-rest: backed up ${config.db} to ${target} (${bytes} bytes)`)
+      return 0
+    }
+    case 'restore': {
+      const { values, positionals } = parse(rest, settingFlags(DB_ONLY), 1)
+      if (values.help) return help(RESTORE_HELP)
+      const source = onePositional(positionals, 'restore', '<backup>')
+      const config = configFrom(values)
+      const { previous } = restoreDatabase(source, config.db)
+      console.log(`iceprod-rest: restored ${config.db} from ${source}${previous ? `; the database it replaced is kept as ${previous}` : ''}`)
       return 0
     }
     default:
@@ -131,13 +189,24 @@ async function main(argv: string[]): Promise<number> {
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>
 
-function parse(args: string[], options: FlagSpec): { values: Record<string, string | boolean | undefined> } {
+interface Parsed {
+  values: Record<string, string | boolean | undefined>
+  positionals: string[]
+}
+
+/** Parses flags strictly; `positionals` is how many plain arguments the command takes. */
+function parse(args: string[], options: FlagSpec, positionals = 0): Parsed {
   try {
-    const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
-    return { values: values as Record<string, string | boolean | undefined> }
+    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals > 0 })
+    return { values: parsed.values as Parsed['values'], positionals: parsed.positionals }
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments')
   }
+}
+
+function onePositional(positionals: string[], command: string, name: string): string {
+  if (positionals.length !== 1 || !positionals[0]) throw new UsageError(`${command}: expected exactly one ${name} (try --help)`)
+  return positionals[0]
 }
 
 function help(text: string): number {
@@ -150,8 +219,10 @@ main(Bun.argv.slice(2)).then(
     if (code >= 0) process.exit(code)
   },
   (error) => {
-    const known = error instanceof UsageError || error instanceof ConfigError
-    process.stderr.write(`iceprod-rest: ${known ? error.message : (error as Error)?.message ?? String(error)}\n`)
+    const known = error instanceof UsageError || error instanceof ConfigError || error instanceof BackupError
+    const message = known ? error.message : ((error as Error)?.message ?? String(error))
+    // One line, whatever the message holds.
+    process.stderr.write(`iceprod-rest: ${message.replace(/\s*\n\s*/g, ' ')}\n`)
     process.exit(2)
   },
 )

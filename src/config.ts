@@ -25,19 +25,27 @@ export interface Config {
 export interface Setting {
   key: keyof Config
   flag?: string
+  /** The flag's value as the help shows it, e.g. FILE. */
+  placeholder?: string
   env: string
+  /** The value used when neither the flag nor the variable is given. */
   default?: string
+  /** What the help and the README show as the default when it is not a literal value. */
+  defaultText?: string
   kind: 'string' | 'int' | 'level'
   meaning: string
 }
 
+/** The default a setting shows in the help and the README; undefined when it has none. */
+export const shownDefault = (s: Setting): string | undefined => s.default ?? s.defaultText
+
 export const SETTINGS: Setting[] = [
-  { key: 'host', flag: '--host', env: 'ICEPROD_HOST', default: '127.0.0.1', kind: 'string', meaning: 'address to listen on' },
-  { key: 'port', flag: '--port', env: 'ICEPROD_PORT', default: '8080', kind: 'int', meaning: 'TCP port to listen on' },
-  { key: 'db', flag: '--db', env: 'ICEPROD_DB', default: './iceprod-data/iceprod.sqlite', kind: 'string', meaning: 'SQLite database file (created if missing)' },
-  { key: 'logLevel', flag: '--log-level', env: 'ICEPROD_LOG_LEVEL', default: 'info', kind: 'level', meaning: 'debug, info, warn, error or silent' },
+  { key: 'host', flag: '--host', placeholder: 'ADDRESS', env: 'ICEPROD_HOST', default: '127.0.0.1', kind: 'string', meaning: 'address to listen on' },
+  { key: 'port', flag: '--port', placeholder: 'PORT', env: 'ICEPROD_PORT', default: '8080', kind: 'int', meaning: 'TCP port to listen on' },
+  { key: 'db', flag: '--db', placeholder: 'FILE', env: 'ICEPROD_DB', default: './iceprod-data/iceprod.sqlite', kind: 'string', meaning: 'SQLite database file, created if missing' },
+  { key: 'logLevel', flag: '--log-level', placeholder: 'LEVEL', env: 'ICEPROD_LOG_LEVEL', default: 'info', kind: 'level', meaning: 'log level: debug, info (a line per request), warn, error or silent' },
   { key: 'jwtSecret', env: 'ICEPROD_JWT_SECRET', kind: 'string', meaning: 'token signing secret (at least 32 bytes)' },
-  { key: 'jwtSecretFile', env: 'ICEPROD_JWT_SECRET_FILE', kind: 'string', meaning: 'file holding the secret; default <db folder>/jwt-secret, generated on first start' },
+  { key: 'jwtSecretFile', env: 'ICEPROD_JWT_SECRET_FILE', defaultText: '<db folder>/jwt-secret', kind: 'string', meaning: 'file holding the secret; the default one is generated on first start' },
   { key: 'maxBody', env: 'ICEPROD_MAX_BODY', default: String(16 * 1024 * 1024), kind: 'int', meaning: 'largest accepted request body, in bytes' },
   { key: 'ldapUrl', env: 'ICEPROD_LDAP_URL', kind: 'string', meaning: 'LDAP server for POST /ldap, e.g. ldaps://ldap.example.org' },
   { key: 'ldapBase', env: 'ICEPROD_LDAP_BASE', kind: 'string', meaning: 'base DN that user entries live under, e.g. ou=People,dc=example,dc=org' },

@@ -1,0 +1,222 @@
+/**
+ * `iceprod-rest backup` and `restore`, run as the real CLI against a real
+ * database that an in-process app keeps open (and writes to) as a running
+ * server would.
+ */
+import { Database } from 'bun:sqlite'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TEST_SECRET, startTestApp, type TestApp } from './support'
+
+const env = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET }
+const dir = mkdtempSync(join(tmpdir(), 'iceprod-backup-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function cli(...args: string[]) {
+  const r = Bun.spawnSync(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe' })
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+}
+
+/** The server as a child process on a free loopback port, stopped with SIGTERM like systemd does. */
+async function startServe(db: string) {
+  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--port', '0', '--db', db, '--log-level', 'silent'], { env, stdout: 'ignore', stderr: 'pipe' })
+  let text = ''
+  const reader = (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk)
+  })()
+  for (let i = 0; !/listening on /.test(text); i++) {
+    if (proc.exitCode !== null || i > 400) throw new Error(`server did not start: ${text}`)
+    await Bun.sleep(25)
+  }
+  const url = /listening on (\S+)/.exec(text)![1]!
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+      await reader
+    },
+  }
+}
+
+const rowCount = (db: Database, table: string) => (db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+
+let t: TestApp
+let datasetId: string
+let jobId: string
+beforeAll(async () => {
+  t = await startTestApp({ logLevel: 'silent' })
+  expect((await t.call('POST', '/groups', { body: { name: '/backup' } })).status).toBe(201)
+  const dataset = await t.call('POST', '/datasets', { body: { description: 'b', jobs_submitted: 1, tasks_submitted: 100000, group: '/backup' } })
+  datasetId = (dataset.body.result as string).split('/').pop()!
+  jobId = (await t.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: 0 } })).body.result
+  // Enough data that copying it takes a while, so the writes below overlap the backup.
+  const noise = () => Array.from({ length: 16_000 }, () => Math.random().toString(36).slice(2)).join(' ')
+  for (let i = 0; i < 40; i++) expect((await t.call('POST', '/logs', { body: { data: noise(), name: `seed-${i}` } })).status).toBe(201)
+})
+afterAll(() => t.close())
+
+describe('backup', () => {
+  test('copies a consistent snapshot while the app keeps writing', async () => {
+    const target = join(dir, 'under-load.sqlite')
+    let written = 0
+    let failed = 0
+    let running = true
+    // Writes through the app, one acknowledged commit after another: a group, then a task
+    // whose insert moves task_counts in the same transaction (through a trigger).
+    const load = (async () => {
+      while (running) {
+        const group = await t.call('POST', '/groups', { body: { name: `/load/${written}` } })
+        const task = await t.call('POST', '/tasks', {
+          body: { dataset_id: datasetId, job_id: jobId, task_index: written, name: 'load', depends: [], requirements: {} },
+        })
+        if (group.status !== 201 || task.status !== 201) failed++
+        written++
+      }
+    })()
+    while (written < 5) await Bun.sleep(1)
+    const writtenBeforeStart = written
+    const backup = Bun.spawn(['bun', 'src/cli.ts', 'backup', target, '--db', t.config.db], { env, stdout: 'pipe', stderr: 'pipe' })
+    const code = await backup.exited
+    const writtenAtEnd = written
+    running = false
+    await load
+    expect({ code, stderr: await new Response(backup.stderr).text() }).toEqual({ code: 0, stderr: '' })
+    expect(await new Response(backup.stdout).text()).toContain(`backed up ${t.config.db} to ${target}`)
+    expect(failed).toBe(0)
+
+    expect(statSync(target).mode & 0o777).toBe(0o600)
+    const copy = new Database(target, { readonly: true })
+    try {
+      expect(copy.query('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }])
+      // The copy is one moment of the database: the load's commits up to some point, and none after it.
+      const groups = (copy.query("SELECT json_extract(doc, '$.name') AS name FROM groups WHERE name LIKE '/load/%'").all() as { name: string }[]).map((g) => g.name)
+      const k = groups.length
+      expect(new Set(groups)).toEqual(new Set(Array.from({ length: k }, (_, i) => `/load/${i}`)))
+      const indexes = (copy.query('SELECT task_index FROM tasks WHERE dataset_id = ? ORDER BY task_index').all(datasetId) as { task_index: number }[]).map((r) => r.task_index)
+      expect(indexes).toEqual(Array.from({ length: indexes.length }, (_, i) => i))
+      // A task is written after its group, so the snapshot has the same number or one group more.
+      expect(k - indexes.length).toBeOneOf([0, 1])
+      // Trigger-maintained counts agree with the rows they count.
+      const counted = copy.query('SELECT coalesce(sum(n), 0) AS n FROM task_counts WHERE dataset_id = ?').get(datasetId) as { n: number }
+      expect(counted.n).toBe(indexes.length)
+      // The writes went on during the backup: the snapshot lies strictly inside the backup's run.
+      expect(k).toBeGreaterThan(writtenBeforeStart)
+      expect(k).toBeLessThan(writtenAtEnd)
+      expect(rowCount(copy, 'logs')).toBe(40)
+    } finally {
+      copy.close()
+    }
+    // The live database is untouched and still serves.
+    expect((await t.call('GET', '/healthz', { token: null })).status).toBe(200)
+    expect(t.count('groups')).toBeGreaterThanOrEqual(writtenAtEnd)
+  })
+
+  test('never overwrites an existing file', () => {
+    const target = join(dir, 'existing.sqlite')
+    writeFileSync(target, 'keep me')
+    const r = cli('backup', target, '--db', t.config.db)
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('already exists')])
+    expect(readFileSync(target, 'utf8')).toBe('keep me')
+  })
+
+  test('fails with one line when there is no database, and leaves no file behind', () => {
+    const target = join(dir, 'of-nothing.sqlite')
+    const r = cli('backup', target, '--db', join(dir, 'missing', 'iceprod.sqlite'))
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('no database at')])
+    expect(existsSync(target)).toBe(false)
+  })
+})
+
+describe('restore', () => {
+  test('refuses while the database is open, and changes nothing', async () => {
+    const backup = join(dir, 'for-refusal.sqlite')
+    expect(cli('backup', backup, '--db', t.config.db).code).toBe(0)
+    expect((await t.call('POST', '/groups', { body: { name: '/after-backup' } })).status).toBe(201)
+    const r = cli('restore', backup, '--db', t.config.db)
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('is in use; stop the server first')])
+    const names = (await t.call('GET', '/groups')).body.results.map((g: { name: string }) => g.name)
+    expect(names).toContain('/after-backup')
+    expect((await t.call('POST', '/groups', { body: { name: '/still-writable' } })).status).toBe(201)
+  })
+
+  test('replaces a stopped database with the backup and keeps the replaced one', async () => {
+    const liveDir = mkdtempSync(join(dir, 'live-'))
+    const db = join(liveDir, 'iceprod.sqlite')
+    const admin = cli('token', '--username', 'admin', '--role', 'admin', '--db', db).stdout.trim()
+    const post = (url: string, name: string) =>
+      fetch(`${url}/groups`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+    const names = async (url: string) =>
+      ((await (await fetch(`${url}/groups`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { results: { name: string }[] }).results.map((g) => g.name)
+
+    const first = await startServe(db)
+    expect((await post(first.url, '/in-backup')).status).toBe(201)
+    const backup = join(liveDir, 'snapshot.sqlite')
+    expect(cli('backup', backup, '--db', db).code).toBe(0)
+    expect((await post(first.url, '/after-snapshot')).status).toBe(201)
+    await first.stop()
+
+    const r = cli('restore', backup, '--db', db)
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    const previous = /kept as (\S+)$/m.exec(r.stdout)?.[1]
+    expect(previous).toStartWith(`${db}.before-restore-`)
+
+    const second = await startServe(db)
+    try {
+      expect(await names(second.url)).toEqual(['/in-backup'])
+      // The restored database takes writes again.
+      expect((await post(second.url, '/after-restore')).status).toBe(201)
+    } finally {
+      await second.stop()
+    }
+    const kept = new Database(previous!, { readonly: true })
+    try {
+      expect((kept.query("SELECT json_extract(doc, '$.name') AS name FROM groups ORDER BY rowid").all() as { name: string }[]).map((g) => g.name)).toEqual(['/in-backup', '/after-snapshot'])
+    } finally {
+      kept.close()
+    }
+  })
+
+  test('restores into a new place', () => {
+    const backup = join(dir, 'to-new-place.sqlite')
+    expect(cli('backup', backup, '--db', t.config.db).code).toBe(0)
+    const fresh = join(dir, 'fresh', 'deeper', 'iceprod.sqlite')
+    const r = cli('restore', backup, '--db', fresh)
+    expect(r.code).toBe(0)
+    expect(r.stdout).not.toContain('kept as')
+    const db = new Database(fresh, { readonly: true })
+    try {
+      expect(db.query('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }])
+      expect(rowCount(db, 'logs')).toBe(40)
+    } finally {
+      db.close()
+    }
+  })
+
+  test('refuses what is not an intact iceprod-rest database, and leaves the target alone', () => {
+    const target = join(dir, 'target', 'iceprod.sqlite')
+    expect(cli('migrate', '--db', target).code).toBe(0)
+    const before = readFileSync(target)
+    const garbage = join(dir, 'garbage.sqlite')
+    writeFileSync(garbage, 'this is not a database, just text long enough to have a header.'.repeat(100))
+    const foreign = join(dir, 'foreign.sqlite')
+    const other = new Database(foreign)
+    other.exec('CREATE TABLE notes (x)')
+    other.close()
+    for (const [backup, reason] of [
+      [garbage, 'is not a usable SQLite database'],
+      [foreign, 'is not an iceprod-rest database'],
+      [join(dir, 'absent.sqlite'), 'no backup at'],
+    ] as const) {
+      const r = cli('restore', backup, '--db', target)
+      expect({ backup, code: r.code === 0 ? 0 : 'failed', stderr: r.stderr.trim().split('\n') }).toEqual({ backup, code: 'failed', stderr: [expect.stringContaining(reason)] })
+    }
+    expect(readFileSync(target).equals(before)).toBe(true)
+  })
+})
