@@ -121,13 +121,16 @@ function configFrom(values: Record<string, unknown>): Config {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : argv.includes('--help') || argv.includes('-h') ? 'help' : 'serve'
-  const rest = command === argv[0] ? argv.slice(1) : argv
+  const command =
+    argv[0] === '--version' ? 'version'
+    : argv[0] && !argv[0].startsWith('-') ? argv[0]
+    : argv.includes('--help') || argv.includes('-h') ? 'help'
+    : 'serve'
+  const rest = command === argv[0] || argv[0] === '--version' ? argv.slice(1) : argv
   switch (command) {
     case 'help':
       console.log(USAGE)
       return 0
-    case '--version':
     case 'version':
       console.log(VERSION)
       return 0

@@ -1,0 +1,209 @@
+/**
+ * The program as a user runs it (`bun src/cli.ts ...` in a subprocess): each
+ * command's help agrees with the README's configuration tables, bad flags end
+ * with one line, `token` prints a token the server accepts, `migrate` creates.
+ */
+import { Database } from 'bun:sqlite'
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TokenService } from '../src/auth/tokens'
+import { SETTINGS, loadConfig, resolveSecret, shownDefault } from '../src/config'
+import { embeddedMigrations } from '../src/db/migrator'
+import { VERSION } from '../src/modules/system'
+import { TEST_SECRET, startTestApp } from './support'
+
+const dir = mkdtempSync(join(tmpdir(), 'iceprod-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** The environment without any ICEPROD_* variable of the machine running the tests. */
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ICEPROD_'))) as Record<string, string>
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = Bun.spawnSync(['bun', 'src/cli.ts', ...args], { env: { ...cleanEnv, ...env }, stdout: 'pipe', stderr: 'pipe', timeout: 20_000 })
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+}
+
+const COMMANDS = ['serve', 'token', 'migrate', 'backup', 'restore'] as const
+const NONE = '—'
+
+interface HelpOption {
+  flag: string
+  placeholder: string
+  env: string
+  default: string
+}
+
+/** The option lines of a command's help. */
+function helpOptions(text: string): HelpOption[] {
+  const options: HelpOption[] = []
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('  -') && !line.startsWith('  ICEPROD_')) continue
+    const match = /^  (?:(--[a-z-]+)(?: (\S+))?(?: \/ (ICEPROD_\w+))?|(ICEPROD_\w+)) {2,}(.*?)(?: \(default (.+)\))?$/.exec(line)
+    if (!match) throw new Error(`help line not understood: ${line}`)
+    options.push({ flag: match[1] ?? '', placeholder: match[2] ?? '', env: match[3] ?? match[4] ?? '', default: match[6] ?? NONE })
+  }
+  return options
+}
+
+/** The rows of the markdown table whose header line is `header`, cells without backticks. */
+function readmeTable(header: string): string[][] {
+  const lines = readFileSync('README.md', 'utf8').split('\n')
+  const start = lines.indexOf(header)
+  if (start < 0) throw new Error(`README has no table headed ${header}`)
+  const rows: string[][] = []
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break
+    rows.push(line.split('|').slice(1, -1).map((cell) => cell.trim().replaceAll('`', '')))
+  }
+  return rows
+}
+
+const settingsTable = () =>
+  readmeTable('| Flag | Variable | Default | Meaning |').map(([flag, env, shown]) => ({ flag: flag!, env: env!, default: shown! }))
+const commandTable = () =>
+  readmeTable('| Command | Option | Default | Meaning |').map(([command, option, shown]) => ({ command: command!, option: option!, default: shown! }))
+
+describe('help and README agree', () => {
+  const helps = Object.fromEntries(COMMANDS.map((command) => [command, cli([command, '--help'])]))
+
+  test('every command has help, exit status 0', () => {
+    for (const command of COMMANDS) {
+      expect({ command, code: helps[command]!.code }).toEqual({ command, code: 0 })
+      expect(helps[command]!.stdout).toStartWith(`Usage: iceprod-rest ${command}`)
+      expect(helps[command]!.stdout).toContain('--help')
+    }
+  })
+
+  test('every setting a help lists is in the README table with the same flag and default', () => {
+    const table = settingsTable()
+    for (const command of COMMANDS) {
+      for (const option of helpOptions(helps[command]!.stdout).filter((o) => o.env)) {
+        const row = table.find((r) => r.env === option.env)
+        expect({ command, env: option.env, row }).toEqual({ command, env: option.env, row: { env: option.env, flag: option.flag, default: option.default } })
+      }
+    }
+  })
+
+  test('every option of a single command is in the README table with the same default', () => {
+    const table = commandTable()
+    for (const command of COMMANDS) {
+      for (const option of helpOptions(helps[command]!.stdout).filter((o) => !o.env && o.flag !== '--help')) {
+        const name = `${option.flag} ${option.placeholder}`
+        const row = table.find((r) => r.command === command && r.option === name)
+        expect({ command, name, row }).toEqual({ command, name, row: { command, option: name, default: option.default } })
+      }
+    }
+  })
+
+  test('the README lists no setting or option that the program does not have', () => {
+    const known = SETTINGS.map((s) => ({ env: s.env, flag: s.flag ?? '', default: shownDefault(s) ?? NONE }))
+    expect(settingsTable()).toEqual(known)
+    for (const row of commandTable()) {
+      const listed = helpOptions(helps[row.command]?.stdout ?? '').map((o) => `${o.flag} ${o.placeholder}`)
+      expect({ row, listed: listed.includes(row.option) }).toEqual({ row, listed: true })
+    }
+  })
+
+  test('serve --help lists every setting', () => {
+    const listed = helpOptions(helps.serve!.stdout).map((o) => o.env)
+    expect(listed.filter(Boolean)).toEqual(SETTINGS.map((s) => s.env))
+  })
+
+  test('the program help names every command; --version prints the version', () => {
+    const usage = cli(['--help'])
+    expect(usage.code).toBe(0)
+    for (const command of COMMANDS) expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    expect(cli(['--version']).stdout.trim()).toBe(VERSION)
+  })
+})
+
+describe('bad flags and values', () => {
+  const db = join(dir, 'never-created', 'iceprod.sqlite')
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['serve', '--frobnicate'], {}, /frobnicate/],
+    [['serve', '--port', 'abc', '--db', db], {}, /--port must be a non-negative integer/],
+    [['serve', '--port', '70000', '--db', db], {}, /port must be at most 65535/],
+    [['serve', '--log-level', 'loud', '--db', db], {}, /--log-level must be one of/],
+    [['serve', '--db', db], { ICEPROD_PORT: 'eighty' }, /ICEPROD_PORT must be a non-negative integer/],
+    [['serve', '--db', db], { ICEPROD_MAX_BODY: '-1' }, /ICEPROD_MAX_BODY/],
+    [['serve', '--db', db, 'extra'], {}, /extra/],
+    [['serve', '--port'], {}, /port/],
+    [['token', '--role', 'admin'], { ICEPROD_JWT_SECRET: TEST_SECRET }, /--username is required/],
+    [['token', '--username', 'a', '--role', 'king'], { ICEPROD_JWT_SECRET: TEST_SECRET }, /--role must be one of/],
+    [['token', '--username', 'a', '--role', 'user', '--type', 'forever'], { ICEPROD_JWT_SECRET: TEST_SECRET }, /--type must be one of/],
+    [['token', '--username', 'a', '--role', 'user', '--ttl', '0'], { ICEPROD_JWT_SECRET: TEST_SECRET }, /--ttl must be a positive integer/],
+    [['token', '--username', 'a', '--role', 'user'], { ICEPROD_JWT_SECRET: 'short' }, /shorter than 32 bytes/],
+    [['token', '--username', 'a', '--role', 'user', '--port', '1'], { ICEPROD_JWT_SECRET: TEST_SECRET }, /port/],
+    [['migrate', '--host', 'x'], {}, /host/],
+    [['backup'], {}, /expected exactly one <file>/],
+    [['backup', 'a.sqlite', 'b.sqlite'], {}, /expected exactly one <file>/],
+    [['restore'], {}, /expected exactly one <backup>/],
+    [['frobnicate'], {}, /unknown command "frobnicate"/],
+  ]
+
+  test('end with a non-zero status and one line saying why, writing nothing', () => {
+    for (const [args, env, reason] of cases) {
+      const r = cli(args, env)
+      const lines = r.stderr.trimEnd().split('\n')
+      expect({ args, code: r.code === 0 ? 0 : 'non-zero', stdout: r.stdout, lines: lines.length }).toEqual({ args, code: 'non-zero', stdout: '', lines: 1 })
+      expect({ args, line: lines[0] }).toEqual({ args, line: expect.stringMatching(reason) })
+      expect(lines[0]).toStartWith('iceprod-rest: ')
+    }
+    expect(() => statSync(db)).toThrow()
+  })
+})
+
+describe('token', () => {
+  test('prints a token signed with ICEPROD_JWT_SECRET that verifies with the given claims', async () => {
+    const r = cli(['token', '--username', 'site-a', '--role', 'client', '--groups', '/a,/b/c', '--type', 'system', '--ttl', '600'], { ICEPROD_JWT_SECRET: TEST_SECRET })
+    expect(r.code).toBe(0)
+    const token = r.stdout.trim()
+    const auth = await new TokenService(TEST_SECRET).verify(token)
+    expect(auth).toMatchObject({ username: 'site-a', role: 'client', groups: ['/a', '/b/c'], type: 'system' })
+    expect(auth!.exp - Date.now() / 1000).toBeWithin(590, 601)
+    expect(await new TokenService('another-secret-another-secret-0123456789').verify(token)).toBeUndefined()
+  })
+
+  test('without a secret in the environment, uses (and creates) the one beside the database, which the server accepts', async () => {
+    const db = join(dir, 'token-db', 'iceprod.sqlite')
+    const r = cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
+    expect(r.code).toBe(0)
+    const secretFile = join(dir, 'token-db', 'jwt-secret')
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600)
+    const secret = resolveSecret(loadConfig({ db }, {}))
+    expect(await new TokenService(secret).verify(r.stdout.trim())).toMatchObject({ username: 'admin', role: 'admin', type: 'user' })
+    // The server started on that database finds the same secret and accepts the token.
+    const app = await startTestApp({ db, jwtSecret: undefined, logLevel: 'silent' })
+    try {
+      const roles = await app.call('GET', '/roles', { token: r.stdout.trim() })
+      expect(roles.status).toBe(200)
+    } finally {
+      app.close()
+    }
+  })
+})
+
+describe('migrate', () => {
+  test('creates and migrates a database on a fresh path, and is a no-op the second time', () => {
+    const db = join(dir, 'fresh', 'nested', 'iceprod.sqlite')
+    const first = cli(['migrate', '--db', db])
+    expect(first).toEqual({ code: 0, stdout: `iceprod-rest: ${db} is up to date\n`, stderr: '' })
+    const check = () => {
+      const sqlite = new Database(db, { readonly: true })
+      try {
+        const applied = (sqlite.query('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
+        const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name)
+        return { applied, tables }
+      } finally {
+        sqlite.close()
+      }
+    }
+    const after = check()
+    expect(after.applied).toBe(embeddedMigrations().length)
+    expect(after.tables).toEqual(expect.arrayContaining(['datasets', 'jobs', 'tasks', 'task_counts', 'logs', 'grids', 'pilots']))
+    expect(cli(['migrate'], { ICEPROD_DB: db }).code).toBe(0)
+    expect(check()).toEqual(after)
+  })
+})
