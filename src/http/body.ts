@@ -1,7 +1,13 @@
 import { fail, HttpError } from './errors'
 
-/** Content types accepted as JSON; a body without one is read as JSON too. */
-const isJsonType = (type: string) => type === '' || type.startsWith('application/json') || /^application\/[\w.+-]+\+json/.test(type)
+/**
+ * Content types accepted as JSON: application/json and application/<x>+json,
+ * with any parameters (charset...); a body without one is read as JSON too.
+ */
+function isJsonType(contentType: string): boolean {
+  const mediaType = contentType.split(';', 1)[0]!.trim().toLowerCase()
+  return mediaType === '' || mediaType === 'application/json' || /^application\/[\w.+-]+\+json$/.test(mediaType)
+}
 
 /**
  * Deepest nesting of arrays and objects accepted in a body. Documents are
@@ -19,7 +25,7 @@ const tooLarge = (maxBody: number) => fail(413, `body larger than ${maxBody} byt
  * routes that need keys reject `{}` through their schema.
  */
 export async function parseJsonBody(request: Request, contentType: string, maxBody: number): Promise<Record<string, unknown>> {
-  if (!isJsonType(contentType.toLowerCase())) fail(415, 'Content-Type must be application/json')
+  if (!isJsonType(contentType)) fail(415, 'Content-Type must be application/json')
   const bytes = await readBody(request, maxBody)
   if (bytes.byteLength === 0) return {}
   let value: unknown
@@ -29,7 +35,7 @@ export async function parseJsonBody(request: Request, contentType: string, maxBo
     fail(400, 'body is not valid JSON')
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(400, 'body must be a JSON object')
-  const refusal = unstorable(value, MAX_DEPTH)
+  const refusal = checkBody(value, MAX_DEPTH)
   if (refusal !== undefined) fail(400, refusal)
   return value as Record<string, unknown>
 }
@@ -87,15 +93,18 @@ async function readLimited(body: ReadableStream<Uint8Array>, maxBody: number): P
  * key holding a lone surrogate. SQLite keeps text as UTF-8, which cannot carry
  * one: the indexed fields extracted from a stored document would then differ
  * from the document (a task's name in the name/status counts, for instance).
- * Iterative, so any depth is safe.
+ *
+ * On the way, every object holding a `toString` key gets a string conversion
+ * (see `withStringConversion`). Iterative, so any depth is safe.
  */
-function unstorable(root: object, maxDepth: number): string | undefined {
+function checkBody(root: object, maxDepth: number): string | undefined {
   const stack: { container: object; depth: number; path: string }[] = [{ container: root, depth: 1, path: '' }]
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const { container, depth, path } = next
     if (depth > maxDepth) return `body is nested deeper than ${maxDepth} levels`
     const keys = Array.isArray(container) ? undefined : Object.keys(container)
     const values: unknown[] = keys === undefined ? (container as unknown[]) : Object.values(container)
+    if (keys !== undefined && Object.hasOwn(container, 'toString')) withStringConversion(container)
     for (let i = 0; i < values.length; i++) {
       if (keys !== undefined && !keys[i]!.isWellFormed()) return `key names must be valid Unicode (${JSON.stringify(childPath(path, keys, i))} holds a lone surrogate)`
       const child = values[i]
@@ -105,6 +114,22 @@ function unstorable(root: object, maxDepth: number): string | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * An object parsed from `{"toString": ...}` cannot be turned into a string
+ * (its toString is not a function), and Elysia writes the value it found into
+ * the message of a failed string check: such a body made the validator throw,
+ * a 500 instead of a 400. A hidden Symbol.toPrimitive gives it the usual
+ * "[object Object]"; symbols are invisible to JSON, to key listings and to
+ * spreads, so the stored document is unchanged.
+ */
+function withStringConversion(object: object): void {
+  Object.defineProperty(object, Symbol.toPrimitive, { value: plainObjectText, enumerable: false })
+}
+
+function plainObjectText(): string {
+  return '[object Object]'
 }
 
 /** `a.b.0`: the dotted path of a container's i-th child, built only for containers and messages. */
