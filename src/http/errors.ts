@@ -69,10 +69,15 @@ export function validationMessage(error: ValidationError): string {
   const first = all[0]
   const where = error.type === 'body' ? 'key' : error.type === 'query' ? 'query parameter' : 'path parameter'
   if (!first) return `bad ${where}`
-  const key = first.path.replace(/^\//, '').replaceAll('/', '.')
-  if (!key) return error.type === 'body' ? 'body must be a JSON object' : `bad ${where}`
+  // The path is a JSON pointer: '' is the whole value, '/' a key named "".
+  if (first.path === '') return error.type === 'body' ? 'body must be a JSON object' : `bad ${where}`
+  const key = first.path
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.')
   if (first.type === REQUIRED_PROPERTY) return error.type === 'body' ? `missing key: ${key}` : `missing ${where}: ${key}`
-  if (first.type === ADDITIONAL_PROPERTY) return `unknown ${where}: ${key}`
+  if (first.type === ADDITIONAL_PROPERTY) return `unknown ${where}: ${key === '' ? '""' : key}`
   const expected = first.schema?.type
   if (typeof expected === 'string' && TYPE_NAMES[expected]) {
     const typeOk = jsonTypeMatches(expected, first.value)
