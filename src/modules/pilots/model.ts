@@ -39,5 +39,6 @@ export const PilotModel = {
     },
     { additionalProperties: true },
   ),
-  setTasks: t.Object({ tasks: Names }),
+  /** Other keys are ignored, as by every update body (Elysia's t.Object alone would refuse them). */
+  setTasks: Doc({ tasks: Names }),
 }
