@@ -83,6 +83,11 @@ export const DATASET_STATUS = status(DATASET_STATUSES)
 export const JOB_STATUS = status(JOB_STATUSES)
 export const TASK_STATUS = status(TASK_STATUSES)
 
+/** Whether a key of this kind takes strings (so a number, not a string, is its wrong value). */
+export function acceptsStrings(kind: Kind): boolean {
+  return kind === STRING || kind === NON_EMPTY_STRING || kind.badStrings !== undefined
+}
+
 // ---- the app and its fixtures ----
 
 /** Fixture ids by path parameter name; filled in by `startFixture`. */

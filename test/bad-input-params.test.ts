@@ -1,0 +1,197 @@
+/**
+ * Malformed path and query parameters on every route of API.md that has
+ * them. Path parameters must be `[A-Za-z0-9_]+` (400 naming the parameter);
+ * `status`, `keys`, `job_index`, `num`, `order`, `group` and `last` refuse
+ * values they cannot mean (400). Well-formed ids of nothing are a 4xx too.
+ * Every refusal is exactly {code, error} and writes nothing, bodies and
+ * tokens being valid so that the parameter is what is refused.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import fc from 'fast-check'
+import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES } from '../src/status'
+import {
+  describe as describeRequest,
+  jsonText,
+  oddText,
+  PARAM_ROUTES,
+  paramNames,
+  pathOf,
+  QUERY_ROUTES,
+  refusalProblems,
+  send,
+  snapshot,
+  startFixture,
+  tokenFor,
+  type Expectation,
+  type Fixture,
+  type QueryKind,
+  type Route,
+  type Sent,
+} from './bad-input-support'
+
+let f: Fixture
+let baseline: Record<string, string>
+beforeAll(async () => {
+  f = await startFixture()
+  baseline = snapshot(f)
+})
+afterAll(() => f.t.close())
+
+async function expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
+  const answer = await send(f, sent)
+  const request = describeRequest(sent)
+  expect({ request, problems: refusalProblems(f, answer, baseline, expected) }).toEqual({ request, problems: [] })
+}
+
+const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
+
+/** The route called with some path parameters replaced (values already URL-encoded), a valid body and an allowed token. */
+function call(route: Route, values: Record<string, string>, role?: string, query = ''): Sent {
+  return {
+    method: route.method,
+    path: pathOf(route, f.ids, values) + query,
+    token: tokenFor(f, route, role),
+    body: route.body ? jsonText(route.body.valid(f.ids)) : undefined,
+  }
+}
+
+const PATH_PARAMETER = /^[A-Za-z0-9_]+$/
+/** A route with one of its path parameters. */
+const routeAndParam = fc
+  .constantFrom(...PARAM_ROUTES)
+  .chain((route) => fc.tuple(fc.constant(route), fc.constantFrom(...paramNames(route)), fc.constantFrom(...route.roles)))
+
+describe('path parameters', () => {
+  // Sent URL-encoded; the server sees them decoded.
+  const BAD = ['a.b', 'a-b', 'a b', 'a/b', 'a\\b', 'a\u0000b', 'ü', '😀', "a'b", 'a"b', '<x>', 'a;b', 'a,b', '*', '~', 'a+b', 'a=b', 'a?b', 'a#b', 'a%b', '\u202eab', 'x'.repeat(5000) + '.']
+
+  test('each route and parameter: characters outside [A-Za-z0-9_] are 400 "bad path parameter: <name>"', async () => {
+    for (const route of PARAM_ROUTES) {
+      for (const name of paramNames(route)) {
+        for (const value of BAD) {
+          await expectRefused(call(route, { [name]: encodeURIComponent(value) }), { status: 400, ...says(`bad path parameter: ${name}`) })
+        }
+      }
+    }
+  })
+
+  test('any text with a character outside [A-Za-z0-9_] is 400 naming the parameter', async () => {
+    const text = fc.oneof(fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), oddText())
+    // `.` and `..` alone are path segments the URL resolves away; lone surrogates cannot be URL-encoded (see the test below).
+    const bad = text.filter((value) => value.length > 0 && value.isWellFormed() && !PATH_PARAMETER.test(value) && !/^\.+$/.test(value))
+    await fc.assert(
+      fc.asyncProperty(routeAndParam, bad, async ([route, name, role], value) => {
+        await expectRefused(call(route, { [name]: encodeURIComponent(value) }, role), { status: 400, ...says(`bad path parameter: ${name}`) })
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  // The access guard tests the decoded value, which is null when the
+  // percent-encoding cannot be decoded: null passes the test as "null" (and
+  // PUT /roles/%ZZ then faults). Fix needed in src/auth/access.ts, see the report.
+  test.failing('percent-encoding that does not decode (bad escapes, bytes that are not UTF-8, lone surrogates) is 400 naming the parameter', async () => {
+    for (const route of PARAM_ROUTES) {
+      for (const name of paramNames(route)) {
+        for (const raw of ['%ZZ', '%', 'a%2', '%FF', '%C0%AF', '%ED%A0%80']) {
+          await expectRefused(call(route, { [name]: raw }), { status: 400, ...says(`bad path parameter: ${name}`) })
+        }
+      }
+    }
+  })
+
+  test('well-formed ids of nothing are a 4xx and write nothing, valid body or not', async () => {
+    const unknownId = fc.stringMatching(/^[A-Za-z0-9_]{1,40}$/)
+    const cases = routeAndParam.filter(([route]) => !route.createsAtPath)
+    await fc.assert(
+      fc.asyncProperty(cases, unknownId, async ([route, name, role], id) => {
+        fc.pre(!Object.values(f.ids).includes(id))
+        await expectRefused(call(route, { [name]: id }, role))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('each route and parameter: a very long id of nothing is a 4xx and writes nothing', async () => {
+    for (const route of PARAM_ROUTES.filter((r) => !r.createsAtPath)) {
+      for (const name of paramNames(route)) await expectRefused(call(route, { [name]: 'a'.repeat(20_000) }))
+    }
+  })
+})
+
+describe('query parameters', () => {
+  const STATUS_LISTS: Record<string, readonly string[]> = { 'status:dataset': DATASET_STATUSES, 'status:job': JOB_STATUSES, 'status:task': TASK_STATUSES }
+
+  /** Whether `kind` accepts `value` (API.md's meaning of each parameter). */
+  function accepts(kind: QueryKind, value: string): boolean {
+    switch (kind) {
+      case 'keys':
+        return value.split('|').some((key) => key.length > 0)
+      case 'integer':
+        return /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))
+      case 'positive integer':
+        return /^\d+$/.test(value) && Number.isSafeInteger(Number(value)) && Number(value) >= 1
+      case 'order':
+        return value === 'asc' || value === 'desc'
+      case 'boolean':
+        return ['true', 'false'].includes(value.toLowerCase())
+      default:
+        return value.split('|').every((status) => STATUS_LISTS[kind]!.includes(status))
+    }
+  }
+
+  /** What the refusal must say: the bad status, or the parameter's name. */
+  const refusalOf = (kind: QueryKind, name: string): Expectation =>
+    kind.startsWith('status:')
+      ? { message: (error) => error.startsWith('bad status: '), messageDescription: 'say "bad status: <value>"' }
+      : { message: (error) => error.includes(`query parameter ${name}`) || error === `bad query parameter: ${name}`, messageDescription: `name the parameter ${name}` }
+
+  const FIXED: Record<QueryKind, string[]> = {
+    'status:dataset': ['', 'bogus', 'PROCESSING', 'processing|', '|processing', 'processing|bogus', 'idle', ' processing', 'x'.repeat(10_000)],
+    'status:job': ['', 'bogus', 'Processing', 'failed|', 'waiting', 'processing,failed'],
+    'status:task': ['', 'bogus', 'QUEUED', 'queued|', '||', 'queued|processing|nope', 'truncated', 'waiting '],
+    keys: ['', '|', '||||'],
+    integer: ['', 'x', '1.5', '1e3', '0x10', '+1', ' 1', '1 ', '١', '99999999999999999999', '--1', '1-', 'NaN', 'Infinity'],
+    'positive integer': ['', '0', '-1', '-0', '1.0', '2.5', 'ten', '1e2', '99999999999999999999', '+3'],
+    order: ['', 'ASC', 'Desc', 'up', 'asc ', 'ascending', 'random'],
+    boolean: ['', 'yes', 'no', '1', '0', 'on', 'truee', 't', 'false '],
+  }
+
+  const cases = QUERY_ROUTES.flatMap((route) => Object.entries(route.query).map(([name, kind]) => ({ route, name, kind })))
+
+  test('the fixed bad values are bad by API.md (so that each case below can only be refused)', () => {
+    for (const { kind } of cases) for (const value of FIXED[kind]) expect({ kind, value, accepted: accepts(kind, value) }).toEqual({ kind, value, accepted: false })
+  })
+
+  test('each route and parameter: fixed bad values are 400 saying what is wrong', async () => {
+    for (const { route, name, kind } of cases) {
+      for (const value of FIXED[kind]) {
+        await expectRefused(call(route, {}, undefined, `?${name}=${encodeURIComponent(value)}`), { status: 400, ...refusalOf(kind, name) })
+      }
+    }
+  })
+
+  test('any value a parameter cannot mean is 400, alone or beside valid parameters', async () => {
+    const text = fc.oneof(fc.string({ maxLength: 12, unit: 'grapheme' }), oddText(), fc.stringMatching(/^[-+]?[0-9.e]{0,6}$/))
+    const scenario = fc
+      .constantFrom(...cases)
+      .chain((c) => fc.tuple(fc.constant(c), text.filter((value) => value.isWellFormed() && !accepts(c.kind, value)), fc.constantFrom(...c.route.roles), fc.boolean()))
+    await fc.assert(
+      fc.asyncProperty(scenario, async ([{ route, name, kind }, value, role, withOthers]) => {
+        const others = withOthers ? '&unrelated=1&keys=status' : ''
+        // A bad keys value must not be overridden by the `keys` added beside it.
+        const query = name === 'keys' ? `?${name}=${encodeURIComponent(value)}` : `?${name}=${encodeURIComponent(value)}${others}`
+        await expectRefused(call(route, {}, role, query), { status: 400, ...refusalOf(kind, name) })
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('percent-encoding that does not decode is refused where only known words are meant', async () => {
+    for (const { route, name, kind } of cases.filter((c) => c.kind !== 'keys')) {
+      for (const raw of ['%ZZ', '%', '%FF', '%ED%A0%80', '%C0%AF']) {
+        await expectRefused(call(route, {}, undefined, `?${name}=${raw}`), { status: 400, ...refusalOf(kind, name) })
+      }
+    }
+  })
+})

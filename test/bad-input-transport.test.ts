@@ -1,0 +1,185 @@
+/**
+ * How bodies arrive, on every JSON route of API.md: Content-Types that are
+ * not JSON (415), no Content-Type (read as JSON), bodies over the configured
+ * limit (413) whether their length is declared, streamed without one, or
+ * declared falsely. Every refusal is a 4xx {code, error} that writes nothing.
+ * The same lies told over a real socket are in bad-input-wire.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import fc from 'fast-check'
+import {
+  acceptsStrings,
+  BODY_ROUTES,
+  describe as describeRequest,
+  jsonText,
+  MAX_BODY,
+  pathOf,
+  refusalProblems,
+  send,
+  snapshot,
+  startFixture,
+  tokenFor,
+  type Expectation,
+  type Fixture,
+  type JsonBody,
+  type Route,
+  type Sent,
+} from './bad-input-support'
+
+let f: Fixture
+let baseline: Record<string, string>
+beforeAll(async () => {
+  f = await startFixture()
+  baseline = snapshot(f)
+})
+afterAll(() => f.t.close())
+
+type BodyRoute = Route & { body: JsonBody }
+
+async function expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
+  const answer = await send(f, sent)
+  const request = describeRequest(sent)
+  expect({ request, problems: refusalProblems(f, answer, baseline, expected) }).toEqual({ request, problems: [] })
+}
+
+const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
+const UNSUPPORTED = { status: 415, ...says('Content-Type must be application/json') }
+const TOO_LARGE = { status: 413, ...says(`body larger than ${MAX_BODY} bytes`) }
+
+const base = (route: Route, role?: string): Omit<Sent, 'body'> => ({ method: route.method, path: pathOf(route, f.ids), token: tokenFor(f, route, role) })
+const validText = (route: BodyRoute) => jsonText(route.body.valid(f.ids))
+const roleOf = (route: Route) => fc.constantFrom(...route.roles)
+const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(fc.constant(route), roleOf(route)))
+
+/**
+ * A body that parses as JSON and is refused by the route's own checks, with
+ * the status that says so: proof that the body was read as JSON.
+ */
+function refusedButJson(route: BodyRoute): { text: string; status: number } {
+  const valid = route.body.valid(f.ids)
+  const required = Object.keys(route.body.required)
+  if (required.length > 0) {
+    const { [required[0]!]: _, ...rest } = valid
+    return { text: jsonText(rest), status: 400 }
+  }
+  // Not `{}`: the cases add a key to it.
+  const refused = route.body.refused?.(f.ids).find(([body]) => Object.keys(body).length > 0)
+  if (refused) return { text: jsonText(refused[0]), status: refused[1] }
+  const [key, kind] = Object.entries(route.body.optional ?? {})[0]!
+  return { text: jsonText({ ...valid, [key]: acceptsStrings(kind) ? 5 : 'x' }), status: 400 }
+}
+
+/** JSON text of `text` (an object) grown to exactly `size` bytes with one long extra key. */
+function padTo(text: string, size: number): string {
+  const withPad = (filler: number) => `{"pad":"${'x'.repeat(filler)}"${text === '{}' ? '' : ','}${text.slice(1)}`
+  return withPad(size - new TextEncoder().encode(withPad(0)).length)
+}
+
+const padded = (route: BodyRoute, size: number) => padTo(validText(route), size)
+
+function stream(text: string, chunkSize = 8192): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text)
+  let offset = 0
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close()
+      controller.enqueue(bytes.slice(offset, offset + chunkSize))
+      offset += chunkSize
+    },
+  })
+}
+
+describe('Content-Type', () => {
+  const NOT_JSON_TYPES = [
+    'text/plain', 'text/plain; charset=utf-8', 'text/json', 'text/html', 'application/xml', 'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=xyz', 'application/octet-stream', 'application/jsonx', 'application/json-patch', 'image/png', 'json', '*/*', 'application/*',
+  ]
+
+  test('each route: a valid body with a type that is not JSON is 415', async () => {
+    for (const route of BODY_ROUTES) {
+      for (const contentType of NOT_JSON_TYPES) await expectRefused({ ...base(route), body: validText(route), contentType }, UNSUPPORTED)
+    }
+  })
+
+  test('any media type other than application/json and application/<x>+json is 415', async () => {
+    const token = fc.stringMatching(/^[a-z][a-z0-9.+-]{0,12}$/)
+    const mediaType = fc
+      .tuple(token, token, fc.constantFrom('', '; charset=utf-8', ';q=1'))
+      .map(([type, subtype, parameters]) => `${type}/${subtype}${parameters}`)
+      .filter((type) => !/^application\/(json|[\w.+-]+\+json)(;|$)/.test(type))
+    await fc.assert(
+      fc.asyncProperty(routeAndRole, mediaType, async ([route, role], contentType) => {
+        await expectRefused({ ...base(route, role), body: validText(route), contentType }, UNSUPPORTED)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  test('each route: no Content-Type, or a JSON one in any spelling, is read as JSON', async () => {
+    for (const route of BODY_ROUTES) {
+      const { text, status } = refusedButJson(route)
+      for (const contentType of [null, 'application/json', 'APPLICATION/JSON', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', ' application/json ', 'application/vnd.api+json']) {
+        // Refused for what the JSON says, not for its type: it was parsed.
+        await expectRefused({ ...base(route), body: text, contentType }, { status })
+        await expectRefused({ ...base(route), body: '{"broken"', contentType }, { status: 400, ...says('body is not valid JSON') })
+      }
+    }
+  })
+})
+
+describe('body size', () => {
+  test(`each route: a valid body over the ${MAX_BODY}-byte limit is 413, declared, streamed without a length, or at any size`, async () => {
+    for (const route of BODY_ROUTES) {
+      const over = padded(route, MAX_BODY + 1)
+      expect(new TextEncoder().encode(over).length).toBe(MAX_BODY + 1)
+      await expectRefused({ ...base(route), body: over }, TOO_LARGE)
+      await expectRefused({ ...base(route), body: stream(over) }, TOO_LARGE)
+      await expectRefused({ ...base(route), body: padded(route, 4 * MAX_BODY) }, TOO_LARGE)
+    }
+  })
+
+  test('each route: exactly at the limit the body is read (refused for what it says, not its size)', async () => {
+    for (const route of BODY_ROUTES) {
+      const { text, status } = refusedButJson(route)
+      const atLimit = padTo(text, MAX_BODY)
+      expect(new TextEncoder().encode(atLimit).length).toBe(MAX_BODY)
+      await expectRefused({ ...base(route), body: atLimit }, { status })
+      await expectRefused({ ...base(route), body: stream(atLimit, 1000) }, { status })
+    }
+  })
+
+  test('each route: a Content-Length over the limit is 413 whatever the body holds (the declared length is believed first)', async () => {
+    for (const route of BODY_ROUTES) {
+      for (const declared of [MAX_BODY + 1, 10 * MAX_BODY, 2 ** 40]) {
+        await expectRefused({ ...base(route), body: validText(route), headers: { 'content-length': String(declared) } }, TOO_LARGE)
+      }
+    }
+  })
+
+  test('bodies of any size over the limit, streamed in chunks of any size, are 413', async () => {
+    const sizes = fc.tuple(fc.integer({ min: MAX_BODY + 1, max: 3 * MAX_BODY }), fc.integer({ min: 1, max: 2 * MAX_BODY }))
+    await fc.assert(
+      fc.asyncProperty(routeAndRole, sizes, fc.boolean(), async ([route, role], [size, chunk], declared) => {
+        const text = padded(route, size)
+        await expectRefused({ ...base(route, role), body: declared ? text : stream(text, chunk) }, TOO_LARGE)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  test('a streamed body is not read past the limit', async () => {
+    const route = BODY_ROUTES.find((r) => r.method === 'POST' && r.path === '/logs')!
+    let pulled = 0
+    const chunk = new Uint8Array(4096).fill(0x20)
+    // Whitespace forever: only the limit ends it.
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.length
+        controller.enqueue(chunk)
+      },
+    })
+    await expectRefused({ ...base(route), body: endless }, TOO_LARGE)
+    // The reader stops at the chunk that crosses the limit (a stream may pull a few ahead).
+    expect(pulled).toBeLessThan(MAX_BODY + 8 * chunk.length)
+  })
+})
