@@ -1,0 +1,137 @@
+/**
+ * Body framing lies told over a real socket to the server process
+ * (`bun src/cli.ts serve` with a small ICEPROD_MAX_BODY): a Content-Length
+ * over the limit, a chunked body over it, a Content-Length shorter or longer
+ * than the body sent. Answers that reach the client must be JSON
+ * {code, error}; nothing may be written; the server keeps serving and logs no
+ * fault. In-process versions of these cases are in bad-input-transport.test.ts.
+ */
+import { Database } from 'bun:sqlite'
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startServerProcess, type ServerProcess } from './server-process'
+
+const LIMIT = 1024
+const GRID = JSON.stringify({ host: 'wire', queues: {}, version: '1' })
+
+let dir: string
+let db: string
+let server: ServerProcess
+let token: string
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'iceprod-wire-'))
+  db = join(dir, 'iceprod.sqlite')
+  server = await startServerProcess(db, { ICEPROD_MAX_BODY: String(LIMIT) })
+  token = server.token('admin')
+})
+afterAll(async () => {
+  if (server.proc.exitCode === null) {
+    server.proc.kill('SIGTERM')
+    await server.proc.exited
+  }
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Row counts of every table, read from the database file beside the server. */
+function tableCounts(): Record<string, number> {
+  const reader = new Database(db, { readonly: true })
+  try {
+    const tables = reader.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]
+    return Object.fromEntries(tables.map(({ name }) => [name, (reader.query(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n]))
+  } finally {
+    reader.close()
+  }
+}
+
+/** Request head for POST /grids with the given framing headers. */
+const head = (framing: string) =>
+  `POST /grids HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nConnection: close\r\n${framing}\r\n`
+
+/**
+ * Sends `payload`, then ends the sending side (`abort`: drops the connection
+ * instead), and returns everything the server sent until it closed.
+ */
+function exchange(payload: string, abort = false): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(server.port, '127.0.0.1')
+    let received = ''
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')))
+    socket.on('close', () => resolve(received))
+    socket.on('error', () => resolve(received))
+    socket.write(payload, () => (abort ? socket.destroy() : socket.end()))
+  })
+}
+
+interface HttpAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** The first HTTP response in `raw`. */
+function firstAnswer(raw: string): HttpAnswer {
+  const end = raw.indexOf('\r\n\r\n')
+  expect(end).toBeGreaterThan(0)
+  const [statusLine, ...lines] = raw.slice(0, end).split('\r\n')
+  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  const length = Number(headers['content-length'] ?? 0)
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: raw.slice(end + 4, end + 4 + length) }
+}
+
+function expectJsonError(answer: HttpAnswer, status: number): void {
+  expect({ status: answer.status, type: answer.headers['content-type']?.split(';')[0], body: answer.body ? JSON.parse(answer.body) : answer.body }).toEqual({
+    status,
+    type: 'application/json',
+    body: { code: status, error: expect.any(String) },
+  })
+}
+
+// Bun.serve answers these itself, with an empty 413, because src/server.ts sets
+// maxRequestBodySize to the limit + 1 and only a body of exactly that size
+// reaches the body parser. Fix needed in src/server.ts, see the report.
+test.failing('a Content-Length over the limit is a JSON 413, and nothing is written', async () => {
+  const before = tableCounts()
+  expectJsonError(firstAnswer(await exchange(head(`Content-Length: ${100 * LIMIT}\r\n`) + GRID)), 413)
+  expect(tableCounts()).toEqual(before)
+})
+
+test.failing('a chunked body over the limit is a JSON 413, and nothing is written', async () => {
+  const before = tableCounts()
+  const body = JSON.stringify({ host: 'x'.repeat(4 * LIMIT), queues: {}, version: '1' })
+  expectJsonError(firstAnswer(await exchange(head('Transfer-Encoding: chunked\r\n') + `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`)), 413)
+  expect(tableCounts()).toEqual(before)
+})
+
+test('a Content-Length one byte over the limit is a JSON 413, and nothing is written', async () => {
+  const before = tableCounts()
+  const body = JSON.stringify({ host: 'x'.repeat(LIMIT), queues: {}, version: '1' }).slice(0, LIMIT + 1)
+  expectJsonError(firstAnswer(await exchange(head(`Content-Length: ${LIMIT + 1}\r\n`) + body)), 413)
+  expect(tableCounts()).toEqual(before)
+})
+
+test('a Content-Length shorter than the body: the part it covers is read (400, not JSON), nothing is written', async () => {
+  const before = tableCounts()
+  const answer = firstAnswer(await exchange(head('Content-Length: 5\r\n') + GRID))
+  expectJsonError(answer, 400)
+  expect(JSON.parse(answer.body).error).toBe('body is not valid JSON')
+  expect(tableCounts()).toEqual(before)
+})
+
+test('a Content-Length longer than the body, then the client goes away: nothing is written, the server keeps serving', async () => {
+  const before = tableCounts()
+  await exchange(head('Content-Length: 500\r\n') + GRID, true)
+  await exchange(head('Content-Length: 500\r\n') + GRID)
+  // A request on a new connection is answered, and it is the only write.
+  const created = firstAnswer(await exchange(head(`Content-Length: ${GRID.length}\r\n`) + GRID))
+  expect(created.status).toBe(201)
+  expect(tableCounts()).toEqual({ ...before, grids: before.grids! + 1 })
+})
+
+test('none of the above was a fault: the server logged no internal error', async () => {
+  server.proc.kill('SIGTERM')
+  await server.proc.exited
+  expect(server.stderr()).not.toContain('internal error')
+})
