@@ -4,7 +4,7 @@
  * integers (Elysia's own t.Integer would also accept numeric strings).
  */
 import { t } from 'elysia'
-import { Type, type IntegerOptions, type TProperties } from '@sinclair/typebox'
+import { Type, type IntegerOptions, type ObjectOptions, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
 
 /** A JSON object with the given keys that keeps any extra keys. */
 export const Doc = <P extends TProperties>(properties: P, description?: string) =>
@@ -14,6 +14,15 @@ export const Doc = <P extends TProperties>(properties: P, description?: string) 
 export const Int = (options?: IntegerOptions) => Type.Integer(options)
 
 export const Names = t.Array(t.String())
+
+/**
+ * `{<any key>: value}`. Not t.Record(t.String(), value): TypeBox matches its
+ * keys with the pattern `^(.*)$`, which refuses a key holding a line break
+ * (a task named "a\nb" made its dataset's name/status counts fail their own
+ * response schema).
+ */
+export const KeyedBy = <T extends TSchema>(value: T, options: ObjectOptions = {}) =>
+  t.Object({}, { ...options, additionalProperties: value }) as unknown as TObject<{}> & { static: Record<string, Static<T>> }
 
 /** `{}` : success with nothing to return. */
 export const Empty = t.Object({})

@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { Doc, Int, KeysQuery } from '../../http/schema'
+import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
 
 export const DatasetModel = {
   create: Doc(
@@ -20,5 +20,5 @@ export const DatasetModel = {
     { status: t.Optional(t.String({ description: 'a dataset status, or several separated by |' })), keys: KeysQuery },
     { additionalProperties: true },
   ),
-  statusSummary: t.Record(t.String(), t.Array(t.String()), { description: '{status: [dataset_id, ...]}, in status order' }),
+  statusSummary: KeyedBy(t.Array(t.String()), { description: '{status: [dataset_id, ...]}, in status order' }),
 }

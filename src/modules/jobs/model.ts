@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { Doc, Int, KeysQuery } from '../../http/schema'
+import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
 
 export const JobModel = {
   create: Doc(
@@ -20,6 +20,6 @@ export const JobModel = {
     },
     { additionalProperties: true },
   ),
-  statusSummary: t.Record(t.String(), t.Array(t.String()), { description: '{status: [job_id, ...]}, in status order' }),
-  statusCounts: t.Record(t.String(), t.Integer(), { description: '{status: count}, in status order' }),
+  statusSummary: KeyedBy(t.Array(t.String()), { description: '{status: [job_id, ...]}, in status order' }),
+  statusCounts: KeyedBy(t.Integer(), { description: '{status: count}, in status order' }),
 }

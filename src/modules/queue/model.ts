@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { Int } from '../../http/schema'
+import { Int, KeyedBy } from '../../http/schema'
 
 /** Seconds a task ran, optional on reset and complete. */
 const TimeUsed = t.Optional(t.Number({ minimum: 0, description: 'seconds the task ran' }))
@@ -8,7 +8,7 @@ export const QueueModel = {
   queue: t.Object(
     {
       num_tasks: t.Optional(Int({ minimum: 0, description: 'most tasks to queue (default 100)' })),
-      dataset_prio: t.Optional(t.Record(t.String(), t.Number(), { description: '{dataset_id: weight}; unlisted datasets weigh 0' })),
+      dataset_prio: t.Optional(KeyedBy(t.Number(), { description: '{dataset_id: weight}; unlisted datasets weigh 0' })),
     },
     { additionalProperties: true },
   ),

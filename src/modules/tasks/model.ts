@@ -1,5 +1,5 @@
 import { t } from 'elysia'
-import { Doc, Int, KeysQuery } from '../../http/schema'
+import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
 
 const taskId = t.String({ description: 'a task id' })
 const requirements = t.Object({}, { additionalProperties: true, description: 'resources the task needs, e.g. {"cpu": 1, "gpu": 1, "os": "RHEL_8"}' })
@@ -45,11 +45,11 @@ export const TaskModel = {
     },
     { additionalProperties: true },
   ),
-  statusCounts: t.Record(t.String(), t.Integer(), { description: '{status: count}, in status order' }),
-  statusSummary: t.Record(t.String(), t.Array(t.String()), { description: '{status: [task_id, ...]}, in status order' }),
-  nameStatusCounts: t.Record(t.String(), t.Record(t.String(), t.Integer()), { description: '{name: {status: count}}, names by lowest task_index' }),
-  taskStats: t.Record(
-    t.String(),
+  statusCounts: KeyedBy(t.Integer(), { description: '{status: count}, in status order' }),
+  statusSummary: KeyedBy(t.Array(t.String()), { description: '{status: [task_id, ...]}, in status order' }),
+  // Inner keys are statuses (no line breaks); Elysia cannot compile KeyedBy nested in KeyedBy.
+  nameStatusCounts: KeyedBy(t.Record(t.String(), t.Integer()), { description: '{name: {status: count}}, names by lowest task_index' }),
+  taskStats: KeyedBy(
     t.Object({
       count: t.Integer(),
       gpu: t.Number(),
