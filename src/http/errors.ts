@@ -104,7 +104,8 @@ export function toErrorResponse(code: string | number, error: unknown): Response
   if (error instanceof HttpError) return errorResponse(error.status, error.message)
   // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
   if (error instanceof Error && error.cause instanceof HttpError) return errorResponse(error.cause.status, error.cause.message)
-  if (error instanceof ValidationError) return errorResponse(400, validationMessage(error))
+  // A response that fails its own schema is the server's fault, not the client's.
+  if (error instanceof ValidationError && error.type !== 'response') return errorResponse(400, validationMessage(error))
   const known = typeof code === 'string' ? FRAMEWORK_ERRORS[code] : undefined
   if (known) return errorResponse(known[0], known[1])
   if (typeof code === 'number' && code >= 400 && code < 500) return errorResponse(code, 'request refused')
