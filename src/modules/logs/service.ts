@@ -126,7 +126,8 @@ function encode(text: string): { encoding: Encoding; bytes: Buffer } {
   return { encoding: 'identity', bytes }
 }
 
-const utf8 = new TextDecoder('utf-8')
+// ignoreBOM keeps a text's leading U+FEFF: by default the decoder would drop it.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 function decode(encoding: string, bytes: Uint8Array): string {
   if (encoding === 'gzip') return utf8.decode(Bun.gunzipSync(new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength)))
