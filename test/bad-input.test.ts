@@ -8,7 +8,9 @@
  * validation is what answers, not the access guard.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { t, ValidationError } from 'elysia'
 import fc from 'fast-check'
+import { toErrorResponse } from '../src/http/errors'
 import {
   acceptsStrings,
   BODY_ROUTES,
@@ -314,3 +316,12 @@ function withKey(body: Record<string, unknown>, key: string, valueText: string):
   const rest = jsonText(body).slice(1)
   return `{${jsonText(key)}:${valueText}${rest === '}' ? '' : ','}${rest}`
 }
+
+describe('the error model', () => {
+  test('a response that fails its own schema is a fault (500, no detail), not a 400 blaming the client', async () => {
+    const response = toErrorResponse('VALIDATION', new ValidationError('response', t.Object({ a: t.String() }), { a: 1 }))
+    expect([response.status, await response.json()]).toEqual([500, { code: 500, error: 'internal server error' }])
+    const request = toErrorResponse('VALIDATION', new ValidationError('body', t.Object({ a: t.String() }), { a: 1 }))
+    expect([request.status, await request.json()]).toEqual([400, { code: 400, error: 'key a must be a string' }])
+  })
+})
