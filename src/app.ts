@@ -49,14 +49,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const tokens = new TokenService(secret)
   const auth = new AuthService(db, tokens, config)
   const access = accessGuard(tokens, auth)
-  const ctx: AppContext = { config, db, sqlite, tokens, access, auth }
+  const clientAddresses = new ClientAddresses()
+  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses }
 
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
   const metrics = new Metrics(sqlite, config.db, VERSION)
   const observer = new RequestObserver(log, logOutput, metrics)
   setFaultReporter(observer.reportFault)
-  const clientAddresses = new ClientAddresses()
 
   // The hooks touch the context's members one by one and never pass the
   // context itself on: Elysia reads each hook's source to decide what every

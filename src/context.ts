@@ -3,6 +3,7 @@ import type { AccessGuard } from './auth/access'
 import type { TokenService } from './auth/tokens'
 import type { Config } from './config'
 import type { Db } from './db'
+import type { ClientAddresses } from './observability/client-address'
 import type { AuthService } from './modules/auth/service'
 
 /** What every module is built with. */
@@ -15,4 +16,6 @@ export interface AppContext {
   access: AccessGuard
   /** Users, groups and dataset access rules (used by modules that create datasets or check groups). */
   auth: AuthService
+  /** The client address of a request, when the HTTP server knows it (never in-process). */
+  clientAddresses: ClientAddresses
 }

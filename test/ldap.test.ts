@@ -125,3 +125,15 @@ describe('POST /ldap', () => {
     other.close()
   })
 })
+
+describe('failed-login throttling', () => {
+  test('after 5 failures for a username, even the right password gets 429; other users are unaffected', async () => {
+    const app = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
+    for (let i = 0; i < 5; i++) expect((await login('alice', 'wrong', app)).status).toBe(401)
+    const refused = await login('alice', 'alice-password', app)
+    expect(refused.status).toBe(429)
+    expect(refused.body).toEqual({ code: 429, error: expect.stringContaining('too many failed logins') })
+    expect((await login(ODD_UID, 'odd-password', app)).status).toBe(200)
+    app.close()
+  })
+})

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { LdapUnavailableError, ldapCheckPassword } from '../../auth/ldap'
+import { LoginThrottle } from '../../auth/throttle'
 import { hasDatasetAccess } from '../../auth/access'
 import type { AppContext } from '../../context'
 import { fail } from '../../http/errors'
@@ -9,7 +10,7 @@ import { AuthModel } from './model'
 
 const admin = { roles: ['admin'] } as const
 
-export const authModule = (ctx: AppContext, auth = ctx.auth) =>
+export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new LoginThrottle()) =>
   new Elysia({ name: 'module:auth', detail: { tags: ['Auth'] } })
     .use(ctx.access)
     // roles
@@ -51,9 +52,14 @@ export const authModule = (ctx: AppContext, auth = ctx.auth) =>
       body: AuthModel.setRoles,
     })
     // login and tokens
-    .post('/ldap', async ({ body }) => {
+    .post('/ldap', async ({ body, request }) => {
       const { config } = ctx
-      if (body.password === '') fail(401, 'Login failed')
+      const address = ctx.clientAddresses.of(request)
+      throttle.check(body.username, address)
+      if (body.password === '') {
+        throttle.failed(body.username, address)
+        fail(401, 'Login failed')
+      }
       if (!config.ldapUrl || !config.ldapBase) fail(501, 'LDAP login is not configured')
       let ok: boolean
       try {
@@ -62,7 +68,11 @@ export const authModule = (ctx: AppContext, auth = ctx.auth) =>
         if (error instanceof LdapUnavailableError) fail(503, 'LDAP server unavailable')
         throw error
       }
-      if (!ok) fail(401, 'Login failed')
+      if (!ok) {
+        throttle.failed(body.username, address)
+        fail(401, 'Login failed')
+      }
+      throttle.succeeded(body.username)
       const user = auth.findOrCreateUser(body.username)
       const { token, role } = await auth.loginToken(user)
       return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }

@@ -1,0 +1,60 @@
+/**
+ * Failed-login throttle: after too many failed logins for one username or one
+ * client address within a window, further attempts get 429 until the window
+ * ends. Bounded memory: the oldest entries are dropped past a fixed count.
+ */
+import { fail } from '../http/errors'
+
+interface Window {
+  failures: number
+  startedMs: number
+}
+
+export interface ThrottleLimits {
+  perUsername: number
+  perAddress: number
+  windowMs: number
+  maxEntries: number
+}
+
+export const DEFAULT_LIMITS: ThrottleLimits = { perUsername: 5, perAddress: 20, windowMs: 5 * 60_000, maxEntries: 10_000 }
+
+export class LoginThrottle {
+  private readonly windows = new Map<string, Window>()
+
+  constructor(private readonly limits: ThrottleLimits = DEFAULT_LIMITS) {}
+
+  private keys(username: string, address: string | undefined): [string, number][] {
+    const keys: [string, number][] = [[`u:${username}`, this.limits.perUsername]]
+    if (address) keys.push([`a:${address}`, this.limits.perAddress])
+    return keys
+  }
+
+  /** Throws 429 when the username or the address has used up its failures. */
+  check(username: string, address: string | undefined, nowMs = Date.now()): void {
+    for (const [key, limit] of this.keys(username, address)) {
+      const window = this.windows.get(key)
+      if (!window) continue
+      const age = nowMs - window.startedMs
+      if (age >= this.limits.windowMs) this.windows.delete(key)
+      else if (window.failures >= limit) fail(429, `too many failed logins; retry in ${Math.ceil((this.limits.windowMs - age) / 1000)} s`)
+    }
+  }
+
+  failed(username: string, address: string | undefined, nowMs = Date.now()): void {
+    for (const [key] of this.keys(username, address)) {
+      const window = this.windows.get(key)
+      const live = window !== undefined && nowMs - window.startedMs < this.limits.windowMs
+      // Re-inserting keeps the Map in least-recently-failed order, so spraying
+      // new usernames evicts idle entries, never the address doing the spraying.
+      this.windows.delete(key)
+      if (this.windows.size >= this.limits.maxEntries) this.windows.delete(this.windows.keys().next().value as string)
+      this.windows.set(key, live ? { failures: window.failures + 1, startedMs: window.startedMs } : { failures: 1, startedMs: nowMs })
+    }
+  }
+
+  /** A successful login clears the username's failures (not the address's). */
+  succeeded(username: string): void {
+    this.windows.delete(`u:${username}`)
+  }
+}
