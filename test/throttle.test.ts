@@ -49,3 +49,28 @@ describe('LoginThrottle', () => {
     expect((throttle as unknown as { windows: Map<string, unknown> }).windows.size).toBeLessThanOrEqual(4)
   })
 })
+
+describe('throttling by client address, over a real socket', () => {
+  test('20 failed logins from one address with different usernames: the next is 429', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { startServer } = await import('../src/server')
+    const { loadConfig } = await import('../src/config')
+    const { TEST_SECRET } = await import('./support')
+    const dir = mkdtempSync(join(tmpdir(), 'iceprod-throttle-'))
+    const config = loadConfig({ db: join(dir, 'db.sqlite'), port: '0', logLevel: 'silent' }, { ICEPROD_JWT_SECRET: TEST_SECRET })
+    const server = await startServer(config)
+    const login = (username: string) =>
+      fetch(`${server.url}/ldap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: '' }) })
+    try {
+      for (let i = 0; i < 20; i++) expect((await login(`sprayed${i}`)).status).toBe(401)
+      const refused = await login('never-tried-before')
+      expect(refused.status).toBe(429)
+      expect(await refused.json()).toEqual({ code: 429, error: expect.stringContaining('too many failed logins') })
+    } finally {
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
