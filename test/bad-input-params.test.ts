@@ -187,6 +187,22 @@ describe('query parameters', () => {
     )
   })
 
+  const GOOD: Record<QueryKind, string> = { 'status:dataset': 'processing', 'status:job': 'failed', 'status:task': 'queued', keys: 'status', integer: '3', 'positive integer': '2', order: 'asc', boolean: 'true' }
+
+  test('the good values are good by API.md', () => {
+    for (const { kind } of cases) expect({ kind, accepted: accepts(kind, GOOD[kind]) }).toEqual({ kind, accepted: true })
+  })
+
+  test('each route and parameter: a parameter given twice is 400, whichever value comes last (only the last one would be read)', async () => {
+    for (const { route, name, kind } of cases) {
+      const bad = FIXED[kind][1]!
+      for (const [first, second] of [[bad, GOOD[kind]], [GOOD[kind], bad], [GOOD[kind], GOOD[kind]]]) {
+        const query = `?${name}=${encodeURIComponent(first!)}&${name}=${encodeURIComponent(second!)}`
+        await expectRefused(call(route, {}, undefined, query), { status: 400, ...says(`query parameter ${name} given more than once`) })
+      }
+    }
+  })
+
   test('percent-encoding that does not decode is refused where only known words are meant', async () => {
     for (const { route, name, kind } of cases.filter((c) => c.kind !== 'keys')) {
       for (const raw of ['%ZZ', '%', '%FF', '%ED%A0%80', '%C0%AF']) {

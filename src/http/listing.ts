@@ -116,3 +116,19 @@ export function queryChoice<const T extends string>(name: string, raw: string | 
   if (!(choices as readonly string[]).includes(raw)) fail(400, `query parameter ${name} must be ${choices.join(' or ')}`)
   return raw as T
 }
+
+/**
+ * 400 when a query parameter the route declares in `schema` is given more
+ * than once: Elysia keeps only the last value, so `?status=bogus&status=idle`
+ * would pass with the bad one unseen.
+ */
+export function refuseRepeated(url: string, schema: { properties: object }): void {
+  const start = url.indexOf('?')
+  if (start < 0 || url.indexOf('&', start) < 0) return
+  const seen = new Set<string>()
+  for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+    if (!Object.hasOwn(schema.properties, name)) continue
+    if (seen.has(name)) fail(400, `query parameter ${name} given more than once`)
+    seen.add(name)
+  }
+}

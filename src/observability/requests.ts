@@ -7,6 +7,11 @@
  * matched a route (also after `onError`), and only `onError` for a request that
  * matched none, so both call `finish` and the first call wins.
  *
+ * The route label is Elysia's `route` on the context: the matched template
+ * (`/tasks/:task_id`), set before parsing, so parse and validation errors have
+ * it too. It is undefined when no route matched (the 404 path), which is
+ * labelled UNMATCHED_ROUTE: a raw path never becomes a label or a log field.
+ *
  * The request line is the one log line written per request, so it is built
  * here from pre-encoded pieces and written to the log's destination directly,
  * gated by the logger's level and shaped like every other line. pino's generic

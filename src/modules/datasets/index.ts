@@ -4,7 +4,7 @@ import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { DATASET_STATUSES } from '../../status'
-import { parseStatusFilter } from '../../http/listing'
+import { parseStatusFilter, refuseRepeated } from '../../http/listing'
 import { DatasetModel } from './model'
 import { DatasetService } from './service'
 
@@ -14,7 +14,8 @@ const adminOrWrite = { roles: ['admin'], dataset: 'write' } as const
 export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
-    .get('/datasets', ({ query, auth }) => {
+    .get('/datasets', ({ query, auth, request }) => {
+      refuseRepeated(request.url, DatasetModel.listQuery)
       const keys = parseKeys(query.keys)
       const rows = datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status))
       return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'dataset_id') })) : rows))

@@ -4,7 +4,7 @@ import { parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { JOB_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger } from '../../http/listing'
+import { collectionResponse, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/listing'
 import { JobModel } from './model'
 import { JobService } from './service'
 
@@ -27,7 +27,8 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db)) =>
       body: JobModel.patch,
       detail: { summary: 'merge into the job; returns the job' },
     })
-    .get('/datasets/:dataset_id/jobs', ({ params, query }) => {
+    .get('/datasets/:dataset_id/jobs', ({ params, query, request }) => {
+      refuseRepeated(request.url, JobModel.listQuery)
       const keys = parseKeys(query.keys)
       const fetch = jobs.fetcher({
         datasetId: params.dataset_id,

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
 import { parseKeys } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean, queryChoice, queryInteger } from '../../http/listing'
+import { queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../http/listing'
 import { LogModel } from './model'
 import { LogService } from './service'
 
@@ -29,7 +29,8 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db)) =>
       access: { roles: ['admin'], dataset: 'read' },
       detail: { summary: 'a log of the dataset, with its data' },
     })
-    .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query }) => {
+    .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query, request }) => {
+      refuseRepeated(request.url, LogModel.taskLogsQuery)
       const body = logs.taskLogs(params.dataset_id, params.task_id, {
         num: queryInteger('num', query.num, 1),
         order: queryChoice('order', query.order, ['desc', 'asc']),

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
 import { parseKeys } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
+import { refuseRepeated } from '../../http/listing'
 import { Empty } from '../../http/schema'
 import { PilotModel } from './model'
 import { PilotsService } from './service'
@@ -12,7 +13,10 @@ const ownPilot = { roles: ['admin', 'client', 'pilot'] } as const
 export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
-    .get('/pilots', ({ query }) => jsonText(pilots.listJson({ gridId: query.grid_id, keys: parseKeys(query.keys) })), {
+    .get('/pilots', ({ query, request }) => {
+      refuseRepeated(request.url, PilotModel.list)
+      return jsonText(pilots.listJson({ gridId: query.grid_id, keys: parseKeys(query.keys) }))
+    }, {
       access: { roles: ['admin', 'system', 'client'] },
       query: PilotModel.list,
       detail: { summary: '{pilot_id: pilot}, optionally of one grid' },

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
 import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean } from '../../http/listing'
+import { queryBoolean, refuseRepeated } from '../../http/listing'
 import { TaskStatModel } from './model'
 import { TaskStatService } from './service'
 
@@ -19,7 +19,8 @@ export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService
       body: TaskStatModel.create,
       detail: { summary: 'record statistics for the task; 201 {"result": task_stat_id}' },
     })
-    .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query }) => {
+    .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query, request }) => {
+      refuseRepeated(request.url, TaskStatModel.listQuery)
       const keys = parseKeys(query.keys)
       const rows = taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false)
       return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'task_stat_id') })) : rows))

@@ -4,7 +4,7 @@ import { parseKeys, projectedJson } from '../../db/documents'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { TASK_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger, type StoredRow } from '../../http/listing'
+import { collectionResponse, parseStatusFilter, queryInteger, refuseRepeated, type StoredRow } from '../../http/listing'
 import { TaskModel } from './model'
 import { TaskService } from './service'
 
@@ -23,7 +23,8 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
       const taskId = await tasks.create(body)
       return created(`/tasks/${taskId}`, taskId)
     }, { access: { roles: services }, body: TaskModel.create, detail: { summary: 'create a task in its job; 201 {"result": task_id}' } })
-    .get('/tasks', ({ query }) => {
+    .get('/tasks', ({ query, request }) => {
+      refuseRepeated(request.url, TaskModel.listQuery)
       const keys = parseKeys(query.keys)
       const fetch = tasks.fetcher({ statuses: parseStatusFilter(TASK_STATUSES, query.status) })
       return collectionResponse({ open: '{"tasks":[', close: ']}', fetch, entry: taskJson(keys) })
@@ -43,7 +44,8 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
       response: Empty,
       detail: { summary: "set the task's status and status_changed" },
     })
-    .get('/datasets/:dataset_id/tasks', ({ params, query }) => {
+    .get('/datasets/:dataset_id/tasks', ({ params, query, request }) => {
+      refuseRepeated(request.url, TaskModel.datasetListQuery)
       const keys = parseKeys(query.keys)
       const fetch = tasks.fetcher({
         datasetId: params.dataset_id,
