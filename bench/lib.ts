@@ -215,3 +215,244 @@ export function report(title: string, lines: Record<string, string | number>) {
 }
 
 export { Database }
+
+// ---- Helpers for the claims, counts, big-list, creation and startup targets ----
+
+/** Where seeded databases are kept between runs (they take tens of seconds to build). */
+export const SEED_CACHE_DIR = join(tmpdir(), 'iceprod-bench-cache')
+
+export interface CachedSeed extends Seeded {
+  /** The seeded database file; never serve it directly, copy it (see copyDatabase). */
+  path: string
+  /** True when this call built it, false when it was reused. */
+  built: boolean
+}
+
+/**
+ * A database seeded with `options` (then changed by `finish`, run once on the
+ * open database), built once and reused: the cache key covers the options,
+ * the source of their functions and of `finish`, and the migrations, so a
+ * schema change or a different shape seeds a new file.
+ */
+export function seedCached(name: string, options: SeedOptions, finish?: (sqlite: Database) => void): CachedSeed {
+  const { readdirSync, readFileSync, existsSync, mkdirSync, renameSync } = require('node:fs') as typeof import('node:fs')
+  const migrationsDir = join(import.meta.dir, '..', 'migrations')
+  const hasher = new Bun.CryptoHasher('sha256')
+  hasher.update(JSON.stringify(options, (_key, value) => (typeof value === 'function' ? String(value) : value)))
+  hasher.update(String(finish ?? ''))
+  hasher.update(String(seed))
+  for (const file of readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort()) hasher.update(readFileSync(join(migrationsDir, file)))
+  const key = `${name}-${hasher.digest('hex').slice(0, 16)}`
+  mkdirSync(SEED_CACHE_DIR, { recursive: true })
+  const path = join(SEED_CACHE_DIR, `${key}.sqlite`)
+  const idsPath = join(SEED_CACHE_DIR, `${key}.json`)
+  if (existsSync(path) && existsSync(idsPath)) {
+    return { path, built: false, ...(JSON.parse(readFileSync(idsPath, 'utf8')) as Seeded) }
+  }
+  // Built under a temporary name, so an interrupted seed is never mistaken for a finished one.
+  const building = `${path}.building-${process.pid}`
+  const started = performance.now()
+  const seeded = seed(building, options)
+  if (finish) {
+    const { sqlite } = openDatabase(building)
+    finish(sqlite)
+    closeDatabase(sqlite)
+  }
+  writeFileSync(idsPath, JSON.stringify(seeded))
+  renameSync(building, path)
+  console.log(`seeded ${seeded.taskIds.length} tasks into ${path} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  return { path, built: true, ...seeded }
+}
+
+/** A private copy of a (closed, checkpointed) database file in `dir`. */
+export function copyDatabase(source: string, dir: string, name = 'iceprod.sqlite'): string {
+  const { copyFileSync } = require('node:fs') as typeof import('node:fs')
+  const target = join(dir, name)
+  removeDatabase(target)
+  copyFileSync(source, target)
+  return target
+}
+
+/** Removes a database file and its WAL and shared-memory files. */
+export function removeDatabase(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+}
+
+export interface Memory {
+  /** Resident set size now (VmRSS), MB. */
+  rssMb: number
+  /** Peak resident set size since the process started (VmHWM), MB. */
+  hwmMb: number
+}
+
+/** VmRSS and VmHWM of a process from /proc; NaN when it is gone. */
+export function memoryOf(pid: number): Memory {
+  try {
+    const status = (require('node:fs') as typeof import('node:fs')).readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (field: string) => Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))?.[1] ?? NaN)
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 }
+  } catch {
+    return { rssMb: NaN, hwmMb: NaN }
+  }
+}
+
+/**
+ * Samples a process's memory every `intervalMs` from a timer, until `stop()`,
+ * which returns the highest VmRSS seen and the final VmHWM. The sampler runs
+ * on the caller's event loop, so the caller must keep awaiting (e.g. a fetch).
+ */
+export function sampleMemory(pid: number, intervalMs = 10): { stop(): { peakRssMb: number; hwmMb: number; samples: number } } {
+  let peakRssMb = 0
+  let samples = 0
+  const take = () => {
+    const m = memoryOf(pid)
+    if (m.rssMb > peakRssMb) peakRssMb = m.rssMb
+    samples++
+  }
+  take()
+  const timer = setInterval(take, intervalMs)
+  return {
+    stop() {
+      clearInterval(timer)
+      take()
+      return { peakRssMb, hwmMb: memoryOf(pid).hwmMb, samples }
+    },
+  }
+}
+
+export interface WrkRun extends WrkResult {
+  /** Requests completed (any status), from "N requests in Xs". */
+  requests: number
+  /** The measured duration in seconds, from the same line. */
+  seconds: number
+  /** Completed requests with a 2xx or 3xx status. */
+  succeeded: number
+  output: string
+}
+
+/** Like `wrk`, also reporting the request count and the duration wrk measured. */
+export function wrkRun(url: string, options: { connections: number; seconds: number; threads?: number; script?: string }): WrkRun {
+  const args = [ensureWrk(), '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency']
+  let scriptFile: string | undefined
+  if (options.script) {
+    scriptFile = join(tmpdir(), `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
+    writeFileSync(scriptFile, options.script)
+    args.push('-s', scriptFile)
+  }
+  args.push(url)
+  const r = Bun.spawnSync(args, { stdout: 'pipe', stderr: 'pipe' })
+  if (scriptFile) rmSync(scriptFile, { force: true })
+  const output = r.stdout.toString()
+  const total = output.match(/(\d+) requests in ([\d.]+)(us|ms|s|m)/)
+  if (!total) throw new Error(`wrk failed: ${output}${r.stderr.toString()}`)
+  const unit = total[3]!
+  const seconds = Number(total[2]) * (unit === 'us' ? 1e-6 : unit === 'ms' ? 1e-3 : unit === 'm' ? 60 : 1)
+  const rps = Number(output.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN)
+  const p50 = output.match(/50%\s+([\d.]+)(us|ms|s)/)
+  const p99 = output.match(/99%\s+([\d.]+)(us|ms|s)/)
+  const non2xx = Number(output.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0)
+  const errs = output.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)
+  const requests = Number(total[1])
+  return {
+    requestsPerSec: rps,
+    p50Ms: p50 ? toMs(p50[1]!, p50[2]!) : NaN,
+    p99Ms: p99 ? toMs(p99[1]!, p99[2]!) : NaN,
+    non2xx,
+    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    requests,
+    seconds,
+    succeeded: requests - non2xx,
+    output,
+  }
+}
+
+/** One measured target, as printed for bench/run.ts. */
+export interface BenchResult {
+  target: string
+  /** The measured figure with its unit, e.g. "6123 claims/s". */
+  figure: string
+  /** The goal, e.g. ">= 5000 claims/s". */
+  goal: string
+  met: boolean
+  /** The baseline's figure measured in the same run, when there is one. */
+  baseline?: string
+}
+
+/** Marks the lines bench/run.ts collects into its summary. */
+export const RESULT_PREFIX = 'BENCH-RESULT '
+
+export function printResult(result: BenchResult): void {
+  console.log(`${RESULT_PREFIX}${JSON.stringify(result)}`)
+}
+
+/** The raw Bun.serve + bun:sqlite baseline for the claims, counts, list and creation targets. */
+export const startBaseline = (db: string, env: Record<string, string> = {}) => spawnServer(['bun', 'bench/baseline-server.ts', '--db', db], env)
+
+/** Milliseconds and counts printed without noise: 1234.5678 -> "1235", 3.14159 -> "3.14". */
+export function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value)
+  return Math.abs(value) >= 100 ? String(Math.round(value)) : String(Number(value.toFixed(2)))
+}
+
+export interface LoopsOutcome {
+  /** Requests answered, by HTTP status. */
+  byStatus: Map<number, number>
+  /** From the first request sent to the last answer received. */
+  seconds: number
+}
+
+/**
+ * `concurrency` loops, each sending one request at a time over keep-alive
+ * fetch until `seconds` have passed (every answer is awaited, so nothing is
+ * left in flight), handing each answer to `onAnswer`.
+ */
+export async function fetchLoops(options: {
+  concurrency: number
+  seconds: number
+  request: (loop: number, n: number) => Request
+  onAnswer?: (status: number, body: string) => void
+}): Promise<LoopsOutcome> {
+  const byStatus = new Map<number, number>()
+  const started = performance.now()
+  const deadline = started + options.seconds * 1000
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async (_, loop) => {
+      for (let n = 0; performance.now() < deadline; n++) {
+        const response = await fetch(options.request(loop, n))
+        const body = await response.text()
+        byStatus.set(response.status, (byStatus.get(response.status) ?? 0) + 1)
+        options.onAnswer?.(response.status, body)
+      }
+    }),
+  )
+  return { byStatus, seconds: (performance.now() - started) / 1000 }
+}
+
+/** Servers started through `tracked`, stopped by `stopTracked` or killed when the script exits. */
+const trackedServers = new Set<Proc>()
+process.on('exit', () => {
+  for (const server of trackedServers) {
+    try {
+      process.kill(server.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+})
+
+/** A started server that is killed with the script even if the script fails halfway. */
+export async function tracked(starting: Promise<Proc>): Promise<Proc> {
+  const server = await starting
+  trackedServers.add(server)
+  const stop = server.stop
+  server.stop = async () => {
+    trackedServers.delete(server)
+    await stop()
+  }
+  return server
+}
+
+/** Stops every server still running from `tracked`. */
+export async function stopTracked(): Promise<void> {
+  await Promise.all([...trackedServers].map((server) => server.stop()))
+}

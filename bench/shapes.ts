@@ -1,0 +1,42 @@
+/**
+ * The seeded databases the targets share, built once and cached (see
+ * seedCached in lib.ts): the claims, counts and big-list targets all read the
+ * same one-dataset database, so a full `bun run bench` seeds it only once.
+ */
+import { seedCached, type CachedSeed } from './lib'
+
+/**
+ * One dataset of 1M tasks (10,000 jobs of 100 tasks), or 200k with `quick`.
+ * Task statuses by index: 10% queued (the claims target's 100k), 40% waiting,
+ * 20% complete, 10% failed, 10% suspended, 5% reset, 5% idle; no task is
+ * processing, so every processing task after a claims run was claimed by it.
+ * Jobs: 10% each complete, failed, errors and suspended, the rest processing.
+ */
+export function oneBigDataset(quick: boolean): CachedSeed {
+  return seedCached(
+    quick ? 'one-dataset-200k' : 'one-dataset-1m',
+    {
+      datasets: 1,
+      jobsPerDataset: quick ? 2_000 : 10_000,
+      tasksPerJob: 100,
+      status: (i) => {
+        const r = i % 10
+        if (r === 0) return 'queued'
+        if (r <= 4) return 'waiting'
+        if (r <= 6) return 'complete'
+        if (r === 7) return 'failed'
+        if (r === 8) return 'suspended'
+        return i % 20 === 9 ? 'reset' : 'idle'
+      },
+    },
+    // Job statuses change through the job_counts triggers, like an API update would.
+    (sqlite) => {
+      sqlite.run(`UPDATE jobs SET doc = json_set(doc, '$.status',
+        CASE job_index % 10 WHEN 0 THEN 'complete' WHEN 1 THEN 'failed' WHEN 2 THEN 'errors' ELSE 'suspended' END)
+        WHERE job_index % 10 < 4`)
+    },
+  )
+}
+
+/** Queued tasks in `oneBigDataset(quick)`. */
+export const queuedIn = (quick: boolean) => (quick ? 20_000 : 100_000)
