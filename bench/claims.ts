@@ -1,0 +1,156 @@
+/**
+ * Target 2 — pilot claims: POST /task_actions/process from 32 concurrent
+ * pilots, 100k queued tasks among the 1M tasks of one dataset; >= 5,000
+ * claims/s and no task handed out twice.
+ *
+ * Two load generators, each against the project and the raw baseline
+ * (bench/baseline-server.ts: one UPDATE ... RETURNING and one commit per claim):
+ * - wrk -t1 -c32, A/B/A/B, medians: the claim rate (wrk costs the shared CPU
+ *   least). Checked from the database afterwards: the processing tasks are
+ *   the tasks that left the queue, and their number is the 200s wrk counted
+ *   plus at most the 32 requests in flight when wrk stopped.
+ * - 32 keep-alive fetch loops in Bun, once each: every returned task_id is
+ *   collected and must be unique, and the processing tasks in the database
+ *   must be exactly the returned ids.
+ * Every run starts from a fresh copy of the seeded database.
+ * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
+ */
+import { parseArgs } from 'node:util'
+import { copyDatabase, Database, fetchLoops, fmt, median, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, tracked, token, wrkRun, type Proc } from './lib'
+import { oneBigDataset, queuedIn } from './shapes'
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '32' } },
+})
+const quick = values.quick
+const seconds = Number(values.seconds ?? (quick ? 2 : 10))
+const rounds = Number(values.rounds ?? (quick ? 1 : 2))
+const connections = Number(values.connections)
+const TARGET = 5000
+const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
+
+const seeded = oneBigDataset(quick)
+const queued = queuedIn(quick)
+const bearer = token(seeded.path, 'pilot')
+const { dir, cleanup } = tempDir('claims')
+
+type Server = 'project' | 'baseline'
+const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
+
+interface QueueState {
+  processing: number
+  stillQueued: number
+  processingIds: Set<string>
+}
+
+/** What the database says after a run: processing tasks and what is left in the queue. */
+function queueState(db: string): QueueState {
+  const sqlite = new Database(db, { readonly: true })
+  try {
+    const ids = sqlite.query<{ task_id: string }, []>("SELECT task_id FROM tasks WHERE status = 'processing'").all().map((r) => r.task_id)
+    const stillQueued = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM task_queue').get()!.n
+    return { processing: ids.length, stillQueued, processingIds: new Set(ids) }
+  } finally {
+    sqlite.close()
+  }
+}
+
+/** Every claimed task left the queue, and nothing else did. */
+function checkQueueConservation(label: string, state: QueueState) {
+  if (state.processing + state.stillQueued !== queued) {
+    throw new Error(`${label}: ${state.processing} processing + ${state.stillQueued} still queued != ${queued} queued at start`)
+  }
+}
+
+const wrkScript = `wrk.method = "POST"
+wrk.body = '${JSON.stringify(OFFER)}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ${bearer}"
+`
+
+/** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
+async function wrkRound(server: Server): Promise<{ rate: number; p50Ms: number; p99Ms: number }> {
+  const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
+  const proc = await start(server, db)
+  const run = wrkRun(`${proc.url}/task_actions/process`, { connections, seconds, script: wrkScript })
+  await proc.stop()
+  if (run.errors) throw new Error(`${server}: ${run.errors} socket errors`)
+  if (run.non2xx) throw new Error(`${server}: ${run.non2xx} claims not answered 200 (queue of ${queued} exhausted? use fewer --seconds)`)
+  const state = queueState(db)
+  removeDatabase(db)
+  checkQueueConservation(server, state)
+  // wrk drops the answers still in flight when it stops; the server committed those claims.
+  const extra = state.processing - run.succeeded
+  if (extra < 0 || extra > connections) throw new Error(`${server}: ${state.processing} tasks processing after ${run.succeeded} claims answered 200`)
+  return { rate: run.succeeded / run.seconds, p50Ms: run.p50Ms, p99Ms: run.p99Ms }
+}
+
+/** One run of 32 fetch loops on a fresh copy, collecting every claimed id. */
+async function fetchRound(server: Server): Promise<{ rate: number; claims: number; duplicates: number }> {
+  const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
+  const proc = await start(server, db)
+  const ids: string[] = []
+  const body = JSON.stringify(OFFER)
+  const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }
+  const outcome = await fetchLoops({
+    concurrency: connections,
+    seconds,
+    request: () => new Request(`${proc.url}/task_actions/process`, { method: 'POST', body, headers }),
+    onAnswer: (status, text) => {
+      if (status === 200) ids.push((JSON.parse(text) as { task_id: string }).task_id)
+    },
+  })
+  await proc.stop()
+  const state = queueState(db)
+  removeDatabase(db)
+  const answered200 = outcome.byStatus.get(200) ?? 0
+  if (answered200 !== [...outcome.byStatus.values()].reduce((a, b) => a + b, 0)) {
+    throw new Error(`${server}: answers by status ${JSON.stringify([...outcome.byStatus])}`)
+  }
+  const unique = new Set(ids)
+  checkQueueConservation(server, state)
+  if (state.processing !== ids.length) throw new Error(`${server}: ${state.processing} tasks processing, ${ids.length} claims answered`)
+  for (const id of unique) if (!state.processingIds.has(id)) throw new Error(`${server}: claimed task ${id} is not processing`)
+  return { rate: answered200 / outcome.seconds, claims: ids.length, duplicates: ids.length - unique.size }
+}
+
+try {
+  const wrkRuns: Record<Server, { rate: number; p50Ms: number; p99Ms: number }[]> = { project: [], baseline: [] }
+  for (let round = 0; round < rounds; round++) {
+    for (const server of ['project', 'baseline'] as const) {
+      const r = await wrkRound(server)
+      wrkRuns[server].push(r)
+      console.log(`  wrk round ${round + 1} ${server}: ${fmt(r.rate)} claims/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+    }
+  }
+  const fetched: Record<Server, Awaited<ReturnType<typeof fetchRound>>> = {
+    project: await fetchRound('project'),
+    baseline: await fetchRound('baseline'),
+  }
+  const projectRate = median(wrkRuns.project.map((r) => r.rate))
+  const baselineRate = median(wrkRuns.baseline.map((r) => r.rate))
+  const noDuplicates = fetched.project.duplicates === 0
+  report(`pilot claims POST /task_actions/process (${queued} queued of ${seeded.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
+    'project claims/s, wrk (median)': projectRate,
+    'baseline claims/s, wrk (median)': baselineRate,
+    'project wrk runs': wrkRuns.project.map((r) => Math.round(r.rate)).join(' '),
+    'baseline wrk runs': wrkRuns.baseline.map((r) => Math.round(r.rate)).join(' '),
+    'project wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.project.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.project.map((r) => r.p99Ms)))}`,
+    'baseline wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.baseline.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.baseline.map((r) => r.p99Ms)))}`,
+    'project claims/s, fetch loops': fetched.project.rate,
+    'baseline claims/s, fetch loops': fetched.baseline.rate,
+    'project ids returned / duplicates': `${fetched.project.claims} / ${fetched.project.duplicates}`,
+    'baseline ids returned / duplicates': `${fetched.baseline.claims} / ${fetched.baseline.duplicates}`,
+    result: projectRate >= TARGET && noDuplicates ? 'MET' : 'NOT MET',
+  })
+  printResult({
+    target: 'claims',
+    figure: `${fmt(projectRate)} claims/s (wrk); ${fmt(fetched.project.rate)} (fetch loops), ${fetched.project.duplicates} duplicates`,
+    goal: `>= ${TARGET} claims/s, no duplicates`,
+    met: projectRate >= TARGET && noDuplicates,
+    baseline: `${fmt(baselineRate)} claims/s (wrk); ${fmt(fetched.baseline.rate)} (fetch loops)`,
+  })
+} finally {
+  await stopTracked()
+  cleanup()
+}
