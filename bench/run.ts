@@ -1,0 +1,113 @@
+/**
+ * Runs the benchmark targets one after another (they each need the whole
+ * 2-core machine) and prints a summary table.
+ * Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...]
+ *   --quick  smaller databases and shorter runs (a smoke run)
+ *   --soak   also run bench/soak.ts, when it exists
+ *   --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, soak
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { RESULT_PREFIX, type BenchResult } from './lib'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'boolean', default: false }, only: { type: 'string' } } })
+const quick = values.quick
+
+interface Target {
+  name: string
+  script: string
+  args: string[]
+  /** Results for scripts that print a report but no BENCH-RESULT lines. */
+  parse?: (output: string) => BenchResult[]
+}
+
+/** bench/lookup.ts prints its report only: read the ratio and verdict from it. */
+function lookupResults(output: string): BenchResult[] {
+  const field = (name: string) => output.match(new RegExp(`^\\s*${name}\\s+(.+)$`, 'm'))?.[1]?.trim()
+  const ratio = field('ratio \\(target >= 0\\.80\\)')
+  if (!ratio) return []
+  return [{
+    target: 'lookup',
+    figure: `${field('project req/s \\(median\\)')} req/s, ratio ${ratio}`,
+    goal: '>= 0.80 x baseline',
+    met: field('result') === 'MET',
+    baseline: `${field('baseline req/s \\(median\\)')} req/s`,
+  }]
+}
+
+const targets: Target[] = [
+  { name: 'lookup', script: 'bench/lookup.ts', args: quick ? ['--seconds', '3', '--rounds', '1'] : [], parse: lookupResults },
+  { name: 'claims', script: 'bench/claims.ts', args: quick ? ['--quick'] : [] },
+  { name: 'counts', script: 'bench/counts.ts', args: quick ? ['--quick'] : [] },
+  { name: 'big-list', script: 'bench/big-list.ts', args: quick ? ['--quick'] : [] },
+  { name: 'creation', script: 'bench/creation.ts', args: quick ? ['--quick'] : [] },
+  { name: 'startup', script: 'bench/startup.ts', args: quick ? ['--quick'] : [] },
+]
+if (values.soak) {
+  if (existsSync('bench/soak.ts')) targets.push({ name: 'soak', script: 'bench/soak.ts', args: quick ? soakQuickArgs(readFileSync('bench/soak.ts', 'utf8')) : [] })
+  else console.log('--soak: bench/soak.ts does not exist, skipped')
+}
+const only = values.only?.split(',').map((s) => s.trim())
+const chosen = only ? targets.filter((t) => only.includes(t.name)) : targets
+
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+interface Outcome {
+  target: Target
+  exitCode: number
+  seconds: number
+  load: string
+  results: BenchResult[]
+}
+
+/** Runs one script, echoing its output as it comes and keeping it for the summary. */
+async function runTarget(target: Target): Promise<Outcome> {
+  console.log(`\n### ${target.name}: bun ${target.script} ${target.args.join(' ')}  (load average ${loadAverage()})`)
+  const started = performance.now()
+  const proc = Bun.spawn(['bun', target.script, ...target.args], { stdout: 'pipe', stderr: 'inherit' })
+  let output = ''
+  const decoder = new TextDecoder()
+  for await (const chunk of proc.stdout) {
+    const text = decoder.decode(chunk, { stream: true })
+    output += text
+    process.stdout.write(text)
+  }
+  const exitCode = await proc.exited
+  const results = output
+    .split('\n')
+    .filter((line) => line.startsWith(RESULT_PREFIX))
+    .map((line) => JSON.parse(line.slice(RESULT_PREFIX.length)) as BenchResult)
+  return { target, exitCode, seconds: (performance.now() - started) / 1000, load: loadAverage(), results: target.parse ? target.parse(output) : results }
+}
+
+const outcomes: Outcome[] = []
+for (const target of chosen) outcomes.push(await runTarget(target))
+
+const rows: string[][] = [['target', 'result', 'figure', 'goal', 'baseline (same run)']]
+for (const o of outcomes) {
+  if (o.exitCode !== 0) {
+    rows.push([o.target.name, 'FAILED', `exit code ${o.exitCode}`, '', ''])
+    continue
+  }
+  if (o.results.length === 0) rows.push([o.target.name, 'DONE', 'no result line: see its output above', '', ''])
+  for (const r of o.results) rows.push([r.target, r.met ? 'MET' : 'NOT MET', r.figure, r.goal, r.baseline ?? ''])
+}
+const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
+const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')
+console.log(`\n## Summary${quick ? ' (--quick: smaller sizes, shorter runs)' : ''}, ${new Date().toISOString()}`)
+console.log(line(rows[0]!))
+console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
+for (const row of rows.slice(1)) console.log(line(row))
+console.log(`\nload average after each target: ${outcomes.map((o) => `${o.target.name} ${o.load} (${fmtSeconds(o.seconds)})`).join('; ')}`)
+process.exitCode = outcomes.some((o) => o.exitCode !== 0) ? 1 : 0
+
+function fmtSeconds(s: number): string {
+  return s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`
+}
+
+/** The soak script's smoke-run flags: --quick if it knows it, else a short measured phase and warm-up. */
+function soakQuickArgs(source: string): string[] {
+  if (source.includes("quick:")) return ['--quick']
+  if (source.includes('--seconds') && source.includes('--warmup')) return ['--seconds', '20', '--warmup', '3']
+  return []
+}
