@@ -51,17 +51,21 @@ const head = (framing: string) =>
   `POST /grids HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nConnection: close\r\n${framing}\r\n`
 
 /**
- * Sends `payload`, then ends the sending side (`abort`: drops the connection
- * instead), and returns everything the server sent until it closed.
+ * Sends `payload` and returns everything the server sent until it closed the
+ * connection (every request says `Connection: close`). Then the client:
+ * `wait`s, `end`s its sending side (the body stops short), or `abort`s.
  */
-function exchange(payload: string, abort = false): Promise<string> {
+function exchange(payload: string, then: 'wait' | 'end' | 'abort' = 'wait'): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(server.port, '127.0.0.1')
     let received = ''
     socket.on('data', (chunk) => (received += chunk.toString('latin1')))
     socket.on('close', () => resolve(received))
     socket.on('error', () => resolve(received))
-    socket.write(payload, () => (abort ? socket.destroy() : socket.end()))
+    socket.write(payload, () => {
+      if (then === 'end') socket.end()
+      else if (then === 'abort') socket.destroy()
+    })
   })
 }
 
@@ -122,8 +126,8 @@ test('a Content-Length shorter than the body: the part it covers is read (400, n
 
 test('a Content-Length longer than the body, then the client goes away: nothing is written, the server keeps serving', async () => {
   const before = tableCounts()
-  await exchange(head('Content-Length: 500\r\n') + GRID, true)
-  await exchange(head('Content-Length: 500\r\n') + GRID)
+  await exchange(head('Content-Length: 500\r\n') + GRID, 'abort')
+  await exchange(head('Content-Length: 500\r\n') + GRID, 'end')
   // A request on a new connection is answered, and it is the only write.
   const created = firstAnswer(await exchange(head(`Content-Length: ${GRID.length}\r\n`) + GRID))
   expect(created.status).toBe(201)
