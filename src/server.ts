@@ -25,8 +25,10 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
-    // One byte more than the limit so that the body parser, not Bun, answers 413 as JSON.
-    maxRequestBodySize: config.maxBody + 1,
+    // The body parser enforces ICEPROD_MAX_BODY itself, before reading a declared
+    // length and while reading a chunked one, and answers 413 as JSON; Bun's own
+    // limit (an empty 413) is lifted so that it never answers first.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (request) => app.handle(request),
   })
   // The app asks for a client's address only when it needs one (GET /metrics).

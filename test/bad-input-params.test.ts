@@ -87,10 +87,9 @@ describe('path parameters', () => {
     )
   })
 
-  // The access guard tests the decoded value, which is null when the
-  // percent-encoding cannot be decoded: null passes the test as "null" (and
-  // PUT /roles/%ZZ then faults). Fix needed in src/auth/access.ts, see the report.
-  test.failing('percent-encoding that does not decode (bad escapes, bytes that are not UTF-8, lone surrogates) is 400 naming the parameter', async () => {
+  // A parameter whose percent-encoding cannot be decoded arrives as null: the
+  // access guard must refuse it rather than test it as the string "null".
+  test('percent-encoding that does not decode (bad escapes, bytes that are not UTF-8, lone surrogates) is 400 naming the parameter', async () => {
     for (const route of PARAM_ROUTES) {
       for (const name of paramNames(route)) {
         for (const raw of ['%ZZ', '%', 'a%2', '%FF', '%C0%AF', '%ED%A0%80']) {

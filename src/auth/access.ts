@@ -58,7 +58,9 @@ export function accessGuard(tokens: TokenService, datasets: DatasetRules) {
   async function authorize(rule: Exclude<AccessRule, 'public'>, request: Request, params: Record<string, string>): Promise<Auth> {
     const auth = await authenticate(tokens, request.headers.get('authorization'))
     for (const name in params) {
-      if (!PATH_PARAM.test(params[name] as string)) fail(400, `bad path parameter: ${name}`)
+      // A parameter whose percent-encoding does not decode arrives as null, not a string.
+      const value: unknown = params[name]
+      if (typeof value !== 'string' || !PATH_PARAM.test(value)) fail(400, `bad path parameter: ${name}`)
     }
     if (rule.roles === 'any') return auth
     const datasetId = rule.dataset ? params.dataset_id : undefined
