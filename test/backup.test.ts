@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
+/** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
+const PROCESS_TIMEOUT_MS = 60_000
+
 const env = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET }
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-backup-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -56,7 +59,7 @@ beforeAll(async () => {
   // Enough data that copying it takes a while, so the writes below overlap the backup.
   const noise = () => Array.from({ length: 16_000 }, () => Math.random().toString(36).slice(2)).join(' ')
   for (let i = 0; i < 40; i++) expect((await t.call('POST', '/logs', { body: { data: noise(), name: `seed-${i}` } })).status).toBe(201)
-})
+}, PROCESS_TIMEOUT_MS)
 afterAll(() => t.close())
 
 describe('backup', () => {
@@ -113,7 +116,7 @@ describe('backup', () => {
     // The live database is untouched and still serves.
     expect((await t.call('GET', '/healthz', { token: null })).status).toBe(200)
     expect(t.count('groups')).toBeGreaterThanOrEqual(writtenAtEnd)
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('never overwrites an existing file', () => {
     const target = join(dir, 'existing.sqlite')
@@ -122,7 +125,7 @@ describe('backup', () => {
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('already exists')])
     expect(readFileSync(target, 'utf8')).toBe('keep me')
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('fails with one line when there is no database, and leaves no file behind', () => {
     const target = join(dir, 'of-nothing.sqlite')
@@ -130,7 +133,7 @@ describe('backup', () => {
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('no database at')])
     expect(existsSync(target)).toBe(false)
-  })
+  }, PROCESS_TIMEOUT_MS)
 })
 
 describe('restore', () => {
@@ -144,7 +147,7 @@ describe('restore', () => {
     const names = (await t.call('GET', '/groups')).body.results.map((g: { name: string }) => g.name)
     expect(names).toContain('/after-backup')
     expect((await t.call('POST', '/groups', { body: { name: '/still-writable' } })).status).toBe(201)
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('replaces a stopped database with the backup and keeps the replaced one', async () => {
     const liveDir = mkdtempSync(join(dir, 'live-'))
@@ -181,7 +184,7 @@ describe('restore', () => {
     } finally {
       kept.close()
     }
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('restores into a new place', () => {
     const backup = join(dir, 'to-new-place.sqlite')
@@ -197,7 +200,7 @@ describe('restore', () => {
     } finally {
       db.close()
     }
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('refuses what is not an intact iceprod-rest database, and leaves the target alone', () => {
     const target = join(dir, 'target', 'iceprod.sqlite')
@@ -218,5 +221,5 @@ describe('restore', () => {
       expect({ backup, code: r.code === 0 ? 0 : 'failed', stderr: r.stderr.trim().split('\n') }).toEqual({ backup, code: 'failed', stderr: [expect.stringContaining(reason)] })
     }
     expect(readFileSync(target).equals(before)).toBe(true)
-  })
+  }, PROCESS_TIMEOUT_MS)
 })

@@ -14,6 +14,9 @@ import { embeddedMigrations } from '../src/db/migrator'
 import { VERSION } from '../src/modules/system'
 import { TEST_SECRET, startTestApp } from './support'
 
+/** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
+const PROCESS_TIMEOUT_MS = 60_000
+
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -22,7 +25,7 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => 
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = Bun.spawnSync(['bun', 'src/cli.ts', ...args], { env: { ...cleanEnv, ...env }, stdout: 'pipe', stderr: 'pipe', timeout: 20_000 })
-  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+  return { code: r.exitCode, signal: r.signalCode ?? null, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
 }
 
 const COMMANDS = ['serve', 'token', 'migrate', 'backup', 'restore'] as const
@@ -116,7 +119,7 @@ describe('help and README agree', () => {
     expect(usage.code).toBe(0)
     for (const command of COMMANDS) expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
     expect(cli(['--version']).stdout.trim()).toBe(VERSION)
-  })
+  }, PROCESS_TIMEOUT_MS)
 })
 
 describe('bad flags and values', () => {
@@ -147,12 +150,12 @@ describe('bad flags and values', () => {
     for (const [args, env, reason] of cases) {
       const r = cli(args, env)
       const lines = r.stderr.trimEnd().split('\n')
-      expect({ args, code: r.code === 0 ? 0 : 'non-zero', stdout: r.stdout, lines: lines.length }).toEqual({ args, code: 'non-zero', stdout: '', lines: 1 })
+      expect({ args, code: r.code, signal: r.signal, stdout: r.stdout, lines: lines.length }).toEqual({ args, code: 2, signal: null, stdout: '', lines: 1 })
       expect({ args, line: lines[0] }).toEqual({ args, line: expect.stringMatching(reason) })
       expect(lines[0]).toStartWith('iceprod-rest: ')
     }
     expect(() => statSync(db)).toThrow()
-  })
+  }, PROCESS_TIMEOUT_MS)
 })
 
 describe('token', () => {
@@ -164,7 +167,7 @@ describe('token', () => {
     expect(auth).toMatchObject({ username: 'site-a', role: 'client', groups: ['/a', '/b/c'], type: 'system' })
     expect(auth!.exp - Date.now() / 1000).toBeWithin(590, 601)
     expect(await new TokenService('another-secret-another-secret-0123456789').verify(token)).toBeUndefined()
-  })
+  }, PROCESS_TIMEOUT_MS)
 
   test('without a secret in the environment, uses (and creates) the one beside the database, which the server accepts', async () => {
     const db = join(dir, 'token-db', 'iceprod.sqlite')
@@ -182,14 +185,14 @@ describe('token', () => {
     } finally {
       app.close()
     }
-  })
+  }, PROCESS_TIMEOUT_MS)
 })
 
 describe('migrate', () => {
   test('creates and migrates a database on a fresh path, and is a no-op the second time', () => {
     const db = join(dir, 'fresh', 'nested', 'iceprod.sqlite')
     const first = cli(['migrate', '--db', db])
-    expect(first).toEqual({ code: 0, stdout: `iceprod-rest: ${db} is up to date\n`, stderr: '' })
+    expect(first).toEqual({ code: 0, signal: null, stdout: `iceprod-rest: ${db} is up to date\n`, stderr: '' })
     const check = () => {
       const sqlite = new Database(db, { readonly: true })
       try {
@@ -205,5 +208,5 @@ describe('migrate', () => {
     expect(after.tables).toEqual(expect.arrayContaining(['datasets', 'jobs', 'tasks', 'task_counts', 'logs', 'grids', 'pilots']))
     expect(cli(['migrate'], { ICEPROD_DB: db }).code).toBe(0)
     expect(check()).toEqual(after)
-  })
+  }, PROCESS_TIMEOUT_MS)
 })

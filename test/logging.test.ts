@@ -12,6 +12,9 @@ import { loadConfig, type Config } from '../src/config'
 import type { LogOutput } from '../src/observability/logger'
 import { TEST_SECRET } from './support'
 
+/** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
+const PROCESS_TIMEOUT_MS = 60_000
+
 const dirs: string[] = []
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
@@ -201,4 +204,4 @@ test('the server writes its log lines to stderr soon after each request', async 
     expect(await proc.exited).toBe(0)
     await reader
   }
-})
+}, PROCESS_TIMEOUT_MS)

@@ -12,6 +12,9 @@ import { closeDatabase, openDatabase } from '../src/db'
 import { startServer } from '../src/server'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
+/** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
+const PROCESS_TIMEOUT_MS = 60_000
+
 /** The value of one sample in Prometheus text, or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
@@ -210,4 +213,4 @@ test('a real server lets a loopback client read /metrics without a token, not a 
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
   }
-})
+}, PROCESS_TIMEOUT_MS)
