@@ -13,7 +13,7 @@
  * Usage: bun bench/big-list.ts [--quick] [--rounds N] [--parse]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, fmt, median, memoryOf, printResult, report, sampleMemory, startBaseline, startProject, stopTracked, tempDir, token, tracked } from './lib'
+import { copyDatabase, cpuShare, fmt, median, memoryOf, printCpuShare, printResult, report, sampleMemory, startBaseline, startProject, stopTracked, tempDir, token, tracked } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, parse: { type: 'boolean', default: false } } })
@@ -78,6 +78,7 @@ async function download(url: string, pid: number): Promise<Download> {
 
 type Server = 'project' | 'baseline'
 
+const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
   const runs: Record<Server, Download[]> = { project: [], baseline: [] }
@@ -96,6 +97,7 @@ try {
   const worstPeak = Math.max(...runs.project.map((d) => Math.max(d.peakRssMb, d.hwmMb)))
   const memoryMet = worstPeak < TARGET_RSS_MB
   const rateMet = rate('project') >= TARGET_TASKS_PER_S
+  printCpuShare(cpu.stop())
   report(`big list GET /datasets/<id>/tasks (${seeded.taskIds.length} tasks, ${fmt(runs.project[0]!.bytes / 1e6)} MB)`, {
     'project tasks/s (median)': rate('project'),
     'baseline tasks/s (median)': rate('baseline'),

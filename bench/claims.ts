@@ -16,7 +16,7 @@
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, Database, fetchLoops, fmt, median, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, tracked, token, wrkRun, type Proc } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
 import { oneBigDataset, queuedIn } from './shapes'
 
 const { values } = parseArgs({
@@ -114,6 +114,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
   return { rate: answered200 / outcome.seconds, claims: ids.length, duplicates: ids.length - unique.size }
 }
 
+const cpu = cpuShare()
 try {
   const wrkRuns: Record<Server, { rate: number; p50Ms: number; p99Ms: number }[]> = { project: [], baseline: [] }
   for (let round = 0; round < rounds; round++) {
@@ -130,6 +131,7 @@ try {
   const projectRate = median(wrkRuns.project.map((r) => r.rate))
   const baselineRate = median(wrkRuns.baseline.map((r) => r.rate))
   const noDuplicates = fetched.project.duplicates === 0
+  printCpuShare(cpu.stop())
   report(`pilot claims POST /task_actions/process (${queued} queued of ${seeded.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
     'project claims/s, wrk (median)': projectRate,
     'baseline claims/s, wrk (median)': baselineRate,

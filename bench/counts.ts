@@ -16,7 +16,7 @@
  */
 import { parseArgs } from 'node:util'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
-import { copyDatabase, Database, fmt, median, percentile, printResult, report, startBaseline, startProject, stopTracked, tempDir, tracked, token, wrkRun, type Proc } from './lib'
+import { copyDatabase, cpuShare, Database, fmt, median, percentile, printCpuShare, printResult, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({
@@ -84,6 +84,7 @@ async function latencies(proc: Proc, endpoint: Endpoint, expected: string): Prom
 
 type Server = 'project' | 'baseline'
 
+const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
   const expected = { task_counts: recount(db, 'task_counts'), job_counts: recount(db, 'job_counts') }
@@ -155,6 +156,7 @@ try {
     lines[`${endpoint} equals recount after ${writes} writes`] = afterWrites[endpoint] ? 'yes' : 'NO'
   }
   lines.result = met ? 'MET' : 'NOT MET'
+  printCpuShare(cpu.stop())
   report(`counts for a dataset of ${seeded.taskIds.length} tasks, ${jobIds.length} jobs (sequential client)`, lines)
   for (const endpoint of ['task_counts', 'job_counts'] as const) {
     const p50 = median(p50s.project[endpoint])

@@ -17,7 +17,7 @@
  * Usage: bun bench/creation.ts [--quick] [--seconds N] [--rounds N]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, Database, fetchLoops, fmt, median, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({
@@ -143,6 +143,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; created: numb
   return { rate: ids.length / outcome.seconds, created: ids.length, duplicates: ids.length - unique.size }
 }
 
+const cpu = cpuShare()
 try {
   const wrkRuns: Record<Server, { rate: number; p50Ms: number; p99Ms: number }[]> = { project: [], baseline: [] }
   for (let round = 0; round < rounds; round++) {
@@ -156,6 +157,7 @@ try {
   const projectRate = median(wrkRuns.project.map((r) => r.rate))
   const baselineRate = median(wrkRuns.baseline.map((r) => r.rate))
   const met = projectRate >= TARGET && fetched.project.duplicates === 0
+  printCpuShare(cpu.stop())
   report(`creation POST /tasks (${connections} clients, into ${jobIds.length} jobs of a ${seeded.taskIds.length}-task dataset, ${seconds} s runs)`, {
     'project tasks/s, wrk (median)': projectRate,
     'baseline tasks/s, wrk (median)': baselineRate,

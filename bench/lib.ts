@@ -456,3 +456,54 @@ export async function tracked(starting: Promise<Proc>): Promise<Proc> {
 export async function stopTracked(): Promise<void> {
   await Promise.all([...trackedServers].map((server) => server.stop()))
 }
+
+/** Busy CPU time of the whole machine, in clock ticks (all CPUs, from /proc/stat). */
+function machineBusyTicks(): number {
+  const { readFileSync } = require('node:fs') as typeof import('node:fs')
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal ...: everything but idle and iowait
+  return cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!
+}
+
+/** CPU time of this process and of its children that have exited and been waited for, in clock ticks. */
+function ownTicks(): number {
+  const { readFileSync } = require('node:fs') as typeof import('node:fs')
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[11..14] are utime, stime, cutime, cstime (stat fields 14-17)
+  return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
+}
+
+export interface CpuShare {
+  seconds: number
+  /** Cores kept busy by this script, its servers and load generators (once they have exited). */
+  ownCores: number
+  /** Cores kept busy by everything else on the machine: other people's work, the kernel. */
+  otherCores: number
+}
+
+/**
+ * Measures how much of the machine this script used and how much other
+ * processes used meanwhile, so a figure can be read against the load it was
+ * measured under. Stop it only after every server and load generator has exited.
+ */
+export function cpuShare(): { stop(): CpuShare } {
+  const ticksPerSecond = 100 // USER_HZ on Linux
+  const started = performance.now()
+  const busy0 = machineBusyTicks()
+  const own0 = ownTicks()
+  return {
+    stop() {
+      const seconds = (performance.now() - started) / 1000
+      const busy = machineBusyTicks() - busy0
+      const own = ownTicks() - own0
+      return { seconds, ownCores: own / ticksPerSecond / seconds, otherCores: Math.max(0, busy - own) / ticksPerSecond / seconds }
+    },
+  }
+}
+
+/** Prints how busy the machine was with other work during the script (see cpuShare). */
+export function printCpuShare(share: CpuShare): void {
+  console.log(`  machine: ${navigator.hardwareConcurrency} cores; over ${fmt(share.seconds)} s this benchmark used ${fmt(share.ownCores)} cores, other processes ${fmt(share.otherCores)} cores on average`)
+  console.log(`BENCH-CPU ${JSON.stringify(share)}`)
+}

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { RESULT_PREFIX, type BenchResult } from './lib'
+import { cpuShare, fmt, RESULT_PREFIX, type BenchResult, type CpuShare } from './lib'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'boolean', default: false }, only: { type: 'string' } } })
 const quick = values.quick
@@ -57,6 +57,8 @@ interface Outcome {
   exitCode: number
   seconds: number
   load: string
+  /** CPU used by the target (its processes included) and by everything else meanwhile. */
+  cpu: CpuShare
   results: BenchResult[]
 }
 
@@ -64,6 +66,7 @@ interface Outcome {
 async function runTarget(target: Target): Promise<Outcome> {
   console.log(`\n### ${target.name}: bun ${target.script} ${target.args.join(' ')}  (load average ${loadAverage()})`)
   const started = performance.now()
+  const cpu = cpuShare()
   const proc = Bun.spawn(['bun', target.script, ...target.args], { stdout: 'pipe', stderr: 'inherit' })
   let output = ''
   const decoder = new TextDecoder()
@@ -73,24 +76,26 @@ async function runTarget(target: Target): Promise<Outcome> {
     process.stdout.write(text)
   }
   const exitCode = await proc.exited
+  const share = cpu.stop()
   const results = output
     .split('\n')
     .filter((line) => line.startsWith(RESULT_PREFIX))
     .map((line) => JSON.parse(line.slice(RESULT_PREFIX.length)) as BenchResult)
-  return { target, exitCode, seconds: (performance.now() - started) / 1000, load: loadAverage(), results: target.parse ? target.parse(output) : results }
+  return { target, exitCode, seconds: (performance.now() - started) / 1000, load: loadAverage(), cpu: share, results: target.parse ? target.parse(output) : results }
 }
 
 const outcomes: Outcome[] = []
 for (const target of chosen) outcomes.push(await runTarget(target))
 
-const rows: string[][] = [['target', 'result', 'figure', 'goal', 'baseline (same run)']]
+const rows: string[][] = [['target', 'result', 'figure', 'goal', 'baseline (same run)', 'other load']]
 for (const o of outcomes) {
   if (o.exitCode !== 0) {
-    rows.push([o.target.name, 'FAILED', `exit code ${o.exitCode}`, '', ''])
+    rows.push([o.target.name, 'FAILED', `exit code ${o.exitCode}`, '', '', ''])
     continue
   }
-  if (o.results.length === 0) rows.push([o.target.name, 'DONE', 'no result line: see its output above', '', ''])
-  for (const r of o.results) rows.push([r.target, r.met ? 'MET' : 'NOT MET', r.figure, r.goal, r.baseline ?? ''])
+  const others = `${fmt(o.cpu.otherCores)} cores`
+  if (o.results.length === 0) rows.push([o.target.name, 'DONE', 'no result line: see its output above', '', '', others])
+  for (const r of o.results) rows.push([r.target, r.met ? 'MET' : 'NOT MET', r.figure, r.goal, r.baseline ?? '', others])
 }
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
 const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')
@@ -98,7 +103,8 @@ console.log(`\n## Summary${quick ? ' (--quick: smaller sizes, shorter runs)' : '
 console.log(line(rows[0]!))
 console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
 for (const row of rows.slice(1)) console.log(line(row))
-console.log(`\nload average after each target: ${outcomes.map((o) => `${o.target.name} ${o.load} (${fmtSeconds(o.seconds)})`).join('; ')}`)
+console.log(`\nother load: cores kept busy by other processes on this ${navigator.hardwareConcurrency}-core machine, on average over the target's run`)
+console.log(`load average after each target: ${outcomes.map((o) => `${o.target.name} ${o.load} (${fmtSeconds(o.seconds)})`).join('; ')}`)
 process.exitCode = outcomes.some((o) => o.exitCode !== 0) ? 1 : 0
 
 function fmtSeconds(s: number): string {

@@ -13,7 +13,7 @@
  * Usage: bun bench/startup.ts [--quick] [--starts N] [--binary PATH]
  */
 import { parseArgs } from 'node:util'
-import { BENCH_SECRET, copyDatabase, fmt, freePort, median, memoryOf, printResult, report, tempDir, token } from './lib'
+import { BENCH_SECRET, copyDatabase, cpuShare, fmt, freePort, median, memoryOf, printCpuShare, printResult, report, tempDir, token } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, starts: { type: 'string' }, binary: { type: 'string' } } })
@@ -74,6 +74,7 @@ async function startOnce(cmd: string[], requests: string[]): Promise<Start> {
   }
 }
 
+const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
   const binary = values.binary ?? compile('src/cli.ts', `${dir}/iceprod-rest`)
@@ -110,6 +111,7 @@ try {
   const readyMs = median(runs.project.map((s) => s.readyMs))
   const idleRss = median(runs.project.map((s) => s.idleRssMb))
   const worstIdleRss = Math.max(...runs.project.map((s) => s.idleRssMb))
+  printCpuShare(cpu.stop())
   report(`start and footprint (compiled binary, ${seeded.taskIds.length}-task database, ${starts} starts each)`, {
     'project /healthz after exec ms (median)': readyMs,
     'baseline /healthz after exec ms (median)': median(runs.baseline.map((s) => s.readyMs)),
