@@ -6,7 +6,7 @@
  * Every refusal is exactly {code, error} and writes nothing, bodies and
  * tokens being valid so that the parameter is what is refused.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES } from '../src/status'
 import {
@@ -28,6 +28,9 @@ import {
   type Route,
   type Sent,
 } from './bad-input-support'
+
+// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+setDefaultTimeout(60_000)
 
 let f: Fixture
 let baseline: Record<string, string>

@@ -6,9 +6,12 @@
  * log names in a task's grouped logs). Text that UTF-8 cannot carry is
  * refused whole (see bad-input.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import { ODD_PIECES, startFixture, type Fixture } from './bad-input-support'
+
+// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+setDefaultTimeout(60_000)
 
 let f: Fixture
 beforeAll(async () => {

@@ -5,7 +5,7 @@
  * declared falsely. Every refusal is a 4xx {code, error} that writes nothing.
  * The same lies told over a real socket are in bad-input-wire.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import {
   acceptsStrings,
@@ -25,6 +25,9 @@ import {
   type Route,
   type Sent,
 } from './bad-input-support'
+
+// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+setDefaultTimeout(60_000)
 
 let f: Fixture
 let baseline: Record<string, string>

@@ -7,12 +7,15 @@
  * fault. In-process versions of these cases are in bad-input-transport.test.ts.
  */
 import { Database } from 'bun:sqlite'
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from './server-process'
+
+// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+setDefaultTimeout(60_000)
 
 const LIMIT = 1024
 const GRID = JSON.stringify({ host: 'wire', queues: {}, version: '1' })

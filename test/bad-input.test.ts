@@ -7,7 +7,7 @@
  * exactly as it was. Tokens hold roles the route allows, so that the body's
  * validation is what answers, not the access guard.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { t, ValidationError } from 'elysia'
 import fc from 'fast-check'
 import { toErrorResponse } from '../src/http/errors'
@@ -31,6 +31,9 @@ import {
   type Route,
   type Sent,
 } from './bad-input-support'
+
+// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+setDefaultTimeout(60_000)
 
 let f: Fixture
 let baseline: Record<string, string>
