@@ -7,14 +7,17 @@
  *   pilots   POST /task_actions/process, then complete the task they got;
  *            when nothing is queued, refill with POST /task_actions/queue
  * A warm-up runs the same mix first; then the measured phase reports total
- * requests, p50/p99 latency per kind, and the server's RSS at its start and
- * end. Any 5xx or unexpected status fails the run (exit 1), as does RSS
- * growth over the target.
+ * requests, p50/p99 latency per kind, and the server's RSS, sampled every
+ * second: right after the warm-up, at the start and at the end (medians over
+ * the first and last tenth of the run) and the growth between those two.
+ * Any 5xx or unexpected status fails the run (exit 1), as does RSS growth
+ * over the target.
  *
  * Usage: bun bench/soak.ts [--seconds 180] [--warmup 15] [--readers 4] [--writers 3] [--pilots 3]
+ *        bun bench/soak.ts --quick   (a smoke run: 30 s after a 15 s warm-up)
  */
 import { parseArgs } from 'node:util'
-import { percentile, report, seed, startProject, tempDir, token, type Proc } from './lib'
+import { fmt, median, percentile, printResult, report, seed, startProject, tempDir, token, type Proc } from './lib'
 
 export interface SoakOptions {
   /** Length of the measured phase. */
@@ -40,7 +43,11 @@ export interface SoakResult {
   serverErrors: number
   /** Answers with a status the kind never expects, e.g. "POST /jobs 409": count. */
   unexpected: Record<string, number>
+  /** RSS the moment the warm-up ended. */
+  rssAfterWarmupMb: number
+  /** Median RSS over the first tenth of the measured phase (at least 3 samples, one a second). */
   rssStartMb: number
+  /** Median RSS over its last tenth. */
   rssEndMb: number
   rssPeakMb: number
   /** RSS sampled through the measured phase, MB, one value per tenth of it. */
@@ -246,9 +253,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const world = await prepare(proc, db, { small: seeded.datasetIds[0]!, taskIds: seeded.taskIds })
       const recorder = new Recorder()
       await phase(proc.url, recorder, world, options, options.warmupSeconds)
-      const rssStartMb = proc.rssMb()
-      let rssPeakMb = rssStartMb
-      const samples: number[] = []
+      const rssAfterWarmupMb = proc.rssMb()
+      let rssPeakMb = rssAfterWarmupMb
+      const samples: number[] = [rssAfterWarmupMb]
       const sampler = setInterval(() => {
         const rss = proc.rssMb()
         samples.push(rss)
@@ -262,8 +269,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         clearInterval(sampler)
       }
       recorder.measuring = false
-      const rssEndMb = proc.rssMb()
-      rssPeakMb = Math.max(rssPeakMb, rssEndMb)
+      samples.push(proc.rssMb())
+      rssPeakMb = Math.max(rssPeakMb, ...samples)
+      // The heap breathes by several MB between collections: medians over a window at
+      // each end measure growth, where two single readings would measure the breathing.
+      const window = Math.max(3, Math.floor(samples.length / 10))
+      const rssStartMb = median(samples.slice(0, window))
+      const rssEndMb = median(samples.slice(-window))
 
       const kinds: Record<string, KindResult> = {}
       let requests = 0
@@ -285,6 +297,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         kinds,
         serverErrors: recorder.serverErrors,
         unexpected,
+        rssAfterWarmupMb,
         rssStartMb,
         rssEndMb,
         rssPeakMb,
@@ -309,33 +322,49 @@ export function printSoak(options: SoakOptions, result: SoakResult): void {
     '5xx or dropped': result.serverErrors,
   }
   for (const [kind, k] of Object.entries(result.kinds)) lines[kind] = `${k.requests} req, p50 ${k.p50Ms.toFixed(2)} ms, p99 ${k.p99Ms.toFixed(2)} ms`
-  lines['server RSS after warm-up'] = `${result.rssStartMb.toFixed(1)} MB`
-  lines['server RSS at end'] = `${result.rssEndMb.toFixed(1)} MB (peak ${result.rssPeakMb.toFixed(1)} MB)`
+  lines['server RSS after warm-up'] = `${result.rssAfterWarmupMb.toFixed(1)} MB`
+  lines['server RSS at start (median)'] = `${result.rssStartMb.toFixed(1)} MB over the first tenth of the run`
+  lines['server RSS at end (median)'] = `${result.rssEndMb.toFixed(1)} MB over the last tenth (peak ${result.rssPeakMb.toFixed(1)} MB)`
   lines['server RSS through the run'] = result.rssTimelineMb.map((mb) => mb.toFixed(0)).join(' ') + ' MB'
   lines[`RSS growth (target < ${RSS_GROWTH_TARGET_PERCENT}%)`] = `${result.rssGrowthPercent.toFixed(1)}%`
   lines.result = result.failures.length === 0 ? 'PASSED' : 'FAILED'
   report(`soak: ${Math.round(result.seconds)} s of mixed traffic on loopback`, lines)
   for (const failure of result.failures) console.log(`  ${failure}`)
+  // The lines bench/run.ts gathers into its summary.
+  printResult({
+    target: 'soak: 5xx',
+    figure: `${result.serverErrors} in ${result.requests} requests (${fmt(result.requestsPerSec)} req/s)`,
+    goal: '0',
+    met: result.serverErrors === 0 && Object.keys(result.unexpected).length === 0,
+  })
+  printResult({
+    target: 'soak: server RSS growth',
+    figure: `${fmt(result.rssGrowthPercent)}% (${fmt(result.rssStartMb)} -> ${fmt(result.rssEndMb)} MB)`,
+    goal: `< ${RSS_GROWTH_TARGET_PERCENT}%`,
+    met: result.rssGrowthPercent < RSS_GROWTH_TARGET_PERCENT,
+  })
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      seconds: { type: 'string', default: '180' },
-      warmup: { type: 'string', default: '15' },
+      quick: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
       readers: { type: 'string', default: '4' },
       writers: { type: 'string', default: '3' },
       pilots: { type: 'string', default: '3' },
     },
   })
-  const number = (name: keyof typeof values, min: number) => {
-    const value = Number(values[name])
-    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${values[name]}`)
+  const number = (name: 'seconds' | 'warmup' | 'readers' | 'writers' | 'pilots', min: number, fallback?: string) => {
+    const raw = values[name] ?? fallback
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${raw}`)
     return value
   }
   const options: SoakOptions = {
-    seconds: number('seconds', 1),
-    warmupSeconds: number('warmup', 0),
+    seconds: number('seconds', 1, values.quick ? '30' : '180'),
+    warmupSeconds: number('warmup', 0, '15'),
     readers: number('readers', 0),
     writers: number('writers', 0),
     pilots: number('pilots', 0),
