@@ -3,11 +3,14 @@
  * without Bun on its PATH, creates its database, prints an admin token, serves,
  * and stops cleanly on SIGTERM.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ldap-server'
+
+// These tests start real processes: allow more than the 5 s default on a busy machine.
+setDefaultTimeout(60_000)
 
 let dir: string
 let binary: string

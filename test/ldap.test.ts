@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { escapeDnValue, userDn } from '../src/auth/ldap'
 import { LDAP_BASE, startSilentServer, startSlapd, type Slapd } from './ldap-server'
 import { startTestApp, type TestApp } from './support'
+
+// These tests start real processes: allow more than the 5 s default on a busy machine.
+setDefaultTimeout(60_000)
 
 let slapd: Slapd
 let t: TestApp

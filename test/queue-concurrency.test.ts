@@ -3,13 +3,16 @@
  * server over real HTTP, and against two server processes sharing one
  * database file.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { QueueFixture } from './queue-support'
 import { startTestApp, type TestApp } from './support'
+
+// These tests start real processes: allow more than the 5 s default on a busy machine.
+setDefaultTimeout(60_000)
 
 interface ClaimOutcome {
   status: number

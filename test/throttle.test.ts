@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { LoginThrottle } from '../src/auth/throttle'
 import { HttpError } from '../src/http/errors'
+
+// These tests start real processes: allow more than the 5 s default on a busy machine.
+setDefaultTimeout(60_000)
 
 const limits = { perUsername: 3, perAddress: 5, windowMs: 1000, maxEntries: 4 }
 
