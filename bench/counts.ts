@@ -105,6 +105,8 @@ try {
             connections: 32,
             seconds: quick ? 2 : 5,
             script: `wrk.headers["Authorization"] = "${authorization}"\n`,
+            // 32 queued recounts of ~100 ms each keep the baseline's answers waiting for seconds.
+            timeoutSeconds: 30,
           })
           if (run.non2xx || run.errors) throw new Error(`${server} ${endpoint} under load: ${run.non2xx} non-2xx, ${run.errors} socket errors`)
           underLoad[server] ??= {} as never

@@ -331,8 +331,10 @@ export interface WrkRun extends WrkResult {
 }
 
 /** Like `wrk`, also reporting the request count and the duration wrk measured. */
-export function wrkRun(url: string, options: { connections: number; seconds: number; threads?: number; script?: string }): WrkRun {
+export function wrkRun(url: string, options: { connections: number; seconds: number; threads?: number; script?: string; timeoutSeconds?: number }): WrkRun {
   const args = [ensureWrk(), '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency']
+  // wrk counts an answer slower than its timeout (2 s by default) as a socket error.
+  if (options.timeoutSeconds !== undefined) args.push('--timeout', `${options.timeoutSeconds}s`)
   let scriptFile: string | undefined
   if (options.script) {
     scriptFile = join(tmpdir(), `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
@@ -506,4 +508,20 @@ export function cpuShare(): { stop(): CpuShare } {
 export function printCpuShare(share: CpuShare): void {
   console.log(`  machine: ${navigator.hardwareConcurrency} cores; over ${fmt(share.seconds)} s this benchmark used ${fmt(share.ownCores)} cores, other processes ${fmt(share.otherCores)} cores on average`)
   console.log(`BENCH-CPU ${JSON.stringify(share)}`)
+}
+
+/**
+ * Waits, up to `maxSeconds`, until the machine has been nearly idle (less than
+ * `maxCores` busy) for a 2-second window, since on a shared machine another
+ * person's build or test run halves what a benchmark measures. Call it while
+ * nothing of the benchmark's own is running. Returns the cores busy in the last window.
+ */
+export async function waitForQuiet(maxSeconds: number, maxCores = 0.25): Promise<number> {
+  const deadline = performance.now() + maxSeconds * 1000
+  for (;;) {
+    const busy0 = machineBusyTicks()
+    await Bun.sleep(2000)
+    const cores = (machineBusyTicks() - busy0) / 100 / 2
+    if (cores < maxCores || performance.now() >= deadline) return cores
+  }
 }
