@@ -11,7 +11,7 @@ import { resolveSecret, type Config } from './config'
 import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
 import { parseJsonBody } from './http/body'
-import { setFaultReporter, toErrorResponse } from './http/errors'
+import { toErrorResponse } from './http/errors'
 import { ClientAddresses } from './observability/client-address'
 import { createLogger, stderrOutput, type LogOutput } from './observability/logger'
 import { Metrics } from './observability/metrics'
@@ -45,7 +45,7 @@ interface Observed {
 
 export function createApp(config: Config, options: AppOptions = {}) {
   const secret = resolveSecret(config)
-  const { db, sqlite, created } = openDatabase(config.db)
+  const { db, sqlite } = openDatabase(config.db)
   const tokens = new TokenService(secret)
   const auth = new AuthService(db, tokens, config)
   const access = accessGuard(tokens, auth)
@@ -56,7 +56,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const log = createLogger(config.logLevel, logOutput)
   const metrics = new Metrics(sqlite, config.db, VERSION)
   const observer = new RequestObserver(log, logOutput, metrics)
-  setFaultReporter(observer.reportFault)
 
   // The hooks touch the context's members one by one and never pass the
   // context itself on: Elysia reads each hook's source to decide what every
@@ -73,7 +72,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .on('parse', { fn: 'json' } as never)
     .onError((c) => {
       const observed = (c as unknown as Observed).observed
-      const response = observer.withFaultContext(observed?.id, () => toErrorResponse(c.code, c.error))
+      const response = toErrorResponse(c.code, c.error, (error) => observer.reportFault(error, observed?.id))
       if (observed) {
         response.headers.set('x-request-id', observed.id)
         observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, response.status)
@@ -119,8 +118,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
     metrics,
     /** The server calls this with its way of telling a request's client address. */
     clientAddresses,
-    /** True when this start created the database. */
-    created,
     /** Writes out log lines still buffered. */
     flushLogs: () => logOutput.flush(),
     /** Closes the database; log lines still buffered are written out. */

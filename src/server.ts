@@ -17,10 +17,11 @@ export interface RunningServer {
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const built = createApp(config, options)
   const { app, auth } = built
-  if (built.created) {
-    const token = await auth.bootstrapAdmin()
+  // The first start (of a new database, or of one only migrated so far) prints an admin token.
+  const firstToken = await auth.bootstrapAdmin()
+  if (firstToken) {
     // Printed as is rather than logged: the request log never carries tokens.
-    process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${token}\n`)
+    process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${firstToken}\n`)
   }
   const server = Bun.serve({
     hostname: config.host,

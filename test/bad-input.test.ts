@@ -317,9 +317,13 @@ function withKey(body: Record<string, unknown>, key: string, valueText: string):
 
 describe('the error model', () => {
   test('a response that fails its own schema is a fault (500, no detail), not a 400 blaming the client', async () => {
-    const response = toErrorResponse('VALIDATION', new ValidationError('response', t.Object({ a: t.String() }), { a: 1 }))
+    const faults: unknown[] = []
+    const report = (error: unknown) => faults.push(error)
+    const response = toErrorResponse('VALIDATION', new ValidationError('response', t.Object({ a: t.String() }), { a: 1 }), report)
     expect([response.status, await response.json()]).toEqual([500, { code: 500, error: 'internal server error' }])
-    const request = toErrorResponse('VALIDATION', new ValidationError('body', t.Object({ a: t.String() }), { a: 1 }))
+    expect(faults).toHaveLength(1)
+    const request = toErrorResponse('VALIDATION', new ValidationError('body', t.Object({ a: t.String() }), { a: 1 }), report)
     expect([request.status, await request.json()]).toEqual([400, { code: 400, error: 'key a must be a string' }])
+    expect(faults).toHaveLength(1) // a client's mistake is not a fault
   })
 })

@@ -113,4 +113,20 @@ describe('the compiled binary', () => {
     expect(short.exitCode).not.toBe(0)
     expect(short.stderr.toString()).toContain('shorter than 32 bytes')
   })
+
+  test('the first serve after a bare migrate still prints the admin token', async () => {
+    const db = join(dir, 'migrated', 'db.sqlite')
+    expect(Bun.spawnSync([binary, 'migrate', '--db', db], { cwd: dir, env }).exitCode).toBe(0)
+    const port = await freePort()
+    const server = Bun.spawn([binary, 'serve', '--db', db, '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
+    const seen = { text: '' }
+    try {
+      const token = (await readUntil(server.stderr, /admin token[^\n]*\n(\S+)\n/, seen))[1]!
+      await readUntil(server.stderr, /listening on/, seen)
+      expect((await fetch(`http://127.0.0.1:${port}/users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    } finally {
+      server.kill('SIGTERM')
+    }
+    expect(await server.exited).toBe(0)
+  })
 })

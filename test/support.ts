@@ -34,7 +34,7 @@ export interface TokenOptions {
 
 export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-test-'))
-  const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ...env }), ...overrides }
+  const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'warn', ...env }), ...overrides }
   const built = createApp(config)
   const token = (role: string, options: TokenOptions = {}) =>
     built.ctx.tokens.sign({ username: options.username ?? role, role, groups: options.groups ?? [], type: options.type ?? 'user', ttl: options.ttl ?? 3600 })

@@ -86,12 +86,6 @@ export function validationMessage(error: ValidationError): string {
   return `${where} ${key}: ${first.message.toLowerCase()}`
 }
 
-/** Logs real server faults; replaced by the app's logger. */
-export let reportFault: (error: unknown) => void = (error) => console.error('internal error:', error)
-export function setFaultReporter(fn: (error: unknown) => void): void {
-  reportFault = fn
-}
-
 const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
   NOT_FOUND: [404, 'not found'],
   PARSE: [400, 'body is not valid JSON'],
@@ -99,8 +93,11 @@ const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
   INVALID_FILE_TYPE: [400, 'bad file type'],
 }
 
-/** The app's error hook: every failure becomes `{code, error}`; no detail leaks from a fault. */
-export function toErrorResponse(code: string | number, error: unknown): Response {
+/**
+ * The app's error hook: every failure becomes `{code, error}`. A real fault is
+ * handed to `reportFault` (the app's log) and its detail never leaks.
+ */
+export function toErrorResponse(code: string | number, error: unknown, reportFault: (error: unknown) => void): Response {
   if (error instanceof HttpError) return errorResponse(error.status, error.message)
   // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
   if (error instanceof Error && error.cause instanceof HttpError) return errorResponse(error.cause.status, error.cause.message)

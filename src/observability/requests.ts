@@ -43,8 +43,6 @@ export class RequestObserver {
   /** Distinguishes this process's ids from another's; the counter makes them unique within it. */
   private readonly prefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0') + '-'
   private sequence = 0
-  /** The request whose error is being turned into a response, for the fault log line. */
-  private faultRequestId: string | undefined
   /**
    * `"username":…,"role":…` per bearer. Verified tokens are cached as one
    * object per token, so a busy client hits this every time.
@@ -92,18 +90,9 @@ export class RequestObserver {
   }
 
   /** Runs `toResponse` (which may report a fault) with the request's id at hand for the fault line. */
-  withFaultContext<T>(requestId: string | undefined, toResponse: () => T): T {
-    this.faultRequestId = requestId
-    try {
-      return toResponse()
-    } finally {
-      this.faultRequestId = undefined
-    }
-  }
-
-  /** The fault reporter: route faults go to the same log, with the request id when known. */
-  readonly reportFault = (error: unknown): void => {
-    this.log.error({ request_id: this.faultRequestId ?? null, err: error }, 'internal error')
+  /** Route faults go to the same log, with the request id when known. */
+  reportFault(error: unknown, requestId: string | undefined): void {
+    this.log.error({ request_id: requestId ?? null, err: error }, 'internal error')
   }
 }
 

@@ -219,8 +219,12 @@ export class AuthService implements DatasetRules {
 
   // ---- tokens ----
 
-  /** On a new database: the user `admin` with the admin role, and a token for it. */
-  async bootstrapAdmin(): Promise<string> {
+  /**
+   * On a database without users (new, or only migrated so far): creates the
+   * user `admin` with the admin role and returns a token for it; otherwise undefined.
+   */
+  async bootstrapAdmin(): Promise<string | undefined> {
+    if (this.db.select({ id: users.userId }).from(users).limit(1).get()) return undefined
     const user = this.findOrCreateUser('admin')
     if (!user.roles.includes('admin')) this.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
     return this.tokens.sign({ username: 'admin', role: 'admin', type: 'user', ttl: this.config.tokenTtl })
