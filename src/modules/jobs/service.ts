@@ -4,10 +4,11 @@
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
+import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
 import { datasets, jobCounts, jobs } from '../../db/schema'
 import { fail } from '../../http/errors'
-import { checkStatus, inStatusOrder, JOB_STATUSES } from '../../status'
+import { checkStatus, JOB_STATUSES } from '../../status'
 import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
 
 export type Document = Record<string, unknown>
@@ -38,8 +39,7 @@ export class JobService {
   private readonly docInDatasetQuery
   private readonly saveDocQuery
   private readonly setStatusInDatasetQuery
-  private readonly countsQuery
-  private readonly idsByStatusQuery
+  private readonly statuses: DatasetStatuses
   private readonly pageByStatusQuery
   private readonly pageByStatusAndIndexQuery
   private readonly pageByIndexQuery
@@ -66,17 +66,12 @@ export class JobService {
       .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
       .returning({ id: jobs.jobId })
       .prepare()
-    this.countsQuery = db
-      .select({ status: jobCounts.status, n: jobCounts.n })
-      .from(jobCounts)
-      .where(and(eq(jobCounts.datasetId, p('dataset_id')), sql`${jobCounts.n} > 0`))
-      .prepare()
-    this.idsByStatusQuery = db
-      .select({ id: jobs.jobId })
-      .from(jobs)
-      .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.status, p('status'))))
-      .orderBy(byCreation)
-      .prepare()
+    this.statuses = new DatasetStatuses(
+      db,
+      { table: jobs, id: jobs.jobId, datasetId: jobs.datasetId, status: jobs.status },
+      { table: jobCounts, datasetId: jobCounts.datasetId, status: jobCounts.status, n: jobCounts.n },
+      JOB_STATUSES,
+    )
     this.pageByStatusQuery = this.pageQuery(eq(jobs.status, p('status')))
     this.pageByStatusAndIndexQuery = this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index')))
     this.pageByIndexQuery = this.pageQuery(eq(jobs.jobIndex, p('job_index')))
@@ -145,20 +140,14 @@ export class JobService {
     )
   }
 
-  /** `{status: [job_id, ...]}` in status order (unknown statuses last), ids in creation order. */
+  /** `{status: [id, ...]}` in status order, ids in creation order. */
   statusSummary(datasetId: string): Record<string, string[]> {
-    const summary: Record<string, string[]> = {}
-    for (const status of Object.keys(this.statusCounts(datasetId))) {
-      summary[status] = this.idsByStatusQuery.all({ dataset_id: datasetId, status }).map((row) => row.id)
-    }
-    return summary
+    return this.statuses.summary(datasetId)
   }
 
   /** `{status: count}` in status order, from the maintained counts. */
   statusCounts(datasetId: string): Record<string, number> {
-    const counts: Record<string, number> = {}
-    for (const row of this.countsQuery.all({ dataset_id: datasetId })) counts[row.status] = row.n
-    return inStatusOrder(JOB_STATUSES, counts)
+    return this.statuses.counts(datasetId)
   }
 
   /** The SQL of every listing and summary query, for query-plan checks. */
@@ -169,8 +158,8 @@ export class JobService {
       { name: 'list by job_index', sql: this.pageByIndexQuery.getQuery().sql },
       { name: 'job_index taken', sql: this.jobIndexTakenQuery.getQuery().sql },
       { name: 'get in dataset', sql: this.docInDatasetQuery.getQuery().sql },
-      { name: 'status summary', sql: this.idsByStatusQuery.getQuery().sql },
-      { name: 'status counts', sql: this.countsQuery.getQuery().sql },
+      { name: 'status summary', sql: this.statuses.idsByStatusQuery.getQuery().sql },
+      { name: 'status counts', sql: this.statuses.countsQuery.getQuery().sql },
     ]
   }
 

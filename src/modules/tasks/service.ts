@@ -5,6 +5,7 @@
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
+import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
 import { jobs, taskCounts, tasks } from '../../db/schema'
 import { fail } from '../../http/errors'
@@ -63,8 +64,7 @@ export class TaskService {
   private readonly saveDocQuery
   private readonly setStatusQuery
   private readonly setStatusInDatasetQuery
-  private readonly countsQuery
-  private readonly idsByStatusQuery
+  private readonly statuses: DatasetStatuses
   private readonly nameStatusQuery
   private readonly statsQuery
   /** One prepared page query per combination of filters, built on first use. */
@@ -96,17 +96,12 @@ export class TaskService {
       .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
       .returning({ id: tasks.taskId })
       .prepare()
-    this.countsQuery = db
-      .select({ status: taskCounts.status, n: taskCounts.n })
-      .from(taskCounts)
-      .where(and(eq(taskCounts.datasetId, p('dataset_id')), sql`${taskCounts.n} > 0`))
-      .prepare()
-    this.idsByStatusQuery = db
-      .select({ id: tasks.taskId })
-      .from(tasks)
-      .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, p('status'))))
-      .orderBy(byCreation)
-      .prepare()
+    this.statuses = new DatasetStatuses(
+      db,
+      { table: tasks, id: tasks.taskId, datasetId: tasks.datasetId, status: tasks.status },
+      { table: taskCounts, datasetId: taskCounts.datasetId, status: taskCounts.status, n: taskCounts.n },
+      TASK_STATUSES,
+    )
     this.nameStatusQuery = db
       .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
       .from(tasks)
@@ -209,20 +204,14 @@ export class TaskService {
     )
   }
 
-  /** `{status: [task_id, ...]}` in status order, ids in creation order. */
+  /** `{status: [id, ...]}` in status order, ids in creation order. */
   statusSummary(datasetId: string): Record<string, string[]> {
-    const summary: Record<string, string[]> = {}
-    for (const status of Object.keys(this.statusCounts(datasetId))) {
-      summary[status] = this.idsByStatusQuery.all({ dataset_id: datasetId, status }).map((row) => row.id)
-    }
-    return summary
+    return this.statuses.summary(datasetId)
   }
 
   /** `{status: count}` in status order, from the maintained counts. */
   statusCounts(datasetId: string): Record<string, number> {
-    const counts: Record<string, number> = {}
-    for (const row of this.countsQuery.all({ dataset_id: datasetId })) counts[row.status] = row.n
-    return inStatusOrder(TASK_STATUSES, counts)
+    return this.statuses.counts(datasetId)
   }
 
   /** `{name: {status: count}}`, names ordered by their lowest task_index, statuses in status order. */
@@ -284,8 +273,8 @@ export class TaskService {
       ...shapes.map(([name, filter]) => ({ name: `list ${name}`, sql: this.pageQuery(filter).getQuery().sql })),
       { name: 'get', sql: this.docQuery.getQuery().sql },
       { name: 'get in dataset', sql: this.docInDatasetQuery.getQuery().sql },
-      { name: 'status summary', sql: this.idsByStatusQuery.getQuery().sql },
-      { name: 'status counts', sql: this.countsQuery.getQuery().sql },
+      { name: 'status summary', sql: this.statuses.idsByStatusQuery.getQuery().sql },
+      { name: 'status counts', sql: this.statuses.countsQuery.getQuery().sql },
       { name: 'name/status counts', sql: this.nameStatusQuery.getQuery().sql },
       { name: 'task stats', sql: this.statsQuery.getQuery().sql },
       { name: 'set status in dataset', sql: this.setStatusInDatasetQuery.getQuery().sql },
