@@ -5,12 +5,16 @@
  *   --quick  smaller databases and shorter runs (a smoke run)
  *   --soak   also run bench/soak.ts, when it exists
  *   --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, soak
+ *   --quiet-wait S  before each target, wait up to S seconds (default 120) for
+ *            the shared machine to be nearly idle; 0 starts at once
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { cpuShare, fmt, RESULT_PREFIX, type BenchResult, type CpuShare } from './lib'
+import { cpuShare, fmt, RESULT_PREFIX, waitForQuiet, type BenchResult, type CpuShare } from './lib'
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, soak: { type: 'boolean', default: false }, only: { type: 'string' } } })
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, soak: { type: 'boolean', default: false }, only: { type: 'string' }, 'quiet-wait': { type: 'string', default: '120' } },
+})
 const quick = values.quick
 
 interface Target {
@@ -64,6 +68,11 @@ interface Outcome {
 
 /** Runs one script, echoing its output as it comes and keeping it for the summary. */
 async function runTarget(target: Target): Promise<Outcome> {
+  const quietWait = Number(values['quiet-wait'])
+  if (quietWait > 0) {
+    const busy = await waitForQuiet(quietWait)
+    if (busy >= 0.25) console.log(`\n(the machine did not quieten within ${quietWait} s: ${fmt(busy)} cores busy with other work; starting anyway)`)
+  }
   console.log(`\n### ${target.name}: bun ${target.script} ${target.args.join(' ')}  (load average ${loadAverage()})`)
   const started = performance.now()
   const cpu = cpuShare()
