@@ -1,0 +1,90 @@
+/**
+ * Diagnostic (not a target): how much of the claims' and creations' latency
+ * tail and cost is the WAL checkpoint that SQLite runs inline, on the
+ * committing write, every `wal_autocheckpoint` pages.
+ *
+ * In process, without HTTP: 32 concurrent claimers through QueueService and
+ * 16 concurrent creators through TaskService (the services the routes use,
+ * with their group commit) on a copy of the 1M-task database, once with the
+ * connection as openDatabase configures it and once with automatic
+ * checkpoints turned off (PRAGMA wal_autocheckpoint = 0) on that connection.
+ * Prints operations per second and every stall over 50 ms seen by one of the
+ * loops, with the operation count at which it happened.
+ * Usage: bun bench/checkpoint-stalls.ts [--quick] [--seconds N]
+ */
+import { parseArgs } from 'node:util'
+import { closeDatabase, openDatabase } from '../src/db'
+import { QueueService } from '../src/modules/queue/service'
+import { TaskService } from '../src/modules/tasks/service'
+import { copyDatabase, fmt, percentile, removeDatabase, tempDir } from './lib'
+import { oneBigDataset } from './shapes'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' } } })
+// Short enough that the claimers do not empty the queue (100k queued, 20k with --quick).
+const seconds = Number(values.seconds ?? (values.quick ? 1 : 4))
+const seeded = oneBigDataset(values.quick)
+const datasetId = seeded.datasetIds[0]!
+const { dir, cleanup } = tempDir('checkpoint')
+const STALL_MS = 50
+
+interface Outcome {
+  perSecond: number
+  p99Ms: number
+  stalls: string[]
+}
+
+/** `loops` concurrent loops of `operation` for `seconds`; stalls as seen by loop 0. */
+async function drive(loops: number, operation: (n: number) => Promise<unknown>): Promise<Outcome> {
+  let done = 0
+  const latencies: number[] = []
+  const stalls: string[] = []
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      while (performance.now() < deadline) {
+        const t = performance.now()
+        await operation(done)
+        const ms = performance.now() - t
+        done++
+        latencies.push(ms)
+        if (loop === 0 && ms > STALL_MS) stalls.push(`${fmt(ms)} ms at op ${done}`)
+      }
+    }),
+  )
+  return { perSecond: done / ((performance.now() - started) / 1000), p99Ms: percentile(latencies, 99), stalls }
+}
+
+async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): Promise<Outcome> {
+  const path = copyDatabase(seeded.path, dir)
+  const { db, sqlite } = openDatabase(path)
+  if (!autocheckpoint) sqlite.exec('PRAGMA wal_autocheckpoint = 0')
+  try {
+    if (kind === 'claims') {
+      const queue = new QueueService(db)
+      return await drive(32, async () => {
+        if ((await queue.claim({ cpu: 4, memory: 8 })) === undefined) throw new Error('the queue ran dry: use fewer --seconds')
+      })
+    }
+    const tasks = new TaskService(db)
+    const jobs = sqlite.query<{ job_id: string }, [string]>('SELECT job_id FROM jobs WHERE dataset_id = ? LIMIT 1000').all(datasetId).map((r) => r.job_id)
+    return await drive(16, (n) =>
+      tasks.create({ dataset_id: datasetId, job_id: jobs[n % jobs.length]!, task_index: 1000 + n, name: 'diagnostic', depends: [], requirements: { cpu: 1 } }),
+    )
+  } finally {
+    closeDatabase(sqlite)
+    removeDatabase(path)
+  }
+}
+
+try {
+  for (const kind of ['claims', 'creations'] as const) {
+    for (const autocheckpoint of [true, false, true, false]) {
+      const o = await measure(kind, autocheckpoint)
+      const label = `${kind}, ${autocheckpoint ? 'inline autocheckpoint (as configured)' : 'wal_autocheckpoint = 0'}`
+      console.log(`${label.padEnd(50)} ${fmt(o.perSecond).padStart(6)}/s  p99 ${fmt(o.p99Ms)} ms  stalls > ${STALL_MS} ms: ${o.stalls.length ? o.stalls.join(', ') : 'none'}`)
+    }
+  }
+} finally {
+  cleanup()
+}
