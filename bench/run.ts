@@ -52,6 +52,11 @@ if (values.soak) {
   else console.log('--soak: bench/soak.ts does not exist, skipped')
 }
 const only = values.only?.split(',').map((s) => s.trim())
+const unknown = only?.filter((name) => !targets.some((t) => t.name === name)) ?? []
+if (unknown.length > 0) {
+  console.error(`--only: unknown target ${unknown.join(', ')} (targets: ${targets.map((t) => t.name).join(', ')}${values.soak ? '' : '; soak needs --soak'})`)
+  process.exit(2)
+}
 const chosen = only ? targets.filter((t) => only.includes(t.name)) : targets
 
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
