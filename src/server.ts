@@ -23,15 +23,17 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     // Printed as is rather than logged: the request log never carries tokens.
     process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${firstToken}\n`)
   }
-  const server = Bun.serve({
+  // Elysia's listen hands its routes to Bun's native router, which dispatches
+  // straight to each compiled route handler.
+  app.listen({
     hostname: config.host,
     port: config.port,
     // The body parser enforces ICEPROD_MAX_BODY itself, before reading a declared
     // length and while reading a chunked one, and answers 413 as JSON; Bun's own
     // limit (an empty 413) is lifted so that it never answers first.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (request) => app.handle(request),
   })
+  const server = app.server!
   // The app asks for a client's address only when it needs one (GET /metrics).
   built.clientAddresses.use((request) => server.requestIP(request)?.address)
   const url = `http://${server.hostname?.includes(':') ? `[${server.hostname}]` : server.hostname}:${server.port}`

@@ -57,15 +57,22 @@ export class TokenService {
     })
   }
 
+  /**
+   * The bearer of an already verified `token` that is valid now, without any
+   * await: the hot path of every authenticated request. Undefined otherwise.
+   */
+  cached(token: string): Auth | undefined {
+    const hit = this.cache.get(token)
+    if (!hit) return undefined
+    const now = Date.now() / 1000
+    if (hit.exp > now && hit.nbf <= now) return hit
+    if (hit.exp <= now) this.cache.delete(token)
+    return undefined
+  }
+
   /** The bearer of `token`, or undefined when it fails any check. Failures are never cached. */
   async verify(token: string): Promise<Auth | undefined> {
-    const now = Date.now() / 1000
-    const hit = this.cache.get(token)
-    if (hit) {
-      if (hit.exp > now && hit.nbf <= now) return hit
-      if (hit.exp <= now) this.cache.delete(token)
-      return undefined
-    }
+    if (this.cache.has(token)) return this.cached(token)
     if (token.length > MAX_TOKEN_LENGTH) return undefined
     const claims = await this.jwt.verify(token, { algorithms: ['HS512'], issuer: ISSUER, requiredClaims: ['exp'] })
     if (!claims) return undefined

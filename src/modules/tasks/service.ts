@@ -60,6 +60,7 @@ export class TaskService {
   private readonly jobIndexQuery
   private readonly insertQuery
   private readonly docQuery
+  private readonly docByIdStatement
   private readonly docInDatasetQuery
   private readonly saveDocQuery
   private readonly setStatusQuery
@@ -81,6 +82,9 @@ export class TaskService {
       .prepare()
     this.insertQuery = db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare()
     this.docQuery = db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare()
+    // GET /tasks/<id> is the hottest route: read the stored text with the same
+    // SQL straight from bun:sqlite, skipping drizzle's row mapping.
+    this.docByIdStatement = db.$client.prepare<{ doc: string }, [string]>(this.docQuery.getQuery().sql)
     this.docInDatasetQuery = db
       .select({ doc: tasks.doc })
       .from(tasks)
@@ -159,7 +163,7 @@ export class TaskService {
 
   /** The stored task document (JSON text); 404 when missing or, given a dataset, in another dataset. */
   get(taskId: string, datasetId?: string): string {
-    const row = datasetId === undefined ? this.docQuery.get({ task_id: taskId }) : this.docInDatasetQuery.get({ task_id: taskId, dataset_id: datasetId })
+    const row = datasetId === undefined ? this.docByIdStatement.get(taskId) : this.docInDatasetQuery.get({ task_id: taskId, dataset_id: datasetId })
     return row?.doc ?? fail(404, `task ${taskId} not found`)
   }
 
