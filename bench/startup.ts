@@ -27,9 +27,11 @@ const datasetId = seeded.datasetIds[0]!
 const authorization = `Bearer ${token(seeded.path, 'system')}`
 const { dir, cleanup } = tempDir('startup')
 
-function compile(entry: string, outfile: string): string {
+/** Compiles `entries` (the first is the program; any others are worker entrypoints it starts). */
+function compile(entries: string | string[], outfile: string): string {
+  const entry = ([] as string[]).concat(entries).join(' ')
   const started = performance.now()
-  const r = Bun.spawnSync(['bun', 'build', '--compile', '--minify', '--sourcemap', entry, '--outfile', outfile], { stdout: 'pipe', stderr: 'pipe' })
+  const r = Bun.spawnSync(['bun', 'build', '--compile', '--minify', '--sourcemap', ...([] as string[]).concat(entries), '--outfile', outfile], { stdout: 'pipe', stderr: 'pipe' })
   if (r.exitCode !== 0) throw new Error(`bun build ${entry} failed: ${r.stderr.toString()}`)
   console.log(`  compiled ${entry} in ${fmt((performance.now() - started) / 1000)} s`)
   return outfile
@@ -77,7 +79,7 @@ async function startOnce(cmd: string[], requests: string[]): Promise<Start> {
 const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
-  const binary = values.binary ?? compile('src/cli.ts', `${dir}/iceprod-rest`)
+  const binary = values.binary ?? compile(['src/cli.ts', 'src/db/checkpoint-worker.ts'], `${dir}/iceprod-rest`)
   const baselineBinary = compile('bench/baseline-lookup.ts', `${dir}/baseline-lookup`)
   // A few typical requests: task lookups, counts, a job's tasks, the service document.
   const sampleTasks = seeded.taskIds.filter((_, i) => i % Math.floor(seeded.taskIds.length / 10) === 0)

@@ -5,6 +5,7 @@
  */
 import { createApp, type AppOptions } from './app'
 import type { Config } from './config'
+import { startBackgroundCheckpoints } from './db'
 
 export interface RunningServer {
   /** The address actually listened on (port 0 picks a free port). */
@@ -17,6 +18,7 @@ export interface RunningServer {
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const built = createApp(config, options)
   const { app, auth } = built
+  const stopCheckpoints = await startBackgroundCheckpoints(built.ctx.sqlite, config.db)
   // The first start (of a new database, or of one only migrated so far) prints an admin token.
   const firstToken = await auth.bootstrapAdmin()
   if (firstToken) {
@@ -42,6 +44,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     async stop() {
       await server.stop(false)
       await built.flushLogs()
+      await stopCheckpoints()
       built.close()
     },
   }

@@ -17,13 +17,12 @@ let binary: string
 const env = { PATH: '/nonexistent', HOME: '/nonexistent' }
 
 beforeAll(() => {
-  const buildDir = mkdtempSync(join(tmpdir(), 'iceprod-build-'))
-  const build = Bun.spawnSync(['bun', 'build', '--compile', 'src/cli.ts', '--outfile', join(buildDir, 'iceprod-rest')], { stderr: 'pipe', stdout: 'pipe' })
+  // Exactly the binary `bun run build` makes.
+  const build = Bun.spawnSync(['bun', 'run', 'build'], { stderr: 'pipe', stdout: 'pipe' })
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
   dir = mkdtempSync(join(tmpdir(), 'iceprod-e2e-'))
   binary = join(dir, 'iceprod-rest')
-  copyFileSync(join(buildDir, 'iceprod-rest'), binary)
-  rmSync(buildDir, { recursive: true, force: true })
+  copyFileSync(join('dist', 'iceprod-rest'), binary)
   expect(readdirSync(dir)).toEqual(['iceprod-rest'])
 }, 120_000)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

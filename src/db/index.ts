@@ -29,10 +29,10 @@ export function openDatabase(path: string): OpenedDatabase {
   sqlite.exec('PRAGMA foreign_keys = ON')
   sqlite.exec('PRAGMA temp_store = MEMORY')
   sqlite.exec('PRAGMA cache_size = -16000')
-  // Checkpoints (the only fsyncs under synchronous=NORMAL) run inline on the
-  // committing write: let the WAL grow to ~40 MB between them so that busy
-  // writers pay for one far less often, and cut the file back after each.
-  sqlite.exec('PRAGMA wal_autocheckpoint = 10000')
+  // Checkpoints are the only fsyncs under synchronous=NORMAL. By default SQLite
+  // runs them inline in the commit that crosses 1000 WAL pages; a server moves
+  // them to a worker thread (startBackgroundCheckpoints). The WAL file is cut
+  // back after a checkpoint so that a burst does not leave it large.
   sqlite.exec('PRAGMA journal_size_limit = 67108864')
   const db = drizzle({ client: sqlite, schema }) as Db
   migrate(db)
@@ -57,4 +57,36 @@ export { schema }
  */
 export function writeTx<T>(db: Db, fn: () => T): T {
   return db.$client.transaction(fn).immediate()
+}
+
+/** How often the worker checkpoints. */
+const CHECKPOINT_INTERVAL_MS = 200
+/** Inline checkpoints stay on as a backstop, far out, should the worker fall behind. */
+const BACKSTOP_CHECKPOINT_PAGES = 25_000
+
+/**
+ * Moves WAL checkpoints off the serving thread: a worker with its own
+ * connection checkpoints every 200 ms, so a commit never stalls on one.
+ * Returns a function that stops the worker and closes its connection.
+ */
+export async function startBackgroundCheckpoints(sqlite: Database, path: string): Promise<() => Promise<void>> {
+  // In the compiled executable every module's import.meta.url is the bundle's
+  // root (src/), where the worker entrypoint sits at db/checkpoint-worker.ts.
+  const bundled = import.meta.url.includes('/$bunfs/')
+  const worker = new Worker(new URL(bundled ? './db/checkpoint-worker.ts' : './checkpoint-worker.ts', import.meta.url).href)
+  const reply = (expected: string) =>
+    new Promise<void>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent) => (event.data === expected ? resolve() : reject(new Error(String(event.data))))
+      worker.onerror = (event) => reject(new Error(event.message))
+    })
+  const started = reply('started')
+  worker.postMessage({ path, intervalMs: CHECKPOINT_INTERVAL_MS })
+  await started
+  sqlite.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
+  return async () => {
+    const stopped = reply('stopped')
+    worker.postMessage('stop')
+    await stopped
+    worker.terminate()
+  }
 }

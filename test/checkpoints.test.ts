@@ -1,0 +1,36 @@
+import { expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { closeDatabase, openDatabase, startBackgroundCheckpoints } from '../src/db'
+
+setDefaultTimeout(60_000)
+
+/** Writes `batches` bursts of single-row transactions, pausing between bursts; returns the WAL's largest size. */
+async function writeBursts(db: string, background: boolean): Promise<number> {
+  const { sqlite } = openDatabase(db)
+  const stop = background ? await startBackgroundCheckpoints(sqlite, db) : undefined
+  if (!background) sqlite.exec('PRAGMA wal_autocheckpoint = 25000') // the same backstop, no worker
+  const insert = sqlite.prepare('INSERT INTO grids (grid_id, doc) VALUES (?, ?)')
+  let largest = 0
+  for (let burst = 0; burst < 10; burst++) {
+    for (let i = 0; i < 400; i++) insert.run(`g${burst}_${i}`, JSON.stringify({ grid_id: `g${burst}_${i}`, pad: 'x'.repeat(300) }))
+    largest = Math.max(largest, statSync(`${db}-wal`).size)
+    await Bun.sleep(400)
+  }
+  await stop?.()
+  closeDatabase(sqlite)
+  return largest
+}
+
+test('the checkpoint worker keeps the WAL from growing while the server writes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-checkpoints-'))
+  try {
+    const withWorker = await writeBursts(join(dir, 'a.sqlite'), true)
+    const without = await writeBursts(join(dir, 'b.sqlite'), false)
+    // Without checkpoints the WAL holds every burst; with the worker it is reset between bursts.
+    expect(without).toBeGreaterThan(4 * withWorker)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
