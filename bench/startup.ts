@@ -31,7 +31,7 @@ const { dir, cleanup } = tempDir('startup')
 function compile(entries: string | string[], outfile: string): string {
   const entry = ([] as string[]).concat(entries).join(' ')
   const started = performance.now()
-  const r = Bun.spawnSync(['bun', 'build', '--compile', '--minify', '--sourcemap', ...([] as string[]).concat(entries), '--outfile', outfile], { stdout: 'pipe', stderr: 'pipe' })
+  const r = Bun.spawnSync(['bun', 'build', '--compile', '--minify', '--bytecode', '--sourcemap', ...([] as string[]).concat(entries), '--outfile', outfile], { stdout: 'pipe', stderr: 'pipe' })
   if (r.exitCode !== 0) throw new Error(`bun build ${entry} failed: ${r.stderr.toString()}`)
   console.log(`  compiled ${entry} in ${fmt((performance.now() - started) / 1000)} s`)
   return outfile

@@ -14,11 +14,12 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+const CHECKPOINTS_DELAY_MS = 1000
+
 /** Builds the app and listens; the caller decides when to stop. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const built = createApp(config, options)
   const { app, auth } = built
-  const stopCheckpoints = await startBackgroundCheckpoints(built.ctx.sqlite, config.db)
   // The first start (of a new database, or of one only migrated so far) prints an admin token.
   const firstToken = await auth.bootstrapAdmin()
   if (firstToken) {
@@ -36,6 +37,16 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   })
   const server = app.server!
+  // The checkpoint worker starts a moment after the server answers, so that it
+  // adds nothing to start-up; until then (or if it cannot start) SQLite
+  // checkpoints inline as usual.
+  let checkpoints: Promise<() => Promise<void>> | undefined
+  const checkpointsTimer = setTimeout(() => {
+    checkpoints = startBackgroundCheckpoints(built.ctx.sqlite, config.db).catch((error) => {
+      built.log.warn({ err: error }, 'background checkpoints unavailable; checkpointing inline')
+      return async () => {}
+    })
+  }, CHECKPOINTS_DELAY_MS)
   // The app asks for a client's address only when it needs one (GET /metrics).
   built.clientAddresses.use((request) => server.requestIP(request)?.address)
   const url = `http://${server.hostname?.includes(':') ? `[${server.hostname}]` : server.hostname}:${server.port}`
@@ -44,7 +55,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     async stop() {
       await server.stop(false)
       await built.flushLogs()
-      await stopCheckpoints()
+      clearTimeout(checkpointsTimer)
+      if (checkpoints) await (await checkpoints)()
       built.close()
     },
   }

@@ -76,10 +76,14 @@ describe('the compiled binary', () => {
       })
       expect(created.status).toBe(201)
       expect((await fetch(`${base}/roles`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401)
+      // The checkpoint worker starts a second after the server: give it time to.
+      await Bun.sleep(1500)
     } finally {
       server.kill('SIGTERM')
     }
     expect(await server.exited).toBe(0)
+    await readUntil(server.stderr, /stopped\n/, seen)
+    expect(seen.text).not.toContain('background checkpoints unavailable')
     const data = join(dir, 'iceprod-data')
     expect(existsSync(join(data, 'iceprod.sqlite'))).toBe(true)
     expect(statSync(join(data, 'jwt-secret')).mode & 0o777).toBe(0o600)

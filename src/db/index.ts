@@ -79,11 +79,20 @@ export async function startBackgroundCheckpoints(sqlite: Database, path: string)
       worker.onmessage = (event: MessageEvent) => (event.data === expected ? resolve() : reject(new Error(String(event.data))))
       worker.onerror = (event) => reject(new Error(event.message))
     })
+  // The worker never keeps the process alive on its own.
+  worker.unref()
   const started = reply('started')
   worker.postMessage({ path, intervalMs: CHECKPOINT_INTERVAL_MS })
-  await started
+  try {
+    await started
+  } catch (error) {
+    worker.terminate()
+    throw error
+  }
   sqlite.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
   return async () => {
+    // Held while stopping: otherwise nothing may keep the process alive until the worker answers.
+    worker.ref()
     const stopped = reply('stopped')
     worker.postMessage('stop')
     await stopped
