@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestApp, type TestApp } from './support'
+import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
@@ -7,24 +7,11 @@ let datasetId: string
 let otherDatasetId: string
 beforeAll(async () => {
   t = await startTestApp()
-  for (const name of ['/simprod', '/simprod/filtering', '/reader', '/other']) await t.call('POST', '/groups', { body: { name } })
-  datasetId = await createDataset('/simprod/filtering')
-  otherDatasetId = await createDataset('/other')
-  await t.call('PUT', `/auths/${datasetId}`, { body: { read_groups: ['/simprod/filtering', '/reader'], write_groups: ['/simprod/filtering'] } })
-  for (const role of ['admin', 'system', 'client', 'pilot', 'user', 'anonymous']) tokens[role] = await t.token(role)
-  tokens.writer = await t.token('user', { groups: ['/simprod/filtering'] })
-  tokens.parent = await t.token('anonymous', { groups: ['/simprod'] })
-  tokens.reader = await t.token('user', { groups: ['/reader'] })
-  tokens.other = await t.token('user', { groups: ['/other'] })
+  ;({ datasetId, otherDatasetId } = await datasetFixture(t, tokens))
 })
 afterAll(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
-const ID = /^[0-9a-f]{32}$/
 
-async function createDataset(group: string): Promise<string> {
-  return (await t.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 1, tasks_submitted: 1, group } })).body.result.split('/')[2]
-}
 
 async function postLog(body: Record<string, unknown>, token = tokens.pilot): Promise<string> {
   const r = await t.call('POST', '/logs', { token, body })

@@ -79,3 +79,31 @@ export async function startTestApp(overrides: Partial<Config> = {}, env: Record<
 }
 
 export type TestApp = Awaited<ReturnType<typeof startTestApp>>
+
+/** IceProd's timestamp form and the server's ids. */
+export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
+export const ID = /^[0-9a-f]{32}$/
+
+/**
+ * The dataset fixture shared by the route tests: groups /simprod,
+ * /simprod/filtering, /reader and /other; a dataset of /simprod/filtering that
+ * /reader may also read, and another of /other; `tokens` filled with one token
+ * per role plus `writer` (/simprod/filtering), `parent` (/simprod, anonymous),
+ * `reader` (/reader) and `other` (/other).
+ */
+export async function datasetFixture(t: TestApp, tokens: Record<string, string>) {
+  for (const name of ['/simprod', '/simprod/filtering', '/reader', '/other']) await t.call('POST', '/groups', { body: { name } })
+  const createDataset = async (group: string): Promise<string> => {
+    const r = await t.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 10, tasks_submitted: 10, group } })
+    return r.body.result.split('/')[2]
+  }
+  const datasetId = await createDataset('/simprod/filtering')
+  const otherDatasetId = await createDataset('/other')
+  await t.call('PUT', `/auths/${datasetId}`, { body: { read_groups: ['/simprod/filtering', '/reader'], write_groups: ['/simprod/filtering'] } })
+  for (const role of ['admin', 'system', 'client', 'pilot', 'user', 'anonymous']) tokens[role] = await t.token(role)
+  tokens.writer = await t.token('user', { groups: ['/simprod/filtering'] })
+  tokens.parent = await t.token('anonymous', { groups: ['/simprod'] })
+  tokens.reader = await t.token('user', { groups: ['/reader'] })
+  tokens.other = await t.token('user', { groups: ['/other'] })
+  return { datasetId, otherDatasetId, createDataset }
+}

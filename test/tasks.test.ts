@@ -1,36 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { newId } from '../src/db/documents'
-import { startTestApp, type TestApp } from './support'
+import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
 let datasetId: string
 let otherDatasetId: string
+let createDataset: (group: string) => Promise<string>
 let jobId: string
 let otherJobId: string
 beforeAll(async () => {
   t = await startTestApp()
-  for (const name of ['/simprod', '/simprod/filtering', '/reader', '/other']) await t.call('POST', '/groups', { body: { name } })
-  datasetId = await createDataset('/simprod/filtering')
-  otherDatasetId = await createDataset('/other')
-  await t.call('PUT', `/auths/${datasetId}`, { body: { read_groups: ['/simprod/filtering', '/reader'], write_groups: ['/simprod/filtering'] } })
+  ;({ datasetId, otherDatasetId, createDataset } = await datasetFixture(t, tokens))
   jobId = await createJob(datasetId, 3)
   otherJobId = await createJob(otherDatasetId, 0)
-  for (const role of ['admin', 'system', 'client', 'pilot', 'user', 'anonymous']) tokens[role] = await t.token(role)
-  tokens.writer = await t.token('user', { groups: ['/simprod/filtering'] })
-  tokens.parent = await t.token('anonymous', { groups: ['/simprod'] })
-  tokens.reader = await t.token('user', { groups: ['/reader'] })
-  tokens.other = await t.token('user', { groups: ['/other'] })
 })
 afterAll(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
-const ID = /^[0-9a-f]{32}$/
 
-async function createDataset(group: string): Promise<string> {
-  const r = await t.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 10, tasks_submitted: 10, group } })
-  return r.body.result.split('/')[2]
-}
 
 async function createJob(dataset: string, jobIndex: number): Promise<string> {
   const r = await t.call('POST', '/jobs', { body: { dataset_id: dataset, job_index: jobIndex } })
