@@ -4,7 +4,7 @@
  * Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...]
  *   --quick  smaller databases and shorter runs (a smoke run)
  *   --soak   also run bench/soak.ts, when it exists
- *   --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, soak
+ *   --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, observability, soak
  *   --quiet-wait S  before each target, wait up to S seconds (default 120) for
  *            the shared machine to be nearly idle; 0 starts at once
  */
@@ -46,6 +46,7 @@ const targets: Target[] = [
   { name: 'big-list', script: 'bench/big-list.ts', args: quick ? ['--quick'] : [] },
   { name: 'creation', script: 'bench/creation.ts', args: quick ? ['--quick'] : [] },
   { name: 'startup', script: 'bench/startup.ts', args: quick ? ['--quick'] : [] },
+  { name: 'observability', script: 'bench/observability.ts', args: quick ? ['--quick'] : [] },
 ]
 if (values.soak) {
   if (existsSync('bench/soak.ts')) targets.push({ name: 'soak', script: 'bench/soak.ts', args: quick ? soakQuickArgs(readFileSync('bench/soak.ts', 'utf8')) : [] })

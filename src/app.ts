@@ -33,6 +33,11 @@ import { metricsModule } from './modules/metrics'
 export interface AppOptions {
   /** Where log lines go; stderr (asynchronous, buffered) by default. */
   logOutput?: LogOutput
+  /**
+   * Request ids, request log lines and request metrics (default true). Only
+   * the observability benchmark turns them off, to measure what they cost.
+   */
+  observe?: boolean
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
@@ -63,10 +68,21 @@ export function createApp(config: Config, options: AppOptions = {}) {
   // whole would make every request prepare everything.
   // X-Request-Id goes straight onto a Response the route returned: put in
   // `set.headers` instead, it would make Elysia copy the whole response.
-  const app = new Elysia({ normalize: false })
-    .onRequest((c) => {
+  const base = new Elysia({ normalize: false })
+  if (options.observe !== false) {
+    base.onRequest((c) => {
       ;(c as unknown as Observed).observed = observer.begin()
     })
+    base.mapResponse((c) => {
+      const observed = (c as unknown as Observed).observed
+      if (observed === undefined || observed.recorded) return
+      const value = c.responseValue
+      if (value instanceof Response) setHeader(value, c.set.headers, observed.id)
+      else c.set.headers['x-request-id'] = observed.id
+      observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, responseStatus(value, c.set.status))
+    })
+  }
+  const app = base
     .onParse(({ request, contentType }) => parseJsonBody(request, contentType, config.maxBody))
     // Never reached (the parser above answers every body); it marks bodies as JSON for the OpenAPI document.
     .on('parse', { fn: 'json' } as never)
@@ -78,14 +94,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
         observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, response.status)
       }
       return response
-    })
-    .mapResponse((c) => {
-      const observed = (c as unknown as Observed).observed
-      if (observed === undefined || observed.recorded) return
-      const value = c.responseValue
-      if (value instanceof Response) setHeader(value, c.set.headers, observed.id)
-      else c.set.headers['x-request-id'] = observed.id
-      observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, responseStatus(value, c.set.status))
     })
     .use(
       openapi({
