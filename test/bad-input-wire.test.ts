@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from './server-process'
 
-// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+// These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
 
 const LIMIT = 1024

@@ -32,7 +32,7 @@ import {
   type Sent,
 } from './bad-input-support'
 
-// test/setup.ts's default timeout reaches only the first file of a multi-file run.
+// These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
 
 let f: Fixture
