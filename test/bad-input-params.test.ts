@@ -6,24 +6,19 @@
  * Every refusal is exactly {code, error} and writes nothing, bodies and
  * tokens being valid so that the parameter is what is refused.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES } from '../src/status'
 import {
-  describe as describeRequest,
   jsonText,
   oddText,
   PARAM_ROUTES,
   paramNames,
   pathOf,
   QUERY_ROUTES,
-  refusalProblems,
-  send,
-  snapshot,
-  startFixture,
+  refusalSuite,
   tokenFor,
   type Expectation,
-  type Fixture,
   type QueryKind,
   type Route,
   type Sent,
@@ -32,19 +27,8 @@ import {
 // These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
 
-let f: Fixture
-let baseline: Record<string, string>
-beforeAll(async () => {
-  f = await startFixture()
-  baseline = snapshot(f)
-})
-afterAll(() => f.t.close())
-
-async function expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
-  const answer = await send(f, sent)
-  const request = describeRequest(sent)
-  expect({ request, problems: refusalProblems(f, answer, baseline, expected) }).toEqual({ request, problems: [] })
-}
+const suite = refusalSuite()
+const { expectRefused } = suite
 
 const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 
@@ -52,9 +36,9 @@ const says = (message: string): Expectation => ({ message: (error) => error === 
 function call(route: Route, values: Record<string, string>, role?: string, query = ''): Sent {
   return {
     method: route.method,
-    path: pathOf(route, f.ids, values) + query,
-    token: tokenFor(f, route, role),
-    body: route.body ? jsonText(route.body.valid(f.ids)) : undefined,
+    path: pathOf(route, suite.f.ids, values) + query,
+    token: tokenFor(suite.f, route, role),
+    body: route.body ? jsonText(route.body.valid(suite.f.ids)) : undefined,
   }
 }
 
@@ -107,7 +91,7 @@ describe('path parameters', () => {
     const cases = routeAndParam.filter(([route]) => !route.createsAtPath)
     await fc.assert(
       fc.asyncProperty(cases, unknownId, async ([route, name, role], id) => {
-        fc.pre(!Object.values(f.ids).includes(id))
+        fc.pre(!Object.values(suite.f.ids).includes(id))
         await expectRefused(call(route, { [name]: id }, role))
       }),
       { numRuns: 300 },

@@ -5,6 +5,7 @@
  * wrong values, and the check every refused request must pass: a 4xx whose
  * body is exactly {code, error}, and a database left exactly as it was.
  */
+import { afterAll, beforeAll, expect } from 'bun:test'
 import fc from 'fast-check'
 import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES } from '../src/status'
 import { startTestApp, type TestApp } from './support'
@@ -509,3 +510,25 @@ export function describe(sent: Pick<Sent, 'method' | 'path'> & { body?: unknown 
 
 /** JSON text of a body; JSON.stringify keeps lone surrogates as \u escapes. */
 export const jsonText = (value: unknown) => JSON.stringify(value)
+
+/**
+ * Registers this test file's fixture (a fresh app and the snapshot of its
+ * tables) and returns it with the check every refused request must pass.
+ */
+export function refusalSuite() {
+  const suite = {
+    f: undefined as unknown as Fixture,
+    baseline: {} as Record<string, string>,
+    async expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
+      const answer = await send(suite.f, sent)
+      const request = describe(sent)
+      expect({ request, problems: refusalProblems(suite.f, answer, suite.baseline, expected) }).toEqual({ request, problems: [] })
+    },
+  }
+  beforeAll(async () => {
+    suite.f = await startFixture()
+    suite.baseline = snapshot(suite.f)
+  })
+  afterAll(() => suite.f.t.close())
+  return suite
+}

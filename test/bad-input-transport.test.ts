@@ -5,22 +5,17 @@
  * declared falsely. Every refusal is a 4xx {code, error} that writes nothing.
  * The same lies told over a real socket are in bad-input-wire.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import {
   acceptsStrings,
   BODY_ROUTES,
-  describe as describeRequest,
   jsonText,
   MAX_BODY,
   pathOf,
-  refusalProblems,
-  send,
-  snapshot,
-  startFixture,
+  refusalSuite,
   tokenFor,
   type Expectation,
-  type Fixture,
   type JsonBody,
   type Route,
   type Sent,
@@ -29,28 +24,17 @@ import {
 // These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
 
-let f: Fixture
-let baseline: Record<string, string>
-beforeAll(async () => {
-  f = await startFixture()
-  baseline = snapshot(f)
-})
-afterAll(() => f.t.close())
+const suite = refusalSuite()
+const { expectRefused } = suite
 
 type BodyRoute = Route & { body: JsonBody }
-
-async function expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
-  const answer = await send(f, sent)
-  const request = describeRequest(sent)
-  expect({ request, problems: refusalProblems(f, answer, baseline, expected) }).toEqual({ request, problems: [] })
-}
 
 const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 const UNSUPPORTED = { status: 415, ...says('Content-Type must be application/json') }
 const TOO_LARGE = { status: 413, ...says(`body larger than ${MAX_BODY} bytes`) }
 
-const base = (route: Route, role?: string): Omit<Sent, 'body'> => ({ method: route.method, path: pathOf(route, f.ids), token: tokenFor(f, route, role) })
-const validText = (route: BodyRoute) => jsonText(route.body.valid(f.ids))
+const base = (route: Route, role?: string): Omit<Sent, 'body'> => ({ method: route.method, path: pathOf(route, suite.f.ids), token: tokenFor(suite.f, route, role) })
+const validText = (route: BodyRoute) => jsonText(route.body.valid(suite.f.ids))
 const roleOf = (route: Route) => fc.constantFrom(...route.roles)
 const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(fc.constant(route), roleOf(route)))
 
@@ -59,14 +43,14 @@ const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(f
  * the status that says so: proof that the body was read as JSON.
  */
 function refusedButJson(route: BodyRoute): { text: string; status: number } {
-  const valid = route.body.valid(f.ids)
+  const valid = route.body.valid(suite.f.ids)
   const required = Object.keys(route.body.required)
   if (required.length > 0) {
     const { [required[0]!]: _, ...rest } = valid
     return { text: jsonText(rest), status: 400 }
   }
   // Not `{}`: the cases add a key to it.
-  const refused = route.body.refused?.(f.ids).find(([body]) => Object.keys(body).length > 0)
+  const refused = route.body.refused?.(suite.f.ids).find(([body]) => Object.keys(body).length > 0)
   if (refused) return { text: jsonText(refused[0]), status: refused[1] }
   const [key, kind] = Object.entries(route.body.optional ?? {})[0]!
   return { text: jsonText({ ...valid, [key]: acceptsStrings(kind) ? 5 : 'x' }), status: 400 }

@@ -7,25 +7,22 @@
  * exactly as it was. Tokens hold roles the route allows, so that the body's
  * validation is what answers, not the access guard.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { t, ValidationError } from 'elysia'
 import fc from 'fast-check'
 import { toErrorResponse } from '../src/http/errors'
 import {
   acceptsStrings,
   BODY_ROUTES,
-  describe as describeRequest,
   jsonText,
   label,
   oddText,
   pathOf,
-  refusalProblems,
   send,
-  snapshot,
   startFixture,
+  refusalSuite,
   tokenFor,
   type Expectation,
-  type Fixture,
   type JsonBody,
   type Kind,
   type Route,
@@ -35,27 +32,16 @@ import {
 // These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
 
-let f: Fixture
-let baseline: Record<string, string>
-beforeAll(async () => {
-  f = await startFixture()
-  baseline = snapshot(f)
-})
-afterAll(() => f.t.close())
+const suite = refusalSuite()
+const { expectRefused } = suite
 
 type BodyRoute = Route & { body: JsonBody }
-
-async function expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
-  const answer = await send(f, sent)
-  const request = describeRequest(sent)
-  expect({ request, problems: refusalProblems(f, answer, baseline, expected) }).toEqual({ request, problems: [] })
-}
 
 /** A request to `route` with `body` (text as is, anything else as JSON) and an allowed token. */
 const request = (route: Route, body: unknown, role?: string): Sent => ({
   method: route.method,
-  path: pathOf(route, f.ids),
-  token: tokenFor(f, route, role),
+  path: pathOf(route, suite.f.ids),
+  token: tokenFor(suite.f, route, role),
   body: typeof body === 'string' ? body : jsonText(body),
 })
 
@@ -90,7 +76,7 @@ describe('keys', () => {
   test('each required key missing: 400 "missing key: <key>"', async () => {
     for (const route of BODY_ROUTES) {
       for (const key of Object.keys(route.body.required)) {
-        const { [key]: _, ...body } = route.body.valid(f.ids)
+        const { [key]: _, ...body } = route.body.valid(suite.f.ids)
         await expectRefused(request(route, body), { status: 400, ...says(`missing key: ${key}`) })
       }
     }
@@ -101,7 +87,7 @@ describe('keys', () => {
       const cases = fc.oneof(...typedKeys(route.body).map(([key, kind]) => fc.tuple(fc.constant(key), kind.wrong)))
       await fc.assert(
         fc.asyncProperty(cases, roleOf(route), async ([key, value], role) => {
-          await expectRefused(request(route, { ...route.body.valid(f.ids), [key]: value }, role), { status: 400, ...names(key) })
+          await expectRefused(request(route, { ...route.body.valid(suite.f.ids), [key]: value }, role), { status: 400, ...names(key) })
         }),
         { numRuns: 40 },
       )
@@ -114,7 +100,7 @@ describe('keys', () => {
       for (const [key] of typedKeys(route.body).filter(([, k]) => acceptsStrings(k))) {
         for (const value of [{ toString: '' }, { toString: { toString: 1 }, valueOf: 2 }]) {
           cases++
-          await expectRefused(request(route, { ...route.body.valid(f.ids), [key]: value }), { status: 400, ...names(key) })
+          await expectRefused(request(route, { ...route.body.valid(suite.f.ids), [key]: value }), { status: 400, ...names(key) })
         }
       }
     }
@@ -132,7 +118,7 @@ describe('keys', () => {
       fc.asyncProperty(cases, async ([route, key, value, role]) => {
         // A lone surrogate is refused before the status is read, naming the key.
         const message = value.isWellFormed() ? says(`bad status: ${value}`) : names(key)
-        await expectRefused(request(route, { ...route.body.valid(f.ids), [key]: value }, role), { status: 400, ...message })
+        await expectRefused(request(route, { ...route.body.valid(suite.f.ids), [key]: value }, role), { status: 400, ...message })
       }),
       { numRuns: 150 },
     )
@@ -141,7 +127,7 @@ describe('keys', () => {
   test('bodies of the right shape refused for what they say, with the status API.md gives', async () => {
     let cases = 0
     for (const route of BODY_ROUTES) {
-      for (const [body, status] of route.body.refused?.(f.ids) ?? []) {
+      for (const [body, status] of route.body.refused?.(suite.f.ids) ?? []) {
         cases++
         await expectRefused(request(route, body), { status })
       }
@@ -183,7 +169,7 @@ describe('text that is not a JSON object', () => {
 
   test('a valid body cut short anywhere is 400 "body is not valid JSON"', async () => {
     const cases = routeAndRole.chain(([route, role]) => {
-      const text = jsonText(route.body.valid(f.ids))
+      const text = jsonText(route.body.valid(suite.f.ids))
       return fc.tuple(fc.constant(route), fc.constant(role), fc.constant(text), fc.integer({ min: 1, max: text.length - 1 }))
     })
     await fc.assert(
@@ -199,7 +185,7 @@ describe('text that is not a JSON object', () => {
     const badBytes = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]]
     for (const route of BODY_ROUTES) {
       for (const bytes of badBytes) {
-        const [head, tail] = withKey(route.body.valid(f.ids), 'x', '"BAD"').split('BAD')
+        const [head, tail] = withKey(route.body.valid(suite.f.ids), 'x', '"BAD"').split('BAD')
         const body = new Uint8Array([...encoder.encode(head), ...bytes, ...encoder.encode(tail)])
         await expectRefused({ ...request(route, ''), body }, { status: 400, ...NOT_JSON })
       }
@@ -208,7 +194,7 @@ describe('text that is not a JSON object', () => {
 
   test('each route: an array, a string, a number, null and a boolean are 400 "body must be a JSON object"', async () => {
     for (const route of BODY_ROUTES) {
-      for (const value of [[], [route.body.valid(f.ids)], 'text', 0, -1.5, null, true, false]) {
+      for (const value of [[], [route.body.valid(suite.f.ids)], 'text', 0, -1.5, null, true, false]) {
         await expectRefused(request(route, jsonText(value)), { status: 400, ...NOT_OBJECT })
       }
     }
@@ -234,7 +220,7 @@ describe('deep nesting', () => {
 
   test(`each route: ${LEVELS} levels, as the body or inside it, are 400`, async () => {
     for (const route of BODY_ROUTES) {
-      const valid = route.body.valid(f.ids)
+      const valid = route.body.valid(suite.f.ids)
       await expectRefused(request(route, arrays(LEVELS)), { status: 400, ...NOT_OBJECT })
       await expectRefused(request(route, objects(LEVELS)), { status: 400, ...names('nested') })
       await expectRefused(request(route, withKey(valid, 'deep', arrays(LEVELS))), { status: 400, ...names('nested') })
@@ -249,7 +235,7 @@ describe('deep nesting', () => {
         // The body is level 1: one `{"deep":` plus the generated levels.
         let inner = '0'
         for (const isArray of levels) inner = isArray ? `[${inner}]` : `{"k":${inner}}`
-        const body = withKey(route.body.valid(f.ids), 'deep', inner)
+        const body = withKey(route.body.valid(suite.f.ids), 'deep', inner)
         await expectRefused(request(route, body, role), { status: 400, ...names('nested') })
       }),
       { numRuns: 50 },
@@ -268,22 +254,22 @@ describe('long strings and odd unicode', () => {
         await expectRefused(request(route, { ...extra, dataset_id: long }), { status: 400, ...names('dataset_id') })
         continue
       }
-      const broken = key in route.body.required ? (({ [key]: _, ...rest }) => rest)(route.body.valid(f.ids)) : { ...route.body.valid(f.ids), [key]: acceptsStrings(kind!) ? 5 : long }
+      const broken = key in route.body.required ? (({ [key]: _, ...rest }) => rest)(route.body.valid(suite.f.ids)) : { ...route.body.valid(suite.f.ids), [key]: acceptsStrings(kind!) ? 5 : long }
       await expectRefused(request(route, { ...broken, ...extra }), { status: 400, ...names(key) })
-      if (!acceptsStrings(kind!)) await expectRefused(request(route, { ...route.body.valid(f.ids), [key]: '7'.repeat(20_000) }), { status: 400, ...names(key) })
+      if (!acceptsStrings(kind!)) await expectRefused(request(route, { ...route.body.valid(suite.f.ids), [key]: '7'.repeat(20_000) }), { status: 400, ...names(key) })
     }
   })
 
   test('odd unicode in keys and values does not change why a broken body is refused', async () => {
     const cases = routeAndRole.chain(([route, role]) => {
       // An odd key must not restore a key the case removed.
-      const oddKey = oddText().filter((key) => !(key in route.body.valid(f.ids)) && !typedKeys(route.body).some(([k]) => k === key))
+      const oddKey = oddText().filter((key) => !(key in route.body.valid(suite.f.ids)) && !typedKeys(route.body).some(([k]) => k === key))
       return fc.tuple(fc.constant(route), fc.constant(role), oddKey, oddText())
     })
     await fc.assert(
       fc.asyncProperty(cases, async ([route, role, oddKey, oddValue]) => {
         const [key, kind] = typedKeys(route.body)[0] ?? ['dataset_id', undefined]
-        const valid = route.body.valid(f.ids)
+        const valid = route.body.valid(suite.f.ids)
         const broken = kind === undefined
           ? { ...valid, dataset_id: 'otherdataset' }
           : key in route.body.required
@@ -301,9 +287,9 @@ describe('long strings and odd unicode', () => {
   test('each route: a lone surrogate in any string of a valid body is 400 naming the key, and nothing is stored', async () => {
     for (const route of BODY_ROUTES) {
       for (const surrogate of ['\ud800', 'abc\udfffdef', '\ud83d']) {
-        await expectRefused(request(route, { ...route.body.valid(f.ids), note: surrogate }), { status: 400, ...names('key note') })
-        await expectRefused(request(route, { ...route.body.valid(f.ids), nested: { list: ['ok', surrogate] } }), { status: 400, ...names('key nested.list.1') })
-        await expectRefused(request(route, { ...route.body.valid(f.ids), [`k${surrogate}`]: 1 }), { status: 400, ...names('lone surrogate') })
+        await expectRefused(request(route, { ...route.body.valid(suite.f.ids), note: surrogate }), { status: 400, ...names('key note') })
+        await expectRefused(request(route, { ...route.body.valid(suite.f.ids), nested: { list: ['ok', surrogate] } }), { status: 400, ...names('key nested.list.1') })
+        await expectRefused(request(route, { ...route.body.valid(suite.f.ids), [`k${surrogate}`]: 1 }), { status: 400, ...names('lone surrogate') })
       }
     }
   })
