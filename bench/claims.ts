@@ -16,7 +16,7 @@
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, type RateRun } from './lib'
 import { oneBigDataset, queuedIn } from './shapes'
 
 const { values } = parseArgs({
@@ -69,7 +69,7 @@ wrk.headers["Authorization"] = "Bearer ${bearer}"
 `
 
 /** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
-async function wrkRound(server: Server): Promise<{ rate: number; p50Ms: number; p99Ms: number }> {
+async function wrkRound(server: Server): Promise<RateRun> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
   const proc = await start(server, db)
   const run = wrkRun(`${proc.url}/task_actions/process`, { connections, seconds, script: wrkScript })
@@ -116,7 +116,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
 
 const cpu = cpuShare()
 try {
-  const wrkRuns: Record<Server, { rate: number; p50Ms: number; p99Ms: number }[]> = { project: [], baseline: [] }
+  const wrkRuns: Record<Server, RateRun[]> = { project: [], baseline: [] }
   for (let round = 0; round < rounds; round++) {
     for (const server of ['project', 'baseline'] as const) {
       const r = await wrkRound(server)
@@ -133,12 +133,7 @@ try {
   const noDuplicates = fetched.project.duplicates === 0
   printCpuShare(cpu.stop())
   report(`pilot claims POST /task_actions/process (${queued} queued of ${seeded.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
-    'project claims/s, wrk (median)': projectRate,
-    'baseline claims/s, wrk (median)': baselineRate,
-    'project wrk runs': wrkRuns.project.map((r) => Math.round(r.rate)).join(' '),
-    'baseline wrk runs': wrkRuns.baseline.map((r) => Math.round(r.rate)).join(' '),
-    'project wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.project.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.project.map((r) => r.p99Ms)))}`,
-    'baseline wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.baseline.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.baseline.map((r) => r.p99Ms)))}`,
+    ...abWrkLines('claims/s', wrkRuns),
     'project claims/s, fetch loops': fetched.project.rate,
     'baseline claims/s, fetch loops': fetched.baseline.rate,
     'project ids returned / duplicates': `${fetched.project.claims} / ${fetched.project.duplicates}`,

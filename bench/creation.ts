@@ -17,7 +17,7 @@
  * Usage: bun bench/creation.ts [--quick] [--seconds N] [--rounds N]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, type RateRun } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({
@@ -99,7 +99,7 @@ function checkCreated(label: string, created: Created) {
   if (created.waitingCounted !== created.waitingRecounted) throw new Error(`${label}: task_counts says ${created.waitingCounted} waiting, a recount ${created.waitingRecounted}`)
 }
 
-async function wrkRound(server: Server): Promise<{ rate: number; p50Ms: number; p99Ms: number }> {
+async function wrkRound(server: Server): Promise<RateRun> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
   const proc = await start(server, db)
   const run = wrkRun(`${proc.url}/tasks`, { connections, seconds, script: wrkScript })
@@ -145,7 +145,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; created: numb
 
 const cpu = cpuShare()
 try {
-  const wrkRuns: Record<Server, { rate: number; p50Ms: number; p99Ms: number }[]> = { project: [], baseline: [] }
+  const wrkRuns: Record<Server, RateRun[]> = { project: [], baseline: [] }
   for (let round = 0; round < rounds; round++) {
     for (const server of ['project', 'baseline'] as const) {
       const r = await wrkRound(server)
@@ -159,12 +159,7 @@ try {
   const met = projectRate >= TARGET && fetched.project.duplicates === 0
   printCpuShare(cpu.stop())
   report(`creation POST /tasks (${connections} clients, into ${jobIds.length} jobs of a ${seeded.taskIds.length}-task dataset, ${seconds} s runs)`, {
-    'project tasks/s, wrk (median)': projectRate,
-    'baseline tasks/s, wrk (median)': baselineRate,
-    'project wrk runs': wrkRuns.project.map((r) => Math.round(r.rate)).join(' '),
-    'baseline wrk runs': wrkRuns.baseline.map((r) => Math.round(r.rate)).join(' '),
-    'project wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.project.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.project.map((r) => r.p99Ms)))}`,
-    'baseline wrk p50 / p99 ms (median)': `${fmt(median(wrkRuns.baseline.map((r) => r.p50Ms)))} / ${fmt(median(wrkRuns.baseline.map((r) => r.p99Ms)))}`,
+    ...abWrkLines('tasks/s', wrkRuns),
     'project tasks/s, fetch loops': fetched.project.rate,
     'baseline tasks/s, fetch loops': fetched.baseline.rate,
     'project ids returned / duplicates': `${fetched.project.created} / ${fetched.project.duplicates}`,

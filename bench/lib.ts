@@ -157,31 +157,10 @@ export interface WrkResult {
 
 const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1)
 
-/** Runs wrk once; `script` is Lua text (written to a temp file). */
+/** Runs wrk once; `script` is Lua text (written to a temp file). See `wrkRun` for the full reading. */
 export function wrk(url: string, options: { connections: number; seconds: number; threads?: number; script?: string }): WrkResult {
-  const args = [ensureWrk(), '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency']
-  let scriptFile: string | undefined
-  if (options.script) {
-    scriptFile = join(tmpdir(), `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
-    writeFileSync(scriptFile, options.script)
-    args.push('-s', scriptFile)
-  }
-  args.push(url)
-  const r = Bun.spawnSync(args, { stdout: 'pipe', stderr: 'pipe' })
-  if (scriptFile) rmSync(scriptFile, { force: true })
-  const out = r.stdout.toString()
-  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN)
-  const p50 = out.match(/50%\s+([\d.]+)(us|ms|s)/)
-  const p99 = out.match(/99%\s+([\d.]+)(us|ms|s)/)
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0)
-  const errs = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)
-  return {
-    requestsPerSec: rps,
-    p50Ms: p50 ? toMs(p50[1]!, p50[2]!) : NaN,
-    p99Ms: p99 ? toMs(p99[1]!, p99[2]!) : NaN,
-    non2xx,
-    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  }
+  const { requestsPerSec, p50Ms, p99Ms, non2xx, errors } = wrkRun(url, options)
+  return { requestsPerSec, p50Ms, p99Ms, non2xx, errors }
 }
 
 export const median = (xs: number[]) => {
@@ -330,7 +309,7 @@ export interface WrkRun extends WrkResult {
   output: string
 }
 
-/** Like `wrk`, also reporting the request count and the duration wrk measured. */
+/** Runs wrk once and reads everything it reports: rate, latency, request count, duration, failures. */
 export function wrkRun(url: string, options: { connections: number; seconds: number; threads?: number; script?: string; timeoutSeconds?: number }): WrkRun {
   const args = [ensureWrk(), '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency']
   // wrk counts an answer slower than its timeout (2 s by default) as a socket error.
@@ -524,4 +503,22 @@ export async function waitForQuiet(maxSeconds: number, maxCores = 0.25): Promise
     const cores = (machineBusyTicks() - busy0) / 100 / 2
     if (cores < maxCores || performance.now() >= deadline) return cores
   }
+}
+
+/** One wrk run reduced to what the A/B reports compare. */
+export interface RateRun {
+  rate: number
+  p50Ms: number
+  p99Ms: number
+}
+
+/** The report lines of alternating project/baseline wrk runs: median rates, each run, median latencies. */
+export function abWrkLines(unit: string, runs: { project: RateRun[]; baseline: RateRun[] }): Record<string, string | number> {
+  const lines: Record<string, string | number> = {}
+  for (const side of ['project', 'baseline'] as const) lines[`${side} ${unit}, wrk (median)`] = median(runs[side].map((r) => r.rate))
+  for (const side of ['project', 'baseline'] as const) lines[`${side} wrk runs`] = runs[side].map((r) => Math.round(r.rate)).join(' ')
+  for (const side of ['project', 'baseline'] as const) {
+    lines[`${side} wrk p50 / p99 ms (median)`] = `${fmt(median(runs[side].map((r) => r.p50Ms)))} / ${fmt(median(runs[side].map((r) => r.p99Ms)))}`
+  }
+  return lines
 }
