@@ -15,17 +15,10 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
-import { parseArgs } from 'node:util'
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, type RateRun } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun } from './lib'
 import { oneBigDataset, queuedIn } from './shapes'
 
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '32' } },
-})
-const quick = values.quick
-const seconds = Number(values.seconds ?? (quick ? 2 : 10))
-const rounds = Number(values.rounds ?? (quick ? 1 : 2))
-const connections = Number(values.connections)
+const { quick, seconds, rounds, connections } = loadRunOptions(32)
 const TARGET = 5000
 const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
 

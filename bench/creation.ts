@@ -16,17 +16,10 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/creation.ts [--quick] [--seconds N] [--rounds N]
  */
-import { parseArgs } from 'node:util'
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, type RateRun } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun } from './lib'
 import { oneBigDataset } from './shapes'
 
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '16' } },
-})
-const quick = values.quick
-const seconds = Number(values.seconds ?? (quick ? 2 : 10))
-const rounds = Number(values.rounds ?? (quick ? 1 : 2))
-const connections = Number(values.connections)
+const { quick, seconds, rounds, connections } = loadRunOptions(16)
 const TARGET = 8000
 /** The name of every task this benchmark creates; the seeded ones are named generate or filter. */
 const NAME = 'bench-created'

@@ -7,6 +7,7 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
+import { parseArgs } from 'node:util'
 import { join } from 'node:path'
 import { openDatabase, closeDatabase } from '../src/db'
 import { newId, timestamp } from '../src/db/documents'
@@ -521,4 +522,18 @@ export function abWrkLines(unit: string, runs: { project: RateRun[]; baseline: R
     lines[`${side} wrk p50 / p99 ms (median)`] = `${fmt(median(runs[side].map((r) => r.p50Ms)))} / ${fmt(median(runs[side].map((r) => r.p99Ms)))}`
   }
   return lines
+}
+
+/** The flags of the A/B load benchmarks: --quick, --seconds, --rounds, --connections. */
+export function loadRunOptions(defaultConnections: number) {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: String(defaultConnections) } },
+  })
+  const quick = values.quick
+  return {
+    quick,
+    seconds: Number(values.seconds ?? (quick ? 2 : 10)),
+    rounds: Number(values.rounds ?? (quick ? 1 : 2)),
+    connections: Number(values.connections),
+  }
 }
