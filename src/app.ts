@@ -12,6 +12,7 @@ import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
 import { parseJsonBody } from './http/body'
 import { toErrorResponse } from './http/errors'
+import { JsonText } from './http/respond'
 import { ClientAddresses } from './observability/client-address'
 import { createLogger, stderrOutput, type LogOutput } from './observability/logger'
 import { Metrics } from './observability/metrics'
@@ -41,8 +42,7 @@ export interface AppOptions {
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
-interface Observed {
-  observed: ObservedRequest
+interface Observed extends ObservedRequest {
   /** Set by the access guard (and /metrics) when the route checked a token. */
   auth?: Bearer
   route?: string
@@ -66,33 +66,38 @@ export function createApp(config: Config, options: AppOptions = {}) {
   // context itself on: Elysia reads each hook's source to decide what every
   // request must prepare (query, headers, cookies...), and a context passed
   // whole would make every request prepare everything.
-  // X-Request-Id goes straight onto a Response the route returned: put in
-  // `set.headers` instead, it would make Elysia copy the whole response.
+  // X-Request-Id goes into the headers a route's JsonText is turned into a
+  // Response with (see http/respond.ts), or straight onto a Response the route
+  // made itself: put in `set.headers` instead, it would make Elysia copy the
+  // whole response.
   const base = new Elysia({ normalize: false })
-  if (options.observe !== false) {
-    base.onRequest((c) => {
-      ;(c as unknown as Observed).observed = observer.begin()
+  const observe = options.observe !== false
+  if (observe) {
+    base.onTransform((c) => {
+      ;(c as unknown as Observed).startedAt ??= performance.now()
     })
     base.mapResponse((c) => {
-      const observed = (c as unknown as Observed).observed
-      if (observed === undefined || observed.recorded) return
+      const o = c as unknown as Observed
       const value = c.responseValue
-      if (value instanceof Response) setHeader(value, c.set.headers, observed.id)
-      else c.set.headers['x-request-id'] = observed.id
-      observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, responseStatus(value, c.set.status))
+      const id = observer.finish(o, o.route, o.auth, c.request.method, responseStatus(value, c.set.status))
+      if (id === undefined) return
+      if (value instanceof JsonText) return value.toResponse(id)
+      if (value instanceof Response) setHeader(value, c.set.headers, id)
+      else c.set.headers['x-request-id'] = id
     })
   }
   const app = base
-    .onParse(({ request, contentType }) => parseJsonBody(request, contentType, config.maxBody))
+    .onParse((c) => {
+      if (observe) (c as unknown as Observed).startedAt = performance.now()
+      return parseJsonBody(c.request, c.contentType, config.maxBody)
+    })
     // Never reached (the parser above answers every body); it marks bodies as JSON for the OpenAPI document.
     .on('parse', { fn: 'json' } as never)
     .onError((c) => {
-      const observed = (c as unknown as Observed).observed
-      const response = toErrorResponse(c.code, c.error, (error) => observer.reportFault(error, observed?.id))
-      if (observed) {
-        response.headers.set('x-request-id', observed.id)
-        observer.finish(observed, (c as unknown as Observed).route, (c as unknown as Observed).auth, c.request.method, response.status)
-      }
+      const o = c as unknown as Observed
+      const response = toErrorResponse(c.code, c.error, (error) => observer.reportFault(error, observe ? observer.idOf(o) : undefined))
+      const id = observe ? observer.finish(o, o.route, o.auth, c.request.method, response.status) : undefined
+      if (id !== undefined) response.headers.set('x-request-id', id)
       return response
     })
     .use(

@@ -10,7 +10,7 @@
  * cannot disturb each other.
  */
 import { fail } from './errors'
-import { jsonText } from './respond'
+import { jsonText, type JsonText } from './respond'
 import { checkStatus, type StatusList } from '../status'
 
 /** Rows fetched per page: large enough to amortise the query, small enough to keep memory flat. */
@@ -41,7 +41,7 @@ export interface StreamedCollection {
  * answering, so a collection that fits in one page (and any query error) is
  * answered as a plain body; larger ones stream the remaining pages.
  */
-export function collectionResponse({ open, close, fetch, entry }: StreamedCollection): Response {
+export function collectionResponse({ open, close, fetch, entry }: StreamedCollection): Response | JsonText {
   let rows = fetch(0, PAGE_SIZE)
   let body = open + rows.map(entry).join(',')
   if (rows.length < PAGE_SIZE) return jsonText(body + close)

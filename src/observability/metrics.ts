@@ -48,7 +48,7 @@ type HistogramValues = Awaited<ReturnType<Histogram<DurationLabel>['get']>>
 type Sample = HistogramValues['values'][number]
 
 const DURATION_NAME = 'iceprod_http_request_duration_seconds'
-const DURATION_HELP = 'Time from receiving a request to its response, by route template, method and status'
+const DURATION_HELP = 'Time from the start of handling a request (reading its body, or its route\'s checks) to its response, by route template, method and status'
 
 /**
  * The request duration histogram: a prom-client Histogram whose values come

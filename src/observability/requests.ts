@@ -2,10 +2,17 @@
  * Per-request bookkeeping: a request id (returned as X-Request-Id), one JSON
  * log line and one metrics observation per request.
  *
- * The app's hooks call `begin` when a request arrives and `finish` when its
- * response is known. Elysia runs `mapResponse` hooks for every request that
- * matched a route (also after `onError`), and only `onError` for a request that
- * matched none, so both call `finish` and the first call wins.
+ * The app's hooks mark a request's start when its handling starts: when its
+ * body is read, or else when its route's checks run (a global transform, which
+ * runs before the access guard's). An `onRequest` hook would mark it a little
+ * earlier but makes every request materialise its URL and context up front,
+ * which costs more than the rest of the bookkeeping. A request that matched no
+ * route is answered at once; its duration is counted as zero.
+ *
+ * The hooks call `finish` when the response is known. Elysia runs
+ * `mapResponse` hooks for every request that matched a route (also after
+ * `onError`), and only `onError` for a request that matched none, so both call
+ * `finish` and the first call wins.
  *
  * The route label is Elysia's `route` on the context: the matched template
  * (`/tasks/:task_id`), set before parsing, so parse and validation errors have
@@ -18,17 +25,19 @@
  * serializer would cost more than the rest of the bookkeeping put together.
  */
 import { ElysiaCustomStatusResponse, StatusMap } from 'elysia'
+import { JsonText } from '../http/respond'
 import type { Logger, LogOutput } from './logger'
 import { isoNow } from './logger'
 import type { Metrics } from './metrics'
 
-/** A request being observed; the hooks keep it on Elysia's per-request context. */
+/** What the hooks keep on Elysia's per-request context. */
 export interface ObservedRequest {
-  readonly id: string
-  /** performance.now() at arrival. */
-  readonly start: number
-  /** Set once the request is recorded, so that a second hook does not record it again. */
-  recorded: boolean
+  /** performance.now() when handling started; unset for a request that matched no route. */
+  startedAt?: number
+  /** Made on first use (by `finish`, or earlier for a fault's log line). */
+  requestId?: string
+  /** Set by `finish`, so that a second hook does not record the request again. */
+  recorded?: true
 }
 
 /** The bearer of the request's token, when the route checked one. */
@@ -60,24 +69,28 @@ export class RequestObserver {
     this.logRequests = log.isLevelEnabled('info')
   }
 
-  begin(): ObservedRequest {
-    return { id: this.prefix + (++this.sequence).toString(36), start: performance.now(), recorded: false }
+  /** The request's id, made on first use. */
+  idOf(observed: ObservedRequest): string {
+    return (observed.requestId ??= this.prefix + (++this.sequence).toString(36))
   }
 
   /**
-   * Records a finished request once; later calls for it do nothing. `route` is
-   * the matched template (undefined when none matched), `bearer` the token's.
+   * Records a finished request and returns its id, or undefined when it was
+   * recorded already. `route` is the matched template (undefined when none
+   * matched), `bearer` the token's.
    */
-  finish(observed: ObservedRequest, route: string | undefined, bearer: Bearer | undefined, method: string, status: number): void {
-    if (observed.recorded) return
+  finish(observed: ObservedRequest, route: string | undefined, bearer: Bearer | undefined, method: string, status: number): string | undefined {
+    if (observed.recorded) return undefined
     observed.recorded = true
-    const ms = performance.now() - observed.start
+    const id = this.idOf(observed)
+    const ms = observed.startedAt === undefined ? 0 : performance.now() - observed.startedAt
     const series = this.metrics.record(route, method, status, ms / 1000)
     if (this.logRequests) {
       this.output.destination.write(
-        `{"level":"info","time":"${isoNow()}","msg":"request","request_id":"${observed.id}",${series.logFields},"duration_ms":${Math.round(ms * 1000) / 1000},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`,
+        `{"level":"info","time":"${isoNow()}","msg":"request","request_id":"${id}",${series.logFields},"duration_ms":${Math.round(ms * 1000) / 1000},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`,
       )
     }
+    return id
   }
 
   private bearerFieldsOf(bearer: Bearer): string {
@@ -89,7 +102,6 @@ export class RequestObserver {
     return fields
   }
 
-  /** Runs `toResponse` (which may report a fault) with the request's id at hand for the fault line. */
   /** Route faults go to the same log, with the request id when known. */
   reportFault(error: unknown, requestId: string | undefined): void {
     this.log.error({ request_id: requestId ?? null, err: error }, 'internal error')
@@ -98,7 +110,7 @@ export class RequestObserver {
 
 /** The status a response will have, from what the handler returned and what it set. */
 export function responseStatus(value: unknown, setStatus: number | string | undefined): number {
-  if (value instanceof Response) return value.status
+  if (value instanceof Response || value instanceof JsonText) return value.status
   if (value instanceof ElysiaCustomStatusResponse) return value.code as number
   if (typeof setStatus === 'number') return setStatus
   return (setStatus !== undefined && (StatusMap as Record<string, number>)[setStatus]) || 200
