@@ -116,15 +116,26 @@ function rssOf(pid: number): number {
   }
 }
 
-export async function spawnServer(cmd: string[], env: Record<string, string> = {}, readyPath = '/healthz'): Promise<Proc> {
+export interface SpawnOptions {
+  /** The path polled until it answers (default /healthz). */
+  readyPath?: string
+  /** A file for the server's stderr (for servers that log every request); default: this script's stderr. */
+  stderrFile?: string
+  /** Pin the server, all its threads, to these CPUs (`taskset -c` list). */
+  cpus?: string
+}
+
+/** Starts a server on a free port and waits until it answers. */
+export async function spawnServer(cmd: string[], env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<Proc> {
   const port = await freePort()
-  const proc = Bun.spawn([...cmd, '--port', String(port)], {
+  const pin = options.cpus === undefined ? [] : ['taskset', '-c', options.cpus]
+  const proc = Bun.spawn([...pin, ...cmd, '--port', String(port)], {
     env: { ...process.env, ICEPROD_JWT_SECRET: BENCH_SECRET, ICEPROD_LOG_LEVEL: 'error', ...env },
     stdout: 'ignore',
-    stderr: 'inherit',
+    stderr: options.stderrFile === undefined ? 'inherit' : Bun.file(options.stderrFile),
   })
   const url = `http://127.0.0.1:${port}`
-  await waitUp(url, proc, readyPath)
+  await waitUp(url, proc, options.readyPath ?? '/healthz')
   return {
     url,
     port,
@@ -536,4 +547,87 @@ export function loadRunOptions(defaultConnections: number) {
     rounds: Number(values.rounds ?? (quick ? 1 : 2)),
     connections: Number(values.connections),
   }
+}
+
+/** One round of `sharedCoreWrk`: what each server answered while both were loaded. */
+export interface SharedCoreRound {
+  aRequests: number
+  bRequests: number
+  /** a/b requests answered: the inverse ratio of their costs per request. */
+  ratio: number
+  /** Server CPU time per request answered, in microseconds. */
+  aCpuMicros: number
+  bCpuMicros: number
+  /** CPU time both servers used per second of the round: near 1 when their shared core was the limit, not the load generators. */
+  serverCores: number
+}
+
+/**
+ * Compares two servers' cost per request by loading both at once while they
+ * share one core (start both with the same `cpus`): the kernel gives each the
+ * same CPU time, so the ratio of requests answered is the inverse ratio of
+ * their costs per request. Each round runs two wrk -t1 processes side by side
+ * on `wrkCpus`, one per server, with `connections` each; the first round is
+ * a warm-up. Both servers see the same machine at the same moment, so a VM
+ * whose speed drifts by tens of percent from one minute to the next (as this
+ * one does) moves both alike; measured one after the other, the same two
+ * servers differ by up to 30% from run to run.
+ */
+export async function sharedCoreWrk(a: Proc, b: Proc, options: { rounds: number; seconds: number; connections: number; script?: string; wrkCpus: string }): Promise<SharedCoreRound[]> {
+  const rounds: SharedCoreRound[] = []
+  let scriptFile: string | undefined
+  if (options.script) {
+    scriptFile = join(tmpdir(), `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
+    writeFileSync(scriptFile, options.script)
+  }
+  const load = async (server: Proc) => {
+    const args = ['taskset', '-c', options.wrkCpus, ensureWrk(), '-t1', '-c', String(options.connections), '-d', `${options.seconds}s`]
+    if (scriptFile) args.push('-s', scriptFile)
+    const wrk = Bun.spawn([...args, server.url], { stdout: 'pipe', stderr: 'pipe' })
+    const output = await new Response(wrk.stdout).text()
+    const requests = Number(output.match(/(\d+) requests in/)?.[1] ?? NaN)
+    if (!(requests > 0)) throw new Error(`wrk failed: ${output}${await new Response(wrk.stderr).text()}`)
+    const failed = Number(output.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0) + (output.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)?.slice(1).reduce((x, y) => x + Number(y), 0) ?? 0)
+    if (failed) throw new Error(`${server.url}: ${failed} non-2xx answers or socket errors`)
+    return requests
+  }
+  try {
+    for (let round = 0; round <= options.rounds; round++) {
+      const cpuA = cpuSecondsOf(a.pid)
+      const cpuB = cpuSecondsOf(b.pid)
+      const [aRequests, bRequests] = await Promise.all([load(a), load(b)])
+      if (round === 0) continue
+      rounds.push({
+        aRequests,
+        bRequests,
+        ratio: aRequests / bRequests,
+        aCpuMicros: ((cpuSecondsOf(a.pid) - cpuA) * 1e6) / aRequests,
+        bCpuMicros: ((cpuSecondsOf(b.pid) - cpuB) * 1e6) / bRequests,
+        serverCores: (cpuSecondsOf(a.pid) - cpuA + cpuSecondsOf(b.pid) - cpuB) / options.seconds,
+      })
+    }
+  } finally {
+    if (scriptFile) rmSync(scriptFile, { force: true })
+  }
+  return rounds
+}
+
+/** The report lines of `sharedCoreWrk` rounds. */
+export function sharedCoreLines(aName: string, bName: string, rounds: SharedCoreRound[], seconds: number): Record<string, string | number> {
+  return {
+    [`${aName} req/s (median)`]: median(rounds.map((r) => r.aRequests / seconds)),
+    [`${bName} req/s (median)`]: median(rounds.map((r) => r.bRequests / seconds)),
+    [`${aName} CPU µs/request (median)`]: median(rounds.map((r) => r.aCpuMicros)),
+    [`${bName} CPU µs/request (median)`]: median(rounds.map((r) => r.bCpuMicros)),
+    'round ratios': rounds.map((r) => r.ratio.toFixed(3)).join(' '),
+    'shared core busy (should be ~1)': median(rounds.map((r) => r.serverCores)),
+  }
+}
+
+/** User + system CPU seconds a process has used so far. */
+export function cpuSecondsOf(pid: number): number {
+  const { readFileSync } = require('node:fs') as typeof import('node:fs')
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }

@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config'
 import { startServer } from '../src/server'
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, observe: { type: 'string' } } })
-const running = await startServer(loadConfig({ db: values.db, port: values.port, logLevel: 'info' }), {
+const { values } = parseArgs({ options: { db: { type: 'string' }, port: { type: 'string' }, observe: { type: 'string' }, 'log-level': { type: 'string', default: 'info' } } })
+const running = await startServer(loadConfig({ db: values.db, port: values.port, logLevel: values['log-level'] as 'info' }), {
   observe: values.observe !== 'no',
 })
 process.on('SIGTERM', async () => {
