@@ -5,7 +5,7 @@
  */
 import { createApp, type AppOptions } from './app'
 import type { Config } from './config'
-import { startBackgroundCheckpoints } from './db'
+import { startBackgroundCheckpoints, walSize } from './db'
 
 export interface RunningServer {
   /** The address actually listened on (port 0 picks a free port). */
@@ -14,7 +14,8 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-const CHECKPOINTS_DELAY_MS = 1000
+/** How often a server that has not written yet looks whether it has. */
+const FIRST_WRITE_POLL_MS = 1000
 
 /** Builds the app and listens; the caller decides when to stop. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
@@ -37,16 +38,20 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   })
   const server = app.server!
-  // The checkpoint worker starts a moment after the server answers, so that it
-  // adds nothing to start-up; until then (or if it cannot start) SQLite
-  // checkpoints inline as usual.
+  // The checkpoint worker starts once the write-ahead log has something in it,
+  // at least a second after the server answers: it adds nothing to start-up,
+  // and a server that only reads never pays for the worker's memory. Until
+  // then (or if it cannot start) SQLite checkpoints inline as usual.
   let checkpoints: Promise<() => Promise<void>> | undefined
-  const checkpointsTimer = setTimeout(() => {
+  const firstWritePoll = setInterval(() => {
+    if (walSize(config.db) === 0) return
+    clearInterval(firstWritePoll)
     checkpoints = startBackgroundCheckpoints(built.ctx.sqlite, config.db).catch((error) => {
       built.log.warn({ err: error }, 'background checkpoints unavailable; checkpointing inline')
       return async () => {}
     })
-  }, CHECKPOINTS_DELAY_MS)
+  }, FIRST_WRITE_POLL_MS)
+  firstWritePoll.unref()
   // The app asks for a client's address only when it needs one (GET /metrics).
   built.clientAddresses.use((request) => server.requestIP(request)?.address)
   const url = `http://${server.hostname?.includes(':') ? `[${server.hostname}]` : server.hostname}:${server.port}`
@@ -55,7 +60,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     async stop() {
       await server.stop(false)
       await built.flushLogs()
-      clearTimeout(checkpointsTimer)
+      clearInterval(firstWritePoll)
       if (checkpoints) await (await checkpoints)()
       built.close()
     },

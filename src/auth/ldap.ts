@@ -1,7 +1,8 @@
 /**
  * LDAP password check: a simple bind as `uid=<username>,<base>` with ldapts.
+ * ldapts (and the socket and TLS code it brings) is loaded at the first
+ * login, so that a server nobody logs in to does not pay for it at start.
  */
-import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts'
 
 export class LdapUnavailableError extends Error {}
 
@@ -30,6 +31,7 @@ export function userDn(username: string, base: string): string {
  */
 export async function ldapCheckPassword(url: string, base: string, username: string, password: string, timeoutMs: number): Promise<boolean> {
   if (password === '') return false // an empty simple bind is anonymous and would "succeed"
+  const { Client, InvalidCredentialsError, ResultCodeError } = await import('ldapts')
   const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs })
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_, reject) => {

@@ -1,5 +1,5 @@
 import { Database } from 'bun:sqlite'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
 import { migrate } from './migrator'
@@ -49,6 +49,15 @@ export function closeDatabase(sqlite: Database): void {
 }
 
 export { schema }
+
+/** The size of the database's write-ahead log in bytes; 0 when it has none. */
+export function walSize(dbPath: string): number {
+  try {
+    return statSync(`${dbPath}-wal`).size
+  } catch {
+    return 0
+  }
+}
 
 /**
  * Runs `fn` in one write transaction taken with BEGIN IMMEDIATE, so that a

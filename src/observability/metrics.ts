@@ -7,10 +7,12 @@
  * `observe` would build and hash a label string on every request.
  * Everything about the database is read only when scraped: task counts from
  * the trigger-maintained `task_counts` table, the pilot count, the file sizes.
+ * prom-client itself is loaded at the first scrape: a server that is never
+ * scraped does not pay for it in start-up time or memory.
  */
 import type { Database } from 'bun:sqlite'
-import { statSync } from 'node:fs'
-import { Counter, Gauge, Histogram, Registry, type MetricType } from 'prom-client'
+import { walSize } from '../db'
+import type { Histogram, MetricType, Registry } from 'prom-client'
 
 /** Route label of requests that matched no route (their raw path is never a label). */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -50,55 +52,70 @@ type Sample = HistogramValues['values'][number]
 const DURATION_NAME = 'iceprod_http_request_duration_seconds'
 const DURATION_HELP = 'Time from the start of handling a request (reading its body, or its route\'s checks) to its response, by route template, method and status'
 
+type PromClient = typeof import('prom-client')
+
 /**
  * The request duration histogram: a prom-client Histogram whose values come
  * from the series' plain counters instead of its own label-hashing storage.
  */
-class RequestDurations extends Histogram<DurationLabel> {
-  constructor(
-    private readonly index: SeriesIndex,
-    registry: Registry,
-  ) {
-    super({
-      name: DURATION_NAME,
-      help: DURATION_HELP,
-      labelNames: ['method', 'route', 'status'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    })
-  }
-
-  override async get(): Promise<HistogramValues> {
-    const name = DURATION_NAME
-    const values: Sample[] = []
-    for (const series of allSeries(this.index)) {
-      let cumulative = 0
-      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
-        cumulative += series.buckets[i]!
-        values.push({ value: cumulative, labels: { le: DURATION_BUCKETS[i]!, ...series.labels }, metricName: `${name}_bucket` })
-      }
-      values.push({ value: series.count, labels: { le: '+Inf', ...series.labels }, metricName: `${name}_bucket` })
-      values.push({ value: series.sum, labels: series.labels, metricName: `${name}_sum` })
-      values.push({ value: series.count, labels: series.labels, metricName: `${name}_count` })
+function requestDurations({ Histogram }: PromClient) {
+  return class RequestDurations extends Histogram<DurationLabel> {
+    constructor(
+      private readonly index: SeriesIndex,
+      registry: Registry,
+    ) {
+      super({
+        name: DURATION_NAME,
+        help: DURATION_HELP,
+        labelNames: ['method', 'route', 'status'],
+        buckets: DURATION_BUCKETS,
+        registers: [registry],
+      })
     }
-    // prom-client's typings declare `type` as a numeric enum; at run time (and in its own metrics) it is this string.
-    return { name, help: DURATION_HELP, type: 'histogram' as unknown as MetricType, aggregator: 'sum', collect: () => {}, values }
-  }
 
-  /** What the registry formats when it finds it; the same values as `get`. */
-  getForPromString() {
-    return this.get()
+    override async get(): Promise<HistogramValues> {
+      const name = DURATION_NAME
+      const values: Sample[] = []
+      for (const series of allSeries(this.index)) {
+        let cumulative = 0
+        for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+          cumulative += series.buckets[i]!
+          values.push({ value: cumulative, labels: { le: DURATION_BUCKETS[i]!, ...series.labels }, metricName: `${name}_bucket` })
+        }
+        values.push({ value: series.count, labels: { le: '+Inf', ...series.labels }, metricName: `${name}_bucket` })
+        values.push({ value: series.sum, labels: series.labels, metricName: `${name}_sum` })
+        values.push({ value: series.count, labels: series.labels, metricName: `${name}_count` })
+      }
+      // prom-client's typings declare `type` as a numeric enum; at run time (and in its own metrics) it is this string.
+      return { name, help: DURATION_HELP, type: 'histogram' as unknown as MetricType, aggregator: 'sum', collect: () => {}, values }
+    }
+
+    /** What the registry formats when it finds it; the same values as `get`. */
+    getForPromString() {
+      return this.get()
+    }
   }
 }
 
 export class Metrics {
-  readonly registry = new Registry()
   private readonly series: SeriesIndex = new Map()
+  private registry?: Promise<Registry>
 
-  constructor(sqlite: Database, dbPath: string, version: string) {
-    const registers = [this.registry]
+  constructor(
+    private readonly sqlite: Database,
+    private readonly dbPath: string,
+    private readonly version: string,
+  ) {}
+
+  /** The registry with every metric, built at the first scrape. */
+  private async buildRegistry(): Promise<Registry> {
+    const promClient = await import('prom-client')
+    const { Counter, Gauge, Registry } = promClient
+    const { sqlite, dbPath, version } = this
+    const registry = new Registry()
+    const registers = [registry]
     const index = this.series
-    new RequestDurations(index, this.registry)
+    new (requestDurations(promClient))(index, registry)
     new Counter({
       name: 'iceprod_http_requests_total',
       help: 'Requests answered, by route template, method and status',
@@ -145,7 +162,7 @@ export class Metrics {
       registers,
       collect() {
         this.set({ file: 'main' }, (pageCount.get()?.page_count ?? 0) * (pageSize.get()?.page_size ?? 0))
-        this.set({ file: 'wal' }, fileSize(`${dbPath}-wal`))
+        this.set({ file: 'wal' }, walSize(dbPath))
       },
     })
 
@@ -179,6 +196,7 @@ export class Metrics {
       help: 'Start time of the process since the epoch, in seconds',
       registers,
     }).set(Math.round(Date.now() / 1000 - process.uptime()))
+    return registry
   }
 
   /**
@@ -211,20 +229,9 @@ export class Metrics {
     return series
   }
 
-  get contentType(): string {
-    return this.registry.contentType
-  }
-
-  /** The exposition text; runs every collector (the database reads happen here). */
-  scrape(): Promise<string> {
-    return this.registry.metrics()
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
+  /** The exposition text and its content type; runs every collector (the database reads happen here). */
+  async scrape(): Promise<{ text: string; contentType: string }> {
+    const registry = await (this.registry ??= this.buildRegistry())
+    return { text: await registry.metrics(), contentType: registry.contentType }
   }
 }

@@ -31,7 +31,8 @@ export const metricsModule = (ctx: AppContext, metrics: Metrics, clients: Client
         ;(c as unknown as { auth: Bearer }).auth = auth
         if (auth.role !== 'admin') fail(403, 'not allowed')
       }
-      return new Response(await metrics.scrape(), { headers: { 'content-type': metrics.contentType } })
+      const { text, contentType } = await metrics.scrape()
+      return new Response(text, { headers: { 'content-type': contentType } })
     },
     {
       detail: {
