@@ -3,8 +3,7 @@
  * (request ids, request log, metrics) and every module.
  * Tests use it in-process through `app.handle(request)`.
  */
-import { openapi } from '@elysiajs/openapi'
-import { Elysia } from 'elysia'
+import { Elysia, type AnyElysia } from 'elysia'
 import { accessGuard } from './auth/access'
 import { TokenService } from './auth/tokens'
 import { resolveSecret, type Config } from './config'
@@ -30,6 +29,7 @@ import { gridsModule } from './modules/grids'
 import { pilotsModule } from './modules/pilots'
 import { queueModule } from './modules/queue'
 import { metricsModule } from './modules/metrics'
+import { openapiModule } from './modules/openapi'
 
 export interface AppOptions {
   /** Where log lines go; stderr (asynchronous, buffered) by default. */
@@ -100,16 +100,6 @@ export function createApp(config: Config, options: AppOptions = {}) {
       if (id !== undefined) response.headers.set('x-request-id', id)
       return response
     })
-    .use(
-      openapi({
-        path: '/openapi',
-        documentation: {
-          info: { title: 'iceprod-rest', version: VERSION, description: 'The IceProd REST API' },
-          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-          security: [{ bearer: [] }],
-        },
-      }),
-    )
     .use(systemModule(ctx))
     .use(authModule(ctx))
     .use(datasetsModule(ctx))
@@ -122,6 +112,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(pilotsModule(ctx))
     .use(queueModule(ctx))
     .use(metricsModule(ctx, metrics, clientAddresses))
+    .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
 
   return {
     app,
