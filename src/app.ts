@@ -53,7 +53,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const { db, sqlite } = openDatabase(config.db)
   const tokens = new TokenService(secret)
   const auth = new AuthService(db, tokens, config)
-  const access = accessGuard(tokens, auth)
+  const observe = options.observe !== false
+  const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses }
 
@@ -71,11 +72,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   // made itself: put in `set.headers` instead, it would make Elysia copy the
   // whole response.
   const base = new Elysia({ normalize: false })
-  const observe = options.observe !== false
   if (observe) {
-    base.onTransform((c) => {
-      ;(c as unknown as Observed).startedAt ??= performance.now()
-    })
     base.mapResponse((c) => {
       const o = c as unknown as Observed
       const value = c.responseValue

@@ -54,7 +54,18 @@ export function authenticate(tokens: TokenService, header: string | null): Auth 
   return tokens.cached(token) ?? tokens.verify(token).then((auth) => auth ?? fail(401, 'invalid token'))
 }
 
-export function accessGuard(tokens: TokenService, datasets: DatasetRules) {
+/** Where the guard marks when a route's handling starts (see observability/requests.ts). */
+interface Started {
+  startedAt?: number
+}
+
+/**
+ * With `markStart`, every route's first step (its guard, public or not) also
+ * marks on the context when the route's handling started, for the request log
+ * and metrics: one hook fewer per request than a global one. A request with
+ * a body was marked already, before its body was read.
+ */
+export function accessGuard(tokens: TokenService, datasets: DatasetRules, markStart = false) {
   async function authorize(rule: Exclude<AccessRule, 'public'>, request: Request, params: Record<string, string>): Promise<Auth> {
     const pending = authenticate(tokens, request.headers.get('authorization'))
     const auth = pending instanceof Promise ? await pending : pending
@@ -75,9 +86,20 @@ export function accessGuard(tokens: TokenService, datasets: DatasetRules) {
 
   return new Elysia({ name: 'access-guard' }).macro({
     access(rule: AccessRule) {
-      if (rule === 'public') return {}
+      // The context is never passed on whole: Elysia reads hooks' source to
+      // decide what each request must prepare.
+      if (rule === 'public') {
+        return markStart
+          ? {
+              transform(ctx) {
+                ;(ctx as Started).startedAt ??= performance.now()
+              },
+            }
+          : {}
+      }
       return {
         async transform(ctx) {
+          if (markStart) (ctx as Started).startedAt ??= performance.now()
           ;(ctx as unknown as { auth: Auth }).auth = await authorize(rule, ctx.request, ctx.params as Record<string, string>)
         },
         resolve(ctx) {

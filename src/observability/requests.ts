@@ -2,12 +2,12 @@
  * Per-request bookkeeping: a request id (returned as X-Request-Id), one JSON
  * log line and one metrics observation per request.
  *
- * The app's hooks mark a request's start when its handling starts: when its
- * body is read, or else when its route's checks run (a global transform, which
- * runs before the access guard's). An `onRequest` hook would mark it a little
- * earlier but makes every request materialise its URL and context up front,
- * which costs more than the rest of the bookkeeping. A request that matched no
- * route is answered at once; its duration is counted as zero.
+ * A request's start is marked when its handling starts: by the body parser
+ * before it reads a body, or else by the route's access guard, which every
+ * route runs first (auth/access.ts). An `onRequest` hook would mark it a
+ * little earlier but makes every request materialise its URL and context up
+ * front, which costs more than the rest of the bookkeeping. A request that
+ * matched no route is answered at once; its duration is counted as zero.
  *
  * The hooks call `finish` when the response is known. Elysia runs
  * `mapResponse` hooks for every request that matched a route (also after

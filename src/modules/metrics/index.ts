@@ -21,7 +21,7 @@ const errorBody = {
 }
 
 export const metricsModule = (ctx: AppContext, metrics: Metrics, clients: ClientAddresses) =>
-  new Elysia({ name: 'module:metrics', detail: { tags: ['Service'] } }).get(
+  new Elysia({ name: 'module:metrics', detail: { tags: ['Service'] } }).use(ctx.access).get(
     '/metrics',
     async (c) => {
       const request = c.request
@@ -35,6 +35,8 @@ export const metricsModule = (ctx: AppContext, metrics: Metrics, clients: Client
       return new Response(text, { headers: { 'content-type': contentType } })
     },
     {
+      // Who may read is decided in the handler (loopback, or an admin token).
+      access: 'public',
       detail: {
         summary: 'Prometheus metrics',
         description:
