@@ -3,6 +3,7 @@
  * tasks): counts come from the trigger-maintained counts table, ids from the
  * (dataset_id, status) index, whose entries are in creation (rowid) order.
  */
+import { lazy } from './lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { inStatusOrder, type StatusList } from '../status'
@@ -34,23 +35,23 @@ export class DatasetStatuses {
     counts: CountsTable,
     private readonly order: StatusList,
   ) {
-    this.countsQuery = db
+    this.countsQuery = lazy(() => db
       .select({ status: sql<string>`${counts.status}`, n: sql<number>`${counts.n}` })
       .from(counts.table)
       .where(and(eq(counts.datasetId, p('dataset_id')), sql`${counts.n} > 0`))
-      .prepare()
-    this.idsByStatusQuery = db
+      .prepare())
+    this.idsByStatusQuery = lazy(() => db
       .select({ id: sql<string>`${docs.id}` })
       .from(docs.table)
       .where(and(eq(docs.datasetId, p('dataset_id')), eq(docs.status, p('status'))))
       .orderBy(sql`${docs.table}.rowid`)
-      .prepare()
+      .prepare())
   }
 
   /** `{status: count}` in status order (unknown statuses last), only statuses that occur. */
   counts(datasetId: string): Record<string, number> {
     const counts: Record<string, number> = {}
-    for (const row of this.countsQuery.all({ dataset_id: datasetId })) counts[row.status] = row.n
+    for (const row of this.countsQuery().all({ dataset_id: datasetId })) counts[row.status] = row.n
     return inStatusOrder(this.order, counts)
   }
 
@@ -58,7 +59,7 @@ export class DatasetStatuses {
   summary(datasetId: string): Record<string, string[]> {
     const summary: Record<string, string[]> = {}
     for (const status of Object.keys(this.counts(datasetId))) {
-      summary[status] = this.idsByStatusQuery.all({ dataset_id: datasetId, status }).map((row) => row.id)
+      summary[status] = this.idsByStatusQuery().all({ dataset_id: datasetId, status }).map((row) => row.id)
     }
     return summary
   }

@@ -1,6 +1,7 @@
 /**
  * Roles, groups, users, dataset access rules and token minting.
  */
+import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import type { DatasetRule, DatasetRules } from '../../auth/access'
 import { ROLES, type Auth, type TokenService, type TokenType } from '../../auth/tokens'
@@ -31,8 +32,8 @@ export class AuthService implements DatasetRules {
     private readonly tokens: TokenService,
     private readonly config: Config,
   ) {
-    this.datasetExistsQuery = db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare()
-    this.ruleQuery = db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare()
+    this.datasetExistsQuery = lazy(() => db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare())
+    this.ruleQuery = lazy(() => db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare())
   }
 
   // ---- roles ----
@@ -192,11 +193,11 @@ export class AuthService implements DatasetRules {
   // ---- dataset access rules ----
 
   exists(datasetId: string): boolean {
-    return this.datasetExistsQuery.get({ id: datasetId }) !== undefined
+    return this.datasetExistsQuery().get({ id: datasetId }) !== undefined
   }
 
   rule(datasetId: string): DatasetRule | undefined {
-    return parse<DatasetRule>(this.ruleQuery.get({ id: datasetId }))
+    return parse<DatasetRule>(this.ruleQuery().get({ id: datasetId }))
   }
 
   getRule(datasetId: string): DatasetRule {

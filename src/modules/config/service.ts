@@ -2,6 +2,7 @@
  * Dataset configurations: one JSON object per dataset, stored with its
  * `dataset_id` set so that reads return the stored text as is.
  */
+import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { configs, datasets } from '../../db/schema'
@@ -15,18 +16,18 @@ export class ConfigService {
   private readonly upsertQuery
 
   constructor(private readonly db: Db) {
-    this.docQuery = db.select({ doc: configs.doc }).from(configs).where(eq(configs.datasetId, p('dataset_id'))).prepare()
-    this.datasetExistsQuery = db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare()
-    this.upsertQuery = db
+    this.docQuery = lazy(() => db.select({ doc: configs.doc }).from(configs).where(eq(configs.datasetId, p('dataset_id'))).prepare())
+    this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+    this.upsertQuery = lazy(() => db
       .insert(configs)
       .values({ datasetId: p('dataset_id'), doc: p('doc') })
       .onConflictDoUpdate({ target: configs.datasetId, set: { doc: sql`excluded.doc` } })
-      .prepare()
+      .prepare())
   }
 
   /** The stored config (JSON text, with its dataset_id); 404 when the dataset has none. */
   get(datasetId: string): string {
-    return this.docQuery.get({ dataset_id: datasetId })?.doc ?? fail(404, `no config for dataset ${datasetId}`)
+    return this.docQuery().get({ dataset_id: datasetId })?.doc ?? fail(404, `no config for dataset ${datasetId}`)
   }
 
   /** Replaces the dataset's config; 404 when the dataset does not exist. */
@@ -34,8 +35,8 @@ export class ConfigService {
     if ('dataset_id' in config && config.dataset_id !== datasetId) fail(400, 'key dataset_id must match the dataset in the path')
     const doc = JSON.stringify({ ...config, dataset_id: datasetId })
     writeTx(this.db, () => {
-      if (!this.datasetExistsQuery.get({ dataset_id: datasetId })) fail(404, `dataset ${datasetId} not found`)
-      this.upsertQuery.run({ dataset_id: datasetId, doc })
+      if (!this.datasetExistsQuery().get({ dataset_id: datasetId })) fail(404, `dataset ${datasetId} not found`)
+      this.upsertQuery().run({ dataset_id: datasetId, doc })
     })
   }
 }

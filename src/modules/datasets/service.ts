@@ -3,6 +3,7 @@
  * transaction), lookups, the single-field updates, and the listings a token
  * may see.
  */
+import { lazy } from '../../db/lazy'
 import { eq, inArray, sql } from 'drizzle-orm'
 import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
 import type { Auth } from '../../auth/tokens'
@@ -39,18 +40,18 @@ export class DatasetService {
     private readonly db: Db,
     private readonly auth: AuthService,
   ) {
-    this.docQuery = db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare()
-    this.setFieldQuery = db
+    this.docQuery = lazy(() => db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+    this.setFieldQuery = lazy(() => db
       .update(datasets)
       .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
       .where(eq(datasets.datasetId, p('dataset_id')))
       .returning({ id: datasets.datasetId })
-      .prepare()
-    this.jobsCreatedQuery = db
+      .prepare())
+    this.jobsCreatedQuery = lazy(() => db
       .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
       .from(jobCounts)
       .where(eq(jobCounts.datasetId, p('dataset_id')))
-      .prepare()
+      .prepare())
   }
 
   /**
@@ -89,7 +90,7 @@ export class DatasetService {
 
   /** The stored dataset document (JSON text), 404 when missing. */
   get(datasetId: string): string {
-    return this.docQuery.get({ dataset_id: datasetId })?.doc ?? fail(404, `dataset ${datasetId} not found`)
+    return this.docQuery().get({ dataset_id: datasetId })?.doc ?? fail(404, `dataset ${datasetId} not found`)
   }
 
   /** The datasets `caller` may see, with the given statuses when a filter is set, in creation order. */
@@ -125,7 +126,7 @@ export class DatasetService {
   setJobsSubmitted(datasetId: string, jobsSubmitted: number): void {
     writeTx(this.db, () => {
       const dataset = JSON.parse(this.get(datasetId)) as Document
-      const created = this.jobsCreatedQuery.get({ dataset_id: datasetId })?.n ?? 0
+      const created = this.jobsCreatedQuery().get({ dataset_id: datasetId })?.n ?? 0
       if (jobsSubmitted < created) fail(400, `key jobs_submitted cannot be below the ${created} jobs already created`)
       this.setField(datasetId, '$.jobs_submitted', jobsSubmitted)
       const tasksPerJob = dataset.tasks_per_job
@@ -139,8 +140,8 @@ export class DatasetService {
   queriesForPlanCheck(): { name: string; sql: string }[] {
     return [
       { name: 'list by status', sql: this.listQuery(['processing']).toSQL().sql },
-      { name: 'get', sql: this.docQuery.getQuery().sql },
-      { name: 'jobs created', sql: this.jobsCreatedQuery.getQuery().sql },
+      { name: 'get', sql: this.docQuery().getQuery().sql },
+      { name: 'jobs created', sql: this.jobsCreatedQuery().getQuery().sql },
     ]
   }
 
@@ -156,6 +157,6 @@ export class DatasetService {
 
   /** One top-level field replaced with a single json_set; 404 when the dataset is missing. */
   private setField(datasetId: string, path: string, value: unknown): void {
-    if (!this.setFieldQuery.get({ dataset_id: datasetId, path, value: JSON.stringify(value) })) fail(404, `dataset ${datasetId} not found`)
+    if (!this.setFieldQuery().get({ dataset_id: datasetId, path, value: JSON.stringify(value) })) fail(404, `dataset ${datasetId} not found`)
   }
 }

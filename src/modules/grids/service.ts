@@ -1,6 +1,7 @@
 /**
  * Grids: the registered grid site servers (API.md 4.8).
  */
+import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, timestamp } from '../../db/documents'
@@ -13,7 +14,7 @@ export class GridsService {
   private readonly byId
 
   constructor(private readonly db: Db) {
-    this.byId = db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare()
+    this.byId = lazy(() => db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare())
   }
 
   /** `{grid_id: grid}` in creation order, as JSON text. */
@@ -22,7 +23,7 @@ export class GridsService {
   }
 
   getJson(gridId: string): string {
-    return this.byId.get({ id: gridId })?.doc ?? fail(404, `grid ${gridId} not found`)
+    return this.byId().get({ id: gridId })?.doc ?? fail(404, `grid ${gridId} not found`)
   }
 
   /** Stores a new grid; the server's fields win over the client's. Returns its id. */

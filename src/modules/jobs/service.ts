@@ -2,6 +2,7 @@
  * Jobs: creation with a per-dataset unique index, lookups, merges, status
  * changes, filtered listings, and summaries from the maintained `job_counts`.
  */
+import { lazy } from '../../db/lazy'
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
@@ -45,55 +46,55 @@ export class JobService {
   private readonly pageByIndexQuery
 
   constructor(private readonly db: Db) {
-    this.datasetExistsQuery = db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare()
-    this.jobIndexTakenQuery = db
+    this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+    this.jobIndexTakenQuery = lazy(() => db
       .select({ id: jobs.jobId })
       .from(jobs)
       .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.jobIndex, p('job_index'))))
-      .prepare()
-    this.insertQuery = db.insert(jobs).values({ jobId: p('job_id'), doc: p('doc') }).prepare()
-    this.docQuery = db.select({ doc: jobs.doc }).from(jobs).where(eq(jobs.jobId, p('job_id'))).prepare()
-    this.docInDatasetQuery = db
+      .prepare())
+    this.insertQuery = lazy(() => db.insert(jobs).values({ jobId: p('job_id'), doc: p('doc') }).prepare())
+    this.docQuery = lazy(() => db.select({ doc: jobs.doc }).from(jobs).where(eq(jobs.jobId, p('job_id'))).prepare())
+    this.docInDatasetQuery = lazy(() => db
       .select({ doc: jobs.doc })
       .from(jobs)
       .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-      .prepare()
-    this.saveDocQuery = db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id'))).prepare()
+      .prepare())
+    this.saveDocQuery = lazy(() => db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id'))).prepare())
     // One json_set, so the counting triggers see exactly one old and one new status.
-    this.setStatusInDatasetQuery = db
+    this.setStatusInDatasetQuery = lazy(() => db
       .update(jobs)
       .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` })
       .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
       .returning({ id: jobs.jobId })
-      .prepare()
+      .prepare())
     this.statuses = new DatasetStatuses(
       db,
       { table: jobs, id: jobs.jobId, datasetId: jobs.datasetId, status: jobs.status },
       { table: jobCounts, datasetId: jobCounts.datasetId, status: jobCounts.status, n: jobCounts.n },
       JOB_STATUSES,
     )
-    this.pageByStatusQuery = this.pageQuery(eq(jobs.status, p('status')))
-    this.pageByStatusAndIndexQuery = this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index')))
-    this.pageByIndexQuery = this.pageQuery(eq(jobs.jobIndex, p('job_index')))
+    this.pageByStatusQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status'))))
+    this.pageByStatusAndIndexQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index'))))
+    this.pageByIndexQuery = lazy(() => this.pageQuery(eq(jobs.jobIndex, p('job_index'))))
   }
 
   /** Creates a job in an existing dataset, its index unused there; returns its id. */
   create(body: NewJob): string {
     const jobId = newId()
     writeTx(this.db, () => {
-      if (!this.datasetExistsQuery.get({ dataset_id: body.dataset_id })) fail(400, `no such dataset: ${body.dataset_id}`)
-      if (this.jobIndexTakenQuery.get({ dataset_id: body.dataset_id, job_index: body.job_index })) {
+      if (!this.datasetExistsQuery().get({ dataset_id: body.dataset_id })) fail(400, `no such dataset: ${body.dataset_id}`)
+      if (this.jobIndexTakenQuery().get({ dataset_id: body.dataset_id, job_index: body.job_index })) {
         fail(409, `job_index ${body.job_index} already exists in dataset ${body.dataset_id}`)
       }
       const doc = { ...body, job_id: jobId, status: 'processing', status_changed: timestamp() }
-      this.insertQuery.run({ job_id: jobId, doc: JSON.stringify(doc) })
+      this.insertQuery().run({ job_id: jobId, doc: JSON.stringify(doc) })
     })
     return jobId
   }
 
   /** The stored job document (JSON text); 404 when missing or, given a dataset, in another dataset. */
   get(jobId: string, datasetId?: string): string {
-    const row = datasetId === undefined ? this.docQuery.get({ job_id: jobId }) : this.docInDatasetQuery.get({ job_id: jobId, dataset_id: datasetId })
+    const row = datasetId === undefined ? this.docQuery().get({ job_id: jobId }) : this.docInDatasetQuery().get({ job_id: jobId, dataset_id: datasetId })
     return row?.doc ?? fail(404, `job ${jobId} not found`)
   }
 
@@ -106,7 +107,7 @@ export class JobService {
         merged.status_changed = timestamp()
       }
       const doc = JSON.stringify(merged)
-      this.saveDocQuery.run({ job_id: jobId, doc })
+      this.saveDocQuery().run({ job_id: jobId, doc })
       return doc
     })
   }
@@ -114,7 +115,7 @@ export class JobService {
   /** Sets the status and `status_changed` of a job of the dataset; 404 when not there. */
   setStatus(datasetId: string, jobId: string, status: string): void {
     checkStatus(JOB_STATUSES, status)
-    const updated = this.setStatusInDatasetQuery.get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp() })
+    const updated = this.setStatusInDatasetQuery().get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp() })
     if (!updated) fail(404, `job ${jobId} not found`)
   }
 
@@ -126,16 +127,16 @@ export class JobService {
   fetcher(filter: JobFilter): PageFetcher {
     const { datasetId, jobIndex } = filter
     if (jobIndex !== undefined && filter.statuses === undefined) {
-      return (after, limit) => this.pageByIndexQuery.all({ dataset_id: datasetId, job_index: jobIndex, after, limit }) as StoredRow[]
+      return (after, limit) => this.pageByIndexQuery().all({ dataset_id: datasetId, job_index: jobIndex, after, limit }) as StoredRow[]
     }
     const statuses = filter.statuses ?? Object.keys(this.statusCounts(datasetId))
     if (statuses.length === 0) return () => []
     return mergedFetcher(
       statuses.map((status) =>
         jobIndex === undefined
-          ? (after: number, limit: number) => this.pageByStatusQuery.all({ dataset_id: datasetId, status, after, limit }) as StoredRow[]
+          ? (after: number, limit: number) => this.pageByStatusQuery().all({ dataset_id: datasetId, status, after, limit }) as StoredRow[]
           : (after: number, limit: number) =>
-              this.pageByStatusAndIndexQuery.all({ dataset_id: datasetId, status, job_index: jobIndex, after, limit }) as StoredRow[],
+              this.pageByStatusAndIndexQuery().all({ dataset_id: datasetId, status, job_index: jobIndex, after, limit }) as StoredRow[],
       ),
     )
   }
@@ -153,13 +154,13 @@ export class JobService {
   /** The SQL of every listing and summary query, for query-plan checks. */
   queriesForPlanCheck(): { name: string; sql: string }[] {
     return [
-      { name: 'list by status', sql: this.pageByStatusQuery.getQuery().sql },
-      { name: 'list by status and job_index', sql: this.pageByStatusAndIndexQuery.getQuery().sql },
-      { name: 'list by job_index', sql: this.pageByIndexQuery.getQuery().sql },
-      { name: 'job_index taken', sql: this.jobIndexTakenQuery.getQuery().sql },
-      { name: 'get in dataset', sql: this.docInDatasetQuery.getQuery().sql },
-      { name: 'status summary', sql: this.statuses.idsByStatusQuery.getQuery().sql },
-      { name: 'status counts', sql: this.statuses.countsQuery.getQuery().sql },
+      { name: 'list by status', sql: this.pageByStatusQuery().getQuery().sql },
+      { name: 'list by status and job_index', sql: this.pageByStatusAndIndexQuery().getQuery().sql },
+      { name: 'list by job_index', sql: this.pageByIndexQuery().getQuery().sql },
+      { name: 'job_index taken', sql: this.jobIndexTakenQuery().getQuery().sql },
+      { name: 'get in dataset', sql: this.docInDatasetQuery().getQuery().sql },
+      { name: 'status summary', sql: this.statuses.idsByStatusQuery().getQuery().sql },
+      { name: 'status counts', sql: this.statuses.countsQuery().getQuery().sql },
     ]
   }
 

@@ -4,6 +4,7 @@
  * Reads splice the text into the stored metadata text; the metadata is only
  * parsed when a `keys` projection asks for it.
  */
+import { lazy } from '../../db/lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db'
 import { newId, project, timestamp } from '../../db/documents'
@@ -46,23 +47,23 @@ export class LogService {
   private readonly docQuery
 
   constructor(db: Db) {
-    this.insertQuery = db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare()
+    this.insertQuery = lazy(() => db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare())
     const full = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
-    this.logQuery = db.select(full).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
-    this.logInDatasetQuery = db
+    this.logQuery = lazy(() => db.select(full).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
+    this.logInDatasetQuery = lazy(() => db
       .select(full)
       .from(logs)
       .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
-      .prepare()
+      .prepare())
     // Ids and names only (stored ahead of the text in each row): which logs to
     // return is decided before any document or text is read.
-    this.taskLogsQuery = db
+    this.taskLogsQuery = lazy(() => db
       .select({ id: logs.logId, name: logs.name })
       .from(logs)
       .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
       .orderBy(sql`${byCreation} DESC`)
-      .prepare()
-    this.docQuery = db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare()
+      .prepare())
+    this.docQuery = lazy(() => db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
   }
 
   /** Stores a log (for the dataset `datasetId` when given, which a dataset_id in the body must match); returns its id. */
@@ -76,20 +77,20 @@ export class LogService {
     const logId = newId()
     const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp() }
     const stored = encode(data)
-    this.insertQuery.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
+    this.insertQuery().run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
     return logId
   }
 
   /** The log with its `data` (JSON text); 404 when missing or, given a dataset, in another dataset. */
   get(logId: string, datasetId?: string): string {
-    const row = datasetId === undefined ? this.logQuery.get({ log_id: logId }) : this.logInDatasetQuery.get({ log_id: logId, dataset_id: datasetId })
+    const row = datasetId === undefined ? this.logQuery().get({ log_id: logId }) : this.logInDatasetQuery().get({ log_id: logId, dataset_id: datasetId })
     if (!row) fail(404, `log ${logId} not found`)
     return withData(row.doc, decode(row.encoding, row.data))
   }
 
   /** `{"logs": [...]}` for a task of a dataset (JSON text); 404 when it has none. */
   taskLogs(datasetId: string, taskId: string, query: TaskLogQuery): string {
-    let selected = this.taskLogsQuery.all({ dataset_id: datasetId, task_id: taskId })
+    let selected = this.taskLogsQuery().all({ dataset_id: datasetId, task_id: taskId })
     if (query.group) {
       const seen = new Set<string | null>()
       selected = selected.filter((row) => !seen.has(row.name) && (seen.add(row.name), true))
@@ -101,8 +102,8 @@ export class LogService {
     const wantsData = keys === undefined || keys.includes('data')
     const projected = (doc: string) => (keys === undefined ? doc : JSON.stringify(project(JSON.parse(doc) as Document, keys, 'log_id')))
     const entries = selected.map(({ id }) => {
-      if (!wantsData) return projected(this.docQuery.get({ log_id: id })!.doc)
-      const stored = this.logQuery.get({ log_id: id })!
+      if (!wantsData) return projected(this.docQuery().get({ log_id: id })!.doc)
+      const stored = this.logQuery().get({ log_id: id })!
       return withData(projected(stored.doc), decode(stored.encoding, stored.data))
     })
     return '{"logs":[' + entries.join(',') + ']}'
@@ -111,8 +112,8 @@ export class LogService {
   /** The SQL of the lookups, for query-plan checks. */
   queriesForPlanCheck(): { name: string; sql: string }[] {
     return [
-      { name: 'task logs', sql: this.taskLogsQuery.getQuery().sql },
-      { name: 'get in dataset', sql: this.logInDatasetQuery.getQuery().sql },
+      { name: 'task logs', sql: this.taskLogsQuery().getQuery().sql },
+      { name: 'get in dataset', sql: this.logInDatasetQuery().getQuery().sql },
     ]
   }
 }

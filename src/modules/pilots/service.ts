@@ -1,6 +1,7 @@
 /**
  * Pilots: the pilot jobs running on worker nodes (API.md 4.9).
  */
+import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, projectedJson, timestamp } from '../../db/documents'
@@ -13,7 +14,7 @@ export class PilotsService {
   private readonly byId
 
   constructor(private readonly db: Db) {
-    this.byId = db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare()
+    this.byId = lazy(() => db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare())
   }
 
   /** `{pilot_id: pilot}` in creation order, optionally of one grid and projected to `keys`. */
@@ -25,7 +26,7 @@ export class PilotsService {
   }
 
   getJson(pilotId: string): string {
-    return this.byId.get({ id: pilotId })?.doc ?? fail(404, `pilot ${pilotId} not found`)
+    return this.byId().get({ id: pilotId })?.doc ?? fail(404, `pilot ${pilotId} not found`)
   }
 
   /** Stores a new pilot with the documented defaults; the server's fields win. Returns its id. */

@@ -10,6 +10,7 @@
  * holds exactly the queued tasks (see the task_queue migration): a claim walks
  * it in (priority DESC, seq) order on its covering index.
  */
+import { lazy } from '../../db/lazy'
 import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
 import { GroupCommit } from '../../db/group-commit'
@@ -61,16 +62,16 @@ export class QueueService {
   private readonly sqlite: Database
   /** One statement per source merged in a single queue action, prepared on first need and reused. */
   private readonly readyStatements: Statement<ReadyRow>[] = []
-  private readonly pendingSources: Statement<Source>
-  private readonly markQueued: Statement
-  private readonly candidates: Statement<Candidate>
-  private readonly markProcessing: Statement<{ doc: string }>
-  private readonly dropQueueRow: Statement
-  private readonly resetPlain: Statement<{ doc: string }>
-  private readonly resetTimed: Statement<{ doc: string }>
-  private readonly completePlain: Statement<{ doc: string }>
-  private readonly completeTimed: Statement<{ doc: string }>
-  private readonly statusOf: Statement<{ status: string | null }>
+  private readonly pendingSources: () => Statement<Source>
+  private readonly markQueued: () => Statement
+  private readonly candidates: () => Statement<Candidate>
+  private readonly markProcessing: () => Statement<{ doc: string }>
+  private readonly dropQueueRow: () => Statement
+  private readonly resetPlain: () => Statement<{ doc: string }>
+  private readonly resetTimed: () => Statement<{ doc: string }>
+  private readonly completePlain: () => Statement<{ doc: string }>
+  private readonly completeTimed: () => Statement<{ doc: string }>
+  private readonly statusOf: () => Statement<{ status: string | null }>
   /** Claims that arrive together share one write transaction, taken in arrival order. */
   private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
 
@@ -80,38 +81,38 @@ export class QueueService {
     this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
     const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
-    this.pendingSources = sqlite.prepare(
+    this.pendingSources = lazy(() => sqlite.prepare(
       `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
-    )
-    this.markQueued = sqlite.prepare(
+    ))
+    this.markQueued = lazy(() => sqlite.prepare(
       `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
-    )
+    ))
     // The numeric conditions are tested on the covering index in claim order; rows
     // with other requirements are then checked in code, one at a time. Only
     // those rows read `requirements` from the table (the CASE defers the seek).
-    this.candidates = sqlite.prepare(`
+    this.candidates = lazy(() => sqlite.prepare(`
       SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
       WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
         AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
-      ORDER BY priority DESC, seq`)
-    this.markProcessing = sqlite.prepare(`
+      ORDER BY priority DESC, seq`))
+    this.markProcessing = lazy(() => sqlite.prepare(`
       UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
-      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`)
-    this.dropQueueRow = sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`)
+      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`))
+    this.dropQueueRow = lazy(() => sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
     const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
     const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
-    this.resetPlain = sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`)
-    this.resetTimed = sqlite.prepare(`
+    this.resetPlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`))
+    this.resetTimed = lazy(() => sqlite.prepare(`
       UPDATE tasks SET doc = json_set(doc, ${resetSet},
         '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
-        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`)
+        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`))
     const completeSet = `'$.status', 'complete', '$.status_changed', $now`
     const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
-    this.completePlain = sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`)
-    this.completeTimed = sqlite.prepare(
+    this.completePlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`))
+    this.completeTimed = lazy(() => sqlite.prepare(
       `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
-    )
-    this.statusOf = sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`)
+    ))
+    this.statusOf = lazy(() => sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`))
   }
 
   // ---- queue ----
@@ -126,7 +127,7 @@ export class QueueService {
     return writeTx(this.db, () => {
       const chosen = this.pickReady(numTasks, weights)
       const now = timestamp()
-      for (const taskId of chosen) this.markQueued.run({ taskId, now })
+      for (const taskId of chosen) this.markQueued().run({ taskId, now })
       return chosen.length
     })
   }
@@ -134,7 +135,7 @@ export class QueueService {
   /** Task ids to queue, in queue order: weight groups from heaviest, each merged by creation order. */
   private pickReady(limit: number, weights: Record<string, number>): string[] {
     const groups = new Map<number, Source[]>()
-    for (const source of this.pendingSources.all()) {
+    for (const source of this.pendingSources().all()) {
       const weight = Object.hasOwn(weights, source.datasetId) ? (weights[source.datasetId] as number) : 0
       const group = groups.get(weight)
       if (group) group.push(source)
@@ -211,10 +212,10 @@ export class QueueService {
     for (;;) {
       const taskId = this.firstFitting(bounds, offer)
       if (taskId === undefined) return undefined
-      const claimed = this.markProcessing.get({ taskId, now: timestamp() })
+      const claimed = this.markProcessing().get({ taskId, now: timestamp() })
       if (claimed) return claimed.doc
       // A queue row without a queued task (the triggers never leave one): drop it and look again.
-      this.dropQueueRow.run({ taskId })
+      this.dropQueueRow().run({ taskId })
     }
   }
 
@@ -222,7 +223,7 @@ export class QueueService {
     // Many queued tasks share the same requirements (same dataset and task name):
     // judge each distinct requirements text once per claim.
     const verdicts = new Map<string, boolean>()
-    for (const row of this.candidates.iterate(bounds as never)) {
+    for (const row of this.candidates().iterate(bounds as never)) {
       const text = row.otherRequirements
       if (text === null) return row.taskId
       let fit = verdicts.get(text)
@@ -246,8 +247,8 @@ export class QueueService {
     return writeTx(this.db, () => {
       const now = timestamp()
       const row = timeUsed === undefined
-        ? this.resetPlain.get({ taskId, now })
-        : this.resetTimed.get({ taskId, now, hours: timeUsed / 3600 })
+        ? this.resetPlain().get({ taskId, now })
+        : this.resetTimed().get({ taskId, now, hours: timeUsed / 3600 })
       return row?.doc ?? this.refuse(taskId, 'is complete')
     })
   }
@@ -261,14 +262,14 @@ export class QueueService {
     return writeTx(this.db, () => {
       const now = timestamp()
       const row = timeUsed === undefined
-        ? this.completePlain.get({ taskId, now })
-        : this.completeTimed.get({ taskId, now, hours: timeUsed / 3600 })
+        ? this.completePlain().get({ taskId, now })
+        : this.completeTimed().get({ taskId, now, hours: timeUsed / 3600 })
       return row?.doc ?? this.refuse(taskId, 'is not processing')
     })
   }
 
   private refuse(taskId: string, why: string): never {
-    const task = this.statusOf.get({ taskId })
+    const task = this.statusOf().get({ taskId })
     if (!task) fail(404, `task ${taskId} not found`)
     fail(404, `task ${taskId} ${why} (status ${task.status})`)
   }

@@ -2,6 +2,7 @@
  * Task statistics: documents `{task_stat_id, task_id, dataset_id,
  * create_date, stats}` recorded for an existing task.
  */
+import { lazy } from '../../db/lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
@@ -19,22 +20,22 @@ export class TaskStatService {
   private readonly docQuery
 
   constructor(private readonly db: Db) {
-    this.taskDatasetQuery = db.select({ datasetId: tasks.datasetId }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare()
-    this.insertQuery = db.insert(taskStats).values({ taskStatId: p('task_stat_id'), doc: p('doc') }).prepare()
+    this.taskDatasetQuery = lazy(() => db.select({ datasetId: tasks.datasetId }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
+    this.insertQuery = lazy(() => db.insert(taskStats).values({ taskStatId: p('task_stat_id'), doc: p('doc') }).prepare())
     const ofTask = and(eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id')))
-    this.listQuery = db.select({ id: taskStats.taskStatId, doc: taskStats.doc }).from(taskStats).where(ofTask).orderBy(byCreation).prepare()
-    this.lastQuery = db
+    this.listQuery = lazy(() => db.select({ id: taskStats.taskStatId, doc: taskStats.doc }).from(taskStats).where(ofTask).orderBy(byCreation).prepare())
+    this.lastQuery = lazy(() => db
       .select({ id: taskStats.taskStatId, doc: taskStats.doc })
       .from(taskStats)
       .where(ofTask)
       .orderBy(sql`${byCreation} DESC`)
       .limit(1)
-      .prepare()
-    this.docQuery = db
+      .prepare())
+    this.docQuery = lazy(() => db
       .select({ doc: taskStats.doc })
       .from(taskStats)
       .where(and(eq(taskStats.taskStatId, p('task_stat_id')), eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id'))))
-      .prepare()
+      .prepare())
   }
 
   /** Records `stats` for the task (404 when missing; its dataset_id must be the task's, 400); returns the new id. */
@@ -42,31 +43,31 @@ export class TaskStatService {
     const taskStatId = newId()
     const doc = { task_stat_id: taskStatId, task_id: taskId, dataset_id: stats.dataset_id, create_date: timestamp(), stats }
     writeTx(this.db, () => {
-      const task = this.taskDatasetQuery.get({ task_id: taskId }) ?? fail(404, `task ${taskId} not found`)
+      const task = this.taskDatasetQuery().get({ task_id: taskId }) ?? fail(404, `task ${taskId} not found`)
       if (task.datasetId !== stats.dataset_id) fail(400, `key dataset_id must be the dataset of task ${taskId}`)
-      this.insertQuery.run({ task_stat_id: taskStatId, doc: JSON.stringify(doc) })
+      this.insertQuery().run({ task_stat_id: taskStatId, doc: JSON.stringify(doc) })
     })
     return taskStatId
   }
 
   /** The task's stats in creation order (only the newest with `last`); 404 when the task is not in the dataset. */
   list(datasetId: string, taskId: string, last: boolean): { id: string; doc: string }[] {
-    const task = this.taskDatasetQuery.get({ task_id: taskId })
+    const task = this.taskDatasetQuery().get({ task_id: taskId })
     if (!task || task.datasetId !== datasetId) fail(404, `task ${taskId} not found`)
-    return (last ? this.lastQuery : this.listQuery).all({ task_id: taskId, dataset_id: datasetId })
+    return (last ? this.lastQuery() : this.listQuery()).all({ task_id: taskId, dataset_id: datasetId })
   }
 
   /** One task stat (JSON text); 404 unless it belongs to that task of that dataset. */
   get(datasetId: string, taskId: string, taskStatId: string): string {
-    return this.docQuery.get({ task_stat_id: taskStatId, task_id: taskId, dataset_id: datasetId })?.doc ?? fail(404, `task stat ${taskStatId} not found`)
+    return this.docQuery().get({ task_stat_id: taskStatId, task_id: taskId, dataset_id: datasetId })?.doc ?? fail(404, `task stat ${taskStatId} not found`)
   }
 
   /** The SQL of the lookups, for query-plan checks. */
   queriesForPlanCheck(): { name: string; sql: string }[] {
     return [
-      { name: 'list', sql: this.listQuery.getQuery().sql },
-      { name: 'last', sql: this.lastQuery.getQuery().sql },
-      { name: 'get', sql: this.docQuery.getQuery().sql },
+      { name: 'list', sql: this.listQuery().getQuery().sql },
+      { name: 'last', sql: this.lastQuery().getQuery().sql },
+      { name: 'get', sql: this.docQuery().getQuery().sql },
     ]
   }
 }

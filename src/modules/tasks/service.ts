@@ -3,6 +3,7 @@
  * the per-dataset summaries. Documents are stored and returned as JSON text;
  * status counts come from the trigger-maintained `task_counts` table.
  */
+import { lazy } from '../../db/lazy'
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
@@ -75,45 +76,45 @@ export class TaskService {
   constructor(private readonly db: Db) {
     // insert() reads, then writes with its one INSERT as its last step.
     this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
-    this.jobIndexQuery = db
+    this.jobIndexQuery = lazy(() => db
       .select({ jobIndex: jobs.jobIndex })
       .from(jobs)
       .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-      .prepare()
-    this.insertQuery = db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare()
-    this.docQuery = db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare()
+      .prepare())
+    this.insertQuery = lazy(() => db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare())
+    this.docQuery = lazy(() => db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
     // GET /tasks/<id> is the hottest route: read the stored text with the same
     // SQL straight from bun:sqlite, skipping drizzle's row mapping.
-    this.docByIdStatement = db.$client.prepare<{ doc: string }, [string]>(this.docQuery.getQuery().sql)
-    this.docInDatasetQuery = db
+    this.docByIdStatement = lazy(() => db.$client.prepare<{ doc: string }, [string]>(this.docQuery().getQuery().sql))
+    this.docInDatasetQuery = lazy(() => db
       .select({ doc: tasks.doc })
       .from(tasks)
       .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-      .prepare()
-    this.saveDocQuery = db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id'))).prepare()
+      .prepare())
+    this.saveDocQuery = lazy(() => db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id'))).prepare())
     // A status change is one json_set, so the counting triggers see exactly one old and one new status.
     const statusSet = { doc: sql`json_set(${tasks.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` }
-    this.setStatusQuery = db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ id: tasks.taskId }).prepare()
-    this.setStatusInDatasetQuery = db
+    this.setStatusQuery = lazy(() => db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ id: tasks.taskId }).prepare())
+    this.setStatusInDatasetQuery = lazy(() => db
       .update(tasks)
       .set(statusSet)
       .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
       .returning({ id: tasks.taskId })
-      .prepare()
+      .prepare())
     this.statuses = new DatasetStatuses(
       db,
       { table: tasks, id: tasks.taskId, datasetId: tasks.datasetId, status: tasks.status },
       { table: taskCounts, datasetId: taskCounts.datasetId, status: taskCounts.status, n: taskCounts.n },
       TASK_STATUSES,
     )
-    this.nameStatusQuery = db
+    this.nameStatusQuery = lazy(() => db
       .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
       .from(tasks)
       .where(eq(tasks.datasetId, p('dataset_id')))
       .groupBy(tasks.name, tasks.status)
-      .prepare()
+      .prepare())
     const walltime = numberIn('$.walltime')
-    this.statsQuery = db
+    this.statsQuery = lazy(() => db
       .select({
         name: tasks.name,
         count: sql<number>`count(*)`,
@@ -128,7 +129,7 @@ export class TaskService {
       .from(tasks)
       .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, 'complete')))
       .groupBy(tasks.name)
-      .prepare()
+      .prepare())
   }
 
   /**
@@ -142,7 +143,7 @@ export class TaskService {
 
   /** One task insert, inside the caller's transaction; the INSERT is its only write. */
   private insert(body: NewTask): string {
-    const job = this.jobIndexQuery.get({ job_id: body.job_id, dataset_id: body.dataset_id })
+    const job = this.jobIndexQuery().get({ job_id: body.job_id, dataset_id: body.dataset_id })
     if (!job) fail(400, `no such job: ${body.job_id} in dataset ${body.dataset_id}`)
     const taskId = newId()
     const doc = {
@@ -157,13 +158,13 @@ export class TaskService {
       walltime_err: 0.0,
       walltime_err_n: 0,
     }
-    this.insertQuery.run({ task_id: taskId, doc: JSON.stringify(doc) })
+    this.insertQuery().run({ task_id: taskId, doc: JSON.stringify(doc) })
     return taskId
   }
 
   /** The stored task document (JSON text); 404 when missing or, given a dataset, in another dataset. */
   get(taskId: string, datasetId?: string): string {
-    const row = datasetId === undefined ? this.docByIdStatement.get(taskId) : this.docInDatasetQuery.get({ task_id: taskId, dataset_id: datasetId })
+    const row = datasetId === undefined ? this.docByIdStatement().get(taskId) : this.docInDatasetQuery().get({ task_id: taskId, dataset_id: datasetId })
     return row?.doc ?? fail(404, `task ${taskId} not found`)
   }
 
@@ -177,7 +178,7 @@ export class TaskService {
         merged.status_changed = timestamp()
       }
       const doc = JSON.stringify(merged)
-      this.saveDocQuery.run({ task_id: taskId, doc })
+      this.saveDocQuery().run({ task_id: taskId, doc })
       return doc
     })
   }
@@ -186,7 +187,7 @@ export class TaskService {
   setStatus(taskId: string, status: string, datasetId?: string): void {
     checkStatus(TASK_STATUSES, status)
     const values = { task_id: taskId, status, now: timestamp() }
-    const updated = datasetId === undefined ? this.setStatusQuery.get(values) : this.setStatusInDatasetQuery.get({ ...values, dataset_id: datasetId })
+    const updated = datasetId === undefined ? this.setStatusQuery().get(values) : this.setStatusInDatasetQuery().get({ ...values, dataset_id: datasetId })
     if (!updated) fail(404, `task ${taskId} not found`)
   }
 
@@ -221,7 +222,7 @@ export class TaskService {
   /** `{name: {status: count}}`, names ordered by their lowest task_index, statuses in status order. */
   nameStatusCounts(datasetId: string): Record<string, Record<string, number>> {
     const byName = new Map<string, { firstIndex: number; counts: Record<string, number> }>()
-    for (const row of this.nameStatusQuery.all({ dataset_id: datasetId })) {
+    for (const row of this.nameStatusQuery().all({ dataset_id: datasetId })) {
       const name = String(row.name)
       const entry = byName.get(name) ?? { firstIndex: Infinity, counts: {} }
       entry.firstIndex = Math.min(entry.firstIndex, row.firstIndex ?? Infinity)
@@ -236,7 +237,7 @@ export class TaskService {
   /** Walltime statistics per task name over the dataset's complete tasks, names by lowest task_index. */
   taskStats(datasetId: string): Record<string, TaskStat> {
     const byName = new Map<string, { firstIndex: number; stat: TaskStat }>()
-    for (const row of this.statsQuery.all({ dataset_id: datasetId })) {
+    for (const row of this.statsQuery().all({ dataset_id: datasetId })) {
       const n = row.count
       const mean = row.total / n
       // Sample variance from the sums; clamped because rounding can leave a tiny negative.
@@ -275,13 +276,13 @@ export class TaskService {
     ]
     return [
       ...shapes.map(([name, filter]) => ({ name: `list ${name}`, sql: this.pageQuery(filter).getQuery().sql })),
-      { name: 'get', sql: this.docQuery.getQuery().sql },
-      { name: 'get in dataset', sql: this.docInDatasetQuery.getQuery().sql },
-      { name: 'status summary', sql: this.statuses.idsByStatusQuery.getQuery().sql },
-      { name: 'status counts', sql: this.statuses.countsQuery.getQuery().sql },
-      { name: 'name/status counts', sql: this.nameStatusQuery.getQuery().sql },
-      { name: 'task stats', sql: this.statsQuery.getQuery().sql },
-      { name: 'set status in dataset', sql: this.setStatusInDatasetQuery.getQuery().sql },
+      { name: 'get', sql: this.docQuery().getQuery().sql },
+      { name: 'get in dataset', sql: this.docInDatasetQuery().getQuery().sql },
+      { name: 'status summary', sql: this.statuses.idsByStatusQuery().getQuery().sql },
+      { name: 'status counts', sql: this.statuses.countsQuery().getQuery().sql },
+      { name: 'name/status counts', sql: this.nameStatusQuery().getQuery().sql },
+      { name: 'task stats', sql: this.statsQuery().getQuery().sql },
+      { name: 'set status in dataset', sql: this.setStatusInDatasetQuery().getQuery().sql },
     ]
   }
 
