@@ -41,6 +41,11 @@ describe('query plans', () => {
     for (const { name, sql } of queries) expectIndexed(name, sql)
   })
 
+  test("a job's tasks are found through the job's (dataset_id, job_index), not by scanning the dataset", () => {
+    const byJob = new TaskService(t.ctx.db).queriesForPlanCheck().find((q) => q.name === 'list dataset+job_id')!
+    expect(plan(byJob.sql)[0]).toContain('USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=? AND rowid>?)')
+  })
+
   test('jobs', () => {
     for (const { name, sql } of new JobService(t.ctx.db).queriesForPlanCheck()) expectIndexed(name, sql)
   })

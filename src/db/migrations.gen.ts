@@ -5,6 +5,7 @@ import m1 from '../../migrations/0001_counters.sql' with { type: 'text' }
 import m2 from '../../migrations/0002_task_depends.sql' with { type: 'text' }
 import m3 from '../../migrations/0003_task_queue_claim_index.sql' with { type: 'text' }
 import m4 from '../../migrations/0004_task_queue_triggers.sql' with { type: 'text' }
+import m5 from '../../migrations/0005_drop_tasks_job_index.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -13,4 +14,5 @@ export const migrationSql: Record<string, string> = {
   '0002_task_depends': m2,
   '0003_task_queue_claim_index': m3,
   '0004_task_queue_triggers': m4,
+  '0005_drop_tasks_job_index': m5,
 }

@@ -78,11 +78,13 @@ export const tasks = sqliteTable('tasks', {
   doc: docColumn(),
 }, (t) => [
   // Entries for one dataset are in rowid (creation) order: lists stream without sorting.
+  // A job's tasks are found by (dataset_id, job_index), which a job's id
+  // names through the jobs table: an index on job_id would be one more
+  // random-position write for every task created.
   index('tasks_dataset').on(t.datasetId),
   index('tasks_dataset_status').on(t.datasetId, t.status),
   index('tasks_dataset_job_index').on(t.datasetId, t.jobIndex),
   index('tasks_dataset_grid').on(t.datasetId, t.gridId).where(sql`grid_id IS NOT NULL`),
-  index('tasks_job').on(t.jobId),
   index('tasks_status').on(t.status),
 ])
 

@@ -301,7 +301,14 @@ export class TaskService {
     const conditions: SQL[] = [sql`${rowid} > ${p('after')}`]
     if (filter.datasetId !== undefined) conditions.push(eq(tasks.datasetId, p('dataset_id')))
     if (filter.statuses !== undefined) conditions.push(eq(tasks.status, p('status')))
-    if (filter.jobId !== undefined) conditions.push(eq(tasks.jobId, p('job_id')))
+    if (filter.jobId !== undefined) {
+      // Through the job's (dataset_id, job_index), both fixed when the task is created, to use that index.
+      conditions.push(
+        sql`${tasks.datasetId} = (SELECT ${jobs.datasetId} FROM ${jobs} WHERE ${jobs.jobId} = ${p('job_id')})`,
+        sql`${tasks.jobIndex} = (SELECT ${jobs.jobIndex} FROM ${jobs} WHERE ${jobs.jobId} = ${p('job_id')})`,
+        eq(tasks.jobId, p('job_id')),
+      )
+    }
     if (filter.jobIndex !== undefined) conditions.push(eq(tasks.jobIndex, p('job_index')))
     if (filter.gridId !== undefined) conditions.push(eq(tasks.gridId, p('grid_id')))
     return this.db
