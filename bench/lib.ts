@@ -535,7 +535,10 @@ export function abWrkLines(unit: string, runs: { project: RateRun[]; baseline: R
   return lines
 }
 
-/** The flags of the A/B load benchmarks: --quick, --seconds, --rounds, --connections. */
+/**
+ * The flags of the A/B load benchmarks: --quick, --seconds, --rounds, --connections.
+ * Three rounds give a median that one slow minute of the VM cannot move alone.
+ */
 export function loadRunOptions(defaultConnections: number) {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: String(defaultConnections) } },
@@ -544,7 +547,7 @@ export function loadRunOptions(defaultConnections: number) {
   return {
     quick,
     seconds: Number(values.seconds ?? (quick ? 2 : 10)),
-    rounds: Number(values.rounds ?? (quick ? 1 : 2)),
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     connections: Number(values.connections),
   }
 }
