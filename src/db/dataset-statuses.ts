@@ -3,11 +3,11 @@
  * tasks): counts come from the trigger-maintained counts table, ids from the
  * (dataset_id, status) index, whose entries are in creation (rowid) order.
  */
-import { lazy } from './lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { inStatusOrder, type StatusList } from '../status'
 import type { Db } from './index'
+import { lazy } from './lazy'
 
 export interface StatusTrackedTable {
   table: SQLiteTable
@@ -35,17 +35,21 @@ export class DatasetStatuses {
     counts: CountsTable,
     private readonly order: StatusList,
   ) {
-    this.countsQuery = lazy(() => db
-      .select({ status: sql<string>`${counts.status}`, n: sql<number>`${counts.n}` })
-      .from(counts.table)
-      .where(and(eq(counts.datasetId, p('dataset_id')), sql`${counts.n} > 0`))
-      .prepare())
-    this.idsByStatusQuery = lazy(() => db
-      .select({ id: sql<string>`${docs.id}` })
-      .from(docs.table)
-      .where(and(eq(docs.datasetId, p('dataset_id')), eq(docs.status, p('status'))))
-      .orderBy(sql`${docs.table}.rowid`)
-      .prepare())
+    this.countsQuery = lazy(() =>
+      db
+        .select({ status: sql<string>`${counts.status}`, n: sql<number>`${counts.n}` })
+        .from(counts.table)
+        .where(and(eq(counts.datasetId, p('dataset_id')), sql`${counts.n} > 0`))
+        .prepare(),
+    )
+    this.idsByStatusQuery = lazy(() =>
+      db
+        .select({ id: sql<string>`${docs.id}` })
+        .from(docs.table)
+        .where(and(eq(docs.datasetId, p('dataset_id')), eq(docs.status, p('status'))))
+        .orderBy(sql`${docs.table}.rowid`)
+        .prepare(),
+    )
   }
 
   /** `{status: count}` in status order (unknown statuses last), only statuses that occur. */

@@ -1,7 +1,6 @@
 /**
  * Roles, groups, users, dataset access rules and token minting.
  */
-import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import type { DatasetRule, DatasetRules } from '../../auth/access'
 import { ROLES, type Auth, type TokenService, type TokenType } from '../../auth/tokens'
@@ -9,6 +8,7 @@ import type { Config } from '../../config'
 import { writeTx, type Db } from '../../db'
 import { newId } from '../../db/documents'
 import { auths, datasets, groups, roles, users } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 export type Document = Record<string, unknown>

@@ -2,10 +2,10 @@
  * Dataset configurations: one JSON object per dataset, stored with its
  * `dataset_id` set so that reads return the stored text as is.
  */
-import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { configs, datasets } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 const p = sql.placeholder
@@ -18,11 +18,13 @@ export class ConfigService {
   constructor(private readonly db: Db) {
     this.docQuery = lazy(() => db.select({ doc: configs.doc }).from(configs).where(eq(configs.datasetId, p('dataset_id'))).prepare())
     this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.upsertQuery = lazy(() => db
-      .insert(configs)
-      .values({ datasetId: p('dataset_id'), doc: p('doc') })
-      .onConflictDoUpdate({ target: configs.datasetId, set: { doc: sql`excluded.doc` } })
-      .prepare())
+    this.upsertQuery = lazy(() =>
+      db
+        .insert(configs)
+        .values({ datasetId: p('dataset_id'), doc: p('doc') })
+        .onConflictDoUpdate({ target: configs.datasetId, set: { doc: sql`excluded.doc` } })
+        .prepare(),
+    )
   }
 
   /** The stored config (JSON text, with its dataset_id); 404 when the dataset has none. */

@@ -3,13 +3,13 @@
  * transaction), lookups, the single-field updates, and the listings a token
  * may see.
  */
-import { lazy } from '../../db/lazy'
 import { eq, inArray, sql } from 'drizzle-orm'
 import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
 import type { Auth } from '../../auth/tokens'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
 import { auths, datasets, jobCounts, sequences } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 import type { AuthService } from '../auth/service'
 import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
@@ -41,17 +41,21 @@ export class DatasetService {
     private readonly auth: AuthService,
   ) {
     this.docQuery = lazy(() => db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.setFieldQuery = lazy(() => db
-      .update(datasets)
-      .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
-      .where(eq(datasets.datasetId, p('dataset_id')))
-      .returning({ id: datasets.datasetId })
-      .prepare())
-    this.jobsCreatedQuery = lazy(() => db
-      .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
-      .from(jobCounts)
-      .where(eq(jobCounts.datasetId, p('dataset_id')))
-      .prepare())
+    this.setFieldQuery = lazy(() =>
+      db
+        .update(datasets)
+        .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
+        .where(eq(datasets.datasetId, p('dataset_id')))
+        .returning({ id: datasets.datasetId })
+        .prepare(),
+    )
+    this.jobsCreatedQuery = lazy(() =>
+      db
+        .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
+        .from(jobCounts)
+        .where(eq(jobCounts.datasetId, p('dataset_id')))
+        .prepare(),
+    )
   }
 
   /**

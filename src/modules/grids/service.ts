@@ -1,11 +1,11 @@
 /**
  * Grids: the registered grid site servers (API.md 4.8).
  */
-import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, timestamp } from '../../db/documents'
 import { grids } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 type Document = Record<string, unknown>

@@ -2,12 +2,12 @@
  * Jobs: creation with a per-dataset unique index, lookups, merges, status
  * changes, filtered listings, and summaries from the maintained `job_counts`.
  */
-import { lazy } from '../../db/lazy'
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
 import { datasets, jobCounts, jobs } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 import { checkStatus, JOB_STATUSES } from '../../status'
 import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
@@ -47,26 +47,32 @@ export class JobService {
 
   constructor(private readonly db: Db) {
     this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.jobIndexTakenQuery = lazy(() => db
-      .select({ id: jobs.jobId })
-      .from(jobs)
-      .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.jobIndex, p('job_index'))))
-      .prepare())
+    this.jobIndexTakenQuery = lazy(() =>
+      db
+        .select({ id: jobs.jobId })
+        .from(jobs)
+        .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.jobIndex, p('job_index'))))
+        .prepare(),
+    )
     this.insertQuery = lazy(() => db.insert(jobs).values({ jobId: p('job_id'), doc: p('doc') }).prepare())
     this.docQuery = lazy(() => db.select({ doc: jobs.doc }).from(jobs).where(eq(jobs.jobId, p('job_id'))).prepare())
-    this.docInDatasetQuery = lazy(() => db
-      .select({ doc: jobs.doc })
-      .from(jobs)
-      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-      .prepare())
+    this.docInDatasetQuery = lazy(() =>
+      db
+        .select({ doc: jobs.doc })
+        .from(jobs)
+        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+        .prepare(),
+    )
     this.saveDocQuery = lazy(() => db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id'))).prepare())
     // One json_set, so the counting triggers see exactly one old and one new status.
-    this.setStatusInDatasetQuery = lazy(() => db
-      .update(jobs)
-      .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` })
-      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-      .returning({ id: jobs.jobId })
-      .prepare())
+    this.setStatusInDatasetQuery = lazy(() =>
+      db
+        .update(jobs)
+        .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` })
+        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+        .returning({ id: jobs.jobId })
+        .prepare(),
+    )
     this.statuses = new DatasetStatuses(
       db,
       { table: jobs, id: jobs.jobId, datasetId: jobs.datasetId, status: jobs.status },

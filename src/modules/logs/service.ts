@@ -4,11 +4,11 @@
  * Reads splice the text into the stored metadata text; the metadata is only
  * parsed when a `keys` projection asks for it.
  */
-import { lazy } from '../../db/lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db'
 import { newId, project, timestamp } from '../../db/documents'
 import { logs } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 export type Document = Record<string, unknown>
@@ -50,19 +50,23 @@ export class LogService {
     this.insertQuery = lazy(() => db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare())
     const full = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
     this.logQuery = lazy(() => db.select(full).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
-    this.logInDatasetQuery = lazy(() => db
-      .select(full)
-      .from(logs)
-      .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
-      .prepare())
+    this.logInDatasetQuery = lazy(() =>
+      db
+        .select(full)
+        .from(logs)
+        .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
+        .prepare(),
+    )
     // Ids and names only (stored ahead of the text in each row): which logs to
     // return is decided before any document or text is read.
-    this.taskLogsQuery = lazy(() => db
-      .select({ id: logs.logId, name: logs.name })
-      .from(logs)
-      .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
-      .orderBy(sql`${byCreation} DESC`)
-      .prepare())
+    this.taskLogsQuery = lazy(() =>
+      db
+        .select({ id: logs.logId, name: logs.name })
+        .from(logs)
+        .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
+        .orderBy(sql`${byCreation} DESC`)
+        .prepare(),
+    )
     this.docQuery = lazy(() => db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
   }
 

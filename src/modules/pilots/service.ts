@@ -1,11 +1,11 @@
 /**
  * Pilots: the pilot jobs running on worker nodes (API.md 4.9).
  */
-import { lazy } from '../../db/lazy'
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, projectedJson, timestamp } from '../../db/documents'
 import { pilots } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 type Document = Record<string, unknown>

@@ -10,13 +10,13 @@
  * holds exactly the queued tasks (see the task_queue migration): a claim walks
  * it in (priority DESC, seq) order on its covering index.
  */
-import { lazy } from '../../db/lazy'
 import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
 import { GroupCommit } from '../../db/group-commit'
 import { timestamp } from '../../db/documents'
 import { fail } from '../../http/errors'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
+import { lazy } from '../../db/lazy'
 
 /** Statuses the queue action moves to `queued`: new tasks, and tasks reset after a failure. */
 export const QUEUEABLE_STATUSES = ['waiting', 'reset'] as const
@@ -81,37 +81,49 @@ export class QueueService {
     this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
     const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
-    this.pendingSources = lazy(() => sqlite.prepare(
-      `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
-    ))
-    this.markQueued = lazy(() => sqlite.prepare(
-      `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
-    ))
+    this.pendingSources = lazy(() =>
+      sqlite.prepare(
+        `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
+      ),
+    )
+    this.markQueued = lazy(() =>
+      sqlite.prepare(
+        `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
+      ),
+    )
     // The numeric conditions are tested on the covering index in claim order; rows
     // with other requirements are then checked in code, one at a time. Only
     // those rows read `requirements` from the table (the CASE defers the seek).
-    this.candidates = lazy(() => sqlite.prepare(`
-      SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
-      WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
-        AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
-      ORDER BY priority DESC, seq`))
-    this.markProcessing = lazy(() => sqlite.prepare(`
-      UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
-      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`))
+    this.candidates = lazy(() =>
+      sqlite.prepare(`
+        SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
+        WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
+          AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
+        ORDER BY priority DESC, seq`),
+    )
+    this.markProcessing = lazy(() =>
+      sqlite.prepare(`
+        UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
+        WHERE task_id = $taskId AND status = 'queued' RETURNING doc`),
+    )
     this.dropQueueRow = lazy(() => sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
     const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
     const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
     this.resetPlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`))
-    this.resetTimed = lazy(() => sqlite.prepare(`
-      UPDATE tasks SET doc = json_set(doc, ${resetSet},
-        '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
-        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`))
+    this.resetTimed = lazy(() =>
+      sqlite.prepare(`
+        UPDATE tasks SET doc = json_set(doc, ${resetSet},
+          '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
+          '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`),
+    )
     const completeSet = `'$.status', 'complete', '$.status_changed', $now`
     const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
     this.completePlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`))
-    this.completeTimed = lazy(() => sqlite.prepare(
-      `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
-    ))
+    this.completeTimed = lazy(() =>
+      sqlite.prepare(
+        `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
+      ),
+    )
     this.statusOf = lazy(() => sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`))
   }
 

@@ -2,11 +2,11 @@
  * Task statistics: documents `{task_stat_id, task_id, dataset_id,
  * create_date, stats}` recorded for an existing task.
  */
-import { lazy } from '../../db/lazy'
 import { and, eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
 import { tasks, taskStats } from '../../db/schema'
+import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
 
 const byCreation = sql`${taskStats}.rowid`
@@ -24,18 +24,22 @@ export class TaskStatService {
     this.insertQuery = lazy(() => db.insert(taskStats).values({ taskStatId: p('task_stat_id'), doc: p('doc') }).prepare())
     const ofTask = and(eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id')))
     this.listQuery = lazy(() => db.select({ id: taskStats.taskStatId, doc: taskStats.doc }).from(taskStats).where(ofTask).orderBy(byCreation).prepare())
-    this.lastQuery = lazy(() => db
-      .select({ id: taskStats.taskStatId, doc: taskStats.doc })
-      .from(taskStats)
-      .where(ofTask)
-      .orderBy(sql`${byCreation} DESC`)
-      .limit(1)
-      .prepare())
-    this.docQuery = lazy(() => db
-      .select({ doc: taskStats.doc })
-      .from(taskStats)
-      .where(and(eq(taskStats.taskStatId, p('task_stat_id')), eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id'))))
-      .prepare())
+    this.lastQuery = lazy(() =>
+      db
+        .select({ id: taskStats.taskStatId, doc: taskStats.doc })
+        .from(taskStats)
+        .where(ofTask)
+        .orderBy(sql`${byCreation} DESC`)
+        .limit(1)
+        .prepare(),
+    )
+    this.docQuery = lazy(() =>
+      db
+        .select({ doc: taskStats.doc })
+        .from(taskStats)
+        .where(and(eq(taskStats.taskStatId, p('task_stat_id')), eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id'))))
+        .prepare(),
+    )
   }
 
   /** Records `stats` for the task (404 when missing; its dataset_id must be the task's, 400); returns the new id. */

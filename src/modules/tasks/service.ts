@@ -3,7 +3,6 @@
  * the per-dataset summaries. Documents are stored and returned as JSON text;
  * status counts come from the trigger-maintained `task_counts` table.
  */
-import { lazy } from '../../db/lazy'
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
@@ -12,6 +11,7 @@ import { jobs, taskCounts, tasks } from '../../db/schema'
 import { fail } from '../../http/errors'
 import { checkStatus, inStatusOrder, TASK_STATUSES } from '../../status'
 import { GroupCommit } from '../../db/group-commit'
+import { lazy } from '../../db/lazy'
 import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
 
 export type Document = Record<string, unknown>
@@ -76,60 +76,70 @@ export class TaskService {
   constructor(private readonly db: Db) {
     // insert() reads, then writes with its one INSERT as its last step.
     this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
-    this.jobIndexQuery = lazy(() => db
-      .select({ jobIndex: jobs.jobIndex })
-      .from(jobs)
-      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-      .prepare())
+    this.jobIndexQuery = lazy(() =>
+      db
+        .select({ jobIndex: jobs.jobIndex })
+        .from(jobs)
+        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+        .prepare(),
+    )
     this.insertQuery = lazy(() => db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare())
     this.docQuery = lazy(() => db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
     // GET /tasks/<id> is the hottest route: read the stored text with the same
     // SQL straight from bun:sqlite, skipping drizzle's row mapping.
     this.docByIdStatement = lazy(() => db.$client.prepare<{ doc: string }, [string]>(this.docQuery().getQuery().sql))
-    this.docInDatasetQuery = lazy(() => db
-      .select({ doc: tasks.doc })
-      .from(tasks)
-      .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-      .prepare())
+    this.docInDatasetQuery = lazy(() =>
+      db
+        .select({ doc: tasks.doc })
+        .from(tasks)
+        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
+        .prepare(),
+    )
     this.saveDocQuery = lazy(() => db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id'))).prepare())
     // A status change is one json_set, so the counting triggers see exactly one old and one new status.
     const statusSet = { doc: sql`json_set(${tasks.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` }
     this.setStatusQuery = lazy(() => db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ id: tasks.taskId }).prepare())
-    this.setStatusInDatasetQuery = lazy(() => db
-      .update(tasks)
-      .set(statusSet)
-      .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-      .returning({ id: tasks.taskId })
-      .prepare())
+    this.setStatusInDatasetQuery = lazy(() =>
+      db
+        .update(tasks)
+        .set(statusSet)
+        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
+        .returning({ id: tasks.taskId })
+        .prepare(),
+    )
     this.statuses = new DatasetStatuses(
       db,
       { table: tasks, id: tasks.taskId, datasetId: tasks.datasetId, status: tasks.status },
       { table: taskCounts, datasetId: taskCounts.datasetId, status: taskCounts.status, n: taskCounts.n },
       TASK_STATUSES,
     )
-    this.nameStatusQuery = lazy(() => db
-      .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
-      .from(tasks)
-      .where(eq(tasks.datasetId, p('dataset_id')))
-      .groupBy(tasks.name, tasks.status)
-      .prepare())
+    this.nameStatusQuery = lazy(() =>
+      db
+        .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
+        .from(tasks)
+        .where(eq(tasks.datasetId, p('dataset_id')))
+        .groupBy(tasks.name, tasks.status)
+        .prepare(),
+    )
     const walltime = numberIn('$.walltime')
-    this.statsQuery = lazy(() => db
-      .select({
-        name: tasks.name,
-        count: sql<number>`count(*)`,
-        gpu: sql<number>`total(${numberIn('$.requirements.gpu')})`,
-        total: sql<number>`total(${walltime})`,
-        totalErr: sql<number>`total(${numberIn('$.walltime_err')})`,
-        sumSquares: sql<number>`total(${walltime} * ${walltime})`,
-        min: sql<number>`min(${walltime})`,
-        max: sql<number>`max(${walltime})`,
-        firstIndex: sql<number>`min(${tasks.taskIndex})`,
-      })
-      .from(tasks)
-      .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, 'complete')))
-      .groupBy(tasks.name)
-      .prepare())
+    this.statsQuery = lazy(() =>
+      db
+        .select({
+          name: tasks.name,
+          count: sql<number>`count(*)`,
+          gpu: sql<number>`total(${numberIn('$.requirements.gpu')})`,
+          total: sql<number>`total(${walltime})`,
+          totalErr: sql<number>`total(${numberIn('$.walltime_err')})`,
+          sumSquares: sql<number>`total(${walltime} * ${walltime})`,
+          min: sql<number>`min(${walltime})`,
+          max: sql<number>`max(${walltime})`,
+          firstIndex: sql<number>`min(${tasks.taskIndex})`,
+        })
+        .from(tasks)
+        .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, 'complete')))
+        .groupBy(tasks.name)
+        .prepare(),
+    )
   }
 
   /**
