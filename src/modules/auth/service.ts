@@ -24,17 +24,14 @@ const byCreation = sql`rowid`
 const parse = <T = Document>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined)
 
 export class AuthService implements DatasetRules {
-  private readonly datasetExistsQuery
-  private readonly ruleQuery
+  private readonly datasetExistsQuery = lazy(() => this.db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare())
+  private readonly ruleQuery = lazy(() => this.db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare())
 
   constructor(
     private readonly db: Db,
     private readonly tokens: TokenService,
     private readonly config: Config,
-  ) {
-    this.datasetExistsQuery = lazy(() => db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare())
-    this.ruleQuery = lazy(() => db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare())
-  }
+  ) {}
 
   // ---- roles ----
 

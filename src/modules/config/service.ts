@@ -11,21 +11,17 @@ import { fail } from '../../http/errors'
 const p = sql.placeholder
 
 export class ConfigService {
-  private readonly docQuery
-  private readonly datasetExistsQuery
-  private readonly upsertQuery
+  private readonly docQuery = lazy(() => this.db.select({ doc: configs.doc }).from(configs).where(eq(configs.datasetId, p('dataset_id'))).prepare())
+  private readonly datasetExistsQuery = lazy(() => this.db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+  private readonly upsertQuery = lazy(() =>
+    this.db
+      .insert(configs)
+      .values({ datasetId: p('dataset_id'), doc: p('doc') })
+      .onConflictDoUpdate({ target: configs.datasetId, set: { doc: sql`excluded.doc` } })
+      .prepare(),
+  )
 
-  constructor(private readonly db: Db) {
-    this.docQuery = lazy(() => db.select({ doc: configs.doc }).from(configs).where(eq(configs.datasetId, p('dataset_id'))).prepare())
-    this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.upsertQuery = lazy(() =>
-      db
-        .insert(configs)
-        .values({ datasetId: p('dataset_id'), doc: p('doc') })
-        .onConflictDoUpdate({ target: configs.datasetId, set: { doc: sql`excluded.doc` } })
-        .prepare(),
-    )
-  }
+  constructor(private readonly db: Db) {}
 
   /** The stored config (JSON text, with its dataset_id); 404 when the dataset has none. */
   get(datasetId: string): string {

@@ -32,31 +32,27 @@ const byCreation = sql`${datasets}.rowid`
 const p = sql.placeholder
 
 export class DatasetService {
-  private readonly docQuery
-  private readonly setFieldQuery
-  private readonly jobsCreatedQuery
+  private readonly docQuery = lazy(() => this.db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+  private readonly setFieldQuery = lazy(() =>
+    this.db
+      .update(datasets)
+      .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
+      .where(eq(datasets.datasetId, p('dataset_id')))
+      .returning({ id: datasets.datasetId })
+      .prepare(),
+  )
+  private readonly jobsCreatedQuery = lazy(() =>
+    this.db
+      .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
+      .from(jobCounts)
+      .where(eq(jobCounts.datasetId, p('dataset_id')))
+      .prepare(),
+  )
 
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
-  ) {
-    this.docQuery = lazy(() => db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.setFieldQuery = lazy(() =>
-      db
-        .update(datasets)
-        .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
-        .where(eq(datasets.datasetId, p('dataset_id')))
-        .returning({ id: datasets.datasetId })
-        .prepare(),
-    )
-    this.jobsCreatedQuery = lazy(() =>
-      db
-        .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
-        .from(jobCounts)
-        .where(eq(jobCounts.datasetId, p('dataset_id')))
-        .prepare(),
-    )
-  }
+  ) {}
 
   /**
    * Creates a dataset owned by `caller`, with the next sequence number and

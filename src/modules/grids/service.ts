@@ -11,11 +11,9 @@ import { fail } from '../../http/errors'
 type Document = Record<string, unknown>
 
 export class GridsService {
-  private readonly byId
+  private readonly byId = lazy(() => this.db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare())
 
-  constructor(private readonly db: Db) {
-    this.byId = lazy(() => db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare())
-  }
+  constructor(private readonly db: Db) {}
 
   /** `{grid_id: grid}` in creation order, as JSON text. */
   listJson(): string {

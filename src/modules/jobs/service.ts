@@ -33,55 +33,45 @@ const byCreation = sql`${jobs}.rowid`
 const p = sql.placeholder
 
 export class JobService {
-  private readonly datasetExistsQuery
-  private readonly jobIndexTakenQuery
-  private readonly insertQuery
-  private readonly docQuery
-  private readonly docInDatasetQuery
-  private readonly saveDocQuery
-  private readonly setStatusInDatasetQuery
+  private readonly datasetExistsQuery = lazy(() => this.db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
+  private readonly jobIndexTakenQuery = lazy(() =>
+    this.db
+      .select({ id: jobs.jobId })
+      .from(jobs)
+      .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.jobIndex, p('job_index'))))
+      .prepare(),
+  )
+  private readonly insertQuery = lazy(() => this.db.insert(jobs).values({ jobId: p('job_id'), doc: p('doc') }).prepare())
+  private readonly docQuery = lazy(() => this.db.select({ doc: jobs.doc }).from(jobs).where(eq(jobs.jobId, p('job_id'))).prepare())
+  private readonly docInDatasetQuery = lazy(() =>
+    this.db
+      .select({ doc: jobs.doc })
+      .from(jobs)
+      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+      .prepare(),
+  )
+  private readonly saveDocQuery = lazy(() => this.db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id'))).prepare())
+  // One json_set, so the counting triggers see exactly one old and one new status.
+  private readonly setStatusInDatasetQuery = lazy(() =>
+    this.db
+      .update(jobs)
+      .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` })
+      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+      .returning({ id: jobs.jobId })
+      .prepare(),
+  )
   private readonly statuses: DatasetStatuses
-  private readonly pageByStatusQuery
-  private readonly pageByStatusAndIndexQuery
-  private readonly pageByIndexQuery
+  private readonly pageByStatusQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status'))))
+  private readonly pageByStatusAndIndexQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index'))))
+  private readonly pageByIndexQuery = lazy(() => this.pageQuery(eq(jobs.jobIndex, p('job_index'))))
 
   constructor(private readonly db: Db) {
-    this.datasetExistsQuery = lazy(() => db.select({ id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-    this.jobIndexTakenQuery = lazy(() =>
-      db
-        .select({ id: jobs.jobId })
-        .from(jobs)
-        .where(and(eq(jobs.datasetId, p('dataset_id')), eq(jobs.jobIndex, p('job_index'))))
-        .prepare(),
-    )
-    this.insertQuery = lazy(() => db.insert(jobs).values({ jobId: p('job_id'), doc: p('doc') }).prepare())
-    this.docQuery = lazy(() => db.select({ doc: jobs.doc }).from(jobs).where(eq(jobs.jobId, p('job_id'))).prepare())
-    this.docInDatasetQuery = lazy(() =>
-      db
-        .select({ doc: jobs.doc })
-        .from(jobs)
-        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-        .prepare(),
-    )
-    this.saveDocQuery = lazy(() => db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id'))).prepare())
-    // One json_set, so the counting triggers see exactly one old and one new status.
-    this.setStatusInDatasetQuery = lazy(() =>
-      db
-        .update(jobs)
-        .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` })
-        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-        .returning({ id: jobs.jobId })
-        .prepare(),
-    )
     this.statuses = new DatasetStatuses(
       db,
       { table: jobs, id: jobs.jobId, datasetId: jobs.datasetId, status: jobs.status },
       { table: jobCounts, datasetId: jobCounts.datasetId, status: jobCounts.status, n: jobCounts.n },
       JOB_STATUSES,
     )
-    this.pageByStatusQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status'))))
-    this.pageByStatusAndIndexQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index'))))
-    this.pageByIndexQuery = lazy(() => this.pageQuery(eq(jobs.jobIndex, p('job_index'))))
   }
 
   /** Creates a job in an existing dataset, its index unused there; returns its id. */

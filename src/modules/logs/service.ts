@@ -39,36 +39,32 @@ const GZIP_LEVEL = 3
 const byCreation = sql`${logs}.rowid`
 const p = sql.placeholder
 
-export class LogService {
-  private readonly insertQuery
-  private readonly logQuery
-  private readonly logInDatasetQuery
-  private readonly taskLogsQuery
-  private readonly docQuery
+/** The columns a stored log is read back from. */
+const logColumns = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
 
-  constructor(db: Db) {
-    this.insertQuery = lazy(() => db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare())
-    const full = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
-    this.logQuery = lazy(() => db.select(full).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
-    this.logInDatasetQuery = lazy(() =>
-      db
-        .select(full)
-        .from(logs)
-        .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
-        .prepare(),
-    )
-    // Ids and names only (stored ahead of the text in each row): which logs to
-    // return is decided before any document or text is read.
-    this.taskLogsQuery = lazy(() =>
-      db
-        .select({ id: logs.logId, name: logs.name })
-        .from(logs)
-        .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
-        .orderBy(sql`${byCreation} DESC`)
-        .prepare(),
-    )
-    this.docQuery = lazy(() => db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
-  }
+export class LogService {
+  private readonly insertQuery = lazy(() => this.db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare())
+  private readonly logQuery = lazy(() => this.db.select(logColumns).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
+  private readonly logInDatasetQuery = lazy(() =>
+    this.db
+      .select(logColumns)
+      .from(logs)
+      .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
+      .prepare(),
+  )
+  // Ids and names only (stored ahead of the text in each row): which logs to
+  // return is decided before any document or text is read.
+  private readonly taskLogsQuery = lazy(() =>
+    this.db
+      .select({ id: logs.logId, name: logs.name })
+      .from(logs)
+      .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
+      .orderBy(sql`${byCreation} DESC`)
+      .prepare(),
+  )
+  private readonly docQuery = lazy(() => this.db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
+
+  constructor(private readonly db: Db) {}
 
   /** Stores a log (for the dataset `datasetId` when given, which a dataset_id in the body must match); returns its id. */
   create(body: NewLog, datasetId?: string): string {

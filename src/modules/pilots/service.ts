@@ -11,11 +11,9 @@ import { fail } from '../../http/errors'
 type Document = Record<string, unknown>
 
 export class PilotsService {
-  private readonly byId
+  private readonly byId = lazy(() => this.db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare())
 
-  constructor(private readonly db: Db) {
-    this.byId = lazy(() => db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare())
-  }
+  constructor(private readonly db: Db) {}
 
   /** `{pilot_id: pilot}` in creation order, optionally of one grid and projected to `keys`. */
   listJson(filter: { gridId?: string; keys?: string[] }): string {

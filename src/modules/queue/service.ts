@@ -58,73 +58,63 @@ const READY_TASKS_SQL = `
         AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d.depends_on AND p.status = 'complete'))
   ORDER BY t.rowid`
 
+const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
+const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
+const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
+const completeSet = `'$.status', 'complete', '$.status_changed', $now`
+const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
+
 export class QueueService {
   private readonly sqlite: Database
   /** One statement per source merged in a single queue action, prepared on first need and reused. */
   private readonly readyStatements: Statement<ReadyRow>[] = []
-  private readonly pendingSources: () => Statement<Source>
-  private readonly markQueued: () => Statement
-  private readonly candidates: () => Statement<Candidate>
-  private readonly markProcessing: () => Statement<{ doc: string }>
-  private readonly dropQueueRow: () => Statement
-  private readonly resetPlain: () => Statement<{ doc: string }>
-  private readonly resetTimed: () => Statement<{ doc: string }>
-  private readonly completePlain: () => Statement<{ doc: string }>
-  private readonly completeTimed: () => Statement<{ doc: string }>
-  private readonly statusOf: () => Statement<{ status: string | null }>
+  // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
+  private readonly pendingSources: () => Statement<Source> = lazy(() =>
+    this.sqlite.prepare(
+      `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
+    ),
+  )
+  private readonly markQueued: () => Statement = lazy(() =>
+    this.sqlite.prepare(
+      `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
+    ),
+  )
+  // The numeric conditions are tested on the covering index in claim order; rows
+  // with other requirements are then checked in code, one at a time. Only
+  // those rows read `requirements` from the table (the CASE defers the seek).
+  private readonly candidates: () => Statement<Candidate> = lazy(() =>
+    this.sqlite.prepare(`
+      SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
+      WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
+        AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
+      ORDER BY priority DESC, seq`),
+  )
+  private readonly markProcessing: () => Statement<{ doc: string }> = lazy(() =>
+    this.sqlite.prepare(`
+      UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
+      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`),
+  )
+  private readonly dropQueueRow: () => Statement = lazy(() => this.sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
+  private readonly resetPlain: () => Statement<{ doc: string }> = lazy(() => this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`))
+  private readonly resetTimed: () => Statement<{ doc: string }> = lazy(() =>
+    this.sqlite.prepare(`
+      UPDATE tasks SET doc = json_set(doc, ${resetSet},
+        '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
+        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`),
+  )
+  private readonly completePlain: () => Statement<{ doc: string }> = lazy(() => this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`))
+  private readonly completeTimed: () => Statement<{ doc: string }> = lazy(() =>
+    this.sqlite.prepare(
+      `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
+    ),
+  )
+  private readonly statusOf: () => Statement<{ status: string | null }> = lazy(() => this.sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`))
   /** Claims that arrive together share one write transaction, taken in arrival order. */
   private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
 
   constructor(private readonly db: Db) {
-    const sqlite = db.$client
-    this.sqlite = sqlite
+    this.sqlite = db.$client
     this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
-    const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
-    // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
-    this.pendingSources = lazy(() =>
-      sqlite.prepare(
-        `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
-      ),
-    )
-    this.markQueued = lazy(() =>
-      sqlite.prepare(
-        `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
-      ),
-    )
-    // The numeric conditions are tested on the covering index in claim order; rows
-    // with other requirements are then checked in code, one at a time. Only
-    // those rows read `requirements` from the table (the CASE defers the seek).
-    this.candidates = lazy(() =>
-      sqlite.prepare(`
-        SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
-        WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
-          AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
-        ORDER BY priority DESC, seq`),
-    )
-    this.markProcessing = lazy(() =>
-      sqlite.prepare(`
-        UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
-        WHERE task_id = $taskId AND status = 'queued' RETURNING doc`),
-    )
-    this.dropQueueRow = lazy(() => sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
-    const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
-    const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
-    this.resetPlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`))
-    this.resetTimed = lazy(() =>
-      sqlite.prepare(`
-        UPDATE tasks SET doc = json_set(doc, ${resetSet},
-          '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
-          '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`),
-    )
-    const completeSet = `'$.status', 'complete', '$.status_changed', $now`
-    const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
-    this.completePlain = lazy(() => sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`))
-    this.completeTimed = lazy(() =>
-      sqlite.prepare(
-        `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
-      ),
-    )
-    this.statusOf = lazy(() => sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`))
   }
 
   // ---- queue ----

@@ -12,35 +12,30 @@ import { fail } from '../../http/errors'
 const byCreation = sql`${taskStats}.rowid`
 const p = sql.placeholder
 
-export class TaskStatService {
-  private readonly taskDatasetQuery
-  private readonly insertQuery
-  private readonly listQuery
-  private readonly lastQuery
-  private readonly docQuery
+const ofTask = and(eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id')))
 
-  constructor(private readonly db: Db) {
-    this.taskDatasetQuery = lazy(() => db.select({ datasetId: tasks.datasetId }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
-    this.insertQuery = lazy(() => db.insert(taskStats).values({ taskStatId: p('task_stat_id'), doc: p('doc') }).prepare())
-    const ofTask = and(eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id')))
-    this.listQuery = lazy(() => db.select({ id: taskStats.taskStatId, doc: taskStats.doc }).from(taskStats).where(ofTask).orderBy(byCreation).prepare())
-    this.lastQuery = lazy(() =>
-      db
-        .select({ id: taskStats.taskStatId, doc: taskStats.doc })
-        .from(taskStats)
-        .where(ofTask)
-        .orderBy(sql`${byCreation} DESC`)
-        .limit(1)
-        .prepare(),
-    )
-    this.docQuery = lazy(() =>
-      db
-        .select({ doc: taskStats.doc })
-        .from(taskStats)
-        .where(and(eq(taskStats.taskStatId, p('task_stat_id')), eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id'))))
-        .prepare(),
-    )
-  }
+export class TaskStatService {
+  private readonly taskDatasetQuery = lazy(() => this.db.select({ datasetId: tasks.datasetId }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
+  private readonly insertQuery = lazy(() => this.db.insert(taskStats).values({ taskStatId: p('task_stat_id'), doc: p('doc') }).prepare())
+  private readonly listQuery = lazy(() => this.db.select({ id: taskStats.taskStatId, doc: taskStats.doc }).from(taskStats).where(ofTask).orderBy(byCreation).prepare())
+  private readonly lastQuery = lazy(() =>
+    this.db
+      .select({ id: taskStats.taskStatId, doc: taskStats.doc })
+      .from(taskStats)
+      .where(ofTask)
+      .orderBy(sql`${byCreation} DESC`)
+      .limit(1)
+      .prepare(),
+  )
+  private readonly docQuery = lazy(() =>
+    this.db
+      .select({ doc: taskStats.doc })
+      .from(taskStats)
+      .where(and(eq(taskStats.taskStatId, p('task_stat_id')), eq(taskStats.taskId, p('task_id')), eq(taskStats.datasetId, p('dataset_id'))))
+      .prepare(),
+  )
+
+  constructor(private readonly db: Db) {}
 
   /** Records `stats` for the task (404 when missing; its dataset_id must be the task's, 400); returns the new id. */
   create(taskId: string, stats: Record<string, unknown> & { dataset_id: string }): string {

@@ -57,18 +57,67 @@ const p = sql.placeholder
 const numberIn = (path: string): SQL<number> =>
   sql<number>`iif(json_type(${tasks.doc}, ${path}) IN ('integer', 'real'), json_extract(${tasks.doc}, ${path}), 0)`
 
+// A status change is one json_set, so the counting triggers see exactly one old and one new status.
+const statusSet = { doc: sql`json_set(${tasks.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` }
+const walltime = numberIn('$.walltime')
+
 export class TaskService {
-  private readonly jobIndexQuery
-  private readonly insertQuery
-  private readonly docQuery
-  private readonly docByIdStatement
-  private readonly docInDatasetQuery
-  private readonly saveDocQuery
-  private readonly setStatusQuery
-  private readonly setStatusInDatasetQuery
+  private readonly jobIndexQuery = lazy(() =>
+    this.db
+      .select({ jobIndex: jobs.jobIndex })
+      .from(jobs)
+      .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
+      .prepare(),
+  )
+  private readonly insertQuery = lazy(() => this.db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare())
+  private readonly docQuery = lazy(() => this.db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
+  // GET /tasks/<id> is the hottest route: read the stored text with the same
+  // SQL straight from bun:sqlite, skipping drizzle's row mapping.
+  private readonly docByIdStatement = lazy(() => this.db.$client.prepare<{ doc: string }, [string]>(this.docQuery().getQuery().sql))
+  private readonly docInDatasetQuery = lazy(() =>
+    this.db
+      .select({ doc: tasks.doc })
+      .from(tasks)
+      .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
+      .prepare(),
+  )
+  private readonly saveDocQuery = lazy(() => this.db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id'))).prepare())
+  private readonly setStatusQuery = lazy(() => this.db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ id: tasks.taskId }).prepare())
+  private readonly setStatusInDatasetQuery = lazy(() =>
+    this.db
+      .update(tasks)
+      .set(statusSet)
+      .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
+      .returning({ id: tasks.taskId })
+      .prepare(),
+  )
   private readonly statuses: DatasetStatuses
-  private readonly nameStatusQuery
-  private readonly statsQuery
+  private readonly nameStatusQuery = lazy(() =>
+    this.db
+      .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
+      .from(tasks)
+      .where(eq(tasks.datasetId, p('dataset_id')))
+      .groupBy(tasks.name, tasks.status)
+      .prepare(),
+  )
+  private readonly statsQuery = lazy(() =>
+    this.db
+      .select({
+        name: tasks.name,
+        count: sql<number>`count(*)`,
+        gpu: sql<number>`total(${numberIn('$.requirements.gpu')})`,
+        total: sql<number>`total(${walltime})`,
+        totalErr: sql<number>`total(${numberIn('$.walltime_err')})`,
+        sumSquares: sql<number>`total(${walltime} * ${walltime})`,
+        min: sql<number>`min(${walltime})`,
+        max: sql<number>`max(${walltime})`,
+        firstIndex: sql<number>`min(${tasks.taskIndex})`,
+      })
+      .from(tasks)
+      .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, 'complete')))
+      .groupBy(tasks.name)
+      .prepare(),
+  )
   /** One prepared page query per combination of filters, built on first use. */
   private readonly pageQueries = new Map<string, ReturnType<TaskService['buildPageQuery']>>()
   private readonly creations: GroupCommit<NewTask, string>
@@ -76,69 +125,11 @@ export class TaskService {
   constructor(private readonly db: Db) {
     // insert() reads, then writes with its one INSERT as its last step.
     this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
-    this.jobIndexQuery = lazy(() =>
-      db
-        .select({ jobIndex: jobs.jobIndex })
-        .from(jobs)
-        .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))
-        .prepare(),
-    )
-    this.insertQuery = lazy(() => db.insert(tasks).values({ taskId: p('task_id'), doc: p('doc') }).prepare())
-    this.docQuery = lazy(() => db.select({ doc: tasks.doc }).from(tasks).where(eq(tasks.taskId, p('task_id'))).prepare())
-    // GET /tasks/<id> is the hottest route: read the stored text with the same
-    // SQL straight from bun:sqlite, skipping drizzle's row mapping.
-    this.docByIdStatement = lazy(() => db.$client.prepare<{ doc: string }, [string]>(this.docQuery().getQuery().sql))
-    this.docInDatasetQuery = lazy(() =>
-      db
-        .select({ doc: tasks.doc })
-        .from(tasks)
-        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-        .prepare(),
-    )
-    this.saveDocQuery = lazy(() => db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id'))).prepare())
-    // A status change is one json_set, so the counting triggers see exactly one old and one new status.
-    const statusSet = { doc: sql`json_set(${tasks.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` }
-    this.setStatusQuery = lazy(() => db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ id: tasks.taskId }).prepare())
-    this.setStatusInDatasetQuery = lazy(() =>
-      db
-        .update(tasks)
-        .set(statusSet)
-        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-        .returning({ id: tasks.taskId })
-        .prepare(),
-    )
     this.statuses = new DatasetStatuses(
       db,
       { table: tasks, id: tasks.taskId, datasetId: tasks.datasetId, status: tasks.status },
       { table: taskCounts, datasetId: taskCounts.datasetId, status: taskCounts.status, n: taskCounts.n },
       TASK_STATUSES,
-    )
-    this.nameStatusQuery = lazy(() =>
-      db
-        .select({ name: tasks.name, status: tasks.status, n: sql<number>`count(*)`, firstIndex: sql<number>`min(${tasks.taskIndex})` })
-        .from(tasks)
-        .where(eq(tasks.datasetId, p('dataset_id')))
-        .groupBy(tasks.name, tasks.status)
-        .prepare(),
-    )
-    const walltime = numberIn('$.walltime')
-    this.statsQuery = lazy(() =>
-      db
-        .select({
-          name: tasks.name,
-          count: sql<number>`count(*)`,
-          gpu: sql<number>`total(${numberIn('$.requirements.gpu')})`,
-          total: sql<number>`total(${walltime})`,
-          totalErr: sql<number>`total(${numberIn('$.walltime_err')})`,
-          sumSquares: sql<number>`total(${walltime} * ${walltime})`,
-          min: sql<number>`min(${walltime})`,
-          max: sql<number>`max(${walltime})`,
-          firstIndex: sql<number>`min(${tasks.taskIndex})`,
-        })
-        .from(tasks)
-        .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, 'complete')))
-        .groupBy(tasks.name)
-        .prepare(),
     )
   }
 
