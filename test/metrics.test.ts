@@ -112,6 +112,20 @@ describe('request metrics', () => {
     for (const raw of [...missing, '/no/such/route', '/another/unknown', '/tasks/abc']) expect(text).not.toContain(raw)
   })
 
+  test('durations run from the start of handling: the body read, or else the route\'s guard, public or not; 0 without a route', async () => {
+    expect((await t.call('GET', '/healthz', { token: null })).status).toBe(200)
+    expect((await t.call('POST', '/groups', { body: '{"name": "unfinished' })).status).toBe(400)
+    expect((await t.call('GET', '/still/no/route')).status).toBe(404)
+    const text = await scrape()
+    const sum = (route: string, status: string, method: string) => sample(text, 'iceprod_http_request_duration_seconds_sum', { method, route, status })
+    // A public route: marked by its guard.
+    expect(sum('/healthz', '200', 'GET')).toBeGreaterThan(0)
+    // A body that does not parse never reaches the guard: marked by the body parser.
+    expect(sum('/groups', '400', 'POST')).toBeGreaterThan(0)
+    // No route: nothing marked, counted as 0.
+    expect(sum('unmatched', '404', 'GET')).toBe(0)
+  })
+
   test('buckets are cumulative and end with the count', async () => {
     const text = await scrape()
     const key = { method: 'GET', route: '/tasks/:task_id', status: '404' }
