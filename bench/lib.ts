@@ -634,3 +634,27 @@ export function cpuSecondsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
+
+/**
+ * What the two lookup comparisons (bench/lookup.ts, bench/observability.ts)
+ * share: their flags (--seconds, --rounds, --quick), a database of 100k tasks
+ * (10k with --quick) and a wrk script requesting GET /tasks/<id> for random
+ * ids spread over all of them, with a system token.
+ */
+export function lookupSetup(name: string) {
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '8' }, quick: { type: 'boolean', default: false } },
+  })
+  const { dir, cleanup } = tempDir(name)
+  const db = `${dir}/iceprod.sqlite`
+  const { taskIds } = seed(db, { datasets: 10, jobsPerDataset: 100, tasksPerJob: values.quick ? 10 : 100 })
+  const sample = taskIds.filter((_, i) => i % 10 === 0)
+  return {
+    seconds: values.quick ? 2 : Number(values.seconds),
+    rounds: values.quick ? 2 : Number(values.rounds),
+    dir,
+    db,
+    cleanup,
+    script: randomPathsScript(sample.map((id) => `/tasks/${id}`), { Authorization: `Bearer ${token(db, 'system')}` }),
+  }
+}

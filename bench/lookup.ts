@@ -12,20 +12,10 @@
  * conditions. The figure is the median of the rounds' ratios.
  * Usage: bun bench/lookup.ts [--seconds N] [--rounds N] [--quick]
  */
-import { parseArgs } from 'node:util'
-import { BENCH_SECRET, median, printResult, randomPathsScript, report, seed, sharedCoreLines, sharedCoreWrk, spawnServer, stopTracked, tempDir, token, tracked } from './lib'
+import { BENCH_SECRET, lookupSetup, median, printResult, report, sharedCoreLines, sharedCoreWrk, spawnServer, stopTracked, tracked } from './lib'
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '8' }, quick: { type: 'boolean', default: false } },
-})
-const seconds = values.quick ? 2 : Number(values.seconds)
-const rounds = values.quick ? 2 : Number(values.rounds)
-const { dir, cleanup } = tempDir('lookup')
-const db = `${dir}/iceprod.sqlite`
+const { seconds, rounds, dir, db, cleanup, script } = lookupSetup('lookup')
 try {
-  const { taskIds } = seed(db, { datasets: 10, jobsPerDataset: 100, tasksPerJob: values.quick ? 10 : 100 })
-  const sample = taskIds.filter((_, i) => i % 10 === 0) // random targets spread over all the tasks
-  const script = randomPathsScript(sample.map((id) => `/tasks/${id}`), { Authorization: `Bearer ${token(db, 'system')}` })
   const project = await tracked(spawnServer(['bun', 'src/cli.ts', 'serve', '--db', db], { ICEPROD_LOG_LEVEL: 'info' }, { stderrFile: `${dir}/requests.log`, cpus: '1' }))
   const baseline = await tracked(spawnServer(['bun', 'bench/baseline-lookup.ts', '--db', db], { ICEPROD_JWT_SECRET: BENCH_SECRET }, { cpus: '1' }))
   const measured = await sharedCoreWrk(project, baseline, { rounds, seconds, connections: 16, script, wrkCpus: '0' })

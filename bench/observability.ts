@@ -13,22 +13,10 @@
  * Usage: bun bench/observability.ts [--seconds N] [--rounds N] [--quick]
  */
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
-import { median, printResult, randomPathsScript, report, seed, sharedCoreLines, sharedCoreWrk, spawnServer, stopTracked, tempDir, token, tracked } from './lib'
+import { lookupSetup, median, printResult, report, sharedCoreLines, sharedCoreWrk, spawnServer, stopTracked, tracked } from './lib'
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '8' }, quick: { type: 'boolean', default: false } },
-})
-const seconds = values.quick ? 2 : Number(values.seconds)
-const rounds = values.quick ? 2 : Number(values.rounds)
-const { dir, cleanup } = tempDir('observability')
-const db = `${dir}/iceprod.sqlite`
+const { seconds, rounds, dir, db, cleanup, script } = lookupSetup('observability')
 try {
-  const { taskIds } = seed(db, { datasets: 10, jobsPerDataset: 100, tasksPerJob: values.quick ? 10 : 100 })
-  const script = randomPathsScript(
-    taskIds.filter((_, i) => i % 10 === 0).map((id) => `/tasks/${id}`),
-    { Authorization: `Bearer ${token(db, 'system')}` },
-  )
   const logFile = `${dir}/requests.log`
   const server = (observe: 'yes' | 'no', stderrFile: string) =>
     tracked(spawnServer(['bun', 'bench/observed-server.ts', '--db', db, '--observe', observe], {}, { stderrFile, cpus: '1' }))
