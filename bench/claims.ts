@@ -15,7 +15,7 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun, abRounds, type Side } from './lib'
 import { oneBigDataset, queuedIn } from './shapes'
 
 const { quick, seconds, rounds, connections } = loadRunOptions(32)
@@ -27,7 +27,7 @@ const queued = queuedIn(quick)
 const bearer = token(seeded.path, 'pilot')
 const { dir, cleanup } = tempDir('claims')
 
-type Server = 'project' | 'baseline'
+type Server = Side
 const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
 
 interface QueueState {
@@ -109,14 +109,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
 
 const cpu = cpuShare()
 try {
-  const wrkRuns: Record<Server, RateRun[]> = { project: [], baseline: [] }
-  for (let round = 0; round < rounds; round++) {
-    for (const server of ['project', 'baseline'] as const) {
-      const r = await wrkRound(server)
-      wrkRuns[server].push(r)
-      console.log(`  wrk round ${round + 1} ${server}: ${fmt(r.rate)} claims/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
-    }
-  }
+  const wrkRuns = await abRounds(rounds, 'claims/s', wrkRound)
   const fetched: Record<Server, Awaited<ReturnType<typeof fetchRound>>> = {
     project: await fetchRound('project'),
     baseline: await fetchRound('baseline'),

@@ -16,7 +16,7 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/creation.ts [--quick] [--seconds N] [--rounds N]
  */
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun } from './lib'
+import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun, abRounds, type Side } from './lib'
 import { oneBigDataset } from './shapes'
 
 const { quick, seconds, rounds, connections } = loadRunOptions(16)
@@ -55,7 +55,7 @@ request = function()
 end
 `
 
-type Server = 'project' | 'baseline'
+type Server = Side
 const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
 
 interface Created {
@@ -138,14 +138,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; created: numb
 
 const cpu = cpuShare()
 try {
-  const wrkRuns: Record<Server, RateRun[]> = { project: [], baseline: [] }
-  for (let round = 0; round < rounds; round++) {
-    for (const server of ['project', 'baseline'] as const) {
-      const r = await wrkRound(server)
-      wrkRuns[server].push(r)
-      console.log(`  wrk round ${round + 1} ${server}: ${fmt(r.rate)} tasks/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
-    }
-  }
+  const wrkRuns = await abRounds(rounds, 'tasks/s', wrkRound)
   const fetched = { project: await fetchRound('project'), baseline: await fetchRound('baseline') }
   const projectRate = median(wrkRuns.project.map((r) => r.rate))
   const baselineRate = median(wrkRuns.baseline.map((r) => r.rate))

@@ -524,6 +524,22 @@ export interface RateRun {
   p99Ms: number
 }
 
+/** Which server of an A/B comparison. */
+export type Side = 'project' | 'baseline'
+
+/** `rounds` rounds of `run`, project then baseline, each run printed with `unit`; the runs of each side. */
+export async function abRounds(rounds: number, unit: string, run: (side: Side) => Promise<RateRun>): Promise<Record<Side, RateRun[]>> {
+  const runs: Record<Side, RateRun[]> = { project: [], baseline: [] }
+  for (let round = 0; round < rounds; round++) {
+    for (const side of ['project', 'baseline'] as const) {
+      const r = await run(side)
+      runs[side].push(r)
+      console.log(`  wrk round ${round + 1} ${side}: ${fmt(r.rate)} ${unit}, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+    }
+  }
+  return runs
+}
+
 /** The report lines of alternating project/baseline wrk runs: median rates, each run, median latencies. */
 export function abWrkLines(unit: string, runs: { project: RateRun[]; baseline: RateRun[] }): Record<string, string | number> {
   const lines: Record<string, string | number> = {}
