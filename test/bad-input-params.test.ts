@@ -22,6 +22,7 @@ import {
   type QueryKind,
   type Route,
   type Sent,
+  says,
 } from './bad-input-support'
 
 // These tests start real servers and run many cases: more than the 5 s default.
@@ -30,7 +31,6 @@ setDefaultTimeout(60_000)
 const suite = refusalSuite()
 const { expectRefused } = suite
 
-const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 
 /** The route called with some path parameters replaced (values already URL-encoded), a valid body and an allowed token. */
 function call(route: Route, values: Record<string, string>, role?: string, query = ''): Sent {

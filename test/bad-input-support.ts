@@ -178,6 +178,9 @@ export interface Route {
   createsAtPath?: boolean
 }
 
+/** A route that takes a JSON body. */
+export type BodyRoute = Route & { body: JsonBody }
+
 export type QueryKind = 'status:dataset' | 'status:job' | 'status:task' | 'keys' | 'integer' | 'positive integer' | 'order' | 'boolean'
 
 const ASC = ['admin', 'system', 'client']
@@ -469,6 +472,9 @@ export interface Expectation {
   /** Describes the message check in a failure. */
   messageDescription?: string
 }
+
+/** Expects the error message to be exactly `message`. */
+export const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 
 /**
  * Everything wrong with an answer to a request that must be refused: not a

@@ -15,10 +15,10 @@ import {
   pathOf,
   refusalSuite,
   tokenFor,
-  type Expectation,
-  type JsonBody,
   type Route,
   type Sent,
+  says,
+  type BodyRoute,
 } from './bad-input-support'
 
 // These tests start real servers and run many cases: more than the 5 s default.
@@ -27,9 +27,6 @@ setDefaultTimeout(60_000)
 const suite = refusalSuite()
 const { expectRefused } = suite
 
-type BodyRoute = Route & { body: JsonBody }
-
-const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 const UNSUPPORTED = { status: 415, ...says('Content-Type must be application/json') }
 const TOO_LARGE = { status: 413, ...says(`body larger than ${MAX_BODY} bytes`) }
 

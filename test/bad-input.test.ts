@@ -27,6 +27,8 @@ import {
   type Kind,
   type Route,
   type Sent,
+  says,
+  type BodyRoute,
 } from './bad-input-support'
 
 // These tests start real servers and run many cases: more than the 5 s default.
@@ -34,8 +36,6 @@ setDefaultTimeout(60_000)
 
 const suite = refusalSuite()
 const { expectRefused } = suite
-
-type BodyRoute = Route & { body: JsonBody }
 
 /** A request to `route` with `body` (text as is, anything else as JSON) and an allowed token. */
 const request = (route: Route, body: unknown, role?: string): Sent => ({
@@ -47,7 +47,6 @@ const request = (route: Route, body: unknown, role?: string): Sent => ({
 
 const typedKeys = (body: JsonBody): [string, Kind][] => [...Object.entries(body.required), ...Object.entries(body.optional ?? {})]
 const names = (key: string): Expectation => ({ message: (error) => error.includes(key), messageDescription: `name the key ${key}` })
-const says = (message: string): Expectation => ({ message: (error) => error === message, messageDescription: `say ${JSON.stringify(message)}` })
 const NOT_JSON = says('body is not valid JSON')
 const NOT_OBJECT = says('body must be a JSON object')
 
