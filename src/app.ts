@@ -119,10 +119,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
     metrics,
     /** The server calls this with its way of telling a request's client address. */
     clientAddresses,
-    /** Writes out log lines still buffered. */
-    flushLogs: () => logOutput.flush(),
-    /** Closes the database; log lines still buffered are written out. */
+    /** Writes out log lines still waiting (request lines are handed to the output at once, the write completes later). */
+    flushLogs: () => {
+      observer.flushLines()
+      return logOutput.flush()
+    },
+    /** Closes the database; log lines still waiting are written out. */
     close() {
+      observer.flushLines()
       void logOutput.flush()
       closeDatabase(sqlite)
     },

@@ -37,8 +37,8 @@ async function startLoggedApp(overrides: Partial<Config> = {}) {
     if (init.body !== undefined) headers['content-type'] ??= 'application/json'
     return built.app.handle(new Request(`http://localhost${path}`, { method, headers, body: init.body }))
   }
-  /** Every line is one JSON object. */
-  const records = () => lines.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  /** Every line is one JSON object. Request lines wait to be written in batches: flushed first. */
+  const records = () => (void built.flushLogs(), lines).join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
   const requestLines = () => records().filter((r) => r.msg === 'request')
   return { built, config, lines, records, requestLines, call, token, adminToken }
 }
@@ -77,6 +77,16 @@ describe('request lines', () => {
     expect(r.status).toBe(404)
     expect(app.requestLines()).toEqual([expect.objectContaining({ method: 'DELETE', route: 'unmatched', status: 404, request_id: r.headers.get('x-request-id') })])
     expect(app.lines.join('')).not.toContain('/private')
+    app.built.close()
+  })
+
+  test('lines are written in batches of 512 without waiting for the timer, and none is lost or out of order', async () => {
+    const app = await startLoggedApp()
+    const ids: string[] = []
+    for (let i = 0; i < 1100; i++) ids.push((await app.call('GET', '/healthz', { token: null })).headers.get('x-request-id')!)
+    // Two full batches reached the output at once; the last 76 lines wait for the timer or a flush.
+    expect(app.lines.join('').split('\n').filter(Boolean)).toHaveLength(1024)
+    expect(app.requestLines().map((l) => l.request_id)).toEqual(ids)
     app.built.close()
   })
 

@@ -19,11 +19,13 @@ export class JsonText {
   ) {}
 
   toResponse(requestId?: string): Response {
-    let headers: Record<string, string> = JSON_HEADERS
-    if (requestId !== undefined || this.location !== undefined) {
-      headers = { 'content-type': 'application/json' }
-      if (this.location !== undefined) headers.location = this.location
+    let headers: Record<string, string>
+    if (this.location !== undefined) {
+      headers = { 'content-type': 'application/json', location: this.location }
       if (requestId !== undefined) headers['x-request-id'] = requestId
+    } else {
+      // One literal per case: an object built whole converts faster than one grown key by key.
+      headers = requestId === undefined ? JSON_HEADERS : { 'content-type': 'application/json', 'x-request-id': requestId }
     }
     return new Response(this.body, { status: this.status, headers })
   }

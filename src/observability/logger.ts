@@ -56,15 +56,14 @@ export function stderrOutput(): LogOutput {
   }
 }
 
-let lastMs = 0
+let lastMs = -1
 let lastIso = ''
 
-/** The current time as ISO 8601 UTC; formatted at most once per millisecond. */
-export function isoNow(): string {
-  const now = Date.now()
-  if (now !== lastMs) {
-    lastMs = now
-    lastIso = new Date(now).toISOString()
+/** `ms` (since the epoch) as ISO 8601 UTC; consecutive calls for the same millisecond format it once. */
+export function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms
+    lastIso = new Date(ms).toISOString()
   }
   return lastIso
 }
@@ -75,7 +74,7 @@ export function createLogger(level: Config['logLevel'], output: LogOutput): Logg
       level,
       // pid and hostname are added by journald or the collector; keep lines short.
       base: null,
-      timestamp: () => `,"time":"${isoNow()}"`,
+      timestamp: () => `,"time":"${isoTime(Date.now())}"`,
       formatters: { level: (label) => ({ level: label }) },
     },
     output.destination,

@@ -19,59 +19,56 @@
  * it too. It is undefined when no route matched (the 404 path), which is
  * labelled UNMATCHED_ROUTE: a raw path never becomes a label or a log field.
  *
- * The request line is the one log line written per request, so it is built
- * here from pre-encoded pieces and written to the log's destination directly,
- * gated by the logger's level and shaped like every other line. pino's generic
- * serializer would cost more than the rest of the bookkeeping put together.
+ * The request line is the one log line written per request, so it does not
+ * go through pino: its values are left with the request log (request-log.ts),
+ * which formats lines in batches, gated by the logger's level and shaped like
+ * every other line.
  */
 import { ElysiaCustomStatusResponse, StatusMap } from 'elysia'
 import { JsonText } from '../http/respond'
 import type { Logger, LogOutput } from './logger'
-import { isoNow } from './logger'
 import type { Metrics } from './metrics'
+import { RequestLog, type Bearer } from './request-log'
 
-/** What the hooks keep on Elysia's per-request context. */
+export type { Bearer }
+
+/**
+ * What the hooks keep on Elysia's per-request context. Each property added to
+ * the context costs the request a little, so the usual request adds only
+ * `startedAt`, and reuses it to mark itself recorded.
+ */
 export interface ObservedRequest {
-  /** performance.now() when handling started; unset for a request that matched no route. */
+  /** performance.now() when handling started, RECORDED once recorded; unset for a request that matched no route. */
   startedAt?: number
-  /** Made on first use (by `finish`, or earlier for a fault's log line). */
+  /** Set only when the id is needed before the request is recorded (for a fault's log line). */
   requestId?: string
-  /** Set by `finish`, so that a second hook does not record the request again. */
-  recorded?: true
 }
 
-/** The bearer of the request's token, when the route checked one. */
-export interface Bearer {
-  username: string
-  role: string
-}
-
-const NO_BEARER = '"username":null,"role":null'
+/** `startedAt` of a request already recorded (performance.now() is never negative). */
+const RECORDED = -1
 
 export class RequestObserver {
   /** Distinguishes this process's ids from another's; the counter makes them unique within it. */
   private readonly prefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0') + '-'
   private sequence = 0
-  /**
-   * `"username":…,"role":…` per bearer. Verified tokens are cached as one
-   * object per token, so a busy client hits this every time.
-   */
-  private readonly bearerFields = new WeakMap<Bearer, string>()
-
-  /** The level is fixed for the process, so this is asked once (pino's check is not free). */
-  private readonly logRequests: boolean
+  /** Undefined when the level leaves request lines out; the level is fixed for the process, so this is asked once. */
+  private readonly requestLog: RequestLog | undefined
 
   constructor(
     private readonly log: Logger,
-    private readonly output: LogOutput,
+    output: LogOutput,
     private readonly metrics: Metrics,
   ) {
-    this.logRequests = log.isLevelEnabled('info')
+    this.requestLog = log.isLevelEnabled('info') ? new RequestLog(output) : undefined
   }
 
-  /** The request's id, made on first use. */
+  /** The request's id, before it is recorded. */
   idOf(observed: ObservedRequest): string {
-    return (observed.requestId ??= this.prefix + (++this.sequence).toString(36))
+    return (observed.requestId ??= this.newId())
+  }
+
+  private newId(): string {
+    return this.prefix + (++this.sequence).toString(36)
   }
 
   /**
@@ -80,30 +77,25 @@ export class RequestObserver {
    * matched), `bearer` the token's.
    */
   finish(observed: ObservedRequest, route: string | undefined, bearer: Bearer | undefined, method: string, status: number): string | undefined {
-    if (observed.recorded) return undefined
-    observed.recorded = true
-    const id = this.idOf(observed)
-    const ms = observed.startedAt === undefined ? 0 : performance.now() - observed.startedAt
+    const startedAt = observed.startedAt
+    if (startedAt === RECORDED) return undefined
+    observed.startedAt = RECORDED
+    const id = observed.requestId ?? this.newId()
+    const ms = startedAt === undefined ? 0 : performance.now() - startedAt
     const series = this.metrics.record(route, method, status, ms / 1000)
-    if (this.logRequests) {
-      this.output.destination.write(
-        `{"level":"info","time":"${isoNow()}","msg":"request","request_id":"${id}",${series.logFields},"duration_ms":${Math.round(ms * 1000) / 1000},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`,
-      )
-    }
+    this.requestLog?.add(id, series, ms, bearer, Date.now())
     return id
   }
 
-  private bearerFieldsOf(bearer: Bearer): string {
-    let fields = this.bearerFields.get(bearer)
-    if (fields === undefined) {
-      fields = `"username":${JSON.stringify(bearer.username)},"role":${JSON.stringify(bearer.role)}`
-      this.bearerFields.set(bearer, fields)
-    }
-    return fields
+  /** Writes out the request lines still waiting. */
+  flushLines(): void {
+    this.requestLog?.flush()
   }
 
   /** Route faults go to the same log, with the request id when known. */
   reportFault(error: unknown, requestId: string | undefined): void {
+    // Earlier requests' lines first, so that the log stays in order.
+    this.flushLines()
     this.log.error({ request_id: requestId ?? null, err: error }, 'internal error')
   }
 }
