@@ -121,12 +121,12 @@ export function createApp(config: Config, options: AppOptions = {}) {
     clientAddresses,
     /** Writes out log lines still waiting (request lines are handed to the output at once, the write completes later). */
     flushLogs: () => {
-      observer.flushLines()
+      observer.flush()
       return logOutput.flush()
     },
     /** Closes the database; log lines still waiting are written out. */
     close() {
-      observer.flushLines()
+      observer.flush()
       void logOutput.flush()
       closeDatabase(sqlite)
     },

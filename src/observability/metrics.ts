@@ -100,6 +100,7 @@ function requestDurations({ Histogram }: PromClient) {
 export class Metrics {
   private readonly series: SeriesIndex = new Map()
   private registry?: Promise<Registry>
+  private flushPending: () => void = () => {}
 
   constructor(
     private readonly sqlite: Database,
@@ -229,8 +230,14 @@ export class Metrics {
     return series
   }
 
+  /** `flush` records requests still waiting to be counted; it runs before every scrape. */
+  beforeScrape(flush: () => void): void {
+    this.flushPending = flush
+  }
+
   /** The exposition text and its content type; runs every collector (the database reads happen here). */
   async scrape(): Promise<{ text: string; contentType: string }> {
+    this.flushPending()
     const registry = await (this.registry ??= this.buildRegistry())
     return { text: await registry.metrics(), contentType: registry.contentType }
   }

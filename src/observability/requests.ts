@@ -20,15 +20,16 @@
  * labelled UNMATCHED_ROUTE: a raw path never becomes a label or a log field.
  *
  * The request line is the one log line written per request, so it does not
- * go through pino: its values are left with the request log (request-log.ts),
- * which formats lines in batches, gated by the logger's level and shaped like
- * every other line.
+ * go through pino: the request's values are left with the batch
+ * (request-batch.ts), which counts them in the metrics and formats the lines
+ * of many requests at once, gated by the logger's level and shaped like every
+ * other line.
  */
 import { ElysiaCustomStatusResponse, StatusMap } from 'elysia'
 import { JsonText } from '../http/respond'
 import type { Logger, LogOutput } from './logger'
 import type { Metrics } from './metrics'
-import { RequestLog, type Bearer } from './request-log'
+import { RequestBatch, type Bearer } from './request-batch'
 
 export type { Bearer }
 
@@ -51,15 +52,17 @@ export class RequestObserver {
   /** Distinguishes this process's ids from another's; the counter makes them unique within it. */
   private readonly prefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0') + '-'
   private sequence = 0
-  /** Undefined when the level leaves request lines out; the level is fixed for the process, so this is asked once. */
-  private readonly requestLog: RequestLog | undefined
+  private readonly batch: RequestBatch
 
   constructor(
     private readonly log: Logger,
     output: LogOutput,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
   ) {
-    this.requestLog = log.isLevelEnabled('info') ? new RequestLog(output) : undefined
+    // The level is fixed for the process, so this is asked once.
+    this.batch = new RequestBatch(metrics, log.isLevelEnabled('info') ? output : undefined)
+    // A scrape counts every request answered before it.
+    metrics.beforeScrape(() => this.batch.flush())
   }
 
   /** The request's id, before it is recorded. */
@@ -82,20 +85,19 @@ export class RequestObserver {
     observed.startedAt = RECORDED
     const id = observed.requestId ?? this.newId()
     const ms = startedAt === undefined ? 0 : performance.now() - startedAt
-    const series = this.metrics.record(route, method, status, ms / 1000)
-    this.requestLog?.add(id, series, ms, bearer, Date.now())
+    this.batch.add(id, route, method, status, ms, bearer, Date.now())
     return id
   }
 
-  /** Writes out the request lines still waiting. */
-  flushLines(): void {
-    this.requestLog?.flush()
+  /** Records the requests still waiting: metrics and log lines. */
+  flush(): void {
+    this.batch.flush()
   }
 
   /** Route faults go to the same log, with the request id when known. */
   reportFault(error: unknown, requestId: string | undefined): void {
     // Earlier requests' lines first, so that the log stays in order.
-    this.flushLines()
+    this.flush()
     this.log.error({ request_id: requestId ?? null, err: error }, 'internal error')
   }
 }
