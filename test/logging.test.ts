@@ -46,9 +46,11 @@ async function startLoggedApp(overrides: Partial<Config> = {}) {
 describe('request lines', () => {
   test('one line per request: id, method, route template, status, duration, username, role', async () => {
     const app = await startLoggedApp()
+    const before = Date.now()
     const ok = await app.call('GET', '/roles')
     const missing = await app.call('GET', '/tasks/0123456789abcdef0123456789abcdef', { token: await app.token('pilot') })
     const anonymous = await app.call('GET', '/healthz', { token: null })
+    const after = Date.now()
     expect([ok.status, missing.status, anonymous.status]).toEqual([200, 404, 200])
 
     const lines = app.requestLines()
@@ -66,6 +68,11 @@ describe('request lines', () => {
       role: 'admin',
     })
     expect(lines[0]!.duration_ms as number).toBeGreaterThanOrEqual(0)
+    // The time is when the request finished, on the wall clock, though lines are written later.
+    const time = Date.parse(lines[0]!.time as string)
+    expect(time).toBeGreaterThanOrEqual(before)
+    expect(time).toBeLessThanOrEqual(Date.parse(lines[2]!.time as string))
+    expect(Date.parse(lines[2]!.time as string)).toBeLessThanOrEqual(after)
     expect(lines[1]).toMatchObject({ request_id: missing.headers.get('x-request-id'), route: '/tasks/:task_id', status: 404, username: 'pilot-7', role: 'pilot' })
     expect(lines[2]).toMatchObject({ route: '/healthz', status: 200, username: null, role: null })
     app.built.close()

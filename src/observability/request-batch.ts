@@ -1,6 +1,6 @@
 /**
  * Finished requests, recorded in batches. A request leaves its values (id,
- * route, method, status, duration, bearer, time) in preallocated slots; when
+ * route, method, status, duration, bearer, end) in preallocated slots; when
  * 512 are waiting, 100 ms after the first of them, or before a scrape, they
  * are counted in the metrics and, at level info, formatted into log lines
  * handed to the log output at once. One tight loop over many requests costs
@@ -34,7 +34,7 @@ export class RequestBatch {
   private readonly bearers: (Bearer | undefined)[] = new Array(BATCH_SIZE).fill(undefined)
   private readonly statuses = new Uint16Array(BATCH_SIZE)
   private readonly durations = new Float64Array(BATCH_SIZE)
-  private readonly times = new Float64Array(BATCH_SIZE)
+  private readonly ends = new Float64Array(BATCH_SIZE)
   private pending = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   /**
@@ -51,10 +51,10 @@ export class RequestBatch {
 
   /**
    * Keeps one finished request: `route` is the matched template (undefined
-   * when none matched), `ms` its duration, `time` when it finished (ms since
-   * the epoch).
+   * when none matched), `ms` its duration, `end` when it finished
+   * (performance.now(): the wall clock is read once per batch instead).
    */
-  add(id: string, route: string | undefined, method: string, status: number, ms: number, bearer: Bearer | undefined, time: number): void {
+  add(id: string, route: string | undefined, method: string, status: number, ms: number, bearer: Bearer | undefined, end: number): void {
     const slot = this.pending
     this.ids[slot] = id
     this.routes[slot] = route
@@ -62,7 +62,7 @@ export class RequestBatch {
     this.statuses[slot] = status
     this.durations[slot] = ms
     this.bearers[slot] = bearer
-    this.times[slot] = time
+    this.ends[slot] = end
     this.pending = slot + 1
     if (this.pending === BATCH_SIZE) this.flush()
     else if (this.timer === undefined) {
@@ -79,13 +79,15 @@ export class RequestBatch {
     if (this.pending === 0) return
     const { metrics, output } = this
     let text = ''
+    // performance.now() + epochOffset = ms since the epoch
+    const epochOffset = Date.now() - performance.now()
     for (let i = 0; i < this.pending; i++) {
       const ms = this.durations[i]!
       const series = metrics.record(this.routes[i], this.methods[i]!, this.statuses[i]!, ms / 1000)
       if (output !== undefined) {
         const bearer = this.bearers[i]
         const micros = Math.round(ms * 1000)
-        text += `{"level":"info","time":"${isoTime(this.times[i]!)}","msg":"request","request_id":"${this.ids[i]}",${series.logFields},"duration_ms":${Math.floor(micros / 1000)}.${THREE_DIGITS[micros % 1000]},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`
+        text += `{"level":"info","time":"${isoTime(Math.floor(epochOffset + this.ends[i]!))}","msg":"request","request_id":"${this.ids[i]}",${series.logFields},"duration_ms":${Math.floor(micros / 1000)}.${THREE_DIGITS[micros % 1000]},${bearer === undefined ? NO_BEARER : this.bearerFieldsOf(bearer)}}\n`
       }
       // Slots keep no references once recorded, so nothing outlives its request.
       this.ids[i] = ''

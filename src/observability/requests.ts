@@ -84,8 +84,8 @@ export class RequestObserver {
     if (startedAt === RECORDED) return undefined
     observed.startedAt = RECORDED
     const id = observed.requestId ?? this.newId()
-    const ms = startedAt === undefined ? 0 : performance.now() - startedAt
-    this.batch.add(id, route, method, status, ms, bearer, Date.now())
+    const end = performance.now()
+    this.batch.add(id, route, method, status, startedAt === undefined ? 0 : end - startedAt, bearer, end)
     return id
   }
 
@@ -104,7 +104,7 @@ export class RequestObserver {
 
 /** The status a response will have, from what the handler returned and what it set. */
 export function responseStatus(value: unknown, setStatus: number | string | undefined): number {
-  if (value instanceof Response || value instanceof JsonText) return value.status
+  if (value instanceof JsonText || value instanceof Response) return value.status
   if (value instanceof ElysiaCustomStatusResponse) return value.code as number
   if (typeof setStatus === 'number') return setStatus
   return (setStatus !== undefined && (StatusMap as Record<string, number>)[setStatus]) || 200
