@@ -631,6 +631,34 @@ export async function sharedCoreWrk(a: Proc, b: Proc, options: { rounds: number;
   return rounds
 }
 
+/**
+ * `sharedCoreWrk` over `pairs` fresh pairs of server processes, `rounds`
+ * rounds each. Within one pair of processes the rounds agree closely, but
+ * pairs differ by a few percent from each other (each process compiles its
+ * hot path its own way and keeps it for life), so a figure from one pair is
+ * one sample of that spread; the median over several pairs is not.
+ * `start(pair)` starts both servers on the shared core; they are stopped
+ * after their rounds. Returns every round, and the median ratio of each pair.
+ */
+export async function sharedCorePairs(
+  start: (pair: number) => Promise<[Proc, Proc]>,
+  options: { pairs: number; rounds: number; seconds: number; connections: number; script?: string; wrkCpus: string },
+): Promise<{ rounds: SharedCoreRound[]; pairRatios: number[] }> {
+  const rounds: SharedCoreRound[] = []
+  const pairRatios: number[] = []
+  for (let pair = 0; pair < options.pairs; pair++) {
+    const [a, b] = await start(pair)
+    try {
+      const measured = await sharedCoreWrk(a, b, options)
+      rounds.push(...measured)
+      pairRatios.push(median(measured.map((r) => r.ratio)))
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }
+  return { rounds, pairRatios }
+}
+
 /** The report lines of `sharedCoreWrk` rounds. */
 export function sharedCoreLines(aName: string, bName: string, rounds: SharedCoreRound[], seconds: number): Record<string, string | number> {
   return {
@@ -653,13 +681,13 @@ export function cpuSecondsOf(pid: number): number {
 
 /**
  * What the two lookup comparisons (bench/lookup.ts, bench/observability.ts)
- * share: their flags (--seconds, --rounds, --quick), a database of 100k tasks
+ * share: their flags (--seconds, --rounds, --pairs, --quick), a database of 100k tasks
  * (10k with --quick) and a wrk script requesting GET /tasks/<id> for random
  * ids spread over all of them, with a system token.
  */
 export function lookupSetup(name: string) {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '8' }, quick: { type: 'boolean', default: false } },
+    options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, pairs: { type: 'string', default: '6' }, quick: { type: 'boolean', default: false } },
   })
   const { dir, cleanup } = tempDir(name)
   const db = `${dir}/iceprod.sqlite`
@@ -667,7 +695,9 @@ export function lookupSetup(name: string) {
   const sample = taskIds.filter((_, i) => i % 10 === 0)
   return {
     seconds: values.quick ? 2 : Number(values.seconds),
-    rounds: values.quick ? 2 : Number(values.rounds),
+    rounds: values.quick ? 1 : Number(values.rounds),
+    /** Fresh pairs of server processes (see sharedCorePairs). */
+    pairs: values.quick ? 2 : Number(values.pairs),
     dir,
     db,
     cleanup,
