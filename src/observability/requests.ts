@@ -49,8 +49,7 @@ export interface ObservedRequest {
 const RECORDED = -1
 
 export class RequestObserver {
-  /** Distinguishes this process's ids from another's; the counter makes them unique within it. */
-  private readonly prefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0') + '-'
+  private readonly firstId = Math.floor(Math.random() * 2 ** 50)
   private sequence = 0
   private readonly batch: RequestBatch
 
@@ -70,8 +69,14 @@ export class RequestObserver {
     return (observed.requestId ??= this.newId())
   }
 
+  /**
+   * A request id is a number in base 36, counting up from a random start
+   * below 2^50 drawn per process: ids of different processes (or restarts)
+   * do not repeat in practice. One number makes one flat string; a prefix
+   * joined to a counter would make a rope that every use must flatten.
+   */
   private newId(): string {
-    return this.prefix + (++this.sequence).toString(36)
+    return (this.firstId + ++this.sequence).toString(36)
   }
 
   /**
