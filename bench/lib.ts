@@ -552,17 +552,18 @@ export function abWrkLines(unit: string, runs: { project: RateRun[]; baseline: R
 }
 
 /**
- * The flags of the A/B load benchmarks: --quick, --seconds, --rounds, --connections.
+ * The flags of the A/B load benchmarks: --quick, --seconds (default
+ * `defaultSeconds`), --rounds, --connections.
  * Three rounds give a median that one slow minute of the VM cannot move alone.
  */
-export function loadRunOptions(defaultConnections: number) {
+export function loadRunOptions(defaultConnections: number, defaultSeconds = 10) {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: String(defaultConnections) } },
   })
   const quick = values.quick
   return {
     quick,
-    seconds: Number(values.seconds ?? (quick ? 2 : 10)),
+    seconds: Number(values.seconds ?? (quick ? 2 : defaultSeconds)),
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     connections: Number(values.connections),
   }
