@@ -635,9 +635,10 @@ export async function sharedCoreWrk(a: Proc, b: Proc, options: { rounds: number;
 /**
  * `sharedCoreWrk` over `pairs` fresh pairs of server processes, `rounds`
  * rounds each. Within one pair of processes the rounds agree closely, but
- * pairs differ by a few percent from each other (each process compiles its
- * hot path its own way and keeps it for life), so a figure from one pair is
- * one sample of that spread; the median over several pairs is not.
+ * pairs differ by a few percent from each other (from something fixed when
+ * a process starts: what its JIT compiled, where its memory landed), so a
+ * figure from one pair is one sample of that spread; the median over several
+ * pairs is not.
  * `start(pair)` starts both servers on the shared core; they are stopped
  * after their rounds. Returns every round, and the median ratio of each pair.
  */
