@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (prom-client), one registry per app.
  *
- * Per request the hot path finds the label set (route template, method,
+ * Each answered request (recorded in batches, see request-batch.ts, and
+ * always before a scrape) finds its label set (route template, method,
  * status), cached as one object, and bumps plain numbers on it: a bucket, the
  * sum and the count. prom-client formats them when scraped; its own
  * `observe` would build and hash a label string on every request.

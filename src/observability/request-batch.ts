@@ -4,8 +4,8 @@
  * 512 are waiting, 100 ms after the first of them, or before a scrape, they
  * are counted in the metrics and, at level info, formatted into log lines
  * handed to the log output at once. One tight loop over many requests costs
- * far less than the same work done amid each request's own, and a request
- * allocates nothing for its record.
+ * less than the same work done amid each request's own (about half, measured
+ * on the lookup), and a request allocates nothing for its record.
  */
 import type { LogOutput } from './logger'
 import { isoTime } from './logger'
