@@ -107,15 +107,6 @@ async function waitUp(url: string, proc: ReturnType<typeof Bun.spawn>, path = '/
   throw new Error(`${url} did not start`)
 }
 
-function rssOf(pid: number): number {
-  try {
-    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string
-    return Number(status.match(/VmRSS:\s+(\d+)/)![1]) / 1024
-  } catch {
-    return NaN
-  }
-}
-
 export interface SpawnOptions {
   /** The path polled until it answers (default /healthz). */
   readyPath?: string
@@ -140,7 +131,7 @@ export async function spawnServer(cmd: string[], env: Record<string, string> = {
     url,
     port,
     pid: proc.pid,
-    rssMb: () => rssOf(proc.pid),
+    rssMb: () => memoryOf(proc.pid).rssMb,
     async stop() {
       proc.kill('SIGTERM')
       await proc.exited
@@ -321,10 +312,21 @@ export interface WrkRun extends WrkResult {
   output: string
 }
 
-/** Runs wrk once and reads everything it reports: rate, latency, request count, duration, failures. */
-export function wrkRun(url: string, options: { connections: number; seconds: number; threads?: number; script?: string; timeoutSeconds?: number }): WrkRun {
+interface WrkOptions {
+  connections: number
+  seconds: number
+  threads?: number
+  script?: string
+  /** wrk counts an answer slower than its timeout (2 s by default) as a socket error. */
+  timeoutSeconds?: number
+  /** Pin wrk to these CPUs (taskset). */
+  cpus?: string
+}
+
+/** The wrk command line for `url`, and a cleanup that removes its script file. */
+function wrkCommand(url: string, options: WrkOptions): { args: string[]; cleanup(): void } {
   const args = [ensureWrk(), '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency']
-  // wrk counts an answer slower than its timeout (2 s by default) as a socket error.
+  if (options.cpus !== undefined) args.unshift('taskset', '-c', options.cpus)
   if (options.timeoutSeconds !== undefined) args.push('--timeout', `${options.timeoutSeconds}s`)
   let scriptFile: string | undefined
   if (options.script) {
@@ -333,11 +335,13 @@ export function wrkRun(url: string, options: { connections: number; seconds: num
     args.push('-s', scriptFile)
   }
   args.push(url)
-  const r = Bun.spawnSync(args, { stdout: 'pipe', stderr: 'pipe' })
-  if (scriptFile) rmSync(scriptFile, { force: true })
-  const output = r.stdout.toString()
+  return { args, cleanup: () => scriptFile && rmSync(scriptFile, { force: true }) }
+}
+
+/** Everything wrk reports: rate, latency, request count, duration, failures. */
+function readWrkOutput(output: string, stderr: string): WrkRun {
   const total = output.match(/(\d+) requests in ([\d.]+)(us|ms|s|m)/)
-  if (!total) throw new Error(`wrk failed: ${output}${r.stderr.toString()}`)
+  if (!total) throw new Error(`wrk failed: ${output}${stderr}`)
   const unit = total[3]!
   const seconds = Number(total[2]) * (unit === 'us' ? 1e-6 : unit === 'ms' ? 1e-3 : unit === 'm' ? 60 : 1)
   const rps = Number(output.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN)
@@ -356,6 +360,29 @@ export function wrkRun(url: string, options: { connections: number; seconds: num
     seconds,
     succeeded: requests - non2xx,
     output,
+  }
+}
+
+/** Runs wrk once and reads everything it reports. */
+export function wrkRun(url: string, options: WrkOptions): WrkRun {
+  const { args, cleanup } = wrkCommand(url, options)
+  try {
+    const r = Bun.spawnSync(args, { stdout: 'pipe', stderr: 'pipe' })
+    return readWrkOutput(r.stdout.toString(), r.stderr.toString())
+  } finally {
+    cleanup()
+  }
+}
+
+/** `wrkRun` without blocking, so that several can run side by side. */
+export async function wrkRunAsync(url: string, options: WrkOptions): Promise<WrkRun> {
+  const { args, cleanup } = wrkCommand(url, options)
+  try {
+    const proc = Bun.spawn(args, { stdout: 'pipe', stderr: 'pipe' })
+    const [output, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+    return readWrkOutput(output, stderr)
+  } finally {
+    cleanup()
   }
 }
 
@@ -595,39 +622,24 @@ export interface SharedCoreRound {
  */
 export async function sharedCoreWrk(a: Proc, b: Proc, options: { rounds: number; seconds: number; connections: number; script?: string; wrkCpus: string }): Promise<SharedCoreRound[]> {
   const rounds: SharedCoreRound[] = []
-  let scriptFile: string | undefined
-  if (options.script) {
-    scriptFile = join(tmpdir(), `wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
-    writeFileSync(scriptFile, options.script)
-  }
   const load = async (server: Proc) => {
-    const args = ['taskset', '-c', options.wrkCpus, ensureWrk(), '-t1', '-c', String(options.connections), '-d', `${options.seconds}s`]
-    if (scriptFile) args.push('-s', scriptFile)
-    const wrk = Bun.spawn([...args, server.url], { stdout: 'pipe', stderr: 'pipe' })
-    const output = await new Response(wrk.stdout).text()
-    const requests = Number(output.match(/(\d+) requests in/)?.[1] ?? NaN)
-    if (!(requests > 0)) throw new Error(`wrk failed: ${output}${await new Response(wrk.stderr).text()}`)
-    const failed = Number(output.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0) + (output.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)?.slice(1).reduce((x, y) => x + Number(y), 0) ?? 0)
-    if (failed) throw new Error(`${server.url}: ${failed} non-2xx answers or socket errors`)
-    return requests
+    const run = await wrkRunAsync(server.url, { ...options, cpus: options.wrkCpus })
+    if (run.non2xx || run.errors) throw new Error(`${server.url}: ${run.non2xx + run.errors} non-2xx answers or socket errors`)
+    return run.requests
   }
-  try {
-    for (let round = 0; round <= options.rounds; round++) {
-      const cpuA = cpuSecondsOf(a.pid)
-      const cpuB = cpuSecondsOf(b.pid)
-      const [aRequests, bRequests] = await Promise.all([load(a), load(b)])
-      if (round === 0) continue
-      rounds.push({
-        aRequests,
-        bRequests,
-        ratio: aRequests / bRequests,
-        aCpuMicros: ((cpuSecondsOf(a.pid) - cpuA) * 1e6) / aRequests,
-        bCpuMicros: ((cpuSecondsOf(b.pid) - cpuB) * 1e6) / bRequests,
-        serverCores: (cpuSecondsOf(a.pid) - cpuA + cpuSecondsOf(b.pid) - cpuB) / options.seconds,
-      })
-    }
-  } finally {
-    if (scriptFile) rmSync(scriptFile, { force: true })
+  for (let round = 0; round <= options.rounds; round++) {
+    const cpuA = cpuSecondsOf(a.pid)
+    const cpuB = cpuSecondsOf(b.pid)
+    const [aRequests, bRequests] = await Promise.all([load(a), load(b)])
+    if (round === 0) continue
+    rounds.push({
+      aRequests,
+      bRequests,
+      ratio: aRequests / bRequests,
+      aCpuMicros: ((cpuSecondsOf(a.pid) - cpuA) * 1e6) / aRequests,
+      bCpuMicros: ((cpuSecondsOf(b.pid) - cpuB) * 1e6) / bRequests,
+      serverCores: (cpuSecondsOf(a.pid) - cpuA + cpuSecondsOf(b.pid) - cpuB) / options.seconds,
+    })
   }
   return rounds
 }
