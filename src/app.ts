@@ -51,7 +51,7 @@ interface Observed extends ObservedRequest {
 export function createApp(config: Config, options: AppOptions = {}) {
   const secret = resolveSecret(config)
   const { db, sqlite } = openDatabase(config.db)
-  const tokens = new TokenService(secret)
+  const tokens = new TokenService(secret, { clockSkew: config.clockSkew })
   const auth = new AuthService(db, tokens, config)
   const observe = options.observe !== false
   const access = accessGuard(tokens, auth, observe)

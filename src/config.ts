@@ -19,6 +19,7 @@ export interface Config {
   ldapTimeoutMs: number
   tokenTtl: number
   tempTokenTtl: number
+  clockSkew: number
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
 }
 
@@ -52,6 +53,7 @@ export const SETTINGS: Setting[] = [
   { key: 'ldapTimeoutMs', env: 'ICEPROD_LDAP_TIMEOUT_MS', default: '5000', kind: 'int', meaning: 'LDAP connect and bind timeout, in milliseconds' },
   { key: 'tokenTtl', env: 'ICEPROD_TOKEN_TTL', default: '31622400', kind: 'int', meaning: 'lifetime of login and CLI tokens, in seconds' },
   { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
+  { key: 'clockSkew', env: 'ICEPROD_CLOCK_SKEW', default: '60', kind: 'int', meaning: "seconds a token's exp and nbf may be off, for hosts whose clocks differ" },
 ]
 
 export class ConfigError extends Error {}

@@ -2,6 +2,12 @@
  * IceProd-compatible tokens: HS512 JWTs with `iss: "IceProd"`, a required
  * `exp` and a `type` of temp, user or system. Signing and verification go
  * through @elysiajs/jwt (jose underneath), pinned to HS512.
+ *
+ * `exp`, `nbf` and `iat` may be fractional seconds (IceProd's own
+ * `Auth.create_token` writes `time.time()`). `exp` and `nbf` are checked here,
+ * against the exact time and with a tolerance of `clockSkew` seconds: jose
+ * compares them with the current second rounded down, which refuses a token
+ * whose fractional `nbf` lies in the second it was minted.
  */
 import { jwt } from '@elysiajs/jwt'
 
@@ -31,21 +37,33 @@ export interface NewToken {
   ttl: number
 }
 
+export interface TokenServiceOptions {
+  /** Seconds by which `exp` and `nbf` may be off (clocks differ between hosts); default 60. */
+  clockSkew?: number
+  /** The current time in milliseconds since the epoch; Date.now by default. */
+  clock?: () => number
+}
+
 /** Tokens longer than this are refused without being verified. */
 const MAX_TOKEN_LENGTH = 8192
 /** Verified tokens remembered, so a busy client is not re-verified on every request. */
 const CACHE_SIZE = 10_000
+export const DEFAULT_CLOCK_SKEW = 60
 
 export class TokenService {
   private readonly jwt
   private readonly cache = new Map<string, Auth & { nbf: number }>()
+  private readonly clockSkew: number
+  private readonly clock: () => number
 
-  constructor(secret: string) {
+  constructor(secret: string, options: TokenServiceOptions = {}) {
     this.jwt = jwt({ name: 'jwt', secret, alg: 'HS512', iss: ISSUER }).decorator.jwt
+    this.clockSkew = options.clockSkew ?? DEFAULT_CLOCK_SKEW
+    this.clock = options.clock ?? Date.now
   }
 
   async sign(token: NewToken): Promise<string> {
-    const now = Math.floor(Date.now() / 1000)
+    const now = Math.floor(this.clock() / 1000)
     return this.jwt.sign({
       sub: token.username,
       username: token.username,
@@ -64,9 +82,9 @@ export class TokenService {
   cached(token: string): Auth | undefined {
     const hit = this.cache.get(token)
     if (!hit) return undefined
-    const now = Date.now() / 1000
-    if (hit.exp > now && hit.nbf <= now) return hit
-    if (hit.exp <= now) this.cache.delete(token)
+    const now = this.clock() / 1000
+    if (this.isCurrent(hit, now)) return hit
+    if (hit.exp <= now - this.clockSkew) this.cache.delete(token)
     return undefined
   }
 
@@ -74,13 +92,27 @@ export class TokenService {
   async verify(token: string): Promise<Auth | undefined> {
     if (this.cache.has(token)) return this.cached(token)
     if (token.length > MAX_TOKEN_LENGTH) return undefined
-    const claims = await this.jwt.verify(token, { algorithms: ['HS512'], issuer: ISSUER, requiredClaims: ['exp'] })
+    const nowMs = this.clock()
+    const claims = await this.jwt.verify(token, {
+      algorithms: ['HS512'],
+      issuer: ISSUER,
+      requiredClaims: ['exp'],
+      // jose's own time check works on whole seconds; one second more than the
+      // skew makes it looser than the exact check below, which decides.
+      currentDate: new Date(nowMs),
+      clockTolerance: this.clockSkew + 1,
+    })
     if (!claims) return undefined
     const auth = toAuth(claims as Record<string, unknown>)
-    if (!auth) return undefined
+    if (!auth || !this.isCurrent(auth, nowMs / 1000)) return undefined
     if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string)
     this.cache.set(token, auth)
     return auth
+  }
+
+  /** Whether a token with these times is valid at `now` (seconds), within the clock skew. */
+  private isCurrent(times: { exp: number; nbf: number }, now: number): boolean {
+    return times.exp > now - this.clockSkew && times.nbf <= now + this.clockSkew
   }
 }
 
