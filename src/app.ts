@@ -86,7 +86,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const app = base
     .onParse((c) => {
       if (observe) (c as unknown as Observed).startedAt = performance.now()
-      return parseJsonBody(c.request, c.contentType, config.maxBody)
+      return parseJsonBody(c.request, config.maxBody)
     })
     // Never reached (the parser above answers every body); it marks bodies as JSON for the OpenAPI document.
     .on('parse', { fn: 'json' } as never)

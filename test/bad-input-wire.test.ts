@@ -135,6 +135,25 @@ test('a Content-Length longer than the body, then the client goes away: nothing 
   expect(tableCounts()).toEqual({ ...before, grids: before.grids! + 1 })
 })
 
+test('a body labelled application/x-www-form-urlencoded (Tornado, curl -d) or text/plain is read as JSON', async () => {
+  const before = tableCounts()
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+    const request = head(`Content-Length: ${GRID.length}\r\n`).replace('Content-Type: application/json', `Content-Type: ${type}`) + GRID
+    expect(firstAnswer(await exchange(request)).status).toBe(201)
+  }
+  expect(tableCounts()).toEqual({ ...before, grids: before.grids! + 2 })
+})
+
+test('a GET with a body, JSON or not, is answered as without one', async () => {
+  for (const body of [GRID, 'not json at all']) {
+    const answer = firstAnswer(
+      await exchange(`GET /grids HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`),
+    )
+    expect(answer.status).toBe(200)
+    expect(Object.values(JSON.parse(answer.body)).length).toBeGreaterThan(0)
+  }
+})
+
 test('none of the above was a fault: the server logged no internal error', async () => {
   server.proc.kill('SIGTERM')
   await server.proc.exited

@@ -189,12 +189,13 @@ describe('POST /task_actions/process', () => {
     expect(await f.processAll()).toEqual([...ids.high!, ...ids.mid!, ...ids.low!])
   })
 
-  test('a body without requirements, or an empty body, offers nothing', async () => {
+  test('a body without requirements offers nothing; no body at all is 400 and claims nothing', async () => {
     const d = await f.dataset()
     const needsCpu = await f.task(d, { requirements: { cpu: 1 } })
     const needsNothing = await f.task(d, { requirements: { gpu: 0, os: null } })
     await f.queue()
-    const empty = await t.call('POST', '/task_actions/process')
+    expect(await t.call('POST', '/task_actions/process')).toMatchObject({ status: 400, body: { code: 400, error: 'missing body' } })
+    const empty = await t.call('POST', '/task_actions/process', { body: {} })
     expect(empty.status).toBe(200)
     expect(empty.body.task_id).toBe(needsNothing)
     expect(await f.process()).toBeUndefined()
@@ -304,9 +305,10 @@ describe('POST /tasks/<task_id>/task_actions/reset', () => {
     const r = await t.call('POST', `/tasks/${id}/task_actions/reset`, { body: {} })
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({ status: 'reset', failures: 1, walltime_err: 0, walltime_err_n: 0 })
+    // No body at all is a bad request (API.md §1), and counts no failure.
     const noBody = await t.call('POST', `/tasks/${id}/task_actions/reset`)
-    expect(noBody.status).toBe(200)
-    expect(noBody.body.failures).toBe(2)
+    expect(noBody).toMatchObject({ status: 400, body: { code: 400, error: 'missing body' } })
+    expect((await t.call('GET', `/tasks/${id}`)).body.failures).toBe(1)
   })
 
   test('resets a task from every status but complete; a queued task leaves the queue', async () => {
@@ -376,7 +378,7 @@ describe('POST /tasks/<task_id>/task_actions/complete', () => {
     const d = await f.dataset()
     const id = await f.task(d)
     await t.call('PUT', `/tasks/${id}/status`, { body: { status: 'processing' } })
-    const r = await t.call('POST', `/tasks/${id}/task_actions/complete`)
+    const r = await t.call('POST', `/tasks/${id}/task_actions/complete`, { body: {} })
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({ status: 'complete', walltime: 0 })
   })

@@ -68,6 +68,8 @@ export function validationMessage(error: ValidationError): string {
   const all = (error.all ?? []) as SchemaError[]
   const first = all[0]
   const where = error.type === 'body' ? 'key' : error.type === 'query' ? 'query parameter' : 'path parameter'
+  // The body parser's NO_BODY: nothing was sent where the route needs a body.
+  if (error.type === 'body' && error.value === null) return 'missing body'
   if (!first) return `bad ${where}`
   // The path is a JSON pointer: '' is the whole value, '/' a key named "".
   if (first.path === '') return error.type === 'body' ? 'body must be a JSON object' : `bad ${where}`

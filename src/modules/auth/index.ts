@@ -15,7 +15,7 @@ export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new Logi
     .use(ctx.access)
     // roles
     .get('/roles', () => ({ results: auth.listRoles() }), { access: admin })
-    .put('/roles/:role_name', ({ params, body }) => (auth.putRole(params.role_name, body), {}), {
+    .put('/roles/:role_name', ({ params, body }) => (auth.putRole(params.role_name, body ?? {}), {}), {
       access: admin,
       body: AuthModel.roleBody,
       response: Empty,

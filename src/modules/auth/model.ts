@@ -3,7 +3,8 @@ import { Doc, Int, Names } from '../../http/schema'
 
 /** Like every body in the API, these accept extra keys; only the named ones are used. */
 export const AuthModel = {
-  roleBody: Doc({ name: t.Optional(t.String()) }, 'A role: any extra keys are kept'),
+  /** Optional (API.md): no body is a role without extra keys. */
+  roleBody: t.Optional(Doc({ name: t.Optional(t.String()) }, 'A role: any extra keys are kept; the body is optional')),
   groupBody: Doc({ name: t.String() }, 'A group: `name` plus any extra keys (e.g. priority)'),
   userBody: Doc({ username: t.String(), roles: t.Optional(Names), groups: t.Optional(Names) }),
   addGroup: Doc({ group: t.String() }),
