@@ -11,6 +11,7 @@ import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
 import { parseJsonBody } from './http/body'
 import { toErrorResponse } from './http/errors'
+import { refuseUnroutableParams } from './http/path-params'
 import { JsonText } from './http/respond'
 import { ClientAddresses } from './observability/client-address'
 import { createLogger, stderrOutput, type LogOutput } from './observability/logger'
@@ -86,6 +87,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const app = base
     .onParse((c) => {
       if (observe) (c as unknown as Observed).startedAt = performance.now()
+      // A path that matches no route is 404 before its body is read, as when there is no route at all.
+      refuseUnroutableParams(c.params)
       return parseJsonBody(c.request, config.maxBody)
     })
     // Never reached (the parser above answers every body); it marks bodies as JSON for the OpenAPI document.

@@ -193,10 +193,10 @@ describe('users', () => {
     expect((await t.call('GET', `/users/${id}`)).status).toBe(404)
   })
 
-  test('a malformed path parameter is 400', async () => {
+  test('a malformed path parameter matches no route: 404', async () => {
     const r = await t.call('GET', '/users/abc-def')
-    expect(r.status).toBe(400)
-    expect(r.body.error).toBe('bad path parameter: user_id')
+    expect(r.status).toBe(404)
+    expect(r.body).toEqual({ code: 404, error: 'not found' })
   })
 })
 

@@ -1,6 +1,7 @@
 /**
  * Malformed path and query parameters on every route of API.md that has
- * them. Path parameters must be `[A-Za-z0-9_]+` (400 naming the parameter);
+ * them. A path parameter outside `[A-Za-z0-9_]+` matches no route (404, with or
+ * without a token, before the body is read);
  * `status`, `keys`, `job_index`, `num`, `order`, `group` and `last` refuse
  * values they cannot mean (400). Well-formed ids of nothing are a 4xx too.
  * Every refusal is exactly {code, error} and writes nothing, bodies and
@@ -43,6 +44,8 @@ function call(route: Route, values: Record<string, string>, role?: string, query
 }
 
 const PATH_PARAMETER = /^[A-Za-z0-9_]+$/
+/** What a path that matches no route gets: the same as a path no route has. */
+const UNROUTABLE = { status: 404, ...says('not found') }
 /** A route with one of its path parameters. */
 const routeAndParam = fc
   .constantFrom(...PARAM_ROUTES)
@@ -52,35 +55,50 @@ describe('path parameters', () => {
   // Sent URL-encoded; the server sees them decoded.
   const BAD = ['a.b', 'a-b', 'a b', 'a/b', 'a\\b', 'a\u0000b', 'ü', '😀', "a'b", 'a"b', '<x>', 'a;b', 'a,b', '*', '~', 'a+b', 'a=b', 'a?b', 'a#b', 'a%b', '\u202eab', 'x'.repeat(5000) + '.']
 
-  test('each route and parameter: characters outside [A-Za-z0-9_] are 400 "bad path parameter: <name>"', async () => {
+  test('each route and parameter: characters outside [A-Za-z0-9_] match no route: 404 "not found"', async () => {
     for (const route of PARAM_ROUTES) {
       for (const name of paramNames(route)) {
         for (const value of BAD) {
-          await expectRefused(call(route, { [name]: encodeURIComponent(value) }), { status: 400, ...says(`bad path parameter: ${name}`) })
+          await expectRefused(call(route, { [name]: encodeURIComponent(value) }), UNROUTABLE)
         }
       }
     }
   })
 
-  test('any text with a character outside [A-Za-z0-9_] is 400 naming the parameter', async () => {
+  test('each route: a bad path parameter is 404 whatever comes with it: no token, a bad token, a broken or oversized body', async () => {
+    for (const route of PARAM_ROUTES) {
+      for (const name of paramNames(route)) {
+        const sent = call(route, { [name]: 'a.b' })
+        await expectRefused({ ...sent, token: null }, UNROUTABLE)
+        await expectRefused({ ...sent, token: 'not.a.token' }, UNROUTABLE)
+        if (route.body) {
+          await expectRefused({ ...sent, body: '{"broken"' }, UNROUTABLE)
+          await expectRefused({ ...sent, body: undefined }, UNROUTABLE)
+          await expectRefused({ ...sent, headers: { 'content-length': String(2 ** 40) } }, UNROUTABLE)
+        }
+      }
+    }
+  })
+
+  test('any text with a character outside [A-Za-z0-9_] is 404', async () => {
     const text = fc.oneof(fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), oddText())
     // `.` and `..` alone are path segments the URL resolves away; lone surrogates cannot be URL-encoded (see the test below).
     const bad = text.filter((value) => value.length > 0 && value.isWellFormed() && !PATH_PARAMETER.test(value) && !/^\.+$/.test(value))
     await fc.assert(
       fc.asyncProperty(routeAndParam, bad, async ([route, name, role], value) => {
-        await expectRefused(call(route, { [name]: encodeURIComponent(value) }, role), { status: 400, ...says(`bad path parameter: ${name}`) })
+        await expectRefused(call(route, { [name]: encodeURIComponent(value) }, role), UNROUTABLE)
       }),
       { numRuns: 300 },
     )
   })
 
-  // A parameter whose percent-encoding cannot be decoded arrives as null: the
-  // access guard must refuse it rather than test it as the string "null".
-  test('percent-encoding that does not decode (bad escapes, bytes that are not UTF-8, lone surrogates) is 400 naming the parameter', async () => {
+  // A parameter whose percent-encoding cannot be decoded arrives as null: it
+  // must be refused rather than tested as the string "null".
+  test('percent-encoding that does not decode (bad escapes, bytes that are not UTF-8, lone surrogates) is 404', async () => {
     for (const route of PARAM_ROUTES) {
       for (const name of paramNames(route)) {
         for (const raw of ['%ZZ', '%', 'a%2', '%FF', '%C0%AF', '%ED%A0%80']) {
-          await expectRefused(call(route, { [name]: raw }), { status: 400, ...says(`bad path parameter: ${name}`) })
+          await expectRefused(call(route, { [name]: raw }), UNROUTABLE)
         }
       }
     }

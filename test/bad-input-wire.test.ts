@@ -154,6 +154,18 @@ test('a GET with a body, JSON or not, is answered as without one', async () => {
   }
 })
 
+test('a path parameter outside [A-Za-z0-9_] is 404 before the body is read, with or without a token', async () => {
+  for (const auth of [`Authorization: Bearer ${token}\r\n`, '']) {
+    for (const [method, path] of [['PATCH', '/grids/a.b'], ['PATCH', '/grids/a%2Db'], ['PUT', '/pilots/%FF/tasks']]) {
+      const answer = firstAnswer(await exchange(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${auth}Content-Length: ${100 * LIMIT}\r\nConnection: close\r\n\r\n{"broken"`))
+      expectJsonError(answer, 404)
+      expect(JSON.parse(answer.body)).toEqual({ code: 404, error: 'not found' })
+      const get = firstAnswer(await exchange(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n${auth}Connection: close\r\n\r\n`))
+      expect(JSON.parse(get.body)).toEqual({ code: 404, error: 'not found' })
+    }
+  }
+})
+
 test('none of the above was a fault: the server logged no internal error', async () => {
   server.proc.kill('SIGTERM')
   await server.proc.exited

@@ -234,8 +234,8 @@ describe('GET /datasets/<dataset_id>', () => {
     expect((await t.call('GET', '/datasets/nosuchdataset', { token: tokens.filtering })).status).toBe(403)
   })
 
-  test('a malformed id is 400', async () => {
-    expect((await t.call('GET', '/datasets/bad-id')).status).toBe(400)
+  test('a malformed id matches no route: 404', async () => {
+    expect(await t.call('GET', '/datasets/bad-id')).toMatchObject({ status: 404, body: { code: 404, error: 'not found' } })
   })
 })
 

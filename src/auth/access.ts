@@ -1,11 +1,13 @@
 /**
  * The access guard: an Elysia macro every route declares its rule with,
  *   { access: { roles: ['admin', 'client'], dataset: 'read' } }
- * It authenticates the bearer token (401), checks the path parameters (400)
- * and decides allow / 403 / 404 before the body is validated or the handler runs.
+ * It checks the path parameters (404, see http/path-params.ts), authenticates
+ * the bearer token (401) and decides allow / 403 / 404 before the body is
+ * validated or the handler runs.
  */
 import { Elysia } from 'elysia'
 import { fail } from '../http/errors'
+import { refuseUnroutableParams } from '../http/path-params'
 import { bearerToken, type Auth, type Role, type TokenService } from './tokens'
 
 export type DatasetMode = 'read' | 'write'
@@ -44,8 +46,6 @@ export function hasDatasetAccess(groups: readonly string[], rule: DatasetRule | 
   return groups.some((held) => required.some((r) => grants(held, r)))
 }
 
-const PATH_PARAM = /^[A-Za-z0-9_]+$/
-
 /** The bearer of the request's token: 401 when there is none or it fails verification. */
 export function authenticate(tokens: TokenService, header: string | null): Auth | Promise<Auth> {
   const token = bearerToken(header)
@@ -67,13 +67,10 @@ interface Started {
  */
 export function accessGuard(tokens: TokenService, datasets: DatasetRules, markStart = false) {
   async function authorize(rule: Exclude<AccessRule, 'public'>, request: Request, params: Record<string, string>): Promise<Auth> {
+    // Every route with path parameters declares an access rule other than public.
+    refuseUnroutableParams(params)
     const pending = authenticate(tokens, request.headers.get('authorization'))
     const auth = pending instanceof Promise ? await pending : pending
-    for (const name in params) {
-      // A parameter whose percent-encoding does not decode arrives as null, not a string.
-      const value: unknown = params[name]
-      if (typeof value !== 'string' || !PATH_PARAM.test(value)) fail(400, `bad path parameter: ${name}`)
-    }
     if (rule.roles === 'any') return auth
     const datasetId = rule.dataset ? params.dataset_id : undefined
     if ((rule.roles as readonly string[]).includes(auth.role)) {
