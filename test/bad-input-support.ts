@@ -268,7 +268,8 @@ export const ROUTES: Route[] = [
     { method: 'GET', path, roles: ['admin', 'client', 'pilot', 'member'] },
     {
       method: 'PUT', path, roles: ADMIN_READ,
-      body: { valid: (ids) => ({ dataset_id: dataset(ids), steps: [{ name: 'x' }] }), required: {}, refused: () => [[{ dataset_id: 'otherdataset' }, 400], [{ dataset_id: 7 }, 400]] },
+      // Any JSON object is a config (a dataset_id in it is replaced by the path's): only what no document may hold is refused.
+      body: { valid: (ids) => ({ dataset_id: 'otherdataset', steps: [{ name: 'x' }] }), required: {}, refused: () => [[{ note: '\ud800' }, 400], [{ steps: [{ name: 'a\udfffb' }] }, 400]] },
     },
   ]),
   // 4.4 Jobs
@@ -361,10 +362,10 @@ export const ROUTES: Route[] = [
   {
     method: 'POST', path: '/datasets/:dataset_id/logs', roles: ADMIN_READ,
     body: {
-      valid: (ids) => ({ data: 'text', task_id: ids.task_id, name: 'stderr' }),
+      valid: (ids) => ({ data: 'text', task_id: ids.task_id, name: 'stderr', dataset_id: 'otherdataset' }),
       required: { data: STRING },
-      optional: { dataset_id: STRING, task_id: STRING, name: STRING },
-      refused: () => [[{ data: 'x', dataset_id: 'otherdataset' }, 400]],
+      // dataset_id comes from the path, whatever the body says.
+      optional: { task_id: STRING, name: STRING },
     },
   },
   { method: 'GET', path: '/datasets/:dataset_id/logs/:log_id', roles: ADMIN_READ },

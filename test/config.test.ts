@@ -54,13 +54,21 @@ describe.each(['/datasets/:id/config', '/config/:id'])('%s', (pattern) => {
     expect((await t.call('GET', path(datasetId))).body).toEqual({ dataset_id: datasetId })
   })
 
-  test('a dataset_id in the body must match the path', async () => {
-    await t.call('PUT', path(datasetId), { body: config })
-    expect((await t.call('PUT', path(datasetId), { body: { ...config, dataset_id: datasetId } })).status).toBe(200)
-    const r = await t.call('PUT', path(datasetId), { body: { x: 1, dataset_id: 'another' } })
-    expect(r.status).toBe(400)
-    expect(r.body).toEqual({ code: 400, error: 'key dataset_id must match the dataset in the path' })
-    expect((await t.call('GET', path(datasetId))).body).toEqual({ ...config, dataset_id: datasetId })
+  test("the path's dataset_id replaces the body's: a config copied from another dataset is stored as it is", async () => {
+    const otherDatasetId = (await t.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 1, tasks_submitted: 1, group: '/other' } })).body.result.split('/')[2]
+    expect((await t.call('PUT', path(otherDatasetId), { body: { ...config, version: 4 } })).status).toBe(200)
+    const copied = (await t.call('GET', path(otherDatasetId))).body
+    expect(copied.dataset_id).toBe(otherDatasetId)
+    const r = await t.call('PUT', path(datasetId), { body: copied })
+    expect(r).toMatchObject({ status: 200, body: {} })
+    expect((await t.call('GET', path(datasetId))).body).toEqual({ ...copied, dataset_id: datasetId })
+    // Whatever the body's dataset_id holds.
+    for (const dataset_id of [datasetId, 'another', 7, null, { nested: true }]) {
+      expect((await t.call('PUT', path(datasetId), { body: { x: 1, dataset_id } })).status).toBe(200)
+      expect((await t.call('GET', path(datasetId))).body).toEqual({ x: 1, dataset_id: datasetId })
+    }
+    // The other dataset's config is untouched.
+    expect((await t.call('GET', path(otherDatasetId))).body).toEqual(copied)
   })
 
   test('a body that is not a JSON object is 400 and changes nothing', async () => {

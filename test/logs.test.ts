@@ -140,10 +140,18 @@ describe('POST /datasets/<d>/logs and GET /datasets/<d>/logs/<log_id>', () => {
     expect((await t.call('POST', `/datasets/${datasetId}/logs`, { body: { data: 'y', dataset_id: datasetId } })).status).toBe(201)
   })
 
-  test('a different dataset_id in the body is 400; readers, pilots and non-members may not post', async () => {
+  test("the path's dataset_id replaces whatever the body says", async () => {
+    for (const dataset_id of [otherDatasetId, 'nosuchdataset', 7, null, ['x']]) {
+      const r = await t.call('POST', `/datasets/${datasetId}/logs`, { token: tokens.writer, body: { data: 'copied', dataset_id } })
+      expect(r.status).toBe(201)
+      expect(r.headers.get('location')).toBe(`/datasets/${datasetId}/logs/${r.body.result}`)
+      expect((await t.call('GET', `/datasets/${datasetId}/logs/${r.body.result}`)).body).toMatchObject({ data: 'copied', dataset_id: datasetId })
+      expect((await t.call('GET', `/datasets/${otherDatasetId}/logs/${r.body.result}`)).status).toBe(404)
+    }
+  })
+
+  test('readers, pilots and non-members may not post', async () => {
     const before = t.count('logs')
-    const r = await t.call('POST', `/datasets/${datasetId}/logs`, { body: { data: 'x', dataset_id: otherDatasetId } })
-    expect(r.body).toEqual({ code: 400, error: 'key dataset_id must match the dataset in the path' })
     expect((await t.call('POST', `/datasets/${datasetId}/logs`, { body: { name: 'x' } })).body).toEqual({ code: 400, error: 'missing key: data' })
     for (const name of ['reader', 'pilot', 'system', 'client', 'other']) {
       expect((await t.call('POST', `/datasets/${datasetId}/logs`, { token: tokens[name], body: { data: 'x' } })).status).toBe(403)

@@ -28,9 +28,12 @@ export class ConfigService {
     return this.docQuery().get({ dataset_id: datasetId })?.doc ?? fail(404, `no config for dataset ${datasetId}`)
   }
 
-  /** Replaces the dataset's config; 404 when the dataset does not exist. */
+  /**
+   * Replaces the dataset's config; 404 when the dataset does not exist. The
+   * path's dataset_id replaces one in the config: a config copied from another
+   * dataset (the website's View Config page) is stored as it is.
+   */
   put(datasetId: string, config: Record<string, unknown>): void {
-    if ('dataset_id' in config && config.dataset_id !== datasetId) fail(400, 'key dataset_id must match the dataset in the path')
     const doc = JSON.stringify({ ...config, dataset_id: datasetId })
     writeTx(this.db, () => {
       if (!this.datasetExistsQuery().get({ dataset_id: datasetId })) fail(404, `dataset ${datasetId} not found`)

@@ -22,7 +22,7 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db)) =>
       return created(`/datasets/${params.dataset_id}/logs/${logId}`, logId)
     }, {
       access: { roles: ['admin'], dataset: 'write' },
-      body: LogModel.create,
+      body: LogModel.createInDataset,
       detail: { summary: 'store a log of the dataset; 201 {"result": log_id}' },
     })
     .get('/datasets/:dataset_id/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id, params.dataset_id)), {

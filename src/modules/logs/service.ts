@@ -66,11 +66,8 @@ export class LogService {
 
   constructor(private readonly db: Db) {}
 
-  /** Stores a log (for the dataset `datasetId` when given, which a dataset_id in the body must match); returns its id. */
+  /** Stores a log (for the dataset `datasetId` when given, whatever dataset_id the body holds); returns its id. */
   create(body: NewLog, datasetId?: string): string {
-    if (datasetId !== undefined && body.dataset_id !== undefined && body.dataset_id !== datasetId) {
-      fail(400, 'key dataset_id must match the dataset in the path')
-    }
     const { data, ...metadata } = datasetId === undefined ? body : { ...body, dataset_id: datasetId }
     // UTF-8 cannot carry a lone surrogate: refuse it rather than store a different text.
     if (!data.isWellFormed()) fail(400, 'key data must be valid Unicode text (it holds a lone surrogate)')
