@@ -1,7 +1,8 @@
 /**
  * The full life of tasks through the API: created waiting, queued, processed,
- * reset once, queued and processed again, completed; followed through the
- * dataset's status counts and task stats.
+ * reset once, set waiting again (IceProd's reset_tasks does this), queued and
+ * processed again, completed; followed through the dataset's status counts
+ * and task stats.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { QueueFixture } from './queue-support'
@@ -49,6 +50,11 @@ test('a task from creation to complete, with one failure on the way', async () =
   expect(await act(generate, 'reset', 1800)).toMatchObject({ status: 'reset', failures: 1, walltime_err: 0.5, walltime_err_n: 1 })
   expect(await counts()).toEqual({ waiting: 1, reset: 1 })
   expect(await process(cpuPilot)).toBeUndefined()
+  // The queue action leaves a reset task alone: what becomes of it is reset_tasks' call.
+  expect(await queue()).toBe(0)
+  expect(await counts()).toEqual({ waiting: 1, reset: 1 })
+  const system = await t.token('system')
+  expect((await t.call('PUT', `/datasets/${d}/tasks/${generate}/status`, { token: system, body: { status: 'waiting' } })).status).toBe(200)
 
   // Queued again, it runs to the end in two hours.
   expect(await queue()).toBe(1)
@@ -91,6 +97,11 @@ test('many tasks through many rounds: counts stay exact and every task completes
       const action = failFirst ? 'reset' : 'complete'
       expect((await t.call('POST', `/tasks/${taskId}/task_actions/${action}`, { body: { time_used: 60 } })).status).toBe(200)
       if (!failFirst) completions.set(taskId, (completions.get(taskId) ?? 0) + 1)
+    }
+    // As IceProd's reset_tasks does between rounds: failed tasks wait again.
+    const reset = (await t.call('GET', `/datasets/${d}/tasks?status=reset&keys=task_id`)).body
+    for (const taskId of Object.keys(reset)) {
+      expect((await t.call('PUT', `/datasets/${d}/tasks/${taskId}/status`, { body: { status: 'waiting' } })).status).toBe(200)
     }
   }
   expect([...completions.values()].every((n) => n === 1)).toBe(true)

@@ -114,10 +114,10 @@ describe('POST /task_actions/queue', () => {
     expect(await f.queue({ dataset_prio: { nosuchdataset: 10 } })).toBe(2)
   })
 
-  test('tasks in statuses other than waiting and reset are not queued', async () => {
+  test('tasks in statuses other than waiting are not queued, reset ones included', async () => {
     const d = await f.dataset()
-    const ids = await f.tasks(d, 5)
-    const statuses = ['idle', 'suspended', 'failed', 'complete', 'processing']
+    const ids = await f.tasks(d, 6)
+    const statuses = ['idle', 'suspended', 'failed', 'complete', 'processing', 'reset']
     for (let i = 0; i < ids.length; i++) {
       expect((await t.call('PUT', `/tasks/${ids[i]}/status`, { body: { status: statuses[i] } })).status).toBe(200)
     }
@@ -349,12 +349,16 @@ describe('POST /tasks/<task_id>/task_actions/reset', () => {
     expect(await f.get(id)).toMatchObject({ status: 'waiting', failures: 0 })
   })
 
-  test('a reset task is queued again by the next queue action', async () => {
+  test('a reset task is not queued (API.md: queue moves waiting tasks); set waiting again, it is', async () => {
     const d = await f.dataset()
     const id = await f.task(d)
     await f.queue()
     await f.process()
     await t.call('POST', `/tasks/${id}/task_actions/reset`, { body: {} })
+    expect(await f.queue()).toBe(0)
+    expect(await f.process()).toBeUndefined()
+    expect(await f.get(id)).toMatchObject({ status: 'reset', failures: 1 })
+    expect((await t.call('PUT', `/tasks/${id}/status`, { body: { status: 'waiting' } })).status).toBe(200)
     expect(await f.queue()).toBe(1)
     expect(await f.process()).toBe(id)
     expect(await f.get(id)).toMatchObject({ status: 'processing', failures: 1 })

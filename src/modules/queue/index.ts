@@ -14,7 +14,7 @@ export const queueModule = (ctx: AppContext, queue = new QueueService(ctx.db)) =
       access: { roles: ['admin', 'client'] },
       body: QueueModel.queue,
       response: QueueModel.queued,
-      detail: { summary: 'move ready waiting and reset tasks to queued, heavier datasets first' },
+      detail: { summary: 'move ready waiting tasks (every dependency complete) to queued, heavier datasets first' },
     })
     .post('/task_actions/process', async ({ body }) => jsonText((await queue.claim(body.requirements ?? {})) ?? fail(404, 'no queued task fits the requirements')), {
       access: pilotActions,

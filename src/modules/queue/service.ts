@@ -1,6 +1,6 @@
 /**
  * The task lifecycle that makes the server a working queue (API.md 4.5.1):
- * queue (waiting/reset -> queued), process (queued -> processing, one task per
+ * queue (waiting -> queued), process (queued -> processing, one task per
  * pilot), reset (-> reset) and complete (processing -> complete).
  *
  * Every action runs inside a write transaction taken with BEGIN IMMEDIATE
@@ -18,8 +18,13 @@ import { fail } from '../../http/errors'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
 import { lazy } from '../../db/lazy'
 
-/** Statuses the queue action moves to `queued`: new tasks, and tasks reset after a failure. */
-export const QUEUEABLE_STATUSES = ['waiting', 'reset'] as const
+/**
+ * Statuses the queue action moves to `queued`. Not `reset`: IceProd's
+ * reset_tasks decides what becomes of a failed task (waiting again, or
+ * suspended/failed after too many failures), and a reset task queued again
+ * would bypass it.
+ */
+export const QUEUEABLE_STATUSES = ['waiting'] as const
 
 export const DEFAULT_NUM_TASKS = 100
 
@@ -120,7 +125,7 @@ export class QueueService {
   // ---- queue ----
 
   /**
-   * Moves up to `numTasks` ready waiting (or reset) tasks to `queued`: datasets
+   * Moves up to `numTasks` ready waiting tasks to `queued`: datasets
    * with a higher weight first (unlisted ones weigh 0), then creation order.
    * Returns how many were queued.
    */
