@@ -11,7 +11,7 @@ import { ConfigError, SETTINGS, loadConfig, resolveSecret, shownDefault, type Co
 import { closeDatabase, openDatabase } from './db'
 import { VERSION } from './modules/system'
 import { BackupError, backupDatabase, restoreDatabase } from './ops/backup'
-import { serve } from './server'
+import { ListenError, serve } from './server'
 
 const USAGE = `iceprod-rest ${VERSION}: the IceProd REST server
 
@@ -222,7 +222,7 @@ main(Bun.argv.slice(2)).then(
     if (code >= 0) process.exit(code)
   },
   (error) => {
-    const known = error instanceof UsageError || error instanceof ConfigError || error instanceof BackupError
+    const known = error instanceof UsageError || error instanceof ConfigError || error instanceof BackupError || error instanceof ListenError
     const message = known ? error.message : ((error as Error)?.message ?? String(error))
     // One line, whatever the message holds.
     process.stderr.write(`iceprod-rest: ${message.replace(/\s*\n\s*/g, ' ')}\n`)

@@ -14,6 +14,20 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+/** The server could not listen: the port is taken, or the address is not this host's. */
+export class ListenError extends Error {
+  constructor(config: Config, cause: unknown) {
+    const code = (cause as { code?: string } | undefined)?.code
+    const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`
+    super(
+      code === 'EADDRINUSE' ? `cannot listen on ${where}: the port is already in use by another process`
+      : code === 'EACCES' ? `cannot listen on ${where}: permission denied`
+      : code === 'EADDRNOTAVAIL' ? `cannot listen on ${where}: the address is not one of this host's`
+      : `cannot listen on ${where}: ${(cause as Error)?.message ?? String(cause)}`,
+    )
+  }
+}
+
 /** How often a server that has not written yet looks whether it has. */
 const FIRST_WRITE_POLL_MS = 1000
 
@@ -21,23 +35,32 @@ const FIRST_WRITE_POLL_MS = 1000
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const built = createApp(config, options)
   const { app, auth } = built
-  // The first start (of a new database, or of one only migrated so far) prints an admin token.
+  // Elysia's listen hands its routes to Bun's native router, which dispatches
+  // straight to each compiled route handler.
+  try {
+    app.listen({
+      hostname: config.host,
+      port: config.port,
+      // Elysia asks for SO_REUSEPORT, with which a second server on the same
+      // port starts and the two split the requests between two databases.
+      reusePort: false,
+      // The body parser enforces ICEPROD_MAX_BODY itself, before reading a declared
+      // length and while reading a chunked one, and answers 413 as JSON; Bun's own
+      // limit (an empty 413) is lifted so that it never answers first.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    })
+  } catch (error) {
+    built.close()
+    throw new ListenError(config, error)
+  }
+  const server = app.server!
+  // The first start (of a new database, or of one only migrated so far) prints an
+  // admin token, once the port is ours: a start that fails never prints one.
   const firstToken = await auth.bootstrapAdmin()
   if (firstToken) {
     // Printed as is rather than logged: the request log never carries tokens.
     process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${firstToken}\n`)
   }
-  // Elysia's listen hands its routes to Bun's native router, which dispatches
-  // straight to each compiled route handler.
-  app.listen({
-    hostname: config.host,
-    port: config.port,
-    // The body parser enforces ICEPROD_MAX_BODY itself, before reading a declared
-    // length and while reading a chunked one, and answers 413 as JSON; Bun's own
-    // limit (an empty 413) is lifted so that it never answers first.
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  })
-  const server = app.server!
   // The checkpoint worker starts once the write-ahead log has something in it,
   // at least a second after the server answers: it adds nothing to start-up,
   // and a server that only reads never pays for the worker's memory. Until

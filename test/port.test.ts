@@ -1,0 +1,101 @@
+/**
+ * `serve` on a port another process already listens on (API.md §5): it exits
+ * non-zero with a one-line reason, rather than sharing the port with the
+ * other server and splitting the requests between two databases. Every
+ * listener here is a real process on a loopback port.
+ */
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './ldap-server'
+import { startServerProcess } from './server-process'
+import { TEST_SECRET } from './support'
+
+// These tests start real processes: allow more than the 5 s default on a busy machine.
+setDefaultTimeout(60_000)
+
+const dir = mkdtempSync(join(tmpdir(), 'iceprod-port-'))
+const running: ReturnType<typeof Bun.spawn>[] = []
+afterAll(async () => {
+  for (const proc of running) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface Outcome {
+  exitCode: number | null
+  stderrLines: string[]
+}
+
+/** Runs `serve` on `port` and waits (up to 15 s) for it to exit; a server still running then is stopped and reported with exitCode null. */
+async function serveOn(port: number, host: string, db: string): Promise<Outcome> {
+  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--db', db, '--host', host, '--port', String(port)], {
+    env: { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'error' },
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
+  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(15_000).then(() => false)])
+  if (!exited) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+  const stderr = await new Response(proc.stderr as ReadableStream).text()
+  return { exitCode: exited ? proc.exitCode : null, stderrLines: stderr.trim().split('\n') }
+}
+
+/** Another program listening on `port` (SO_REUSEPORT set when `reusePort`), in a process of its own. */
+async function otherListener(host: string, port: number, reusePort: boolean): Promise<void> {
+  const script = `Bun.serve({ hostname: ${JSON.stringify(host)}, port: ${port}, reusePort: ${reusePort}, fetch: () => new Response('other') }); console.log('ready')`
+  const proc = Bun.spawn(['bun', '-e', script], { stdout: 'pipe', stderr: 'inherit' })
+  running.push(proc)
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+  const { value } = await reader.read()
+  expect(new TextDecoder().decode(value)).toContain('ready')
+}
+
+function expectRefusedToStart(outcome: Outcome, host: string, port: number): void {
+  expect(outcome).toEqual({ exitCode: 2, stderrLines: [`iceprod-rest: cannot listen on ${host}:${port}: the port is already in use by another process`] })
+}
+
+test('a second iceprod-rest on the port of a running one exits 2 with one line; the first keeps serving alone', async () => {
+  const first = await startServerProcess(join(dir, 'first.sqlite'))
+  running.push(first.proc)
+  const second = await serveOn(first.port, '127.0.0.1', join(dir, 'second.sqlite'))
+  expectRefusedToStart(second, '127.0.0.1', first.port)
+  // Every request reaches the first server's database: none goes to a second one.
+  const token = first.token('admin')
+  for (let i = 0; i < 20; i++) {
+    const r = await fetch(`${first.url}/groups`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ name: `/port/${i}` }) })
+    expect(r.status).toBe(201)
+  }
+  const groups = (await (await fetch(`${first.url}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()) as { results: { name: string }[] }
+  expect(groups.results.filter((g) => g.name.startsWith('/port/'))).toHaveLength(20)
+  // The refused start printed no admin token: its database, created on the way, gets one at its first real start.
+  expect(second.stderrLines.join('\n')).not.toContain('admin token')
+})
+
+test('a port another program holds with SO_REUSEPORT is refused too (two servers must never share a port)', async () => {
+  const port = await freePort()
+  await otherListener('127.0.0.1', port, true)
+  expectRefusedToStart(await serveOn(port, '127.0.0.1', join(dir, 'reuse.sqlite')), '127.0.0.1', port)
+})
+
+test('a port held on any address that would clash is refused: 0.0.0.0 taken, 127.0.0.1 asked, and the reverse', async () => {
+  const wildcard = await freePort()
+  await otherListener('0.0.0.0', wildcard, false)
+  expectRefusedToStart(await serveOn(wildcard, '127.0.0.1', join(dir, 'specific.sqlite')), '127.0.0.1', wildcard)
+  const loopback = await freePort()
+  await otherListener('127.0.0.1', loopback, true)
+  expectRefusedToStart(await serveOn(loopback, '0.0.0.0', join(dir, 'wildcard.sqlite')), '0.0.0.0', loopback)
+})
+
+test('a free port still starts (the check refuses only a taken one)', async () => {
+  const db = join(dir, 'free.sqlite')
+  const server = await startServerProcess(db)
+  running.push(server.proc)
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+  expect(existsSync(db)).toBe(true)
+})
