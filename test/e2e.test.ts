@@ -102,6 +102,27 @@ describe('the compiled binary', () => {
       const token = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env }).stdout.toString().trim()
       const groups = (await (await fetch(`http://127.0.0.1:${port}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()) as { results: { name: string }[] }
       expect(groups.results.map((g) => g.name)).toEqual(['/e2e'])
+      // The API docs' viewer is embedded in the binary: the page and every file it loads.
+      const page = await fetch(`http://127.0.0.1:${port}/openapi`)
+      expect(page.headers.get('content-security-policy')).toStartWith("default-src 'self'")
+      const sources = [...(await page.text()).matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+      expect(sources).toHaveLength(3)
+      for (const source of sources) {
+        const asset = await fetch(`http://127.0.0.1:${port}/${source}`)
+        expect({ source, status: asset.status, type: asset.headers.get('content-type')?.split(';')[0] }).toEqual({
+          source,
+          status: 200,
+          type: source.endsWith('.css') ? 'text/css' : 'text/javascript',
+        })
+        const packaged = join('node_modules/swagger-ui-dist', source.slice('openapi/'.length))
+        // viewer.js is the server's own starter; the other two are the package's files, byte for byte.
+        if (source !== 'openapi/viewer.js') expect(Buffer.from(await asset.arrayBuffer()).equals(Buffer.from(await Bun.file(packaged).arrayBuffer()))).toBe(true)
+      }
+      // A second binary on the same port is refused and leaves this one serving.
+      const second = Bun.spawnSync([binary, 'serve', '--port', String(port), '--db', join(dir, 'second', 'db.sqlite')], { cwd: dir, env, stderr: 'pipe' })
+      expect(second.exitCode).toBe(2)
+      expect(second.stderr.toString()).toBe(`iceprod-rest: cannot listen on 127.0.0.1:${port}: the port is already in use by another process\n`)
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
     } finally {
       server.kill('SIGTERM')
     }

@@ -42,6 +42,42 @@ describe('service routes', () => {
     expect(page.headers.get('content-type')).toContain('text/html')
   })
 
+  test('/openapi loads its viewer from this server only, under a policy that allows nothing else', async () => {
+    const page = await t.call('GET', '/openapi', { token: null })
+    // No absolute URL anywhere in the page: no CDN, no other host.
+    expect(page.text).not.toMatch(/https?:|\/\//)
+    const sources = [...page.text.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(sources.sort()).toEqual(['openapi/swagger-ui-bundle.js', 'openapi/swagger-ui.css', 'openapi/viewer.js'])
+    // Inline scripts would need 'unsafe-inline': there are none.
+    expect(page.text.match(/<script(?![^>]*\bsrc=)[^>]*>/g)).toBeNull()
+    const policy = page.headers.get('content-security-policy')!
+    const directives = Object.fromEntries(policy.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]))
+    expect(directives['default-src']).toEqual(["'self'"])
+    for (const values of Object.values(directives) as string[][]) {
+      for (const value of values) expect(["'self'", "'none'", 'data:']).toContain(value)
+    }
+    expect(directives['script-src']).toBeUndefined()
+    expect(directives['frame-ancestors']).toEqual(["'none'"])
+  })
+
+  test('the viewer assets are the pinned package files, with their content types, public', async () => {
+    const files: [string, string, string | null][] = [
+      ['/openapi/swagger-ui-bundle.js', 'text/javascript', 'node_modules/swagger-ui-dist/swagger-ui-bundle.js'],
+      ['/openapi/swagger-ui.css', 'text/css', 'node_modules/swagger-ui-dist/swagger-ui.css'],
+      ['/openapi/viewer.js', 'text/javascript', null],
+    ]
+    for (const [path, type, file] of files) {
+      const r = await t.call('GET', path, { token: null })
+      expect({ path, status: r.status, type: r.headers.get('content-type')?.split(';')[0], nosniff: r.headers.get('x-content-type-options') }).toEqual({ path, status: 200, type, nosniff: 'nosniff' })
+      if (file) expect(r.text).toBe(await Bun.file(file).text())
+    }
+    const viewer = await t.call('GET', '/openapi/viewer.js', { token: null })
+    // Reads the document beside the page, and sends it to no validator.
+    expect(viewer.text).toContain("url: 'openapi/json'")
+    expect(viewer.text).toContain('validatorUrl: null')
+    expect(viewer.text).not.toMatch(/https?:/)
+  })
+
   test('an unknown route is a JSON 404', async () => {
     const r = await t.call('GET', '/no/such/route')
     expect(r.status).toBe(404)

@@ -6,9 +6,18 @@
  * that a server nobody reads the document of does not pay for it at start
  * or in memory. The document is built once: the routes do not change after
  * start.
+ *
+ * The viewer is Swagger UI from the pinned swagger-ui-dist package, embedded
+ * in the executable and served from `/openapi/...`: the page works on a head
+ * node without internet access, and its Content-Security-Policy lets it load
+ * nothing from anywhere else (admin tokens are pasted into it).
  */
 import { Elysia } from 'elysia'
 import type { AnyElysia } from 'elysia'
+// Imported as files: only their paths exist at start (in the executable, paths
+// into the files it embeds); the content is read when a browser asks for it.
+import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
+import swaggerStyles from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import type { AppContext } from '../../context'
 import { jsonText } from '../../http/respond'
 
@@ -18,16 +27,56 @@ const DOCUMENTATION = {
   security: [{ bearer: [] }],
 }
 
-/** The viewer page: Scalar's API reference, loaded from its CDN, reading the document beside it. */
-const VIEWER = `<!doctype html>
-<html>
-<head><meta charset="utf-8"><title>iceprod-rest API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+/**
+ * Everything the page loads comes from this server: scripts and styles from
+ * `/openapi/...`, the document and "Try it out" requests from the API itself,
+ * images only as data: URIs inside Swagger UI's stylesheet.
+ */
+export const VIEWER_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+/** The viewer page; its URLs are relative to `/openapi`, so that the page also works behind a proxy's path prefix. */
+const VIEWER_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>iceprod-rest API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="openapi/swagger-ui.css">
+</head>
 <body>
-<script id="api-reference" data-url="openapi/json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@latest/dist/browser/standalone.min.js"></script>
+<div id="swagger-ui"></div>
+<script src="openapi/swagger-ui-bundle.js"></script>
+<script src="openapi/viewer.js"></script>
 </body>
 </html>
 `
+
+/**
+ * Starts Swagger UI on the document beside the page. A script of its own, not
+ * inline: the policy allows no inline script. No validator badge (it would
+ * send the document to swagger.io).
+ */
+const VIEWER_SCRIPT = `window.ui = SwaggerUIBundle({
+  url: 'openapi/json',
+  dom_id: '#swagger-ui',
+  validatorUrl: null,
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: 'BaseLayout',
+});
+`
+
+const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': VIEWER_CSP, 'x-content-type-options': 'nosniff' }
+const ASSET_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'public, max-age=3600' }
+
+const asset = (body: string | Blob, contentType: string) => new Response(body, { headers: { 'content-type': contentType, ...ASSET_HEADERS } })
 
 /** `app` returns the whole application, whose routes the document describes. */
 export const openapiModule = (ctx: AppContext, app: () => AnyElysia, version: string) => {
@@ -43,11 +92,12 @@ export const openapiModule = (ctx: AppContext, app: () => AnyElysia, version: st
       components: { ...DOCUMENTATION.components, schemas: components.schemas },
     })
   }
+  const hidden = { access: 'public', detail: { hide: true } } as const
   return new Elysia({ name: 'module:openapi' })
     .use(ctx.access)
-    .get('/openapi/json', async () => jsonText(await (document ??= build())), { access: 'public', detail: { hide: true } })
-    .get('/openapi', () => new Response(VIEWER, { headers: { 'content-type': 'text/html; charset=utf-8' } }), {
-      access: 'public',
-      detail: { hide: true },
-    })
+    .get('/openapi/json', async () => jsonText(await (document ??= build())), hidden)
+    .get('/openapi', () => new Response(VIEWER_PAGE, { headers: PAGE_HEADERS }), hidden)
+    .get('/openapi/viewer.js', () => asset(VIEWER_SCRIPT, 'text/javascript; charset=utf-8'), hidden)
+    .get('/openapi/swagger-ui-bundle.js', () => asset(Bun.file(swaggerBundle), 'text/javascript; charset=utf-8'), hidden)
+    .get('/openapi/swagger-ui.css', () => asset(Bun.file(swaggerStyles), 'text/css; charset=utf-8'), hidden)
 }
