@@ -1,8 +1,9 @@
 /**
  * A real OpenLDAP slapd for tests: its own config, data and loopback port in a
- * temp folder, loaded with a small directory.
+ * temp folder, loaded with a small directory. On a machine without OpenLDAP
+ * the first start installs it (Debian's slapd and ldap-utils) when it can.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,7 +39,66 @@ export interface Slapd {
   stop(): Promise<void>
 }
 
+/** What the LDAP tests run, and the Debian packages that hold it. */
+const SLAPD = '/usr/sbin/slapd'
+const SLAPADD = '/usr/sbin/slapadd'
+export const SLAPD_BINARIES = [SLAPD, SLAPADD]
+export const SLAPD_PACKAGES = ['slapd', 'ldap-utils']
+
+export interface SlapdInstallOptions {
+  binaries?: string[]
+  /** Whether this process may install packages (runs as root). */
+  root?: boolean
+  /** apt-get's path; null when the machine has none. */
+  aptGet?: string | null
+  /** Where progress lines go. */
+  log?: (line: string) => void
+}
+
+const isExecutable = (path: string) => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Makes sure slapd and slapadd are there: when they are missing, installs
+ * slapd and ldap-utils with apt-get if this process runs as root and the
+ * machine has apt-get (as on a fresh Debian machine or in CI), and otherwise
+ * fails saying what to install. The LDAP tests never skip.
+ */
+export async function ensureSlapdInstalled(options: SlapdInstallOptions = {}): Promise<void> {
+  const binaries = options.binaries ?? SLAPD_BINARIES
+  const root = options.root ?? process.getuid?.() === 0
+  const aptGet = options.aptGet === undefined ? Bun.which('apt-get') : options.aptGet
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const missing = () => binaries.filter((path) => !isExecutable(path))
+  if (missing().length === 0) return
+  const install = `apt-get install ${SLAPD_PACKAGES.join(' ')}`
+  if (!root || !aptGet) {
+    throw new Error(
+      `the LDAP tests need OpenLDAP (${missing().join(' and ')} not found): install it with "${install}" as root, ` +
+        `or run "bun test" as root on a machine with apt-get, which installs it`,
+    )
+  }
+  log(`test setup: ${missing().join(' and ')} not found; installing ${SLAPD_PACKAGES.join(' and ')} with apt-get`)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...SLAPD_PACKAGES]]) {
+    const run = Bun.spawn([aptGet, ...args], { env, stdout: 'ignore', stderr: 'pipe' })
+    const [code, stderr] = await Promise.all([run.exited, new Response(run.stderr).text()])
+    if (code !== 0) throw new Error(`"apt-get ${args.join(' ')}" failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}; install it by hand: "${install}"`)
+  }
+  if (missing().length > 0) throw new Error(`${missing().join(' and ')} still not found after "${install}"`)
+}
+
+/** One installation check per test run, however many files start a slapd. */
+let installed: Promise<void> | undefined
+
 export async function startSlapd(): Promise<Slapd> {
+  await (installed ??= ensureSlapdInstalled())
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-slapd-'))
   mkdirSync(join(dir, 'data'))
   const conf = join(dir, 'slapd.conf')
@@ -68,12 +128,12 @@ directory ${dir}/data
     ),
   ]
   writeFileSync(join(dir, 'data.ldif'), entries.join('\n'))
-  const add = Bun.spawnSync(['/usr/sbin/slapadd', '-f', conf, '-l', join(dir, 'data.ldif')], { stderr: 'pipe' })
+  const add = Bun.spawnSync([SLAPADD, '-f', conf, '-l', join(dir, 'data.ldif')], { stderr: 'pipe' })
   if (add.exitCode !== 0) throw new Error(`slapadd failed: ${add.stderr.toString()}`)
 
   const port = await freePort()
   const url = `ldap://127.0.0.1:${port}`
-  const proc = Bun.spawn(['/usr/sbin/slapd', '-f', conf, '-h', `${url}/`, '-d', '0'], { stdout: 'ignore', stderr: 'pipe' })
+  const proc = Bun.spawn([SLAPD, '-f', conf, '-h', `${url}/`, '-d', '0'], { stdout: 'ignore', stderr: 'pipe' })
   // Ready when the port accepts connections.
   for (let i = 0; ; i++) {
     const ok = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } }).then(

@@ -13,7 +13,8 @@ const ODD_UID = 'o,brien+x=y\\ (z)*#'
 beforeAll(async () => {
   slapd = await startSlapd()
   t = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
-})
+  // The first start may install OpenLDAP with apt-get (see ldap-server.ts).
+}, 600_000)
 afterAll(async () => {
   t.close()
   await slapd.stop()
