@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
-import { ODD_PIECES, startFixture, type Fixture } from './bad-input-support'
+import { DATASET_GROUP, ODD_PIECES, startFixture, type Fixture } from './bad-input-support'
 
 // These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
@@ -46,7 +46,7 @@ describe('odd but valid text', () => {
         const pilotId = await created('POST', '/pilots', { queue_host: value, queue_version: key, resources: { [key]: 1 } })
         const pilot = (await f.t.call('GET', `/pilots/${pilotId}`)).body
         expect([pilot.queue_host, pilot.queue_version, pilot.resources]).toEqual([value, key, { [key]: 1 }])
-        const datasetId = await created('POST', '/datasets', { description: value, jobs_submitted: 1, tasks_submitted: 1, group: '/badinput/ds' })
+        const datasetId = await created('POST', '/datasets', { description: value, jobs_submitted: 1, tasks_submitted: 1, group: DATASET_GROUP })
         expect((await f.t.call('GET', `/datasets/${datasetId}`)).body.description).toBe(value)
         expect((await f.t.call('PUT', `/config/${datasetId}`, { body: { [key]: { [value]: [value] } } })).status).toBe(200)
         expect((await f.t.call('GET', `/config/${datasetId}`)).body[key]).toEqual({ [value]: [value] })
@@ -56,7 +56,7 @@ describe('odd but valid text', () => {
   })
 
   test('as task names: stored exactly, and the name/status counts name them exactly', async () => {
-    const datasetId = await created('POST', '/datasets', { description: 'names', jobs_submitted: 1, tasks_submitted: 100, group: '/badinput/ds' })
+    const datasetId = await created('POST', '/datasets', { description: 'names', jobs_submitted: 1, tasks_submitted: 100, group: DATASET_GROUP })
     const jobId = await created('POST', '/jobs', { dataset_id: datasetId, job_index: 0 })
     const names = new Set<string>()
     let index = 0
@@ -92,7 +92,7 @@ describe('odd but valid text', () => {
   })
 
   test('task names holding line breaks: named exactly in the name/status counts and the task stats (they failed their response schema)', async () => {
-    const datasetId = await created('POST', '/datasets', { description: 'breaks', jobs_submitted: 1, tasks_submitted: 4, group: '/badinput/ds' })
+    const datasetId = await created('POST', '/datasets', { description: 'breaks', jobs_submitted: 1, tasks_submitted: 4, group: DATASET_GROUP })
     const jobId = await created('POST', '/jobs', { dataset_id: datasetId, job_index: 0 })
     const names = ['a\nb', '\n', '\r\n', 'x\u2028y']
     for (const [index, name] of names.entries()) {

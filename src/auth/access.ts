@@ -86,25 +86,46 @@ export function accessGuard(tokens: TokenService, datasets: DatasetRules, markSt
       // The context is never passed on whole: Elysia reads hooks' source to
       // decide what each request must prepare.
       if (rule === 'public') {
-        return markStart
-          ? {
-              transform(ctx) {
-                ;(ctx as Started).startedAt ??= performance.now()
-              },
-            }
-          : {}
+        // A public route gets its hook even when it has nothing to mark, so that its rule can be read back.
+        return {
+          transform: declare(rule, (ctx: object) => {
+            if (markStart) (ctx as Started).startedAt ??= performance.now()
+          }),
+        }
       }
       return {
-        async transform(ctx) {
+        transform: declare(rule, async (ctx: { request: Request; params: unknown }) => {
           if (markStart) (ctx as Started).startedAt ??= performance.now()
           ;(ctx as unknown as { auth: Auth }).auth = await authorize(rule, ctx.request, ctx.params as Record<string, string>)
-        },
+        }),
         resolve(ctx) {
           return { auth: (ctx as unknown as { auth: Auth }).auth }
         },
       }
     },
   })
+}
+
+/** Each route's rule, by the transform hook the macro gave the route. */
+const declaredRules = new WeakMap<object, AccessRule>()
+
+function declare<Hook extends object>(rule: AccessRule, hook: Hook): Hook {
+  declaredRules.set(hook, rule)
+  return hook
+}
+
+/**
+ * The rule a route declared, read from its hooks (an entry of `app.routes`):
+ * the access tests take every route's rule from the app this way.
+ */
+export function declaredAccess(hooks: { transform?: unknown }): AccessRule | undefined {
+  const transforms = Array.isArray(hooks.transform) ? hooks.transform : [hooks.transform]
+  for (const hook of transforms as ({ fn?: object } | object | undefined)[]) {
+    const fn = hook && 'fn' in hook ? hook.fn : hook
+    const rule = fn && declaredRules.get(fn)
+    if (rule) return rule
+  }
+  return undefined
 }
 
 export type AccessGuard = ReturnType<typeof accessGuard>
