@@ -6,17 +6,26 @@ import { closeDatabase, openDatabase, startBackgroundCheckpoints } from '../src/
 
 setDefaultTimeout(60_000)
 
-/** Writes `batches` bursts of single-row transactions, pausing between bursts; returns the WAL's largest size. */
+/** The worker's interval here: a tenth of the server's, so that a pause of a few intervals is short. */
+const INTERVAL_MS = 20
+/** Between bursts: time for several of the worker's checkpoints, should a busy machine delay some. */
+const PAUSE_MS = 4 * INTERVAL_MS
+
+/**
+ * Writes `batches` bursts of single-row transactions; with the worker, pauses
+ * between bursts (without it nothing happens in a pause); returns the WAL's
+ * largest size.
+ */
 async function writeBursts(db: string, background: boolean): Promise<number> {
   const { sqlite } = openDatabase(db)
-  const stop = background ? await startBackgroundCheckpoints(sqlite, db) : undefined
+  const stop = background ? await startBackgroundCheckpoints(sqlite, db, INTERVAL_MS) : undefined
   if (!background) sqlite.exec('PRAGMA wal_autocheckpoint = 25000') // the same backstop, no worker
   const insert = sqlite.prepare('INSERT INTO grids (grid_id, doc) VALUES (?, ?)')
   let largest = 0
   for (let burst = 0; burst < 10; burst++) {
     for (let i = 0; i < 400; i++) insert.run(`g${burst}_${i}`, JSON.stringify({ grid_id: `g${burst}_${i}`, pad: 'x'.repeat(300) }))
     largest = Math.max(largest, statSync(`${db}-wal`).size)
-    await Bun.sleep(400)
+    if (background) await Bun.sleep(PAUSE_MS)
   }
   await stop?.()
   closeDatabase(sqlite)

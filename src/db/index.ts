@@ -75,10 +75,11 @@ const BACKSTOP_CHECKPOINT_PAGES = 25_000
 
 /**
  * Moves WAL checkpoints off the serving thread: a worker with its own
- * connection checkpoints every 200 ms, so a commit never stalls on one.
- * Returns a function that stops the worker and closes its connection.
+ * connection checkpoints every 200 ms (`intervalMs`), so a commit never
+ * stalls on one. Returns a function that stops the worker and closes its
+ * connection.
  */
-export async function startBackgroundCheckpoints(sqlite: Database, path: string): Promise<() => Promise<void>> {
+export async function startBackgroundCheckpoints(sqlite: Database, path: string, intervalMs = CHECKPOINT_INTERVAL_MS): Promise<() => Promise<void>> {
   // In the compiled executable every module's import.meta.url is the bundle's
   // root (src/), where the worker entrypoint sits at db/checkpoint-worker.ts.
   const bundled = import.meta.url.includes('/$bunfs/')
@@ -91,7 +92,7 @@ export async function startBackgroundCheckpoints(sqlite: Database, path: string)
   // The worker never keeps the process alive on its own.
   worker.unref()
   const started = reply('started')
-  worker.postMessage({ path, intervalMs: CHECKPOINT_INTERVAL_MS })
+  worker.postMessage({ path, intervalMs })
   try {
     await started
   } catch (error) {
