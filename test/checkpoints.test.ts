@@ -1,5 +1,5 @@
 import { expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeDatabase, openDatabase, startBackgroundCheckpoints } from '../src/db'
@@ -39,6 +39,26 @@ test('the checkpoint worker keeps the WAL from growing while the server writes',
     const without = await writeBursts(join(dir, 'b.sqlite'), false)
     // Without checkpoints the WAL holds every burst; with the worker it is reset between bursts.
     expect(without).toBeGreaterThan(4 * withWorker)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('once the worker has stopped, closing the database leaves an empty WAL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-checkpoints-'))
+  try {
+    // Stopped at once, and after a checkpoint or two: each left the worker's statement open.
+    for (const [round, runMs] of [0, 0, 0, 0, 0, 0, INTERVAL_MS, 2 * INTERVAL_MS].entries()) {
+      const db = join(dir, `stop-${round}.sqlite`)
+      const { sqlite } = openDatabase(db)
+      const insert = sqlite.prepare('INSERT INTO grids (grid_id, doc) VALUES (?, ?)')
+      for (let i = 0; i < 50; i++) insert.run(`g${i}`, JSON.stringify({ grid_id: `g${i}`, pad: 'x'.repeat(300) }))
+      const stop = await startBackgroundCheckpoints(sqlite, db, INTERVAL_MS)
+      if (runMs > 0) await Bun.sleep(runMs)
+      await stop()
+      closeDatabase(sqlite)
+      expect({ round, wal: existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0 }).toEqual({ round, wal: 0 })
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

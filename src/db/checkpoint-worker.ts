@@ -13,21 +13,25 @@ export interface CheckpointerStart {
 }
 
 let db: Database | undefined
+let checkpoint: ReturnType<Database['prepare']> | undefined
 let timer: ReturnType<typeof setInterval> | undefined
 
 self.onmessage = (event: MessageEvent<CheckpointerStart | 'stop'>) => {
   if (event.data === 'stop') {
     clearInterval(timer)
+    // A statement left open keeps the connection alive after close(), and the
+    // server's closing TRUNCATE checkpoint would find it busy.
+    checkpoint?.finalize()
     db?.close()
     postMessage('stopped')
     return
   }
   db = new Database(event.data.path)
   db.exec('PRAGMA busy_timeout = 1000')
-  const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+  checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
   timer = setInterval(() => {
     try {
-      checkpoint.get()
+      checkpoint!.get()
     } catch {
       // Busy or locked: the next tick tries again.
     }
