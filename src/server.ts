@@ -69,10 +69,16 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   const firstWritePoll = setInterval(() => {
     if (walSize(config.db) === 0) return
     clearInterval(firstWritePoll)
-    checkpoints = startBackgroundCheckpoints(built.ctx.sqlite, config.db).catch((error) => {
-      built.log.warn({ err: error }, 'background checkpoints unavailable; checkpointing inline')
-      return async () => {}
-    })
+    checkpoints = startBackgroundCheckpoints(built.ctx.sqlite, config.db).then(
+      (stop) => {
+        built.log.info('background checkpoints started')
+        return stop
+      },
+      (error) => {
+        built.log.warn({ err: error }, 'background checkpoints unavailable; checkpointing inline')
+        return async () => {}
+      },
+    )
   }, FIRST_WRITE_POLL_MS)
   firstWritePoll.unref()
   // The app asks for a client's address only when it needs one (GET /metrics).

@@ -1,12 +1,13 @@
 /**
  * End to end: the compiled binary, copied alone into an empty folder and run
  * without Bun on its PATH, creates its database, prints an admin token, serves,
- * and stops cleanly on SIGTERM.
+ * and stops cleanly on SIGTERM. The tests that share nothing run at the same time.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { builtBinary } from './binary'
 import { freePort } from './ldap-server'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
@@ -16,16 +17,22 @@ let dir: string
 let binary: string
 const env = { PATH: '/nonexistent', HOME: '/nonexistent' }
 
-beforeAll(() => {
+beforeAll(async () => {
   // Exactly the binary `bun run build` makes.
-  const build = Bun.spawnSync(['bun', 'run', 'build'], { stderr: 'pipe', stdout: 'pipe' })
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  const built = await builtBinary()
   dir = mkdtempSync(join(tmpdir(), 'iceprod-e2e-'))
   binary = join(dir, 'iceprod-rest')
-  copyFileSync(join('dist', 'iceprod-rest'), binary)
+  copyFileSync(built, binary)
   expect(readdirSync(dir)).toEqual(['iceprod-rest'])
 }, 120_000)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Runs the binary to its end in the test folder (without blocking the tests running beside it). */
+async function run(args: string[], extraEnv: Record<string, string> = {}) {
+  const proc = Bun.spawn([binary, ...args], { cwd: dir, env: { ...env, ...extraEnv }, stdout: 'pipe', stderr: 'pipe' })
+  const [exitCode, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+  return { exitCode, stdout, stderr }
+}
 
 async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, seen: { text: string }): Promise<RegExpMatchArray> {
   const reader = stream.getReader()
@@ -44,16 +51,15 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, se
 }
 
 describe('the compiled binary', () => {
-  test('--help and a bad flag', () => {
-    const help = Bun.spawnSync([binary, 'serve', '--help'], { cwd: dir, env })
+  test.concurrent('--help and a bad flag', async () => {
+    const [help, bad] = await Promise.all([run(['serve', '--help']), run(['serve', '--frobnicate'])])
     expect(help.exitCode).toBe(0)
-    expect(help.stdout.toString()).toContain('--port')
-    const bad = Bun.spawnSync([binary, 'serve', '--frobnicate'], { cwd: dir, env, stderr: 'pipe' })
+    expect(help.stdout).toContain('--port')
     expect(bad.exitCode).not.toBe(0)
-    expect(bad.stderr.toString().trim().split('\n')).toHaveLength(1)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
   })
 
-  test('first start creates the database, prints an admin token and serves; SIGTERM stops it cleanly', async () => {
+  test.concurrent('first start creates the database, prints an admin token and serves; SIGTERM stops it cleanly', async () => {
     const port = await freePort()
     const server = Bun.spawn([binary, 'serve', '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
     const seen = { text: '' }
@@ -66,9 +72,9 @@ describe('the compiled binary', () => {
       const roles = await fetch(`${base}/roles`, { headers: { authorization: `Bearer ${token}` } })
       expect(roles.status).toBe(200)
       // So does a token printed by `iceprod-rest token` (same secret, found the same way).
-      const minted = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env })
+      const minted = await run(['token', '--username', 'admin', '--role', 'admin'])
       expect(minted.exitCode).toBe(0)
-      const cliToken = minted.stdout.toString().trim()
+      const cliToken = minted.stdout.trim()
       const created = await fetch(`${base}/groups`, {
         method: 'POST',
         headers: { authorization: `Bearer ${cliToken}`, 'content-type': 'application/json' },
@@ -76,13 +82,14 @@ describe('the compiled binary', () => {
       })
       expect(created.status).toBe(201)
       expect((await fetch(`${base}/roles`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401)
-      // The checkpoint worker starts a second after the server: give it time to.
-      await Bun.sleep(1500)
+      // The checkpoint worker starts (from the bundled entrypoint) once the server has written, within a second.
+      await readUntil(server.stderr, /background checkpoints (started|unavailable)/, seen)
     } finally {
       server.kill('SIGTERM')
     }
     expect(await server.exited).toBe(0)
     await readUntil(server.stderr, /stopped\n/, seen)
+    expect(seen.text).toContain('background checkpoints started')
     expect(seen.text).not.toContain('background checkpoints unavailable')
     const data = join(dir, 'iceprod-data')
     expect(existsSync(join(data, 'iceprod.sqlite'))).toBe(true)
@@ -92,6 +99,34 @@ describe('the compiled binary', () => {
     expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0)
   })
 
+  test.concurrent('migrate on a fresh path creates a database; a short secret is refused', async () => {
+    const [migrate, short] = await Promise.all([
+      run(['migrate', '--db', join(dir, 'other', 'db.sqlite')]),
+      run(['token', '--username', 'a', '--role', 'admin'], { ICEPROD_JWT_SECRET: 'short' }),
+    ])
+    expect(migrate.exitCode).toBe(0)
+    expect(existsSync(join(dir, 'other', 'db.sqlite'))).toBe(true)
+    expect(short.exitCode).not.toBe(0)
+    expect(short.stderr).toContain('shorter than 32 bytes')
+  })
+
+  test.concurrent('the first serve after a bare migrate still prints the admin token', async () => {
+    const db = join(dir, 'migrated', 'db.sqlite')
+    expect((await run(['migrate', '--db', db])).exitCode).toBe(0)
+    const port = await freePort()
+    const server = Bun.spawn([binary, 'serve', '--db', db, '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
+    const seen = { text: '' }
+    try {
+      const token = (await readUntil(server.stderr, /admin token[^\n]*\n(\S+)\n/, seen))[1]!
+      await readUntil(server.stderr, /listening on/, seen)
+      expect((await fetch(`http://127.0.0.1:${port}/users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    } finally {
+      server.kill('SIGTERM')
+    }
+    expect(await server.exited).toBe(0)
+  })
+
+  // After the first start, whose database it opens again.
   test('a restart on the existing database prints no new token and keeps the data', async () => {
     const port = await freePort()
     const server = Bun.spawn([binary, 'serve', '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
@@ -99,7 +134,7 @@ describe('the compiled binary', () => {
     try {
       await readUntil(server.stderr, /listening on/, seen)
       expect(seen.text).not.toContain('admin token')
-      const token = Bun.spawnSync([binary, 'token', '--username', 'admin', '--role', 'admin'], { cwd: dir, env }).stdout.toString().trim()
+      const token = (await run(['token', '--username', 'admin', '--role', 'admin'])).stdout.trim()
       const groups = (await (await fetch(`http://127.0.0.1:${port}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()) as { results: { name: string }[] }
       expect(groups.results.map((g) => g.name)).toEqual(['/e2e'])
       // The API docs' viewer is embedded in the binary: the page and every file it loads.
@@ -119,35 +154,10 @@ describe('the compiled binary', () => {
         if (source !== 'openapi/viewer.js') expect(Buffer.from(await asset.arrayBuffer()).equals(Buffer.from(await Bun.file(packaged).arrayBuffer()))).toBe(true)
       }
       // A second binary on the same port is refused and leaves this one serving.
-      const second = Bun.spawnSync([binary, 'serve', '--port', String(port), '--db', join(dir, 'second', 'db.sqlite')], { cwd: dir, env, stderr: 'pipe' })
+      const second = await run(['serve', '--port', String(port), '--db', join(dir, 'second', 'db.sqlite')])
       expect(second.exitCode).toBe(2)
-      expect(second.stderr.toString()).toBe(`iceprod-rest: cannot listen on 127.0.0.1:${port}: the port is already in use by another process\n`)
+      expect(second.stderr).toBe(`iceprod-rest: cannot listen on 127.0.0.1:${port}: the port is already in use by another process\n`)
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
-    } finally {
-      server.kill('SIGTERM')
-    }
-    expect(await server.exited).toBe(0)
-  })
-
-  test('migrate on a fresh path creates a database; a short secret is refused', () => {
-    const migrate = Bun.spawnSync([binary, 'migrate', '--db', join(dir, 'other', 'db.sqlite')], { cwd: dir, env })
-    expect(migrate.exitCode).toBe(0)
-    expect(existsSync(join(dir, 'other', 'db.sqlite'))).toBe(true)
-    const short = Bun.spawnSync([binary, 'token', '--username', 'a', '--role', 'admin'], { cwd: dir, env: { ...env, ICEPROD_JWT_SECRET: 'short' }, stderr: 'pipe' })
-    expect(short.exitCode).not.toBe(0)
-    expect(short.stderr.toString()).toContain('shorter than 32 bytes')
-  })
-
-  test('the first serve after a bare migrate still prints the admin token', async () => {
-    const db = join(dir, 'migrated', 'db.sqlite')
-    expect(Bun.spawnSync([binary, 'migrate', '--db', db], { cwd: dir, env }).exitCode).toBe(0)
-    const port = await freePort()
-    const server = Bun.spawn([binary, 'serve', '--db', db, '--port', String(port)], { cwd: dir, env, stderr: 'pipe', stdout: 'ignore' })
-    const seen = { text: '' }
-    try {
-      const token = (await readUntil(server.stderr, /admin token[^\n]*\n(\S+)\n/, seen))[1]!
-      await readUntil(server.stderr, /listening on/, seen)
-      expect((await fetch(`http://127.0.0.1:${port}/users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     } finally {
       server.kill('SIGTERM')
     }
