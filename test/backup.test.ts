@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { runCli } from './server-process'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -17,10 +18,7 @@ const env = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET }
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-backup-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function cli(...args: string[]) {
-  const r = Bun.spawnSync(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe' })
-  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
-}
+const cli = (...args: string[]) => runCli(args, env)
 
 /** The server as a child process on a free loopback port, stopped with SIGTERM like systemd does. */
 async function startServe(db: string) {
@@ -118,18 +116,18 @@ describe('backup', () => {
     expect(t.count('groups')).toBeGreaterThanOrEqual(writtenAtEnd)
   }, PROCESS_TIMEOUT_MS)
 
-  test('never overwrites an existing file', () => {
+  test('never overwrites an existing file', async () => {
     const target = join(dir, 'existing.sqlite')
     writeFileSync(target, 'keep me')
-    const r = cli('backup', target, '--db', t.config.db)
+    const r = await cli('backup', target, '--db', t.config.db)
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('already exists')])
     expect(readFileSync(target, 'utf8')).toBe('keep me')
   }, PROCESS_TIMEOUT_MS)
 
-  test('fails with one line when there is no database, and leaves no file behind', () => {
+  test('fails with one line when there is no database, and leaves no file behind', async () => {
     const target = join(dir, 'of-nothing.sqlite')
-    const r = cli('backup', target, '--db', join(dir, 'missing', 'iceprod.sqlite'))
+    const r = await cli('backup', target, '--db', join(dir, 'missing', 'iceprod.sqlite'))
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('no database at')])
     expect(existsSync(target)).toBe(false)
@@ -139,9 +137,9 @@ describe('backup', () => {
 describe('restore', () => {
   test('refuses while the database is open, and changes nothing', async () => {
     const backup = join(dir, 'for-refusal.sqlite')
-    expect(cli('backup', backup, '--db', t.config.db).code).toBe(0)
+    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
     expect((await t.call('POST', '/groups', { body: { name: '/after-backup' } })).status).toBe(201)
-    const r = cli('restore', backup, '--db', t.config.db)
+    const r = await cli('restore', backup, '--db', t.config.db)
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('is in use; stop the server first')])
     const names = (await t.call('GET', '/groups')).body.results.map((g: { name: string }) => g.name)
@@ -152,20 +150,21 @@ describe('restore', () => {
   test('replaces a stopped database with the backup and keeps the replaced one', async () => {
     const liveDir = mkdtempSync(join(dir, 'live-'))
     const db = join(liveDir, 'iceprod.sqlite')
-    const admin = cli('token', '--username', 'admin', '--role', 'admin', '--db', db).stdout.trim()
+    // The token is printed while the server starts.
+    const [minted, first] = await Promise.all([cli('token', '--username', 'admin', '--role', 'admin', '--db', db), startServe(db)])
+    const admin = minted.stdout.trim()
     const post = (url: string, name: string) =>
       fetch(`${url}/groups`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
     const names = async (url: string) =>
       ((await (await fetch(`${url}/groups`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { results: { name: string }[] }).results.map((g) => g.name)
 
-    const first = await startServe(db)
     expect((await post(first.url, '/in-backup')).status).toBe(201)
     const backup = join(liveDir, 'snapshot.sqlite')
-    expect(cli('backup', backup, '--db', db).code).toBe(0)
+    expect((await cli('backup', backup, '--db', db)).code).toBe(0)
     expect((await post(first.url, '/after-snapshot')).status).toBe(201)
     await first.stop()
 
-    const r = cli('restore', backup, '--db', db)
+    const r = await cli('restore', backup, '--db', db)
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     const previous = /kept as (\S+)$/m.exec(r.stdout)?.[1]
     expect(previous).toStartWith(`${db}.before-restore-`)
@@ -186,11 +185,11 @@ describe('restore', () => {
     }
   }, PROCESS_TIMEOUT_MS)
 
-  test('restores into a new place', () => {
+  test('restores into a new place', async () => {
     const backup = join(dir, 'to-new-place.sqlite')
-    expect(cli('backup', backup, '--db', t.config.db).code).toBe(0)
+    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
     const fresh = join(dir, 'fresh', 'deeper', 'iceprod.sqlite')
-    const r = cli('restore', backup, '--db', fresh)
+    const r = await cli('restore', backup, '--db', fresh)
     expect(r.code).toBe(0)
     expect(r.stdout).not.toContain('kept as')
     const db = new Database(fresh, { readonly: true })
@@ -202,9 +201,9 @@ describe('restore', () => {
     }
   }, PROCESS_TIMEOUT_MS)
 
-  test('refuses what is not an intact iceprod-rest database, and leaves the target alone', () => {
+  test('refuses what is not an intact iceprod-rest database, and leaves the target alone', async () => {
     const target = join(dir, 'target', 'iceprod.sqlite')
-    expect(cli('migrate', '--db', target).code).toBe(0)
+    expect((await cli('migrate', '--db', target)).code).toBe(0)
     const before = readFileSync(target)
     const garbage = join(dir, 'garbage.sqlite')
     writeFileSync(garbage, 'this is not a database, just text long enough to have a header.'.repeat(100))
@@ -212,12 +211,14 @@ describe('restore', () => {
     const other = new Database(foreign)
     other.exec('CREATE TABLE notes (x)')
     other.close()
-    for (const [backup, reason] of [
+    const cases = [
       [garbage, 'is not a usable SQLite database'],
       [foreign, 'is not an iceprod-rest database'],
       [join(dir, 'absent.sqlite'), 'no backup at'],
-    ] as const) {
-      const r = cli('restore', backup, '--db', target)
+    ] as const
+    const results = await Promise.all(cases.map(([backup]) => cli('restore', backup, '--db', target)))
+    for (const [index, [backup, reason]] of cases.entries()) {
+      const r = results[index]!
       expect({ backup, code: r.code === 0 ? 0 : 'failed', stderr: r.stderr.trim().split('\n') }).toEqual({ backup, code: 'failed', stderr: [expect.stringContaining(reason)] })
     }
     expect(readFileSync(target).equals(before)).toBe(true)

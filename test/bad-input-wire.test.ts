@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-wire-'))
   db = join(dir, 'iceprod.sqlite')
   server = await startServerProcess(db, { ICEPROD_MAX_BODY: String(LIMIT) })
-  token = server.token('admin')
+  token = await server.token('admin')
 })
 afterAll(async () => {
   if (server.proc.exitCode === null) {

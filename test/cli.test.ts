@@ -4,7 +4,7 @@
  * with one line, `token` prints a token the server accepts, `migrate` creates.
  */
 import { Database } from 'bun:sqlite'
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +12,7 @@ import { TokenService } from '../src/auth/tokens'
 import { SETTINGS, loadConfig, resolveSecret, shownDefault } from '../src/config'
 import { embeddedMigrations } from '../src/db/migrator'
 import { VERSION } from '../src/modules/system'
+import { inParallel, runCli } from './server-process'
 import { TEST_SECRET, startTestApp } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -23,10 +24,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** The environment without any ICEPROD_* variable of the machine running the tests. */
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ICEPROD_'))) as Record<string, string>
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = Bun.spawnSync(['bun', 'src/cli.ts', ...args], { env: { ...cleanEnv, ...env }, stdout: 'pipe', stderr: 'pipe', timeout: 20_000 })
-  return { code: r.exitCode, signal: r.signalCode ?? null, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...cleanEnv, ...env })
+/** Commands that do not depend on each other run this many at a time. */
+const AT_ONCE = 4
 
 const COMMANDS = ['serve', 'token', 'migrate', 'backup', 'restore'] as const
 const NONE = '—'
@@ -69,7 +69,10 @@ const commandTable = () =>
   readmeTable('| Command | Option | Default | Meaning |').map(([command, option, shown]) => ({ command: command!, option: option!, default: shown! }))
 
 describe('help and README agree', () => {
-  const helps = Object.fromEntries(COMMANDS.map((command) => [command, cli([command, '--help'])]))
+  let helps: Record<string, Awaited<ReturnType<typeof cli>>> = {}
+  beforeAll(async () => {
+    helps = Object.fromEntries(await inParallel(COMMANDS, AT_ONCE, async (command) => [command, await cli([command, '--help'])]))
+  }, PROCESS_TIMEOUT_MS)
 
   test('every command has help, exit status 0', () => {
     for (const command of COMMANDS) {
@@ -114,11 +117,11 @@ describe('help and README agree', () => {
     expect(listed.filter(Boolean)).toEqual(SETTINGS.map((s) => s.env))
   })
 
-  test('the program help names every command; --version prints the version', () => {
-    const usage = cli(['--help'])
+  test('the program help names every command; --version prints the version', async () => {
+    const [usage, version] = await Promise.all([cli(['--help']), cli(['--version'])])
     expect(usage.code).toBe(0)
     for (const command of COMMANDS) expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
-    expect(cli(['--version']).stdout.trim()).toBe(VERSION)
+    expect(version.stdout.trim()).toBe(VERSION)
   }, PROCESS_TIMEOUT_MS)
 })
 
@@ -146,9 +149,10 @@ describe('bad flags and values', () => {
     [['frobnicate'], {}, /unknown command "frobnicate"/],
   ]
 
-  test('end with a non-zero status and one line saying why, writing nothing', () => {
-    for (const [args, env, reason] of cases) {
-      const r = cli(args, env)
+  test('end with a non-zero status and one line saying why, writing nothing', async () => {
+    const results = await inParallel(cases, AT_ONCE, ([args, env]) => cli(args, env))
+    for (const [index, [args, , reason]] of cases.entries()) {
+      const r = results[index]!
       const lines = r.stderr.trimEnd().split('\n')
       expect({ args, code: r.code, signal: r.signal, stdout: r.stdout, lines: lines.length }).toEqual({ args, code: 2, signal: null, stdout: '', lines: 1 })
       expect({ args, line: lines[0] }).toEqual({ args, line: expect.stringMatching(reason) })
@@ -160,7 +164,7 @@ describe('bad flags and values', () => {
 
 describe('token', () => {
   test('prints a token signed with ICEPROD_JWT_SECRET that verifies with the given claims', async () => {
-    const r = cli(['token', '--username', 'site-a', '--role', 'client', '--groups', '/a,/b/c', '--type', 'system', '--ttl', '600'], { ICEPROD_JWT_SECRET: TEST_SECRET })
+    const r = await cli(['token', '--username', 'site-a', '--role', 'client', '--groups', '/a,/b/c', '--type', 'system', '--ttl', '600'], { ICEPROD_JWT_SECRET: TEST_SECRET })
     expect(r.code).toBe(0)
     const token = r.stdout.trim()
     const auth = await new TokenService(TEST_SECRET).verify(token)
@@ -171,7 +175,7 @@ describe('token', () => {
 
   test('without a secret in the environment, uses (and creates) the one beside the database, which the server accepts', async () => {
     const db = join(dir, 'token-db', 'iceprod.sqlite')
-    const r = cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
+    const r = await cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
     expect(r.code).toBe(0)
     const secretFile = join(dir, 'token-db', 'jwt-secret')
     expect(statSync(secretFile).mode & 0o777).toBe(0o600)
@@ -189,9 +193,9 @@ describe('token', () => {
 })
 
 describe('migrate', () => {
-  test('creates and migrates a database on a fresh path, and is a no-op the second time', () => {
+  test('creates and migrates a database on a fresh path, and is a no-op the second time', async () => {
     const db = join(dir, 'fresh', 'nested', 'iceprod.sqlite')
-    const first = cli(['migrate', '--db', db])
+    const first = await cli(['migrate', '--db', db])
     expect(first).toEqual({ code: 0, signal: null, stdout: `iceprod-rest: ${db} is up to date\n`, stderr: '' })
     const check = () => {
       const sqlite = new Database(db, { readonly: true })
@@ -206,7 +210,7 @@ describe('migrate', () => {
     const after = check()
     expect(after.applied).toBe(embeddedMigrations().length)
     expect(after.tables).toEqual(expect.arrayContaining(['datasets', 'jobs', 'tasks', 'task_counts', 'logs', 'grids', 'pilots']))
-    expect(cli(['migrate'], { ICEPROD_DB: db }).code).toBe(0)
+    expect((await cli(['migrate'], { ICEPROD_DB: db })).code).toBe(0)
     expect(check()).toEqual(after)
   }, PROCESS_TIMEOUT_MS)
 })

@@ -22,7 +22,7 @@ test('acknowledged writes survive repeated SIGKILL mid-write', async () => {
   let attempted = 0
   for (let round = 0; round < ROUNDS; round++) {
     const server = await startServerProcess(db)
-    const token = server.token('admin')
+    const token = await server.token('admin')
     let killed = false
     const writer = async (w: number) => {
       for (let i = 0; !killed && i < 100_000; i++) {
@@ -56,7 +56,7 @@ test('acknowledged writes survive repeated SIGKILL mid-write', async () => {
 
   // Restart on the same file: every acknowledged write is there.
   const server = await startServerProcess(db)
-  const r = await fetch(`${server.url}/groups`, { headers: { authorization: `Bearer ${server.token('admin')}` } })
+  const r = await fetch(`${server.url}/groups`, { headers: { authorization: `Bearer ${await server.token('admin')}` } })
   const names = new Set(((await r.json()) as { results: { name: string }[] }).results.map((g) => g.name))
   server.proc.kill('SIGTERM')
   await server.proc.exited

@@ -66,7 +66,7 @@ test('a second iceprod-rest on the port of a running one exits 2 with one line; 
   const second = await serveOn(first.port, '127.0.0.1', join(dir, 'second.sqlite'))
   expectRefusedToStart(second, '127.0.0.1', first.port)
   // Every request reaches the first server's database: none goes to a second one.
-  const token = first.token('admin')
+  const token = await first.token('admin')
   for (let i = 0; i < 20; i++) {
     const r = await fetch(`${first.url}/groups`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ name: `/port/${i}` }) })
     expect(r.status).toBe(201)

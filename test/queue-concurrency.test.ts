@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { QueueFixture } from './queue-support'
+import { runCli } from './server-process'
 import { startTestApp, type TestApp } from './support'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
@@ -107,10 +108,9 @@ describe('two server processes on one database file', () => {
   const servers: Subprocess<'ignore', 'ignore', 'pipe'>[] = []
 
   async function cli(...args: string[]): Promise<string> {
-    const child = Bun.spawn(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe' })
-    const out = await new Response(child.stdout).text()
-    expect(await child.exited).toBe(0)
-    return out.trim()
+    const r = await runCli(args, env)
+    expect(r.code).toBe(0)
+    return r.stdout.trim()
   }
 
   /** Starts a server on a free port; resolves to its base URL once it listens. */
@@ -144,11 +144,14 @@ describe('two server processes on one database file', () => {
   })
 
   test('pilots hammering both servers never get the same task, and every task ends processing', async () => {
+    // Migrated first, so that the two servers do not both migrate it.
     await cli('migrate', '--db', db)
-    const first = await startServer()
-    const second = await startServer()
-    const admin = await cli('token', '--db', db, '--username', 'admin', '--role', 'admin')
-    const pilot = await cli('token', '--db', db, '--username', 'pilot1', '--role', 'pilot')
+    const [first, second, admin, pilot] = await Promise.all([
+      startServer(),
+      startServer(),
+      cli('token', '--db', db, '--username', 'admin', '--role', 'admin'),
+      cli('token', '--db', db, '--username', 'pilot1', '--role', 'pilot'),
+    ])
 
     const api = async (base: string, method: string, path: string, body: unknown) => {
       const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })

@@ -1,9 +1,41 @@
 /**
- * The server as a real child process (`bun src/cli.ts serve`) on a loopback port,
- * for tests of what only a process shows: kills, signals, shared database files.
+ * The program as a real child process (`bun src/cli.ts ...`): a command run
+ * to its end, or the server on a loopback port, for tests of what only a
+ * process shows: exit codes, kills, signals, shared database files.
  */
+import { TokenService } from '../src/auth/tokens'
 import { freePort } from './ldap-server'
 import { TEST_SECRET } from './support'
+
+export interface CliResult {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `bun src/cli.ts ...args` with exactly `env` to its end, without blocking the tests beside it. */
+export async function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
+  const proc = Bun.spawn(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+  const code = await proc.exited
+  const signal = proc.signalCode === null ? null : String(proc.signalCode)
+  return { code: signal === null ? code : null, signal, stdout, stderr }
+}
+
+/** `work` for every item, `limit` at a time (processes on a small, shared machine), results in order. */
+export async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
 
 export interface ServerProcess {
   url: string
@@ -11,8 +43,8 @@ export interface ServerProcess {
   proc: ReturnType<typeof Bun.spawn>
   /** Everything the server wrote to stderr so far. */
   stderr(): string
-  /** A token signed with the server's secret. */
-  token(role: string, username?: string): string
+  /** A token signed with the server's secret (as `iceprod-rest token` prints it; cli.test.ts tests that command). */
+  token(role: string, username?: string): Promise<string>
 }
 
 export async function startServerProcess(db: string, env: Record<string, string> = {}): Promise<ServerProcess> {
@@ -31,10 +63,7 @@ export async function startServerProcess(db: string, env: Record<string, string>
     if (proc.exitCode !== null || i > 200) throw new Error(`server did not start: ${text}`)
     await Bun.sleep(25)
   }
-  const token = (role: string, username = role) => {
-    const out = Bun.spawnSync(['bun', 'src/cli.ts', 'token', '--db', db, '--username', username, '--role', role], { env: fullEnv })
-    if (out.exitCode !== 0) throw new Error(out.stderr.toString())
-    return out.stdout.toString().trim()
-  }
+  const tokens = new TokenService(fullEnv.ICEPROD_JWT_SECRET)
+  const token = (role: string, username = role) => tokens.sign({ username, role, groups: [], type: 'user', ttl: 3600 })
   return { url, port, proc, stderr: () => text, token }
 }

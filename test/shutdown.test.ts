@@ -34,7 +34,7 @@ async function rawRequest(port: number) {
 
 test('SIGTERM finishes the request in flight, refuses new ones, closes the database cleanly', async () => {
   const server = await startServerProcess(db)
-  const token = server.token('admin')
+  const token = await server.token('admin')
   const body = JSON.stringify({ name: '/in-flight', padding: 'p'.repeat(100_000) })
   const head = `POST /groups HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`
 
@@ -57,12 +57,16 @@ test('SIGTERM finishes the request in flight, refuses new ones, closes the datab
 
   const inFlight = await rawRequest(server.port)
   inFlight.socket.write(head + body.slice(0, 50_000))
+  // Time for the server to take the connection and start reading the request.
   await Bun.sleep(100)
   server.proc.kill('SIGTERM')
-  await Bun.sleep(300)
 
-  // New connections are refused while the old request is still open.
-  const refused = await fetch(`${server.url}/healthz`).then(() => false, () => true)
+  // New connections are refused (soon after the signal) while the old request is still open.
+  let refused = false
+  for (const deadline = performance.now() + 5000; !refused && performance.now() < deadline; ) {
+    refused = await fetch(`${server.url}/healthz`).then(() => false, () => true)
+    if (!refused) await Bun.sleep(10)
+  }
   expect(refused).toBe(true)
   expect(server.proc.exitCode).toBeNull()
 
@@ -80,7 +84,7 @@ test('SIGTERM finishes the request in flight, refuses new ones, closes the datab
 
   // The write made in flight is kept.
   const again = await startServerProcess(db)
-  const groups = await (await fetch(`${again.url}/groups`, { headers: { authorization: `Bearer ${again.token('admin')}` } })).json()
+  const groups = await (await fetch(`${again.url}/groups`, { headers: { authorization: `Bearer ${await again.token('admin')}` } })).json()
   again.proc.kill('SIGTERM')
   await again.proc.exited
   expect((groups as { results: { name: string }[] }).results.map((g) => g.name)).toContain('/in-flight')
