@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCli } from './server-process'
+import { runCli, startServerProcess } from './server-process'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -22,23 +22,12 @@ const cli = (...args: string[]) => runCli(args, env)
 
 /** The server as a child process on a free loopback port, stopped with SIGTERM like systemd does. */
 async function startServe(db: string) {
-  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--port', '0', '--db', db, '--log-level', 'silent'], { env, stdout: 'ignore', stderr: 'pipe' })
-  let text = ''
-  const reader = (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk)
-  })()
-  for (let i = 0; !/listening on /.test(text); i++) {
-    if (proc.exitCode !== null || i > 400) throw new Error(`server did not start: ${text}`)
-    await Bun.sleep(25)
-  }
-  const url = /listening on (\S+)/.exec(text)![1]!
+  const server = await startServerProcess(db, { ICEPROD_LOG_LEVEL: 'silent' })
   return {
-    url,
+    url: server.url,
     async stop() {
-      proc.kill('SIGTERM')
-      expect(await proc.exited).toBe(0)
-      await reader
+      server.proc.kill('SIGTERM')
+      expect(await server.proc.exited).toBe(0)
     },
   }
 }

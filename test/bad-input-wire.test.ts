@@ -1,6 +1,6 @@
 /**
  * Body framing lies told over a real socket to the server process
- * (`bun src/cli.ts serve` with a small ICEPROD_MAX_BODY): a Content-Length
+ * (`iceprod-rest serve` with a small ICEPROD_MAX_BODY): a Content-Length
  * over the limit, a chunked body over it, a Content-Length shorter or longer
  * than the body sent. Answers that reach the client must be JSON
  * {code, error}; nothing may be written; the server keeps serving and logs no

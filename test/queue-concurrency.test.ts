@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Subprocess } from 'bun'
 import { QueueFixture } from './queue-support'
-import { runCli } from './server-process'
+import { runCli, startServerProcess, type ServerProcess } from './server-process'
 import { startTestApp, type TestApp } from './support'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
@@ -102,56 +101,26 @@ describe('one server', () => {
 
 describe('two server processes on one database file', () => {
   const secret = 'two-process-secret-two-process-secret-0123'
-  const env = { ...process.env, ICEPROD_JWT_SECRET: secret, ICEPROD_LOG_LEVEL: 'error' }
   let dir: string
   let db: string
-  const servers: Subprocess<'ignore', 'ignore', 'pipe'>[] = []
-
-  async function cli(...args: string[]): Promise<string> {
-    const r = await runCli(args, env)
-    expect(r.code).toBe(0)
-    return r.stdout.trim()
-  }
-
-  /** Starts a server on a free port; resolves to its base URL once it listens. */
-  async function startServer(): Promise<string> {
-    const child = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--db', db, '--port', '0'], { env, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
-    servers.push(child)
-    const reader = child.stderr.getReader()
-    let seen = ''
-    const deadline = Date.now() + 20_000
-    while (Date.now() < deadline) {
-      const { value, done } = await reader.read()
-      if (done) break
-      seen += new TextDecoder().decode(value)
-      const match = seen.match(/listening on (http:\/\/\S+)/)
-      if (match) {
-        reader.releaseLock()
-        return match[1] as string
-      }
-    }
-    throw new Error(`server did not start: ${seen}`)
-  }
+  const servers: ServerProcess[] = []
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'iceprod-two-'))
     db = join(dir, 'iceprod.sqlite')
   })
   afterAll(async () => {
-    for (const child of servers) child.kill('SIGTERM')
-    await Promise.all(servers.map((child) => child.exited))
+    for (const server of servers) server.proc.kill('SIGTERM')
+    await Promise.all(servers.map((server) => server.proc.exited))
     rmSync(dir, { recursive: true, force: true })
   })
 
   test('pilots hammering both servers never get the same task, and every task ends processing', async () => {
     // Migrated first, so that the two servers do not both migrate it.
-    await cli('migrate', '--db', db)
-    const [first, second, admin, pilot] = await Promise.all([
-      startServer(),
-      startServer(),
-      cli('token', '--db', db, '--username', 'admin', '--role', 'admin'),
-      cli('token', '--db', db, '--username', 'pilot1', '--role', 'pilot'),
-    ])
+    expect((await runCli(['migrate', '--db', db], { ...process.env, ICEPROD_JWT_SECRET: secret })).code).toBe(0)
+    servers.push(...(await Promise.all([startServerProcess(db, { ICEPROD_JWT_SECRET: secret }), startServerProcess(db, { ICEPROD_JWT_SECRET: secret })])))
+    const [first, second] = servers.map((server) => server.url) as [string, string]
+    const [admin, pilot] = await Promise.all([servers[0]!.token('admin'), servers[0]!.token('pilot', 'pilot1')])
 
     const api = async (base: string, method: string, path: string, body: unknown) => {
       const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })

@@ -1,9 +1,12 @@
 /**
- * The program as a real child process (`bun src/cli.ts ...`): a command run
- * to its end, or the server on a loopback port, for tests of what only a
+ * The program as a real child process: a command run to its end
+ * (`bun src/cli.ts ...`), or the server on a loopback port (the compiled
+ * binary, which starts in a third of the time), for tests of what only a
  * process shows: exit codes, kills, signals, shared database files.
  */
+import { resolve } from 'node:path'
 import { TokenService } from '../src/auth/tokens'
+import { builtBinary } from './binary'
 import { freePort } from './ldap-server'
 import { TEST_SECRET } from './support'
 
@@ -47,10 +50,11 @@ export interface ServerProcess {
   token(role: string, username?: string): Promise<string>
 }
 
+/** `iceprod-rest serve` on `db` and a free loopback port, once it answers. */
 export async function startServerProcess(db: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort()
+  const [binary, port] = await Promise.all([builtBinary(), freePort()])
   const fullEnv = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'error', ...env }
-  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--db', db, '--port', String(port)], { env: fullEnv, stdout: 'ignore', stderr: 'pipe' })
+  const proc = Bun.spawn([resolve(binary), 'serve', '--db', db, '--port', String(port)], { env: fullEnv, stdout: 'ignore', stderr: 'pipe' })
   let text = ''
   void (async () => {
     const decoder = new TextDecoder()
