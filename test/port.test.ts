@@ -84,12 +84,19 @@ test('a port another program holds with SO_REUSEPORT is refused too (two servers
 })
 
 test('a port held on any address that would clash is refused: 0.0.0.0 taken, 127.0.0.1 asked, and the reverse', async () => {
-  const wildcard = await freePort()
-  await otherListener('0.0.0.0', wildcard, false)
-  expectRefusedToStart(await serveOn(wildcard, '127.0.0.1', join(dir, 'specific.sqlite')), '127.0.0.1', wildcard)
-  const loopback = await freePort()
-  await otherListener('127.0.0.1', loopback, true)
-  expectRefusedToStart(await serveOn(loopback, '0.0.0.0', join(dir, 'wildcard.sqlite')), '0.0.0.0', loopback)
+  // The two cases, on ports of their own, at the same time.
+  await Promise.all([
+    (async () => {
+      const wildcard = await freePort()
+      await otherListener('0.0.0.0', wildcard, false)
+      expectRefusedToStart(await serveOn(wildcard, '127.0.0.1', join(dir, 'specific.sqlite')), '127.0.0.1', wildcard)
+    })(),
+    (async () => {
+      const loopback = await freePort()
+      await otherListener('127.0.0.1', loopback, true)
+      expectRefusedToStart(await serveOn(loopback, '0.0.0.0', join(dir, 'wildcard.sqlite')), '0.0.0.0', loopback)
+    })(),
+  ])
 })
 
 test('a free port still starts (the check refuses only a taken one)', async () => {
