@@ -6,6 +6,7 @@
 import { Elysia, type AnyElysia } from 'elysia'
 import { accessGuard } from './auth/access'
 import { TokenService } from './auth/tokens'
+import { systemClock, type Clock } from './clock'
 import { resolveSecret, type Config } from './config'
 import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
@@ -40,6 +41,8 @@ export interface AppOptions {
    * the observability benchmark turns them off, to measure what they cost.
    */
   observe?: boolean
+  /** The time for timestamps, token expiry and the login throttle; the wall clock by default. */
+  clock?: Clock
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
@@ -52,12 +55,13 @@ interface Observed extends ObservedRequest {
 export function createApp(config: Config, options: AppOptions = {}) {
   const secret = resolveSecret(config)
   const { db, sqlite } = openDatabase(config.db)
-  const tokens = new TokenService(secret, { clockSkew: config.clockSkew })
-  const auth = new AuthService(db, tokens, config)
+  const clock = options.clock ?? systemClock
+  const tokens = new TokenService(secret, { clockSkew: config.clockSkew, clock })
+  const auth = new AuthService(db, tokens, config, clock)
   const observe = options.observe !== false
   const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
-  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses }
+  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock }
 
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)

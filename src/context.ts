@@ -3,6 +3,7 @@ import type { AccessGuard } from './auth/access'
 import type { TokenService } from './auth/tokens'
 import type { Config } from './config'
 import type { Db } from './db'
+import type { Clock } from './clock'
 import type { ClientAddresses } from './observability/client-address'
 import type { AuthService } from './modules/auth/service'
 
@@ -18,4 +19,6 @@ export interface AppContext {
   auth: AuthService
   /** The client address of a request, when the HTTP server knows it (never in-process). */
   clientAddresses: ClientAddresses
+  /** The time, for everything the app stamps or expires. */
+  clock: Clock
 }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestApp, type TestApp } from './support'
+import { timestamp } from '../src/db/documents'
+import { FakeClock, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
+const clock = new FakeClock()
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({}, {}, { clock: clock.now })
   clientToken = await t.token('client', { username: 'site-a' })
 })
 afterAll(() => t.close())
@@ -93,10 +95,10 @@ describe('PATCH /grids/<grid_id>', () => {
   test('merges at the top level, refreshes last_update and returns the grid', async () => {
     const gridId = await createGrid()
     const before = (await t.call('GET', `/grids/${gridId}`)).body
-    await Bun.sleep(2)
+    clock.advance(1500)
     const r = await t.call('PATCH', `/grids/${gridId}`, { token: clientToken, body: { queues: { short: {} }, note: 'busy', last_update: 'mine' } })
     expect(r.status).toBe(200)
-    expect(r.body).toEqual({ ...before, queues: { short: {} }, note: 'busy', last_update: expect.stringMatching(TIMESTAMP) })
+    expect(r.body).toEqual({ ...before, queues: { short: {} }, note: 'busy', last_update: timestamp(clock.now()) })
     expect(r.body.last_update > before.last_update).toBe(true)
     expect((await t.call('GET', `/grids/${gridId}`)).body).toEqual(r.body)
   })

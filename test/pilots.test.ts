@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestApp, type TestApp } from './support'
+import { timestamp } from '../src/db/documents'
+import { FakeClock, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
 let pilotToken: string
+const clock = new FakeClock()
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({}, {}, { clock: clock.now })
   clientToken = await t.token('client')
   pilotToken = await t.token('pilot')
 })
@@ -119,10 +121,10 @@ describe('PATCH /pilots/<pilot_id>', () => {
   test('merges, refreshes last_update and returns the pilot', async () => {
     const pilotId = await createPilot()
     const before = await getPilot(pilotId)
-    await Bun.sleep(2)
+    clock.advance(1500)
     const r = await t.call('PATCH', `/pilots/${pilotId}`, { token: pilotToken, body: { available: { cpu: 0 }, host: 'node9', note: null } })
     expect(r.status).toBe(200)
-    expect(r.body).toEqual({ ...before, available: { cpu: 0 }, host: 'node9', note: null, last_update: expect.stringMatching(TIMESTAMP) })
+    expect(r.body).toEqual({ ...before, available: { cpu: 0 }, host: 'node9', note: null, last_update: timestamp(clock.now()) })
     expect(r.body.last_update > before.last_update).toBe(true)
     expect(await getPilot(pilotId)).toEqual(r.body)
   })
@@ -142,12 +144,12 @@ describe('PUT /pilots/<pilot_id>/tasks', () => {
   test('replaces the task list and refreshes last_update', async () => {
     const pilotId = await createPilot({ ...pilotBody, tasks: ['old1', 'old2'] })
     const before = await getPilot(pilotId)
-    await Bun.sleep(2)
+    clock.advance(1500)
     const r = await t.call('PUT', `/pilots/${pilotId}/tasks`, { token: pilotToken, body: { tasks: ['t9'] } })
     expect(r.status).toBe(200)
     expect(r.body).toEqual({})
     const after = await getPilot(pilotId)
-    expect(after).toEqual({ ...before, tasks: ['t9'], last_update: expect.stringMatching(TIMESTAMP) })
+    expect(after).toEqual({ ...before, tasks: ['t9'], last_update: timestamp(clock.now()) })
     expect(after.last_update > before.last_update).toBe(true)
     expect((await t.call('PUT', `/pilots/${pilotId}/tasks`, { body: { tasks: [] } })).status).toBe(200)
     expect((await getPilot(pilotId)).tasks).toEqual([])

@@ -4,12 +4,15 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { QueueFixture } from './queue-support'
-import { startTestApp, type TestApp } from './support'
+import { timestamp } from '../src/db/documents'
+import { FakeClock, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let f: QueueFixture
+let clock: FakeClock
 beforeEach(async () => {
-  t = await startTestApp()
+  clock = new FakeClock()
+  t = await startTestApp({}, {}, { clock: clock.now })
   f = new QueueFixture(t)
 })
 afterEach(() => t.close())
@@ -21,12 +24,12 @@ describe('POST /task_actions/queue', () => {
     const d = await f.dataset()
     const [a, b] = await f.tasks(d, 2)
     const before = await f.get(a!)
-    await Bun.sleep(2)
+    clock.advance(1500)
     const r = await t.call('POST', '/task_actions/queue', { token: await t.token('client'), body: {} })
     expect(r.status).toBe(200)
     expect(r.body).toEqual({ queued: 2 })
     const after = await f.get(a!)
-    expect(after).toEqual({ ...before, status: 'queued', status_changed: expect.stringMatching(TIMESTAMP) })
+    expect(after).toEqual({ ...before, status: 'queued', status_changed: timestamp(clock.now()) })
     expect(after.status_changed > before.status_changed).toBe(true)
     expect(await f.status(b!)).toBe('queued')
     expect(await f.queue()).toBe(0)
@@ -156,11 +159,11 @@ describe('POST /task_actions/process', () => {
     const id = await f.task(d, { requirements: { cpu: 1 }, note: { keep: [1, null] } })
     await f.queue()
     const queued = await f.get(id)
-    await Bun.sleep(2)
+    clock.advance(1500)
     const r = await t.call('POST', '/task_actions/process', { token: await t.token('pilot'), body: { requirements: { cpu: 1 } } })
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toStartWith('application/json')
-    expect(r.body).toEqual({ ...queued, status: 'processing', status_changed: expect.stringMatching(TIMESTAMP) })
+    expect(r.body).toEqual({ ...queued, status: 'processing', status_changed: timestamp(clock.now()) })
     expect(r.body.status_changed > queued.status_changed).toBe(true)
     expect(await f.get(id)).toEqual(r.body)
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApp } from '../src/app'
+import { createApp, type AppOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -32,10 +32,10 @@ export interface TokenOptions {
   ttl?: number
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}) {
+export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}, options: AppOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-test-'))
   const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'warn', ...env }), ...overrides }
-  const built = createApp(config)
+  const built = createApp(config, options)
   const token = (role: string, options: TokenOptions = {}) =>
     built.ctx.tokens.sign({ username: options.username ?? role, role, groups: options.groups ?? [], type: options.type ?? 'user', ttl: options.ttl ?? 3600 })
   const adminToken = await token('admin')
@@ -79,6 +79,16 @@ export async function startTestApp(overrides: Partial<Config> = {}, env: Record<
 }
 
 export type TestApp = Awaited<ReturnType<typeof startTestApp>>
+
+/** Time that moves only when told to (an app's `clock`): milliseconds since the epoch. */
+export class FakeClock {
+  constructor(private ms = Date.UTC(2024, 0, 15, 12)) {}
+  now = () => this.ms
+  seconds = () => this.ms / 1000
+  advance(ms: number) {
+    this.ms += ms
+  }
+}
 
 /** IceProd's timestamp form and the server's ids. */
 export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/

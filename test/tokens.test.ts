@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
 import { TokenService } from '../src/auth/tokens'
-import { TEST_SECRET, startTestApp, type TestApp } from './support'
+import { FakeClock, TEST_SECRET, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 beforeAll(async () => {
@@ -22,15 +22,6 @@ function craft(claims: Record<string, unknown>, options: { alg?: string; secret?
 
 const now = () => Math.floor(Date.now() / 1000)
 
-/** Time that moves only when told to: milliseconds since the epoch. */
-class FakeClock {
-  constructor(private ms: number) {}
-  now = () => this.ms
-  seconds = () => this.ms / 1000
-  advance(ms: number) {
-    this.ms += ms
-  }
-}
 const good = () => ({ iss: 'IceProd', sub: 'admin', username: 'admin', role: 'admin', groups: [], type: 'user', exp: now() + 600, nbf: now() - 1 })
 
 describe('token verification', () => {

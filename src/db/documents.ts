@@ -2,6 +2,7 @@
  * The JSON-document store pattern's helpers: ids, timestamps, merges,
  * projections and collections built from stored JSON text.
  */
+import { systemClock } from '../clock'
 import { fail } from '../http/errors'
 
 /** A new id: a time-ordered UUIDv7 as 32 lowercase hex characters. */
@@ -9,8 +10,8 @@ export function newId(): string {
   return Bun.randomUUIDv7().replaceAll('-', '')
 }
 
-/** Now as `2018-02-19T17:18:19.123456` (UTC, microseconds, no zone), IceProd's form. */
-export function timestamp(epochMs: number = performance.timeOrigin + performance.now()): string {
+/** A time (a Clock's reading) as `2018-02-19T17:18:19.123456` (UTC, microseconds, no zone), IceProd's form. */
+export function timestamp(epochMs: number = systemClock()): string {
   const micros = Math.floor(epochMs * 1000) % 1_000_000
   return new Date(Math.floor(epochMs)).toISOString().slice(0, 19) + '.' + String(micros).padStart(6, '0')
 }

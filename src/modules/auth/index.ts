@@ -55,9 +55,9 @@ export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new Logi
     .post('/ldap', async ({ body, request }) => {
       const { config } = ctx
       const address = ctx.clientAddresses.of(request)
-      throttle.check(body.username, address)
+      throttle.check(body.username, address, ctx.clock())
       if (body.password === '') {
-        throttle.failed(body.username, address)
+        throttle.failed(body.username, address, ctx.clock())
         fail(401, 'Login failed')
       }
       if (!config.ldapUrl || !config.ldapBase) fail(501, 'LDAP login is not configured')
@@ -69,7 +69,7 @@ export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new Logi
         throw error
       }
       if (!ok) {
-        throttle.failed(body.username, address)
+        throttle.failed(body.username, address, ctx.clock())
         fail(401, 'Login failed')
       }
       throttle.succeeded(body.username)

@@ -7,6 +7,7 @@ import { ROLES, type Auth, type TokenService, type TokenType } from '../../auth/
 import type { Config } from '../../config'
 import { writeTx, type Db } from '../../db'
 import { newId } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { auths, datasets, groups, roles, users } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -31,6 +32,7 @@ export class AuthService implements DatasetRules {
     private readonly db: Db,
     private readonly tokens: TokenService,
     private readonly config: Config,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   // ---- roles ----
@@ -240,7 +242,7 @@ export class AuthService implements DatasetRules {
     if (caller.type !== 'user' && caller.type !== 'system') fail(400, `cannot derive a token from a ${caller.type} token`)
     const user = this.userByName(caller.username) ?? fail(400, `unknown user: ${caller.username}`)
     const type = (request.type ?? 'temp') as TokenType
-    const remaining = Math.floor(caller.exp - Date.now() / 1000)
+    const remaining = Math.floor(caller.exp - this.clock() / 1000)
     if (request.exp !== undefined && (request.exp < 0 || request.exp > remaining)) {
       fail(400, `key exp must be between 0 and the calling token's remaining lifetime (${remaining} s)`)
     }

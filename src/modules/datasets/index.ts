@@ -11,7 +11,7 @@ import { DatasetService } from './service'
 const lister = ['admin', 'system', 'client', 'user'] as const
 const adminOrWrite = { roles: ['admin'], dataset: 'write' } as const
 
-export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth)) =>
+export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.clock)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
     .get('/datasets', ({ query, auth, request }) => {

@@ -8,6 +8,7 @@ import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
 import type { Auth } from '../../auth/tokens'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { auths, datasets, jobCounts, sequences } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -52,6 +53,7 @@ export class DatasetService {
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -79,7 +81,7 @@ export class DatasetService {
         dataset_id: datasetId,
         dataset: next.value,
         status: 'processing',
-        start_date: timestamp(),
+        start_date: timestamp(this.clock()),
         username: caller.username,
       }
       this.db.insert(datasets).values({ datasetId, doc: JSON.stringify(doc) }).run()

@@ -6,7 +6,7 @@ import { GridsService } from './service'
 
 const gridAccess = { roles: ['admin', 'client'] } as const
 
-export const gridsModule = (ctx: AppContext, grids = new GridsService(ctx.db)) =>
+export const gridsModule = (ctx: AppContext, grids = new GridsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:grids', detail: { tags: ['Grids'] } })
     .use(ctx.access)
     .get('/grids', () => jsonText(grids.listJson()), { access: gridAccess, detail: { summary: '{grid_id: grid}' } })

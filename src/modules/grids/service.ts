@@ -4,6 +4,7 @@
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { grids } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -13,7 +14,10 @@ type Document = Record<string, unknown>
 export class GridsService {
   private readonly byId = lazy(() => this.db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare())
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** `{grid_id: grid}` in creation order, as JSON text. */
   listJson(): string {
@@ -27,7 +31,7 @@ export class GridsService {
   /** Stores a new grid; the server's fields win over the client's. Returns its id. */
   create(body: Document, username: string): string {
     const gridId = newId()
-    const now = timestamp()
+    const now = timestamp(this.clock())
     const doc = { debug: false, ...body, grid_id: gridId, start_date: now, last_update: now, username }
     this.db.insert(grids).values({ gridId, doc: JSON.stringify(doc) }).run()
     return gridId
@@ -37,7 +41,7 @@ export class GridsService {
   patch(gridId: string, patch: Document): string {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(gridId)) as Document
-      const merged = { ...mergePatch(stored, patch, ['grid_id']), last_update: timestamp() }
+      const merged = { ...mergePatch(stored, patch, ['grid_id']), last_update: timestamp(this.clock()) }
       const doc = JSON.stringify(merged)
       this.db.update(grids).set({ doc }).where(eq(grids.gridId, gridId)).run()
       return doc

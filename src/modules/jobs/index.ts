@@ -11,7 +11,7 @@ import { JobService } from './service'
 const services = ['admin', 'system', 'client'] as const
 const datasetRead = { roles: services, dataset: 'read' } as const
 
-export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db)) =>
+export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:jobs', detail: { tags: ['Jobs'] } })
     .use(ctx.access)
     .post('/jobs', ({ body }) => {

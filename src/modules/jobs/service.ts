@@ -6,6 +6,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { datasets, jobCounts, jobs } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -65,7 +66,10 @@ export class JobService {
   private readonly pageByStatusAndIndexQuery = lazy(() => this.pageQuery(eq(jobs.status, p('status')), eq(jobs.jobIndex, p('job_index'))))
   private readonly pageByIndexQuery = lazy(() => this.pageQuery(eq(jobs.jobIndex, p('job_index'))))
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.statuses = new DatasetStatuses(
       db,
       { table: jobs, id: jobs.jobId, datasetId: jobs.datasetId, status: jobs.status },
@@ -82,7 +86,7 @@ export class JobService {
       if (this.jobIndexTakenQuery().get({ dataset_id: body.dataset_id, job_index: body.job_index })) {
         fail(409, `job_index ${body.job_index} already exists in dataset ${body.dataset_id}`)
       }
-      const doc = { ...body, job_id: jobId, status: 'processing', status_changed: timestamp() }
+      const doc = { ...body, job_id: jobId, status: 'processing', status_changed: timestamp(this.clock()) }
       this.insertQuery().run({ job_id: jobId, doc: JSON.stringify(doc) })
     })
     return jobId
@@ -100,7 +104,7 @@ export class JobService {
       const merged = mergePatch(JSON.parse(this.get(jobId)) as Document, patch, FIXED_KEYS)
       if ('status' in patch) {
         checkStatus(JOB_STATUSES, patch.status)
-        merged.status_changed = timestamp()
+        merged.status_changed = timestamp(this.clock())
       }
       const doc = JSON.stringify(merged)
       this.saveDocQuery().run({ job_id: jobId, doc })
@@ -111,7 +115,7 @@ export class JobService {
   /** Sets the status and `status_changed` of a job of the dataset; 404 when not there. */
   setStatus(datasetId: string, jobId: string, status: string): void {
     checkStatus(JOB_STATUSES, status)
-    const updated = this.setStatusInDatasetQuery().get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp() })
+    const updated = this.setStatusInDatasetQuery().get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp(this.clock()) })
     if (!updated) fail(404, `job ${jobId} not found`)
   }
 

@@ -6,7 +6,7 @@ import { queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../h
 import { LogModel } from './model'
 import { LogService } from './service'
 
-export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db)) =>
+export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:logs', detail: { tags: ['Logs'] } })
     .use(ctx.access)
     .post('/logs', ({ body }) => {

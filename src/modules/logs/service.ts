@@ -7,6 +7,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db'
 import { newId, project, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { logs } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -64,7 +65,10 @@ export class LogService {
   )
   private readonly docQuery = lazy(() => this.db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Stores a log (for the dataset `datasetId` when given, whatever dataset_id the body holds); returns its id. */
   create(body: NewLog, datasetId?: string): string {
@@ -72,7 +76,7 @@ export class LogService {
     // UTF-8 cannot carry a lone surrogate: refuse it rather than store a different text.
     if (!data.isWellFormed()) fail(400, 'key data must be valid Unicode text (it holds a lone surrogate)')
     const logId = newId()
-    const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp() }
+    const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp(this.clock()) }
     const stored = encode(data)
     this.insertQuery().run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
     return logId

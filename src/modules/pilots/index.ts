@@ -10,7 +10,7 @@ import { PilotsService } from './service'
 const manage = { roles: ['admin', 'client'] } as const
 const ownPilot = { roles: ['admin', 'client', 'pilot'] } as const
 
-export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db)) =>
+export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
     .get('/pilots', ({ query, request }) => {

@@ -4,6 +4,7 @@
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { collectionJson, mergePatch, newId, projectedJson, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { pilots } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -13,7 +14,10 @@ type Document = Record<string, unknown>
 export class PilotsService {
   private readonly byId = lazy(() => this.db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare())
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** `{pilot_id: pilot}` in creation order, optionally of one grid and projected to `keys`. */
   listJson(filter: { gridId?: string; keys?: string[] }): string {
@@ -30,7 +34,7 @@ export class PilotsService {
   /** Stores a new pilot with the documented defaults; the server's fields win. Returns its id. */
   create(body: Document): string {
     const pilotId = newId()
-    const now = timestamp()
+    const now = timestamp(this.clock())
     const doc = {
       tasks: [],
       host: '',
@@ -70,7 +74,7 @@ export class PilotsService {
   }
 
   private save(pilotId: string, doc: Document): string {
-    const text = JSON.stringify({ ...doc, last_update: timestamp() })
+    const text = JSON.stringify({ ...doc, last_update: timestamp(this.clock()) })
     this.db.update(pilots).set({ doc: text }).where(eq(pilots.pilotId, pilotId)).run()
     return text
   }

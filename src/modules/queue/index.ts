@@ -7,7 +7,7 @@ import { DEFAULT_NUM_TASKS, QueueService } from './service'
 
 const pilotActions = { roles: ['admin', 'pilot'] } as const
 
-export const queueModule = (ctx: AppContext, queue = new QueueService(ctx.db)) =>
+export const queueModule = (ctx: AppContext, queue = new QueueService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:queue', detail: { tags: ['Task queue'] } })
     .use(ctx.access)
     .post('/task_actions/queue', ({ body }) => ({ queued: queue.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}) }), {

@@ -14,6 +14,7 @@ import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
 import { GroupCommit } from '../../db/group-commit'
 import { timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { fail } from '../../http/errors'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
 import { lazy } from '../../db/lazy'
@@ -117,7 +118,10 @@ export class QueueService {
   /** Claims that arrive together share one write transaction, taken in arrival order. */
   private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.sqlite = db.$client
     this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
   }
@@ -133,7 +137,7 @@ export class QueueService {
     if (numTasks <= 0) return 0
     return writeTx(this.db, () => {
       const chosen = this.pickReady(numTasks, weights)
-      const now = timestamp()
+      const now = timestamp(this.clock())
       for (const taskId of chosen) this.markQueued().run({ taskId, now })
       return chosen.length
     })
@@ -219,7 +223,7 @@ export class QueueService {
     for (;;) {
       const taskId = this.firstFitting(bounds, offer)
       if (taskId === undefined) return undefined
-      const claimed = this.markProcessing().get({ taskId, now: timestamp() })
+      const claimed = this.markProcessing().get({ taskId, now: timestamp(this.clock()) })
       if (claimed) return claimed.doc
       // A queue row without a queued task (the triggers never leave one): drop it and look again.
       this.dropQueueRow().run({ taskId })
@@ -252,7 +256,7 @@ export class QueueService {
    */
   reset(taskId: string, timeUsed: number | undefined): string {
     return writeTx(this.db, () => {
-      const now = timestamp()
+      const now = timestamp(this.clock())
       const row = timeUsed === undefined
         ? this.resetPlain().get({ taskId, now })
         : this.resetTimed().get({ taskId, now, hours: timeUsed / 3600 })
@@ -267,7 +271,7 @@ export class QueueService {
    */
   complete(taskId: string, timeUsed: number | undefined): string {
     return writeTx(this.db, () => {
-      const now = timestamp()
+      const now = timestamp(this.clock())
       const row = timeUsed === undefined
         ? this.completePlain().get({ taskId, now })
         : this.completeTimed().get({ taskId, now, hours: timeUsed / 3600 })

@@ -8,7 +8,7 @@ import { TaskStatService } from './service'
 
 const adminOrRead = { roles: ['admin'], dataset: 'read' } as const
 
-export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService(ctx.db)) =>
+export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:task_stats', detail: { tags: ['Task stats'] } })
     .use(ctx.access)
     .post('/tasks/:task_id/task_stats', ({ params, body }) => {

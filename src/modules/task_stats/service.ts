@@ -5,6 +5,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { tasks, taskStats } from '../../db/schema'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../http/errors'
@@ -35,12 +36,15 @@ export class TaskStatService {
       .prepare(),
   )
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Records `stats` for the task (404 when missing; its dataset_id must be the task's, 400); returns the new id. */
   create(taskId: string, stats: Record<string, unknown> & { dataset_id: string }): string {
     const taskStatId = newId()
-    const doc = { task_stat_id: taskStatId, task_id: taskId, dataset_id: stats.dataset_id, create_date: timestamp(), stats }
+    const doc = { task_stat_id: taskStatId, task_id: taskId, dataset_id: stats.dataset_id, create_date: timestamp(this.clock()), stats }
     writeTx(this.db, () => {
       const task = this.taskDatasetQuery().get({ task_id: taskId }) ?? fail(404, `task ${taskId} not found`)
       if (task.datasetId !== stats.dataset_id) fail(400, `key dataset_id must be the dataset of task ${taskId}`)

@@ -16,7 +16,7 @@ const datasetWrite = { roles: services, dataset: 'write' } as const
 /** A stored task, or its projection to `keys`, as JSON text. */
 const taskJson = (keys: string[] | undefined) => (row: StoredRow) => projectedJson(row.doc, keys, 'task_id')
 
-export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db)) =>
+export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:tasks', detail: { tags: ['Tasks'] } })
     .use(ctx.access)
     .post('/tasks', async ({ body }) => {

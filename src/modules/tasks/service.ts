@@ -7,6 +7,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
+import { systemClock, type Clock } from '../../clock'
 import { jobs, taskCounts, tasks } from '../../db/schema'
 import { fail } from '../../http/errors'
 import { checkStatus, inStatusOrder, TASK_STATUSES } from '../../status'
@@ -122,7 +123,10 @@ export class TaskService {
   private readonly pageQueries = new Map<string, ReturnType<TaskService['buildPageQuery']>>()
   private readonly creations: GroupCommit<NewTask, string>
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
     // insert() reads, then writes with its one INSERT as its last step.
     this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
     this.statuses = new DatasetStatuses(
@@ -152,7 +156,7 @@ export class TaskService {
       task_id: taskId,
       job_index: job.jobIndex,
       status: 'waiting',
-      status_changed: timestamp(),
+      status_changed: timestamp(this.clock()),
       failures: 0,
       evictions: 0,
       walltime: 0.0,
@@ -176,7 +180,7 @@ export class TaskService {
       const merged = mergePatch(stored, patch, FIXED_KEYS)
       if ('status' in patch) {
         checkStatus(TASK_STATUSES, patch.status)
-        merged.status_changed = timestamp()
+        merged.status_changed = timestamp(this.clock())
       }
       const doc = JSON.stringify(merged)
       this.saveDocQuery().run({ task_id: taskId, doc })
@@ -187,7 +191,7 @@ export class TaskService {
   /** Sets the status and `status_changed`; 404 when missing or, given a dataset, in another dataset. */
   setStatus(taskId: string, status: string, datasetId?: string): void {
     checkStatus(TASK_STATUSES, status)
-    const values = { task_id: taskId, status, now: timestamp() }
+    const values = { task_id: taskId, status, now: timestamp(this.clock()) }
     const updated = datasetId === undefined ? this.setStatusQuery().get(values) : this.setStatusInDatasetQuery().get({ ...values, dataset_id: datasetId })
     if (!updated) fail(404, `task ${taskId} not found`)
   }
