@@ -1,7 +1,8 @@
 /**
- * The program as a user runs it (`bun src/cli.ts ...` in a subprocess): each
- * command's help agrees with the README's configuration tables, bad flags end
- * with one line, `token` prints a token the server accepts, `migrate` creates.
+ * The program as a user runs it (the compiled binary, in a subprocess; run
+ * from the sources it answers the same): each command's help agrees with the
+ * README's configuration tables, bad flags end with one line, `token` prints
+ * a token the server accepts, `migrate` creates.
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
@@ -12,7 +13,7 @@ import { TokenService } from '../src/auth/tokens'
 import { SETTINGS, loadConfig, resolveSecret, shownDefault } from '../src/config'
 import { embeddedMigrations } from '../src/db/migrator'
 import { VERSION } from '../src/modules/system'
-import { inParallel, runCli } from './server-process'
+import { inParallel, runCli, runSourceCli } from './server-process'
 import { TEST_SECRET, startTestApp } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -124,6 +125,12 @@ describe('help and README agree', () => {
     expect(version.stdout.trim()).toBe(VERSION)
   }, PROCESS_TIMEOUT_MS)
 })
+
+test('run from the sources (bun src/cli.ts), the program answers as the binary does', async () => {
+  const cases = [['--version'], ['serve', '--help'], ['token', '--role', 'king', '--username', 'a']]
+  const runs = await Promise.all(cases.flatMap((args) => [runSourceCli(args, cleanEnv), cli(args)]))
+  for (const [index, args] of cases.entries()) expect({ args, source: runs[2 * index] }).toEqual({ args, source: runs[2 * index + 1]! })
+}, PROCESS_TIMEOUT_MS)
 
 describe('bad flags and values', () => {
   const db = join(dir, 'never-created', 'iceprod.sqlite')

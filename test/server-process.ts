@@ -1,8 +1,9 @@
 /**
- * The program as a real child process: a command run to its end
- * (`bun src/cli.ts ...`), or the server on a loopback port (the compiled
- * binary, which starts in a third of the time), for tests of what only a
- * process shows: exit codes, kills, signals, shared database files.
+ * The program as a real child process: a command run to its end, or the
+ * server on a loopback port, for tests of what only a process shows: exit
+ * codes, kills, signals, shared database files. Both run the compiled binary
+ * (test/binary.ts), as a head node does, which starts in a fifth of the time
+ * `bun src/cli.ts` takes; `runSourceCli` runs the sources, as `bun run start`.
  */
 import { resolve } from 'node:path'
 import { TokenService } from '../src/auth/tokens'
@@ -17,9 +18,18 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `bun src/cli.ts ...args` with exactly `env` to its end, without blocking the tests beside it. */
+/** Runs `iceprod-rest ...args` with exactly `env` to its end, without blocking the tests beside it. */
 export async function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
-  const proc = Bun.spawn(['bun', 'src/cli.ts', ...args], { env, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
+  return run([resolve(await builtBinary()), ...args], env, timeoutMs)
+}
+
+/** The same, from the sources: `bun src/cli.ts ...args`. */
+export function runSourceCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
+  return run(['bun', 'src/cli.ts', ...args], env, timeoutMs)
+}
+
+async function run(command: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<CliResult> {
+  const proc = Bun.spawn(command, { env, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
   const code = await proc.exited
   const signal = proc.signalCode === null ? null : String(proc.signalCode)
