@@ -2,12 +2,14 @@
  * `serve` on a port another process already listens on (API.md §5): it exits
  * non-zero with a one-line reason, rather than sharing the port with the
  * other server and splitting the requests between two databases. Every
- * listener here is a real process on a loopback port.
+ * listener here is a real process on a loopback port (iceprod-rest: the
+ * compiled binary).
  */
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { builtBinary } from './binary'
 import { freePort } from './ldap-server'
 import { startServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
@@ -30,9 +32,9 @@ interface Outcome {
   stderrLines: string[]
 }
 
-/** Runs `serve` on `port` and waits (up to 15 s) for it to exit; a server still running then is stopped and reported with exitCode null. */
+/** Runs `iceprod-rest serve` on `port` and waits (up to 15 s) for it to exit; a server still running then is stopped and reported with exitCode null. */
 async function serveOn(port: number, host: string, db: string): Promise<Outcome> {
-  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--db', db, '--host', host, '--port', String(port)], {
+  const proc = Bun.spawn([resolve(await builtBinary()), 'serve', '--db', db, '--host', host, '--port', String(port)], {
     env: { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'error' },
     stdout: 'ignore',
     stderr: 'pipe',
