@@ -44,7 +44,7 @@ beforeAll(async () => {
   datasetId = (dataset.body.result as string).split('/').pop()!
   jobId = (await t.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: 0 } })).body.result
   // Enough data that copying it takes a while, so the writes below overlap the backup.
-  const noise = () => Array.from({ length: 16_000 }, () => Math.random().toString(36).slice(2)).join(' ')
+  const noise = () => Buffer.from(crypto.getRandomValues(new Uint8Array(140_000))).toString('base64')
   for (let i = 0; i < 40; i++) expect((await t.call('POST', '/logs', { body: { data: noise(), name: `seed-${i}` } })).status).toBe(201)
 }, PROCESS_TIMEOUT_MS)
 afterAll(() => t.close())
