@@ -13,7 +13,11 @@
  * Usage: bun bench/big-list.ts [--quick] [--rounds N] [--parse]
  */
 import { parseArgs } from 'node:util'
-import { copyDatabase, cpuShare, fmt, median, memoryOf, printCpuShare, printResult, report, sampleMemory, startBaseline, startProject, stopTracked, tempDir, token, tracked } from './lib'
+import { cpuShare, printCpuShare } from './lib/cpu'
+import { memoryOf, sampleMemory } from './lib/memory'
+import { fmt, median, printResult, report } from './lib/report'
+import { copyDatabase, tempDir } from './lib/seed'
+import { startBaseline, startProject, stopTracked, token, tracked } from './lib/servers'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, parse: { type: 'boolean', default: false } } })

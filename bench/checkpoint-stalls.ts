@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util'
 import { closeDatabase, openDatabase } from '../src/db'
 import { QueueService } from '../src/modules/queue/service'
 import { TaskService } from '../src/modules/tasks/service'
-import { copyDatabase, fmt, percentile, removeDatabase, tempDir } from './lib'
+import { fmt, percentile } from './lib/report'
+import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' } } })

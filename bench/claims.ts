@@ -15,8 +15,16 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
-import { copyDatabase, cpuShare, Database, fetchLoops, fmt, median, printCpuShare, printResult, removeDatabase, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc, abWrkLines, loadRunOptions, type RateRun, abRounds, type Side } from './lib'
+import { Database } from 'bun:sqlite'
+import { abRounds, abWrkLines, fetchLoops, loadRunOptions, type RateRun, type Side } from './lib/ab'
+import { cpuShare, printCpuShare } from './lib/cpu'
+import { fmt, median, printResult, report } from './lib/report'
+import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
+import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { requireWrk, wrkRun } from './lib/wrk'
 import { oneBigDataset, queuedIn } from './shapes'
+
+requireWrk()
 
 // 6 s rather than 10: at the 10-12k claims/s the project reaches on a quick
 // minute of this VM, 10 s would empty the queue of 100k before wrk stops.

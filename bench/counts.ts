@@ -15,9 +15,16 @@
  * Usage: bun bench/counts.ts [--quick] [--requests N] [--rounds N]
  */
 import { parseArgs } from 'node:util'
+import { Database } from 'bun:sqlite'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
-import { copyDatabase, cpuShare, Database, fmt, median, percentile, printCpuShare, printResult, report, startBaseline, startProject, stopTracked, tempDir, token, tracked, wrkRun, type Proc } from './lib'
+import { cpuShare, printCpuShare } from './lib/cpu'
+import { fmt, median, percentile, printResult, report } from './lib/report'
+import { copyDatabase, tempDir } from './lib/seed'
+import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { requireWrk, wrkRun } from './lib/wrk'
 import { oneBigDataset } from './shapes'
+
+requireWrk()
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, requests: { type: 'string' }, rounds: { type: 'string' } },

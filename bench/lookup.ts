@@ -6,38 +6,42 @@
  * to a file) and metrics on.
  *
  * Both servers run at once, pinned to the same core, each loaded by its own
- * wrk -t1 -c16 on the other core (32 connections in all; see sharedCoreWrk in
- * lib.ts): the kernel gives them equal CPU time, so the ratio of requests
- * answered is the throughput ratio, measured under the same machine
+ * wrk -t1 -c16 on the other core (32 connections in all; see
+ * lib/shared-core.ts): the kernel gives them equal CPU time, so the ratio of
+ * requests answered is the throughput ratio, measured under the same machine
  * conditions. This is repeated with several fresh pairs of processes
- * (sharedCorePairs); the figure is the median of the pairs' median ratios.
- * Usage: bun bench/lookup.ts [--seconds N] [--rounds N] [--pairs N] [--quick]
+ * (sharedCoreGroups); the figure is the median of the pairs' median ratios.
+ * Usage: bun bench/lookup.ts [--seconds N] [--rounds N] [--groups N] [--quick]
  */
-import { BENCH_SECRET, lookupSetup, median, printResult, report, sharedCoreLines, sharedCorePairs, spawnServer, stopTracked, tracked } from './lib'
+import { median, printResult, report } from './lib/report'
+import { startLookupBaseline, startProject, stopTracked, tracked } from './lib/servers'
+import { lookupSetup, sharedCoreGroups, sharedCoreLines, sharedCoreRatio } from './lib/shared-core'
+import { requireWrk } from './lib/wrk'
 
-const { seconds, rounds, pairs, dir, db, cleanup, script } = lookupSetup('lookup')
+requireWrk()
+const { seconds, rounds, groups, dir, db, cleanup, script } = lookupSetup('lookup')
 try {
-  const measured = await sharedCorePairs(
-    async (pair) => [
-      await tracked(spawnServer(['bun', 'src/cli.ts', 'serve', '--db', db], { ICEPROD_LOG_LEVEL: 'info' }, { stderrFile: `${dir}/requests-${pair}.log`, cpus: '1' })),
-      await tracked(spawnServer(['bun', 'bench/baseline-lookup.ts', '--db', db], { ICEPROD_JWT_SECRET: BENCH_SECRET }, { cpus: '1' })),
+  const measured = await sharedCoreGroups(
+    async (group) => [
+      await tracked(startProject(db, { ICEPROD_LOG_LEVEL: 'info' }, { stderrFile: `${dir}/requests-${group}.log`, cpus: '1' })),
+      await tracked(startLookupBaseline(db, { cpus: '1' })),
     ],
-    { pairs, rounds, seconds, connections: 16, script, wrkCpus: '0' },
+    { groups, rounds, seconds, connections: 16, script, wrkCpus: '0' },
   )
   await stopTracked()
-  const ratio = median(measured.pairRatios)
-  report(`authenticated lookup GET /tasks/<id> (both servers on one core, wrk -t1 -c16 each; ${pairs} pairs of processes)`, {
-    ...sharedCoreLines('project', 'baseline', measured.rounds, seconds),
-    'pair ratios (median of each pair)': measured.pairRatios.map((r) => r.toFixed(3)).join(' '),
+  const ratio = sharedCoreRatio(measured, 0, 1)
+  const rate = (server: number) => Math.round(median(measured.flat().map((r) => r.requests[server]! / seconds)))
+  report(`authenticated lookup GET /tasks/<id> (both servers on one core, wrk -t1 -c16 each; ${groups} pairs of processes)`, {
+    ...sharedCoreLines(['project', 'baseline'], measured, seconds, [[0, 1]]),
     'ratio (target >= 0.80)': ratio,
     result: ratio >= 0.8 ? 'MET' : 'NOT MET',
   })
   printResult({
     target: 'lookup',
-    figure: `ratio ${ratio.toFixed(3)} (${Math.round(median(measured.rounds.map((r) => r.aRequests / seconds)))} req/s on half a core)`,
+    figure: `ratio ${ratio.toFixed(3)} (${rate(0)} req/s on half a core)`,
     goal: '>= 0.80 x baseline',
     met: ratio >= 0.8,
-    baseline: `${Math.round(median(measured.rounds.map((r) => r.bRequests / seconds)))} req/s on half a core`,
+    baseline: `${rate(1)} req/s on half a core`,
   })
 } finally {
   cleanup()

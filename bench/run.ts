@@ -1,41 +1,52 @@
-/**
- * Runs the benchmark targets one after another (they each need the whole
- * 2-core machine) and prints a summary table.
- * Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...]
- *   --quick  smaller databases and shorter runs (a smoke run)
- *   --soak   also run bench/soak.ts, when it exists
- *   --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, observability, soak
- *   --quiet-wait S  before each target, wait up to S seconds (default 120) for
- *            the shared machine to be nearly idle; 0 starts at once
- */
-import { existsSync, readFileSync } from 'node:fs'
+/** Runs the benchmark targets one after another and prints a summary table (see USAGE). */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { cpuShare, fmt, RESULT_PREFIX, waitForQuiet, type BenchResult, type CpuShare } from './lib'
+import { cpuShare, waitForQuiet, type CpuShare } from './lib/cpu'
+import { fmt, RESULT_PREFIX, type BenchResult } from './lib/report'
+import { requireWrk } from './lib/wrk'
+
+const USAGE = `Runs the benchmark targets one after another (they each need the whole
+2-core machine) and prints a summary table.
+Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...] [--quiet-wait S]
+  --quick  smaller databases and shorter runs (a smoke run)
+  --soak   also run bench/soak.ts
+  --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, observability, soak
+  --quiet-wait S  before each target, wait up to S seconds (default 120) for
+           the shared machine to be nearly idle; 0 starts at once
+Most targets load the servers with wrk, which must be installed.`
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, soak: { type: 'boolean', default: false }, only: { type: 'string' }, 'quiet-wait': { type: 'string', default: '120' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'quiet-wait': { type: 'string', default: '120' },
+    help: { type: 'boolean', default: false },
+  },
 })
+if (values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const quick = values.quick
 
 interface Target {
   name: string
   script: string
-  args: string[]
+  /** Loads the servers with wrk. */
+  wrk: boolean
 }
 
 const targets: Target[] = [
-  { name: 'lookup', script: 'bench/lookup.ts', args: quick ? ['--quick'] : [] },
-  { name: 'claims', script: 'bench/claims.ts', args: quick ? ['--quick'] : [] },
-  { name: 'counts', script: 'bench/counts.ts', args: quick ? ['--quick'] : [] },
-  { name: 'big-list', script: 'bench/big-list.ts', args: quick ? ['--quick'] : [] },
-  { name: 'creation', script: 'bench/creation.ts', args: quick ? ['--quick'] : [] },
-  { name: 'startup', script: 'bench/startup.ts', args: quick ? ['--quick'] : [] },
-  { name: 'observability', script: 'bench/observability.ts', args: quick ? ['--quick'] : [] },
+  { name: 'lookup', script: 'bench/lookup.ts', wrk: true },
+  { name: 'claims', script: 'bench/claims.ts', wrk: true },
+  { name: 'counts', script: 'bench/counts.ts', wrk: true },
+  { name: 'big-list', script: 'bench/big-list.ts', wrk: false },
+  { name: 'creation', script: 'bench/creation.ts', wrk: true },
+  { name: 'startup', script: 'bench/startup.ts', wrk: false },
+  { name: 'observability', script: 'bench/observability.ts', wrk: true },
 ]
-if (values.soak) {
-  if (existsSync('bench/soak.ts')) targets.push({ name: 'soak', script: 'bench/soak.ts', args: quick ? soakQuickArgs(readFileSync('bench/soak.ts', 'utf8')) : [] })
-  else console.log('--soak: bench/soak.ts does not exist, skipped')
-}
+if (values.soak) targets.push({ name: 'soak', script: 'bench/soak.ts', wrk: false })
 const only = values.only?.split(',').map((s) => s.trim())
 const unknown = only?.filter((name) => !targets.some((t) => t.name === name)) ?? []
 if (unknown.length > 0) {
@@ -43,6 +54,9 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 const chosen = only ? targets.filter((t) => only.includes(t.name)) : targets
+// Checked once here rather than by each target after its wait for a quiet machine.
+if (chosen.some((t) => t.wrk)) requireWrk()
+const args = quick ? ['--quick'] : []
 
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
@@ -63,10 +77,10 @@ async function runTarget(target: Target): Promise<Outcome> {
     const busy = await waitForQuiet(quietWait)
     if (busy >= 0.25) console.log(`\n(the machine did not quieten within ${quietWait} s: ${fmt(busy)} cores busy with other work; starting anyway)`)
   }
-  console.log(`\n### ${target.name}: bun ${target.script} ${target.args.join(' ')}  (load average ${loadAverage()})`)
+  console.log(`\n### ${target.name}: bun ${[target.script, ...args].join(' ')}  (load average ${loadAverage()})`)
   const started = performance.now()
   const cpu = cpuShare()
-  const proc = Bun.spawn(['bun', target.script, ...target.args], { stdout: 'pipe', stderr: 'inherit' })
+  const proc = Bun.spawn(['bun', target.script, ...args], { stdout: 'pipe', stderr: 'inherit' })
   let output = ''
   const decoder = new TextDecoder()
   for await (const chunk of proc.stdout) {
@@ -110,9 +124,3 @@ function fmtSeconds(s: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s)}s`
 }
 
-/** The soak script's smoke-run flags: --quick if it knows it, else a short measured phase and warm-up. */
-function soakQuickArgs(source: string): string[] {
-  if (source.includes("quick:")) return ['--quick']
-  if (source.includes('--seconds') && source.includes('--warmup')) return ['--seconds', '20', '--warmup', '3']
-  return []
-}

@@ -3,7 +3,7 @@
  * seedCached in lib.ts): the claims, counts and big-list targets all read the
  * same one-dataset database, so a full `bun run bench` seeds it only once.
  */
-import { seedCached, type CachedSeed } from './lib'
+import { seedCached, type CachedSeed } from './lib/seed'
 
 /**
  * One dataset of 1M tasks (10,000 jobs of 100 tasks), or 200k with `quick`.

@@ -17,7 +17,9 @@
  *        bun bench/soak.ts --quick   (a smoke run: 30 s after a 15 s warm-up)
  */
 import { parseArgs } from 'node:util'
-import { fmt, median, percentile, printResult, report, seed, startProject, tempDir, token, type Proc } from './lib'
+import { fmt, median, percentile, printResult, report } from './lib/report'
+import { seed, tempDir } from './lib/seed'
+import { startProject, token, type Proc } from './lib/servers'
 
 export interface SoakOptions {
   /** Length of the measured phase. */

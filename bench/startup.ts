@@ -13,7 +13,11 @@
  * Usage: bun bench/startup.ts [--quick] [--starts N] [--binary PATH]
  */
 import { parseArgs } from 'node:util'
-import { BENCH_SECRET, copyDatabase, cpuShare, fmt, freePort, median, memoryOf, printCpuShare, printResult, report, tempDir, token } from './lib'
+import { cpuShare, printCpuShare } from './lib/cpu'
+import { memoryOf } from './lib/memory'
+import { fmt, median, printResult, report } from './lib/report'
+import { copyDatabase, tempDir } from './lib/seed'
+import { BENCH_SECRET, freePort, token } from './lib/servers'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, starts: { type: 'string' }, binary: { type: 'string' } } })

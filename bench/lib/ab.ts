@@ -1,0 +1,93 @@
+/**
+ * The A/B load benchmarks (claims, creation): the project and its baseline
+ * run one after the other, alternating, under wrk and under fetch loops in
+ * Bun; medians are compared.
+ */
+import { parseArgs } from 'node:util'
+import { fmt, median } from './report'
+
+/**
+ * Their flags: --quick, --seconds (default `defaultSeconds`), --rounds,
+ * --connections. Three rounds give a median that one slow minute of the VM
+ * cannot move alone.
+ */
+export function loadRunOptions(defaultConnections: number, defaultSeconds = 10) {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: String(defaultConnections) } },
+  })
+  const quick = values.quick
+  return {
+    quick,
+    seconds: Number(values.seconds ?? (quick ? 2 : defaultSeconds)),
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+    connections: Number(values.connections),
+  }
+}
+
+/** One wrk run reduced to what the A/B reports compare. */
+export interface RateRun {
+  rate: number
+  p50Ms: number
+  p99Ms: number
+}
+
+/** Which server of an A/B comparison. */
+export type Side = 'project' | 'baseline'
+
+/** `rounds` rounds of `run`, project then baseline, each run printed with `unit`; the runs of each side. */
+export async function abRounds(rounds: number, unit: string, run: (side: Side) => Promise<RateRun>): Promise<Record<Side, RateRun[]>> {
+  const runs: Record<Side, RateRun[]> = { project: [], baseline: [] }
+  for (let round = 0; round < rounds; round++) {
+    for (const side of ['project', 'baseline'] as const) {
+      const r = await run(side)
+      runs[side].push(r)
+      console.log(`  wrk round ${round + 1} ${side}: ${fmt(r.rate)} ${unit}, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+    }
+  }
+  return runs
+}
+
+/** The report lines of alternating project/baseline wrk runs: median rates, each run, median latencies. */
+export function abWrkLines(unit: string, runs: Record<Side, RateRun[]>): Record<string, string | number> {
+  const lines: Record<string, string | number> = {}
+  for (const side of ['project', 'baseline'] as const) lines[`${side} ${unit}, wrk (median)`] = median(runs[side].map((r) => r.rate))
+  for (const side of ['project', 'baseline'] as const) lines[`${side} wrk runs`] = runs[side].map((r) => Math.round(r.rate)).join(' ')
+  for (const side of ['project', 'baseline'] as const) {
+    lines[`${side} wrk p50 / p99 ms (median)`] = `${fmt(median(runs[side].map((r) => r.p50Ms)))} / ${fmt(median(runs[side].map((r) => r.p99Ms)))}`
+  }
+  return lines
+}
+
+export interface LoopsOutcome {
+  /** Requests answered, by HTTP status. */
+  byStatus: Map<number, number>
+  /** From the first request sent to the last answer received. */
+  seconds: number
+}
+
+/**
+ * `concurrency` loops, each sending one request at a time over keep-alive
+ * fetch until `seconds` have passed (every answer is awaited, so nothing is
+ * left in flight), handing each answer to `onAnswer`.
+ */
+export async function fetchLoops(options: {
+  concurrency: number
+  seconds: number
+  request: (loop: number, n: number) => Request
+  onAnswer?: (status: number, body: string) => void
+}): Promise<LoopsOutcome> {
+  const byStatus = new Map<number, number>()
+  const started = performance.now()
+  const deadline = started + options.seconds * 1000
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async (_, loop) => {
+      for (let n = 0; performance.now() < deadline; n++) {
+        const response = await fetch(options.request(loop, n))
+        const body = await response.text()
+        byStatus.set(response.status, (byStatus.get(response.status) ?? 0) + 1)
+        options.onAnswer?.(response.status, body)
+      }
+    }),
+  )
+  return { byStatus, seconds: (performance.now() - started) / 1000 }
+}
