@@ -2,7 +2,8 @@
  * What request logging and metrics cost (issue budget: at most 5% of the
  * authenticated-lookup throughput): GET /tasks/<id> as in bench/lookup.ts,
  * against the same server with its request ids, JSON log lines (level info,
- * written to a file) and request metrics on, and with them off.
+ * written to a file) and request metrics on, and with them off, both
+ * compiled with the flags of `bun run build`.
  *
  * Both servers run at once, pinned to the same core, each loaded by its own
  * wrk on the other core (see lib/shared-core.ts): the kernel gives them
@@ -14,6 +15,7 @@
  * Usage: bun bench/observability.ts [--seconds N] [--rounds N] [--groups N] [--quick]
  */
 import { readFileSync } from 'node:fs'
+import { compileLikeBuild } from './lib/binary'
 import { printResult, report } from './lib/report'
 import { spawnServer, stopTracked, tracked } from './lib/servers'
 import { lookupSetup, sharedCoreGroups, sharedCoreLines, sharedCoreRatio } from './lib/shared-core'
@@ -22,9 +24,11 @@ import { requireWrk } from './lib/wrk'
 requireWrk()
 const { seconds, rounds, groups, dir, db, cleanup, script } = lookupSetup('observability')
 try {
+  // Compiled as the executable is; the lookups only read, so the checkpoint worker's entry point is not bundled.
+  const observedServer = compileLikeBuild(`${dir}/observed-server`, ['bench/observed-server.ts'])
   const logFile = (group: number) => `${dir}/requests-${group}.log`
   const server = (observe: 'yes' | 'no', stderrFile: string) =>
-    tracked(spawnServer(['bun', 'bench/observed-server.ts', '--db', db, '--observe', observe], {}, { stderrFile, cpus: '1' }))
+    tracked(spawnServer([observedServer, '--db', db, '--observe', observe], {}, { stderrFile, cpus: '1' }))
   const measured = await sharedCoreGroups(
     async (group) => [await server('yes', logFile(group)), await server('no', `${dir}/unobserved-${group}.log`)],
     { groups, rounds, seconds, connections: 16, script, wrkCpus: '0' },

@@ -1,6 +1,7 @@
 /** Runs the benchmark targets one after another and prints a summary table (see USAGE). */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { projectBinary } from './lib/binary'
 import { cpuShare, waitForQuiet, type CpuShare } from './lib/cpu'
 import { fmt, RESULT_PREFIX, type BenchResult } from './lib/report'
 import { requireWrk } from './lib/wrk'
@@ -57,6 +58,8 @@ const chosen = only ? targets.filter((t) => only.includes(t.name)) : targets
 // Checked once here rather than by each target after its wait for a quiet machine.
 if (chosen.some((t) => t.wrk)) requireWrk()
 const args = quick ? ['--quick'] : []
+// Every target measures one executable, built here as `bun run build` builds it.
+const env = { ...process.env, ICEPROD_BENCH_BINARY: projectBinary() }
 
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
@@ -80,7 +83,7 @@ async function runTarget(target: Target): Promise<Outcome> {
   console.log(`\n### ${target.name}: bun ${[target.script, ...args].join(' ')}  (load average ${loadAverage()})`)
   const started = performance.now()
   const cpu = cpuShare()
-  const proc = Bun.spawn(['bun', target.script, ...args], { stdout: 'pipe', stderr: 'inherit' })
+  const proc = Bun.spawn(['bun', target.script, ...args], { env, stdout: 'pipe', stderr: 'inherit' })
   let output = ''
   const decoder = new TextDecoder()
   for await (const chunk of proc.stdout) {

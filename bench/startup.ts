@@ -3,16 +3,17 @@
  * <= 150 ms after exec on an existing, migrated database of 1M tasks, and its
  * RSS is <= 64 MB after start, a few requests and a second of idleness.
  *
- * The binary is built like `bun run build` (same flags) into a temporary
- * folder, so the measured program is the current source and dist/ is left
- * alone; --binary uses an existing one instead. The baseline is
- * bench/baseline-lookup.ts compiled the same way: the floor that Bun itself,
+ * The binary is the one `bun run build` makes, built from the current source
+ * into a temporary folder (see lib/binary.ts), so dist/ is left alone;
+ * --binary uses an existing one instead. The baseline is
+ * bench/baseline-lookup.ts compiled with the same flags: the floor that Bun itself,
  * bun:sqlite and one open database cost. Starts alternate A/B; each is timed
  * from just before spawn to the first 200 from /healthz (polled every
  * millisecond). One unmeasured start of each warms the page cache first.
  * Usage: bun bench/startup.ts [--quick] [--starts N] [--binary PATH]
  */
 import { parseArgs } from 'node:util'
+import { compileLikeBuild, projectBinary } from './lib/binary'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { memoryOf } from './lib/memory'
 import { fmt, median, printResult, report } from './lib/report'
@@ -30,16 +31,6 @@ const seeded = oneBigDataset(quick)
 const datasetId = seeded.datasetIds[0]!
 const authorization = `Bearer ${token(seeded.path, 'system')}`
 const { dir, cleanup } = tempDir('startup')
-
-/** Compiles `entries` (the first is the program; any others are worker entrypoints it starts). */
-function compile(entries: string | string[], outfile: string): string {
-  const entry = ([] as string[]).concat(entries).join(' ')
-  const started = performance.now()
-  const r = Bun.spawnSync(['bun', 'build', '--compile', '--minify', '--bytecode', '--sourcemap', ...([] as string[]).concat(entries), '--outfile', outfile], { stdout: 'pipe', stderr: 'pipe' })
-  if (r.exitCode !== 0) throw new Error(`bun build ${entry} failed: ${r.stderr.toString()}`)
-  console.log(`  compiled ${entry} in ${fmt((performance.now() - started) / 1000)} s`)
-  return outfile
-}
 
 interface Start {
   /** From just before spawn to the first 200 from /healthz. */
@@ -83,8 +74,8 @@ async function startOnce(cmd: string[], requests: string[]): Promise<Start> {
 const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
-  const binary = values.binary ?? compile(['src/cli.ts', 'src/db/checkpoint-worker.ts'], `${dir}/iceprod-rest`)
-  const baselineBinary = compile('bench/baseline-lookup.ts', `${dir}/baseline-lookup`)
+  const binary = values.binary ?? projectBinary()
+  const baselineBinary = compileLikeBuild(`${dir}/baseline-lookup`, ['bench/baseline-lookup.ts'])
   // A few typical requests: task lookups, counts, a job's tasks, the service document.
   const sampleTasks = seeded.taskIds.filter((_, i) => i % Math.floor(seeded.taskIds.length / 10) === 0)
   const projectRequests = [

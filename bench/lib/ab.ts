@@ -7,18 +7,18 @@ import { parseArgs } from 'node:util'
 import { fmt, median } from './report'
 
 /**
- * Their flags: --quick, --seconds (default `defaultSeconds`), --rounds,
- * --connections. Three rounds give a median that one slow minute of the VM
- * cannot move alone.
+ * Their flags: --quick, --seconds (default `defaultSeconds`, or
+ * `quickSeconds` with --quick), --rounds, --connections. Three rounds give a
+ * median that one slow minute of the VM cannot move alone.
  */
-export function loadRunOptions(defaultConnections: number, defaultSeconds = 10) {
+export function loadRunOptions(defaultConnections: number, defaultSeconds = 10, quickSeconds = 2) {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: String(defaultConnections) } },
   })
   const quick = values.quick
   return {
     quick,
-    seconds: Number(values.seconds ?? (quick ? 2 : defaultSeconds)),
+    seconds: Number(values.seconds ?? (quick ? quickSeconds : defaultSeconds)),
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     connections: Number(values.connections),
   }

@@ -1,9 +1,10 @@
 /**
- * Servers under test as separate processes on loopback: the project and
- * the raw baselines, each on a free port, stopped with the
+ * Servers under test as separate processes on loopback: the project's
+ * executable and the raw baselines, each on a free port, stopped with the
  * script even when it fails halfway; tokens for them.
  */
 import { createServer } from 'node:net'
+import { projectBinary } from './binary'
 import { memoryOf } from './memory'
 
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'
@@ -67,8 +68,12 @@ export async function spawnServer(cmd: string[], env: Record<string, string> = {
   }
 }
 
-/** The project's server from source, on `db`. */
+/** The project's server as operators run it: the executable `bun run build` makes (see binary.ts), on `db`. */
 export const startProject = (db: string, env: Record<string, string> = {}, options: SpawnOptions = {}) =>
+  spawnServer([projectBinary(), 'serve', '--db', db], env, options)
+
+/** The same server run from source by Bun, as in development. */
+export const startProjectFromSource = (db: string, env: Record<string, string> = {}, options: SpawnOptions = {}) =>
   spawnServer(['bun', 'src/cli.ts', 'serve', '--db', db], env, options)
 
 /** The raw Bun.serve + bun:sqlite baseline for the claims, counts, list and creation targets. */
