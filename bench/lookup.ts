@@ -16,6 +16,7 @@
  * median ratios.
  * Usage: bun bench/lookup.ts [--seconds N] [--rounds N] [--groups N] [--quick]
  */
+import { cpuShare, printCpuShare } from './lib/cpu'
 import { median, printResult, report } from './lib/report'
 import { startLookupBaseline, startProject, startProjectFromSource, stopTracked, tracked } from './lib/servers'
 import { lookupSetup, sharedCoreGroups, sharedCoreLines, sharedCoreRatio } from './lib/shared-core'
@@ -28,6 +29,7 @@ const [BINARY, SOURCE, RAW] = [0, 1, 2]
 
 requireWrk()
 const { seconds, rounds, groups, dir, db, cleanup, script } = lookupSetup('lookup')
+const cpu = cpuShare()
 try {
   const project = { ICEPROD_LOG_LEVEL: 'info' }
   const measured = await sharedCoreGroups(
@@ -39,6 +41,7 @@ try {
     { groups, rounds, seconds, connections: 16, script, wrkCpus: '0' },
   )
   await stopTracked()
+  printCpuShare(cpu.stop())
   const ratio = sharedCoreRatio(measured, BINARY, RAW)
   const sourceRatio = sharedCoreRatio(measured, SOURCE, RAW)
   const binaryVsSource = sharedCoreRatio(measured, BINARY, SOURCE)

@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { compileLikeBuild } from './lib/binary'
+import { cpuShare, printCpuShare } from './lib/cpu'
 import { printResult, report } from './lib/report'
 import { spawnServer, stopTracked, tracked } from './lib/servers'
 import { lookupSetup, sharedCoreGroups, sharedCoreLines, sharedCoreRatio } from './lib/shared-core'
@@ -23,6 +24,7 @@ import { requireWrk } from './lib/wrk'
 
 requireWrk()
 const { seconds, rounds, groups, dir, db, cleanup, script } = lookupSetup('observability')
+const cpu = cpuShare()
 try {
   // Compiled as the executable is; the lookups only read, so the checkpoint worker's entry point is not bundled.
   const observedServer = compileLikeBuild(`${dir}/observed-server`, ['bench/observed-server.ts'])
@@ -34,6 +36,7 @@ try {
     { groups, rounds, seconds, connections: 16, script, wrkCpus: '0' },
   )
   await stopTracked()
+  printCpuShare(cpu.stop())
   let logLines = 0
   for (let group = 0; group < groups; group++) logLines += readFileSync(logFile(group), 'utf8').split('\n').filter((line) => line.includes('"msg":"request"')).length
   const answered = measured.flat().reduce((n, r) => n + r.requests[0]!, 0)

@@ -17,6 +17,7 @@
  *        bun bench/soak.ts --quick   (a smoke run: 30 s after a 15 s warm-up)
  */
 import { parseArgs } from 'node:util'
+import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { seed, tempDir } from './lib/seed'
 import { startProject, token, type Proc } from './lib/servers'
@@ -371,7 +372,9 @@ if (import.meta.main) {
     writers: number('writers', 0),
     pilots: number('pilots', 0),
   }
+  const cpu = cpuShare()
   const result = await runSoak(options)
+  printCpuShare(cpu.stop())
   printSoak(options, result)
   if (result.failures.length > 0) process.exit(1)
 }
