@@ -11,7 +11,7 @@ import { tempDir } from './seed'
 const ROOT = join(import.meta.dir, '..', '..')
 
 /** `bun run build`'s flags (all but --outfile) and entry points, read from package.json. */
-function buildCommand(): { flags: string[]; entries: string[] } {
+export function buildCommand(): { flags: string[]; entries: string[] } {
   const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build
   const words = script.trim().split(/\s+/)
   if (words[0] !== 'bun' || words[1] !== 'build') throw new Error(`the build script is not one bun build command: ${script}`)
