@@ -1,5 +1,5 @@
 /** Status vocabularies and their documented display order, one place for all resources. */
-import { fail } from './http/errors'
+import { fail } from './errors'
 
 export const DATASET_STATUSES = ['processing', 'suspended', 'errors', 'truncated', 'complete'] as const
 export const JOB_STATUSES = ['processing', 'failed', 'suspended', 'errors', 'complete'] as const

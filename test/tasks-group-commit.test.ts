@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { fail } from '../src/http/errors'
+import { fail } from '../src/errors'
 import { GroupCommit } from '../src/db/group-commit'
 import { startTestApp, type TestApp } from './support'
 

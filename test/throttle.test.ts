@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { LoginThrottle } from '../src/auth/throttle'
-import { HttpError } from '../src/http/errors'
+import { StatusError } from '../src/errors'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
 setDefaultTimeout(60_000)
@@ -12,7 +12,7 @@ function refused(fn: () => void): number | undefined {
     fn()
     return undefined
   } catch (error) {
-    return error instanceof HttpError ? error.status : -1
+    return error instanceof StatusError ? error.status : -1
   }
 }
 

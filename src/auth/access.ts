@@ -6,7 +6,7 @@
  * validated or the handler runs.
  */
 import { Elysia } from 'elysia'
-import { fail } from '../http/errors'
+import { fail } from '../errors'
 import { refuseUnroutableParams } from '../http/path-params'
 import { bearerToken, type Auth, type Role, type TokenService } from './tokens'
 

@@ -3,7 +3,7 @@
  * client address within a window, further attempts get 429 until the window
  * ends. Bounded memory: the oldest entries are dropped past a fixed count.
  */
-import { fail } from '../http/errors'
+import { fail } from '../errors'
 
 interface Window {
   failures: number

@@ -34,8 +34,8 @@ export function openDatabase(path: string): OpenedDatabase {
   // them to a worker thread (startBackgroundCheckpoints). The WAL file is cut
   // back after a checkpoint so that a burst does not leave it large.
   sqlite.exec('PRAGMA journal_size_limit = 67108864')
+  migrate(sqlite)
   const db = drizzle({ client: sqlite, schema }) as Db
-  migrate(db)
   return { db, sqlite, created }
 }
 
@@ -49,6 +49,16 @@ export function closeDatabase(sqlite: Database): void {
 }
 
 export { schema }
+
+/** Whether the database answers a query: the health check. */
+export function databaseAnswers(db: Db): boolean {
+  try {
+    db.$client.query('SELECT 1').get()
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** The size of the database's write-ahead log in bytes; 0 when it has none. */
 export function walSize(dbPath: string): number {

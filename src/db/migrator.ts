@@ -1,6 +1,7 @@
+import type { Database } from 'bun:sqlite'
 import { createHash } from 'node:crypto'
+import { drizzle } from 'drizzle-orm/bun-sqlite'
 import type { MigrationMeta } from 'drizzle-orm/migrator'
-import type { Db } from './index'
 import { journal, migrationSql } from './migrations.gen'
 
 /** The migrations embedded in the program, in drizzle's own format (same hashes as drizzle-kit). */
@@ -17,11 +18,15 @@ export function embeddedMigrations(): MigrationMeta[] {
   })
 }
 
-/** Applies pending migrations; returns how many were applied. */
-export function migrate(db: Db): number {
-  const internal = db as unknown as { dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): void }; session: unknown }
-  const applied = () => (db.$client.query('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
-  const hasTable = db.$client.query("SELECT 1 FROM sqlite_master WHERE name = '__drizzle_migrations'").get()
+/**
+ * Applies pending migrations on the connection; returns how many were applied.
+ * drizzle's own migrator reads migrations from files; this hands its dialect
+ * the embedded ones.
+ */
+export function migrate(sqlite: Database): number {
+  const internal = drizzle({ client: sqlite }) as unknown as { dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): void }; session: unknown }
+  const applied = () => (sqlite.query('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
+  const hasTable = sqlite.query("SELECT 1 FROM sqlite_master WHERE name = '__drizzle_migrations'").get()
   const before = hasTable ? applied() : 0
   internal.dialect.migrate(embeddedMigrations(), internal.session, {})
   return applied() - before

@@ -1,4 +1,4 @@
-import { fail, HttpError } from './errors'
+import { fail, StatusError } from '../errors'
 
 /**
  * Deepest nesting of arrays and objects accepted in a body. Documents are
@@ -55,7 +55,7 @@ async function readBody(request: Request, maxBody: number): Promise<Uint8Array> 
     }
     return await readLimited(request.body, maxBody)
   } catch (error) {
-    if (error instanceof HttpError) throw error
+    if (error instanceof StatusError) throw error
     fail(400, 'body could not be read')
   }
 }

@@ -1,22 +1,10 @@
 /**
  * One error model for every failure: `{"code": <status>, "error": <message>}`.
- * Handlers and services throw with `fail(status, message)`; the app's error
- * hook turns that, and every framework error, into this body.
+ * Handlers and services throw with `fail(status, message)` (see errors.ts);
+ * the app's error hook turns that, and every framework error, into this body.
  */
 import { ValidationError } from 'elysia'
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-export function fail(status: number, message: string): never {
-  throw new HttpError(status, message)
-}
+import { StatusError } from '../errors'
 
 const JSON_TYPE = 'application/json'
 
@@ -100,9 +88,9 @@ const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
  * handed to `reportFault` (the app's log) and its detail never leaks.
  */
 export function toErrorResponse(code: string | number, error: unknown, reportFault: (error: unknown) => void): Response {
-  if (error instanceof HttpError) return errorResponse(error.status, error.message)
+  if (error instanceof StatusError) return errorResponse(error.status, error.message)
   // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
-  if (error instanceof Error && error.cause instanceof HttpError) return errorResponse(error.cause.status, error.cause.message)
+  if (error instanceof Error && error.cause instanceof StatusError) return errorResponse(error.cause.status, error.cause.message)
   // A response that fails its own schema is the server's fault, not the client's.
   if (error instanceof ValidationError && error.type !== 'response') return errorResponse(400, validationMessage(error))
   const known = typeof code === 'string' ? FRAMEWORK_ERRORS[code] : undefined

@@ -1,4 +1,4 @@
-import { fail } from './errors'
+import { fail } from '../errors'
 
 /** API.md §1: path parameters are opaque strings of these characters. */
 const PATH_PARAM = /^[A-Za-z0-9_]+$/

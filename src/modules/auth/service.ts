@@ -10,7 +10,7 @@ import { newId } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { auths, datasets, groups, roles, users } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 export type Document = Record<string, unknown>
 export interface User extends Document {

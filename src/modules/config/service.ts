@@ -6,7 +6,7 @@ import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
 import { configs, datasets } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 const p = sql.placeholder
 

@@ -1,10 +1,10 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
+import { keyedCollection } from '../../http/listing'
+import { parseKeys, parseStatusFilter, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { DATASET_STATUSES } from '../../status'
-import { parseStatusFilter, refuseRepeated } from '../../http/listing'
 import { DatasetModel } from './model'
 import { DatasetService } from './service'
 
@@ -15,10 +15,9 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
     .get('/datasets', ({ query, auth, request }) => {
-      refuseRepeated(request.url, DatasetModel.listQuery)
+      refuseRepeated(request.url, DatasetModel.listQuery.properties)
       const keys = parseKeys(query.keys)
-      const rows = datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status))
-      return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'dataset_id') })) : rows))
+      return keyedCollection(datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status)), keys, 'dataset_id')
     }, {
       access: { roles: lister },
       query: DatasetModel.listQuery,

@@ -11,7 +11,7 @@ import { newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { auths, datasets, jobCounts, sequences } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import type { AuthService } from '../auth/service'
 import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
 

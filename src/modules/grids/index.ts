@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
+import { keyedCollection } from '../../http/listing'
 import { created, jsonText } from '../../http/respond'
 import { GridModel } from './model'
 import { GridsService } from './service'
@@ -9,7 +10,7 @@ const gridAccess = { roles: ['admin', 'client'] } as const
 export const gridsModule = (ctx: AppContext, grids = new GridsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:grids', detail: { tags: ['Grids'] } })
     .use(ctx.access)
-    .get('/grids', () => jsonText(grids.listJson()), { access: gridAccess, detail: { summary: '{grid_id: grid}' } })
+    .get('/grids', () => keyedCollection(grids.list(), undefined, 'grid_id'), { access: gridAccess, detail: { summary: '{grid_id: grid}' } })
     .post('/grids', ({ body, auth }) => {
       const gridId = grids.create(body, auth.username)
       return created(`/grids/${gridId}`, gridId)

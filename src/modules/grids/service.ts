@@ -3,11 +3,11 @@
  */
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
-import { collectionJson, mergePatch, newId, timestamp } from '../../db/documents'
+import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { grids } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 type Document = Record<string, unknown>
 
@@ -19,9 +19,9 @@ export class GridsService {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** `{grid_id: grid}` in creation order, as JSON text. */
-  listJson(): string {
-    return collectionJson(this.db.select({ id: grids.gridId, doc: grids.doc }).from(grids).orderBy(sql`rowid`).all())
+  /** The grids in creation order. */
+  list(): { id: string; doc: string }[] {
+    return this.db.select({ id: grids.gridId, doc: grids.doc }).from(grids).orderBy(sql`rowid`).all()
   }
 
   getJson(gridId: string): string {

@@ -1,10 +1,10 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { parseKeys, projectedJson } from '../../db/documents'
+import { collectionResponse, projectedJson } from '../../http/listing'
+import { parseKeys, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { JOB_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/listing'
 import { JobModel } from './model'
 import { JobService } from './service'
 
@@ -28,7 +28,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       detail: { summary: 'merge into the job; returns the job' },
     })
     .get('/datasets/:dataset_id/jobs', ({ params, query, request }) => {
-      refuseRepeated(request.url, JobModel.listQuery)
+      refuseRepeated(request.url, JobModel.listQuery.properties)
       const keys = parseKeys(query.keys)
       const fetch = jobs.fetcher({
         datasetId: params.dataset_id,

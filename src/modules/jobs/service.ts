@@ -9,9 +9,9 @@ import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { datasets, jobCounts, jobs } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import { checkStatus, JOB_STATUSES } from '../../status'
-import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
+import { mergedFetcher, type PageFetcher, type StoredRow } from '../../db/pages'
 
 export type Document = Record<string, unknown>
 

@@ -1,10 +1,10 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { parseKeys } from '../../db/documents'
+import { projectedJson } from '../../http/listing'
+import { parseKeys, queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../http/listing'
 import { LogModel } from './model'
-import { LogService } from './service'
+import { logJson, LogService } from './service'
 
 export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:logs', detail: { tags: ['Logs'] } })
@@ -30,14 +30,13 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.cl
       detail: { summary: 'a log of the dataset, with its data' },
     })
     .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query, request }) => {
-      refuseRepeated(request.url, LogModel.taskLogsQuery)
-      const body = logs.taskLogs(params.dataset_id, params.task_id, {
-        num: queryInteger('num', query.num, 1),
-        order: queryChoice('order', query.order, ['desc', 'asc']),
-        group: queryBoolean('group', query.group) ?? false,
-        keys: parseKeys(query.keys),
-      })
-      return jsonText(body)
+      refuseRepeated(request.url, LogModel.taskLogsQuery.properties)
+      const num = queryInteger('num', query.num, 1)
+      const order = queryChoice('order', query.order, ['desc', 'asc'])
+      const group = queryBoolean('group', query.group) ?? false
+      const keys = parseKeys(query.keys)
+      const found = logs.taskLogs(params.dataset_id, params.task_id, { num, order, group, withData: keys === undefined || keys.includes('data') })
+      return jsonText('{"logs":[' + found.map((log) => logJson(projectedJson(log.doc, keys, 'log_id'), log.data)).join(',') + ']}')
     }, {
       access: { roles: ['admin'], dataset: 'read' },
       query: LogModel.taskLogsQuery,

@@ -6,11 +6,11 @@
  */
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db'
-import { newId, project, timestamp } from '../../db/documents'
+import { newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { logs } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 export type Document = Record<string, unknown>
 
@@ -27,7 +27,14 @@ export interface TaskLogQuery {
   order: 'asc' | 'desc'
   /** Only the newest log of each name. */
   group: boolean
-  keys?: string[]
+  /** Whether the logs' text is wanted, or only their metadata. */
+  withData: boolean
+}
+
+/** A stored log: its metadata document as JSON text and, when asked for, its text. */
+export interface StoredLog {
+  doc: string
+  data?: string
 }
 
 type Encoding = 'identity' | 'gzip'
@@ -86,11 +93,11 @@ export class LogService {
   get(logId: string, datasetId?: string): string {
     const row = datasetId === undefined ? this.logQuery().get({ log_id: logId }) : this.logInDatasetQuery().get({ log_id: logId, dataset_id: datasetId })
     if (!row) fail(404, `log ${logId} not found`)
-    return withData(row.doc, decode(row.encoding, row.data))
+    return logJson(row.doc, decode(row.encoding, row.data))
   }
 
-  /** `{"logs": [...]}` for a task of a dataset (JSON text); 404 when it has none. */
-  taskLogs(datasetId: string, taskId: string, query: TaskLogQuery): string {
+  /** The logs of a task of a dataset, newest first unless `order` is asc; 404 when it has none. */
+  taskLogs(datasetId: string, taskId: string, query: TaskLogQuery): StoredLog[] {
     let selected = this.taskLogsQuery().all({ dataset_id: datasetId, task_id: taskId })
     if (query.group) {
       const seen = new Set<string | null>()
@@ -99,15 +106,11 @@ export class LogService {
     if (query.order === 'asc') selected.reverse()
     if (query.num !== undefined) selected = selected.slice(0, query.num)
     if (selected.length === 0) fail(404, `no logs for task ${taskId}`)
-    const { keys } = query
-    const wantsData = keys === undefined || keys.includes('data')
-    const projected = (doc: string) => (keys === undefined ? doc : JSON.stringify(project(JSON.parse(doc) as Document, keys, 'log_id')))
-    const entries = selected.map(({ id }) => {
-      if (!wantsData) return projected(this.docQuery().get({ log_id: id })!.doc)
+    return selected.map(({ id }) => {
+      if (!query.withData) return { doc: this.docQuery().get({ log_id: id })!.doc }
       const stored = this.logQuery().get({ log_id: id })!
-      return withData(projected(stored.doc), decode(stored.encoding, stored.data))
+      return { doc: stored.doc, data: decode(stored.encoding, stored.data) }
     })
-    return '{"logs":[' + entries.join(',') + ']}'
   }
 
   /** The SQL of the lookups, for query-plan checks. */
@@ -137,8 +140,9 @@ function decode(encoding: string, bytes: Uint8Array): string {
   throw new Error(`unknown log encoding: ${encoding}`)
 }
 
-/** The metadata document's JSON text with `"data": <text>` added as its last key. */
-function withData(docJson: string, data: string): string {
+/** A log as JSON text: the metadata document's text with `"data": <text>` added as its last key, when given. */
+export function logJson(docJson: string, data: string | undefined): string {
+  if (data === undefined) return docJson
   const rest = docJson.slice(0, docJson.lastIndexOf('}'))
   const separator = /^\{\s*$/.test(rest) ? '' : ','
   return rest + separator + '"data":' + JSON.stringify(data) + '}'

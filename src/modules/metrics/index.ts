@@ -5,7 +5,7 @@
 import { Elysia } from 'elysia'
 import { authenticate } from '../../auth/access'
 import type { AppContext } from '../../context'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import { forwardedByProxy, isLoopback, type ClientAddresses } from '../../observability/client-address'
 import type { Metrics } from '../../observability/metrics'
 import type { Bearer } from '../../observability/requests'

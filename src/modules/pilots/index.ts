@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { parseKeys } from '../../db/documents'
+import { keyedCollection } from '../../http/listing'
+import { parseKeys, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
-import { refuseRepeated } from '../../http/listing'
 import { Empty } from '../../http/schema'
 import { PilotModel } from './model'
 import { PilotsService } from './service'
@@ -14,8 +14,9 @@ export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db,
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
     .get('/pilots', ({ query, request }) => {
-      refuseRepeated(request.url, PilotModel.list)
-      return jsonText(pilots.listJson({ gridId: query.grid_id, keys: parseKeys(query.keys) }))
+      refuseRepeated(request.url, PilotModel.list.properties)
+      const keys = parseKeys(query.keys)
+      return keyedCollection(pilots.list(query.grid_id), keys, 'pilot_id')
     }, {
       access: { roles: ['admin', 'system', 'client'] },
       query: PilotModel.list,

@@ -3,11 +3,11 @@
  */
 import { eq, sql } from 'drizzle-orm'
 import { writeTx, type Db } from '../../db'
-import { collectionJson, mergePatch, newId, projectedJson, timestamp } from '../../db/documents'
+import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { pilots } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 type Document = Record<string, unknown>
 
@@ -19,12 +19,10 @@ export class PilotsService {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** `{pilot_id: pilot}` in creation order, optionally of one grid and projected to `keys`. */
-  listJson(filter: { gridId?: string; keys?: string[] }): string {
+  /** The pilots in creation order, optionally of one grid. */
+  list(gridId: string | undefined): { id: string; doc: string }[] {
     const query = this.db.select({ id: pilots.pilotId, doc: pilots.doc }).from(pilots)
-    const rows = (filter.gridId === undefined ? query : query.where(eq(pilots.gridId, filter.gridId))).orderBy(sql`rowid`).all()
-    const keys = filter.keys
-    return collectionJson(keys ? rows.map((r) => ({ id: r.id, doc: projectedJson(r.doc, keys, 'pilot_id') })) : rows)
+    return (gridId === undefined ? query : query.where(eq(pilots.gridId, gridId))).orderBy(sql`rowid`).all()
   }
 
   getJson(pilotId: string): string {

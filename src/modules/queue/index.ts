@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import { jsonText } from '../../http/respond'
 import { QueueModel } from './model'
 import { DEFAULT_NUM_TASKS, QueueService } from './service'

@@ -15,7 +15,7 @@ import { writeTx, type Db } from '../../db'
 import { GroupCommit } from '../../db/group-commit'
 import { timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
 import { lazy } from '../../db/lazy'
 

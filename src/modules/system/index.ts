@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { AppContext } from '../../context'
-import { fail } from '../../http/errors'
+import { databaseAnswers } from '../../db'
+import { fail } from '../../errors'
 import pkg from '../../../package.json'
 
 export const VERSION: string = pkg.version
@@ -12,11 +13,7 @@ export const systemModule = (ctx: AppContext) =>
       access: 'public',
       response: t.Object({ service: t.String(), version: t.String() }),
     })
-    .get('/healthz', () => {
-      try {
-        ctx.sqlite.query('SELECT 1').get()
-      } catch {
-        fail(503, 'database unavailable')
-      }
-      return { status: 'ok' }
-    }, { access: 'public', response: t.Object({ status: t.String() }) })
+    .get('/healthz', () => (databaseAnswers(ctx.db) ? { status: 'ok' } : fail(503, 'database unavailable')), {
+      access: 'public',
+      response: t.Object({ status: t.String() }),
+    })

@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { collectionJson, parseKeys, projectedJson } from '../../db/documents'
+import { keyedCollection } from '../../http/listing'
+import { parseKeys, queryBoolean, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
-import { queryBoolean, refuseRepeated } from '../../http/listing'
 import { TaskStatModel } from './model'
 import { TaskStatService } from './service'
 
@@ -20,10 +20,9 @@ export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService
       detail: { summary: 'record statistics for the task; 201 {"result": task_stat_id}' },
     })
     .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query, request }) => {
-      refuseRepeated(request.url, TaskStatModel.listQuery)
+      refuseRepeated(request.url, TaskStatModel.listQuery.properties)
       const keys = parseKeys(query.keys)
-      const rows = taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false)
-      return jsonText(collectionJson(keys ? rows.map((row) => ({ id: row.id, doc: projectedJson(row.doc, keys, 'task_stat_id') })) : rows))
+      return keyedCollection(taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false), keys, 'task_stat_id')
     }, { access: adminOrRead, query: TaskStatModel.listQuery, detail: { summary: '{task_stat_id: task_stat} of the task, in creation order' } })
     .get('/datasets/:dataset_id/tasks/:task_id/task_stats/:task_stat_id', ({ params }) => jsonText(taskStats.get(params.dataset_id, params.task_id, params.task_stat_id)), {
       access: adminOrRead,

@@ -8,7 +8,7 @@ import { newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { tasks, taskStats } from '../../db/schema'
 import { lazy } from '../../db/lazy'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 
 const byCreation = sql`${taskStats}.rowid`
 const p = sql.placeholder

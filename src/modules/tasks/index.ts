@@ -1,10 +1,11 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../../context'
-import { parseKeys, projectedJson } from '../../db/documents'
+import type { StoredRow } from '../../db/pages'
+import { collectionResponse, projectedJson } from '../../http/listing'
+import { parseKeys, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { TASK_STATUSES } from '../../status'
-import { collectionResponse, parseStatusFilter, queryInteger, refuseRepeated, type StoredRow } from '../../http/listing'
 import { TaskModel } from './model'
 import { TaskService } from './service'
 
@@ -24,7 +25,7 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       return created(`/tasks/${taskId}`, taskId)
     }, { access: { roles: services }, body: TaskModel.create, detail: { summary: 'create a task in its job; 201 {"result": task_id}' } })
     .get('/tasks', ({ query, request }) => {
-      refuseRepeated(request.url, TaskModel.listQuery)
+      refuseRepeated(request.url, TaskModel.listQuery.properties)
       const keys = parseKeys(query.keys)
       const fetch = tasks.fetcher({ statuses: parseStatusFilter(TASK_STATUSES, query.status) })
       return collectionResponse({ open: '{"tasks":[', close: ']}', fetch, entry: taskJson(keys) })
@@ -45,7 +46,7 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       detail: { summary: "set the task's status and status_changed" },
     })
     .get('/datasets/:dataset_id/tasks', ({ params, query, request }) => {
-      refuseRepeated(request.url, TaskModel.datasetListQuery)
+      refuseRepeated(request.url, TaskModel.datasetListQuery.properties)
       const keys = parseKeys(query.keys)
       const fetch = tasks.fetcher({
         datasetId: params.dataset_id,

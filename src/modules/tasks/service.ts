@@ -9,11 +9,11 @@ import { DatasetStatuses } from '../../db/dataset-statuses'
 import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
 import { jobs, taskCounts, tasks } from '../../db/schema'
-import { fail } from '../../http/errors'
+import { fail } from '../../errors'
 import { checkStatus, inStatusOrder, TASK_STATUSES } from '../../status'
 import { GroupCommit } from '../../db/group-commit'
 import { lazy } from '../../db/lazy'
-import { mergedFetcher, type PageFetcher, type StoredRow } from '../../http/listing'
+import { mergedFetcher, type PageFetcher, type StoredRow } from '../../db/pages'
 
 export type Document = Record<string, unknown>
 
