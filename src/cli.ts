@@ -6,7 +6,8 @@
  * and the README's configuration tables are checked against it.
  */
 import { parseArgs } from 'node:util'
-import { ROLES, TOKEN_TYPES, TokenService } from './auth/tokens'
+import { ROLES } from './auth/roles'
+import { TOKEN_TYPES, TokenService } from './auth/tokens'
 import { ConfigError, SETTINGS, loadConfig, resolveSecret, shownDefault, type Config } from './config'
 import { closeDatabase, openDatabase } from './db'
 import { VERSION } from './modules/system'

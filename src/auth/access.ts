@@ -1,6 +1,6 @@
 /**
  * The access guard: an Elysia macro every route declares its rule with,
- *   { access: { roles: ['admin', 'client'], dataset: 'read' } }
+ *   { access: { roles: clients, dataset: 'read' } }   (role sets: see roles.ts)
  * It checks the path parameters (404, see http/path-params.ts), authenticates
  * the bearer token (401) and decides allow / 403 / 404 before the body is
  * validated or the handler runs.
@@ -8,7 +8,8 @@
 import { Elysia } from 'elysia'
 import { fail } from '../errors'
 import { refuseUnroutableParams } from '../http/path-params'
-import { bearerToken, type Auth, type Role, type TokenService } from './tokens'
+import type { Role } from './roles'
+import { bearerToken, type Auth, type TokenService } from './tokens'
 
 export type DatasetMode = 'read' | 'write'
 

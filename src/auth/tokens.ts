@@ -11,8 +11,6 @@
  */
 import { jwt } from '@elysiajs/jwt'
 
-export const ROLES = ['user', 'admin', 'system', 'client', 'pilot', 'anonymous'] as const
-export type Role = (typeof ROLES)[number]
 export const TOKEN_TYPES = ['temp', 'user', 'system'] as const
 export type TokenType = (typeof TOKEN_TYPES)[number]
 export const ISSUER = 'IceProd'

@@ -2,13 +2,14 @@ import { Elysia } from 'elysia'
 import { LdapUnavailableError, ldapCheckPassword } from '../../auth/ldap'
 import { LoginThrottle } from '../../auth/throttle'
 import { hasDatasetAccess } from '../../auth/access'
+import { adminOnly, clientsAndUsers, system } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { fail } from '../../errors'
 import { created } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { AuthModel } from './model'
 
-const admin = { roles: ['admin'] } as const
+const admin = { roles: adminOnly } as const
 
 export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new LoginThrottle()) =>
   new Elysia({ name: 'module:auth', detail: { tags: ['Auth'] } })
@@ -78,13 +79,13 @@ export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new Logi
       return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }
     }, { access: 'public', body: AuthModel.login, response: AuthModel.loginResult })
     .post('/create_token', async ({ auth: caller, body }) => ({ result: await auth.deriveToken(caller, body) }), {
-      access: { roles: ['user', 'admin', 'client'] },
+      access: { roles: clientsAndUsers },
       body: AuthModel.createToken,
       response: AuthModel.tokenResult,
     })
     // dataset access rules
     .put('/auths/:dataset_id', ({ params, body }) => (auth.putRule(params.dataset_id, body), {}), {
-      access: { roles: ['admin', 'system'] },
+      access: { roles: system },
       body: AuthModel.rule,
     })
     .get('/auths/:dataset_id', ({ params }) => auth.getRule(params.dataset_id), { access: admin })

@@ -3,7 +3,8 @@
  */
 import { eq, sql } from 'drizzle-orm'
 import type { DatasetRule, DatasetRules } from '../../auth/access'
-import { ROLES, type Auth, type TokenService, type TokenType } from '../../auth/tokens'
+import { ROLES } from '../../auth/roles'
+import type { Auth, TokenService, TokenType } from '../../auth/tokens'
 import type { Config } from '../../config'
 import { writeTx, type Db } from '../../db'
 import { newId } from '../../db/documents'

@@ -1,12 +1,13 @@
 import { Elysia } from 'elysia'
+import { adminOnly, clientsAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { ConfigModel } from './model'
 import { ConfigService } from './service'
 
-const readers = { roles: ['admin', 'client', 'pilot'], dataset: 'read' } as const
-const writers = { roles: ['admin'], dataset: 'write' } as const
+const readers = { roles: clientsAndPilots, dataset: 'read' } as const
+const writers = { roles: adminOnly, dataset: 'write' } as const
 const getSummary = { summary: "the dataset's config, with its dataset_id; 404 if none" }
 const putSummary = { summary: "replace the dataset's whole config" }
 

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { adminOnly, services, servicesAndPilots, servicesAndUsers, users } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
 import { parseKeys, parseStatusFilter, refuseRepeated } from '../../http/query'
@@ -8,8 +9,7 @@ import { DATASET_STATUSES } from '../../status'
 import { DatasetModel } from './model'
 import { DatasetService } from './service'
 
-const lister = ['admin', 'system', 'client', 'user'] as const
-const adminOrWrite = { roles: ['admin'], dataset: 'write' } as const
+const adminOrWrite = { roles: adminOnly, dataset: 'write' } as const
 
 export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.clock)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
@@ -19,21 +19,21 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       const keys = parseKeys(query.keys)
       return keyedCollection(datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status)), keys, 'dataset_id')
     }, {
-      access: { roles: lister },
+      access: { roles: servicesAndUsers },
       query: DatasetModel.listQuery,
       detail: { summary: '{dataset_id: dataset}; a user token sees the datasets its groups may read' },
     })
     .post('/datasets', ({ body, auth }) => created(`/datasets/${datasets.create(body, auth)}`), {
-      access: { roles: ['admin', 'user'] },
+      access: { roles: users },
       body: DatasetModel.create,
       detail: { summary: 'create a dataset and its access rule; 201 {"result": "/datasets/<dataset_id>"}' },
     })
     .get('/datasets/:dataset_id', ({ params }) => jsonText(datasets.get(params.dataset_id)), {
-      access: { roles: ['admin', 'system', 'client', 'pilot'], dataset: 'read' },
+      access: { roles: servicesAndPilots, dataset: 'read' },
       detail: { summary: 'the dataset' },
     })
     .put('/datasets/:dataset_id/status', ({ params, body }) => (datasets.setStatus(params.dataset_id, body.status), {}), {
-      access: { roles: ['admin', 'system', 'client'], dataset: 'write' },
+      access: { roles: services, dataset: 'write' },
       body: DatasetModel.status,
       response: Empty,
       detail: { summary: "set the dataset's status" },
@@ -51,7 +51,7 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       detail: { summary: 'set jobs_submitted, never below the jobs already created (tasks_submitted follows tasks_per_job)' },
     })
     .get('/dataset_summaries/status', ({ auth }) => datasets.statusSummary(auth), {
-      access: { roles: lister },
+      access: { roles: servicesAndUsers },
       response: DatasetModel.statusSummary,
       detail: { summary: '{status: [dataset_id, ...]} over the datasets the token may see, in status order' },
     })

@@ -5,6 +5,7 @@
  */
 import { eq, inArray, sql } from 'drizzle-orm'
 import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
+import { seesAllDatasets } from '../../auth/roles'
 import type { Auth } from '../../auth/tokens'
 import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
@@ -25,9 +26,6 @@ export interface NewDataset extends Document {
   priority?: number
   debug?: boolean
 }
-
-/** Roles that see every dataset in the listings; other tokens see the datasets their groups may read. */
-const SEES_ALL: readonly string[] = ['admin', 'system', 'client']
 
 const byCreation = sql`${datasets}.rowid`
 const p = sql.placeholder
@@ -98,7 +96,7 @@ export class DatasetService {
   /** The datasets `caller` may see, with the given statuses when a filter is set, in creation order. */
   visible(caller: Auth, statuses?: string[]): { id: string; doc: string }[] {
     const rows = this.listQuery(statuses).all()
-    if (SEES_ALL.includes(caller.role)) return rows
+    if (seesAllDatasets.includes(caller.role)) return rows
     return rows.filter((row) => row.rule !== null && hasDatasetAccess(caller.groups, JSON.parse(row.rule) as DatasetRule, 'read'))
   }
 

@@ -1,11 +1,12 @@
 import { Elysia } from 'elysia'
+import { clients } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
 import { created, jsonText } from '../../http/respond'
 import { GridModel } from './model'
 import { GridsService } from './service'
 
-const gridAccess = { roles: ['admin', 'client'] } as const
+const gridAccess = { roles: clients } as const
 
 export const gridsModule = (ctx: AppContext, grids = new GridsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:grids', detail: { tags: ['Grids'] } })

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { services, servicesAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { collectionResponse, projectedJson } from '../../http/listing'
 import { parseKeys, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/query'
@@ -8,7 +9,6 @@ import { JOB_STATUSES } from '../../status'
 import { JobModel } from './model'
 import { JobService } from './service'
 
-const services = ['admin', 'system', 'client'] as const
 const datasetRead = { roles: services, dataset: 'read' } as const
 
 export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.clock)) =>
@@ -19,7 +19,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       return created(`/jobs/${jobId}`, jobId)
     }, { access: { roles: services }, body: JobModel.create, detail: { summary: 'create a job; 201 {"result": job_id}' } })
     .get('/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id)), {
-      access: { roles: [...services, 'pilot'] },
+      access: { roles: servicesAndPilots },
       detail: { summary: 'the job' },
     })
     .patch('/jobs/:job_id', ({ params, body }) => jsonText(jobs.patch(params.job_id, body)), {

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { adminOnly, pilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { projectedJson } from '../../http/listing'
 import { parseKeys, queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../http/query'
@@ -12,21 +13,21 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.cl
     .post('/logs', ({ body }) => {
       const logId = logs.create(body)
       return created(`/logs/${logId}`, logId)
-    }, { access: { roles: ['admin', 'pilot'] }, body: LogModel.create, detail: { summary: 'store a log; 201 {"result": log_id}' } })
+    }, { access: { roles: pilots }, body: LogModel.create, detail: { summary: 'store a log; 201 {"result": log_id}' } })
     .get('/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id)), {
-      access: { roles: ['admin'] },
+      access: { roles: adminOnly },
       detail: { summary: 'the log, with its data' },
     })
     .post('/datasets/:dataset_id/logs', ({ params, body }) => {
       const logId = logs.create(body, params.dataset_id)
       return created(`/datasets/${params.dataset_id}/logs/${logId}`, logId)
     }, {
-      access: { roles: ['admin'], dataset: 'write' },
+      access: { roles: adminOnly, dataset: 'write' },
       body: LogModel.createInDataset,
       detail: { summary: 'store a log of the dataset; 201 {"result": log_id}' },
     })
     .get('/datasets/:dataset_id/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id, params.dataset_id)), {
-      access: { roles: ['admin'], dataset: 'read' },
+      access: { roles: adminOnly, dataset: 'read' },
       detail: { summary: 'a log of the dataset, with its data' },
     })
     .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query, request }) => {
@@ -38,7 +39,7 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.cl
       const found = logs.taskLogs(params.dataset_id, params.task_id, { num, order, group, withData: keys === undefined || keys.includes('data') })
       return jsonText('{"logs":[' + found.map((log) => logJson(projectedJson(log.doc, keys, 'log_id'), log.data)).join(',') + ']}')
     }, {
-      access: { roles: ['admin'], dataset: 'read' },
+      access: { roles: adminOnly, dataset: 'read' },
       query: LogModel.taskLogsQuery,
       detail: { summary: '{"logs": [log, ...]} of the task, newest first; 404 if none' },
     })

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { clients, clientsAndPilots, services } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
 import { parseKeys, refuseRepeated } from '../../http/query'
@@ -7,8 +8,8 @@ import { Empty } from '../../http/schema'
 import { PilotModel } from './model'
 import { PilotsService } from './service'
 
-const manage = { roles: ['admin', 'client'] } as const
-const ownPilot = { roles: ['admin', 'client', 'pilot'] } as const
+const manage = { roles: clients } as const
+const ownPilot = { roles: clientsAndPilots } as const
 
 export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
@@ -18,7 +19,7 @@ export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db,
       const keys = parseKeys(query.keys)
       return keyedCollection(pilots.list(query.grid_id), keys, 'pilot_id')
     }, {
-      access: { roles: ['admin', 'system', 'client'] },
+      access: { roles: services },
       query: PilotModel.list,
       detail: { summary: '{pilot_id: pilot}, optionally of one grid' },
     })

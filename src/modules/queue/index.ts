@@ -1,17 +1,18 @@
 import { Elysia } from 'elysia'
+import { clients, pilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { fail } from '../../errors'
 import { jsonText } from '../../http/respond'
 import { QueueModel } from './model'
 import { DEFAULT_NUM_TASKS, QueueService } from './service'
 
-const pilotActions = { roles: ['admin', 'pilot'] } as const
+const pilotActions = { roles: pilots } as const
 
 export const queueModule = (ctx: AppContext, queue = new QueueService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:queue', detail: { tags: ['Task queue'] } })
     .use(ctx.access)
     .post('/task_actions/queue', ({ body }) => ({ queued: queue.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}) }), {
-      access: { roles: ['admin', 'client'] },
+      access: { roles: clients },
       body: QueueModel.queue,
       response: QueueModel.queued,
       detail: { summary: 'move ready waiting tasks (every dependency complete) to queued, heavier datasets first' },

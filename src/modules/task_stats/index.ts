@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { adminOnly, clientsAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
 import { parseKeys, queryBoolean, refuseRepeated } from '../../http/query'
@@ -6,7 +7,7 @@ import { created, jsonText } from '../../http/respond'
 import { TaskStatModel } from './model'
 import { TaskStatService } from './service'
 
-const adminOrRead = { roles: ['admin'], dataset: 'read' } as const
+const adminOrRead = { roles: adminOnly, dataset: 'read' } as const
 
 export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:task_stats', detail: { tags: ['Task stats'] } })
@@ -15,7 +16,7 @@ export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService
       const taskStatId = taskStats.create(params.task_id, body)
       return created(`/datasets/${body.dataset_id}/tasks/${params.task_id}/task_stats/${taskStatId}`, taskStatId)
     }, {
-      access: { roles: ['admin', 'client', 'pilot'] },
+      access: { roles: clientsAndPilots },
       body: TaskStatModel.create,
       detail: { summary: 'record statistics for the task; 201 {"result": task_stat_id}' },
     })

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { services, servicesAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import type { StoredRow } from '../../db/pages'
 import { collectionResponse, projectedJson } from '../../http/listing'
@@ -9,8 +10,6 @@ import { TASK_STATUSES } from '../../status'
 import { TaskModel } from './model'
 import { TaskService } from './service'
 
-const services = ['admin', 'system', 'client'] as const
-const servicesAndPilots = ['admin', 'system', 'client', 'pilot'] as const
 const datasetRead = { roles: services, dataset: 'read' } as const
 const datasetWrite = { roles: services, dataset: 'write' } as const
 
