@@ -3,11 +3,15 @@
  *   { access: { roles: clients, dataset: 'read' } }   (role sets: see roles.ts)
  * It checks the path parameters (404, see http/path-params.ts), authenticates
  * the bearer token (401) and decides allow / 403 / 404 before the body is
- * validated or the handler runs.
+ * validated or the handler runs. Being every route's first step, it also
+ * refuses a query parameter that the route's `query` schema declares and the
+ * request repeats (400, see http/query.ts): no route needs a hook of its own
+ * for that.
  */
 import { Elysia } from 'elysia'
 import { fail } from '../errors'
 import { refuseUnroutableParams } from '../http/path-params'
+import { refuseRepeated } from '../http/query'
 import type { Role } from './roles'
 import { bearerToken, type Auth, type TokenService } from './tokens'
 
@@ -55,6 +59,11 @@ export function authenticate(tokens: TokenService, header: string | null): Auth 
   return tokens.cached(token) ?? tokens.verify(token).then((auth) => auth ?? fail(401, 'invalid token'))
 }
 
+/** What the guard reads of a route's options when the route is added. */
+interface RouteOptions {
+  query?: { properties?: object }
+}
+
 /** Where the guard marks when a route's handling starts (see observability/requests.ts). */
 interface Started {
   startedAt?: number
@@ -84,20 +93,29 @@ export function accessGuard(tokens: TokenService, datasets: DatasetRules, markSt
 
   return new Elysia({ name: 'access-guard' }).macro({
     access(rule: AccessRule) {
+      // The query parameters the route declares, read when the route is added.
+      let declared: object | undefined
+      const introspect = (route: unknown) => {
+        declared = (route as RouteOptions).query?.properties
+      }
       // The context is never passed on whole: Elysia reads hooks' source to
       // decide what each request must prepare.
       if (rule === 'public') {
         // A public route gets its hook even when it has nothing to mark, so that its rule can be read back.
         return {
-          transform: declare(rule, (ctx: object) => {
+          introspect,
+          transform: declare(rule, (ctx: { request: Request }) => {
             if (markStart) (ctx as Started).startedAt ??= performance.now()
+            if (declared !== undefined) refuseRepeated(ctx.request.url, declared)
           }),
         }
       }
       return {
+        introspect,
         transform: declare(rule, async (ctx: { request: Request; params: unknown }) => {
           if (markStart) (ctx as Started).startedAt ??= performance.now()
           ;(ctx as unknown as { auth: Auth }).auth = await authorize(rule, ctx.request, ctx.params as Record<string, string>)
+          if (declared !== undefined) refuseRepeated(ctx.request.url, declared)
         }),
         resolve(ctx) {
           return { auth: (ctx as unknown as { auth: Auth }).auth }

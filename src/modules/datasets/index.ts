@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { adminOnly, services, servicesAndPilots, servicesAndUsers, users } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
-import { parseKeys, parseStatusFilter, refuseRepeated } from '../../http/query'
+import { parseKeys, parseStatusFilter } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { DATASET_STATUSES } from '../../status'
@@ -14,8 +14,7 @@ const adminOrWrite = { roles: adminOnly, dataset: 'write' } as const
 export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.clock)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
-    .get('/datasets', ({ query, auth, request }) => {
-      refuseRepeated(request.url, DatasetModel.listQuery.properties)
+    .get('/datasets', ({ query, auth }) => {
       const keys = parseKeys(query.keys)
       return keyedCollection(datasets.visible(auth, parseStatusFilter(DATASET_STATUSES, query.status)), keys, 'dataset_id')
     }, {

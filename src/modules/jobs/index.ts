@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { services, servicesAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { collectionResponse, projectedJson } from '../../http/listing'
-import { parseKeys, parseStatusFilter, queryInteger, refuseRepeated } from '../../http/query'
+import { parseKeys, parseStatusFilter, queryInteger } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { JOB_STATUSES } from '../../status'
@@ -27,8 +27,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       body: JobModel.patch,
       detail: { summary: 'merge into the job; returns the job' },
     })
-    .get('/datasets/:dataset_id/jobs', ({ params, query, request }) => {
-      refuseRepeated(request.url, JobModel.listQuery.properties)
+    .get('/datasets/:dataset_id/jobs', ({ params, query }) => {
       const keys = parseKeys(query.keys)
       const fetch = jobs.fetcher({
         datasetId: params.dataset_id,

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { adminOnly, pilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { projectedJson } from '../../http/listing'
-import { parseKeys, queryBoolean, queryChoice, queryInteger, refuseRepeated } from '../../http/query'
+import { parseKeys, queryBoolean, queryChoice, queryInteger } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { LogModel } from './model'
 import { logJson, LogService } from './service'
@@ -30,8 +30,7 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.cl
       access: { roles: adminOnly, dataset: 'read' },
       detail: { summary: 'a log of the dataset, with its data' },
     })
-    .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query, request }) => {
-      refuseRepeated(request.url, LogModel.taskLogsQuery.properties)
+    .get('/datasets/:dataset_id/tasks/:task_id/logs', ({ params, query }) => {
       const num = queryInteger('num', query.num, 1)
       const order = queryChoice('order', query.order, ['desc', 'asc'])
       const group = queryBoolean('group', query.group) ?? false

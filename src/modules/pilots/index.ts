@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { clients, clientsAndPilots, services } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
-import { parseKeys, refuseRepeated } from '../../http/query'
+import { parseKeys } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
 import { PilotModel } from './model'
@@ -14,8 +14,7 @@ const ownPilot = { roles: clientsAndPilots } as const
 export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
-    .get('/pilots', ({ query, request }) => {
-      refuseRepeated(request.url, PilotModel.list.properties)
+    .get('/pilots', ({ query }) => {
       const keys = parseKeys(query.keys)
       return keyedCollection(pilots.list(query.grid_id), keys, 'pilot_id')
     }, {

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { adminOnly, clientsAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
-import { parseKeys, queryBoolean, refuseRepeated } from '../../http/query'
+import { parseKeys, queryBoolean } from '../../http/query'
 import { created, jsonText } from '../../http/respond'
 import { TaskStatModel } from './model'
 import { TaskStatService } from './service'
@@ -20,8 +20,7 @@ export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService
       body: TaskStatModel.create,
       detail: { summary: 'record statistics for the task; 201 {"result": task_stat_id}' },
     })
-    .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query, request }) => {
-      refuseRepeated(request.url, TaskStatModel.listQuery.properties)
+    .get('/datasets/:dataset_id/tasks/:task_id/task_stats', ({ params, query }) => {
       const keys = parseKeys(query.keys)
       return keyedCollection(taskStats.list(params.dataset_id, params.task_id, queryBoolean('last', query.last) ?? false), keys, 'task_stat_id')
     }, { access: adminOrRead, query: TaskStatModel.listQuery, detail: { summary: '{task_stat_id: task_stat} of the task, in creation order' } })
