@@ -31,6 +31,7 @@ import { gridsModule } from './modules/grids'
 import { pilotsModule } from './modules/pilots'
 import { queueModule } from './modules/queue'
 import { metricsModule } from './modules/metrics'
+import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
 
 export interface AppOptions {
@@ -65,7 +66,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
 
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
-  const metrics = new Metrics(sqlite, config.db, VERSION)
+  const metrics = new Metrics(databaseReadings(db, config.db), VERSION)
   const observer = new RequestObserver(log, logOutput, metrics)
 
   // The hooks touch the context's members one by one and never pass the

@@ -11,6 +11,7 @@ import type { AuthService } from './modules/auth/service'
 export interface AppContext {
   config: Config
   db: Db
+  /** The connection itself, for the database's own upkeep (checkpoints, closing); queries go through `db` (see db/query.ts). */
   sqlite: Database
   tokens: TokenService
   /** The access macro; every module `.use()`s it to declare its routes' rules. */

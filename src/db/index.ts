@@ -60,6 +60,13 @@ export function databaseAnswers(db: Db): boolean {
   }
 }
 
+/** Bytes of the database's main file (its pages) and of its write-ahead log. */
+export function databaseSizes(db: Db, path: string): { main: number; wal: number } {
+  const pages = db.$client.query<{ page_count: number }, []>('PRAGMA page_count').get()?.page_count ?? 0
+  const pageSize = db.$client.query<{ page_size: number }, []>('PRAGMA page_size').get()?.page_size ?? 0
+  return { main: pages * pageSize, wal: walSize(path) }
+}
+
 /** The size of the database's write-ahead log in bytes; 0 when it has none. */
 export function walSize(dbPath: string): number {
   try {

@@ -11,8 +11,6 @@
  * prom-client itself is loaded at the first scrape: a server that is never
  * scraped does not pay for it in start-up time or memory.
  */
-import type { Database } from 'bun:sqlite'
-import { walSize } from '../db'
 import type { Histogram, MetricType, Registry } from 'prom-client'
 
 /** Route label of requests that matched no route (their raw path is never a label). */
@@ -37,6 +35,14 @@ export interface RequestSeries {
   count: number
   /** How many of `count` the request counter has been told about. */
   counted: number
+}
+
+/** What the metrics read from the database, at each scrape. */
+export interface DatabaseReadings {
+  taskCounts(): { dataset_id: string; status: string; n: number }[]
+  pilotCount(): number
+  /** Bytes of the main file and of its write-ahead log. */
+  sizes(): { main: number; wal: number }
 }
 
 /** route → method → status → series */
@@ -104,8 +110,7 @@ export class Metrics {
   private flushPending: () => void = () => {}
 
   constructor(
-    private readonly sqlite: Database,
-    private readonly dbPath: string,
+    private readonly database: DatabaseReadings,
     private readonly version: string,
   ) {}
 
@@ -113,7 +118,7 @@ export class Metrics {
   private async buildRegistry(): Promise<Registry> {
     const promClient = await import('prom-client')
     const { Counter, Gauge, Registry } = promClient
-    const { sqlite, dbPath, version } = this
+    const { database, version } = this
     const registry = new Registry()
     const registers = [registry]
     const index = this.series
@@ -131,9 +136,6 @@ export class Metrics {
       },
     })
 
-    const taskCounts = sqlite.query<{ dataset_id: string; status: string; n: number }, []>(
-      'SELECT dataset_id, status, n FROM task_counts',
-    )
     new Gauge({
       name: 'iceprod_tasks',
       help: 'Tasks by dataset and status',
@@ -141,30 +143,28 @@ export class Metrics {
       registers,
       collect() {
         this.reset()
-        for (const row of taskCounts.all()) this.set({ dataset_id: row.dataset_id, status: row.status }, row.n)
+        for (const row of database.taskCounts()) this.set({ dataset_id: row.dataset_id, status: row.status }, row.n)
       },
     })
 
-    const pilotCount = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM pilots')
     new Gauge({
       name: 'iceprod_pilots',
       help: 'Pilots registered',
       registers,
       collect() {
-        this.set(pilotCount.get()?.n ?? 0)
+        this.set(database.pilotCount())
       },
     })
 
-    const pageCount = sqlite.query<{ page_count: number }, []>('PRAGMA page_count')
-    const pageSize = sqlite.query<{ page_size: number }, []>('PRAGMA page_size')
     new Gauge({
       name: 'iceprod_database_bytes',
       help: 'Size of the database: the main file (page_count * page_size) and its write-ahead log',
       labelNames: ['file'],
       registers,
       collect() {
-        this.set({ file: 'main' }, (pageCount.get()?.page_count ?? 0) * (pageSize.get()?.page_size ?? 0))
-        this.set({ file: 'wal' }, walSize(dbPath))
+        const { main, wal } = database.sizes()
+        this.set({ file: 'main' }, main)
+        this.set({ file: 'wal' }, wal)
       },
     })
 

@@ -1,19 +1,23 @@
 /**
  * Roles, groups, users, dataset access rules and token minting.
  */
-import { eq, sql } from 'drizzle-orm'
 import type { DatasetRule, DatasetRules } from '../../auth/access'
 import { ROLES } from '../../auth/roles'
 import type { Auth, TokenService, TokenType } from '../../auth/tokens'
 import type { Config } from '../../config'
-import { writeTx, type Db } from '../../db'
-import { newId } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
-import { auths, datasets, groups, roles, users } from '../../db/schema'
-import { lazy } from '../../db/lazy'
+import { writeTx, type Db } from '../../db'
+import { newId, type Document } from '../../db/documents'
 import { fail } from '../../errors'
+import type { AuthModel } from './model'
+import { authQueries } from './queries'
 
-export type Document = Record<string, unknown>
+export type NewRole = typeof AuthModel.roleBody.static
+export type NewGroup = typeof AuthModel.groupBody.static
+export type NewUser = typeof AuthModel.userBody.static
+export type TokenRequest = typeof AuthModel.createToken.static
+
+/** A stored user. */
 export interface User extends Document {
   user_id: string
   username: string
@@ -22,71 +26,71 @@ export interface User extends Document {
 }
 
 const BUILT_IN_ROLES: readonly string[] = ROLES
-const byCreation = sql`rowid`
 const parse = <T = Document>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined)
+const parseAll = (rows: { doc: string }[]): Document[] => rows.map((row) => JSON.parse(row.doc))
 
 export class AuthService implements DatasetRules {
-  private readonly datasetExistsQuery = lazy(() => this.db.select({ one: sql`1` }).from(datasets).where(eq(datasets.datasetId, sql.placeholder('id'))).prepare())
-  private readonly ruleQuery = lazy(() => this.db.select({ doc: auths.doc }).from(auths).where(eq(auths.datasetId, sql.placeholder('id'))).prepare())
+  private readonly queries
 
   constructor(
     private readonly db: Db,
     private readonly tokens: TokenService,
     private readonly config: Config,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.queries = authQueries(db)
+  }
 
   // ---- roles ----
 
   listRoles(): Document[] {
-    return this.db.select({ doc: roles.doc }).from(roles).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+    return parseAll(this.queries.roles.all())
   }
 
   getRole(name: string): Document {
-    return parse(this.db.select({ doc: roles.doc }).from(roles).where(eq(roles.name, name)).get()) ?? fail(404, `role ${name} not found`)
+    return parse(this.queries.role.get({ name })) ?? fail(404, `role ${name} not found`)
   }
 
-  putRole(name: string, body: Document): void {
+  putRole(name: string, body: NewRole): void {
     if ('name' in body && body.name !== name) fail(400, 'key name must match the role in the path')
-    const doc = JSON.stringify({ ...body, name })
-    this.db.insert(roles).values({ name, doc }).onConflictDoUpdate({ target: roles.name, set: { doc } }).run()
+    this.queries.putRole.run({ name, doc: JSON.stringify({ ...body, name }) })
   }
 
   deleteRole(name: string): void {
     if (BUILT_IN_ROLES.includes(name)) fail(400, `built-in role ${name} cannot be deleted`)
     writeTx(this.db, () => {
       this.getRole(name)
-      this.db.delete(roles).where(eq(roles.name, name)).run()
+      this.queries.deleteRole.run({ name })
       this.removeFromUsers('roles', name)
     })
   }
 
   private checkRolesExist(names: string[]): void {
     for (const name of names) {
-      if (!this.db.select({ name: roles.name }).from(roles).where(eq(roles.name, name)).get()) fail(400, `no such role: ${name}`)
+      if (!this.queries.role.get({ name })) fail(400, `no such role: ${name}`)
     }
   }
 
   // ---- groups ----
 
   listGroups(): Document[] {
-    return this.db.select({ doc: groups.doc }).from(groups).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+    return parseAll(this.queries.groups.all())
   }
 
   getGroup(groupId: string): Document {
-    return parse(this.db.select({ doc: groups.doc }).from(groups).where(eq(groups.groupId, groupId)).get()) ?? fail(404, `group ${groupId} not found`)
+    return parse(this.queries.group.get({ group_id: groupId })) ?? fail(404, `group ${groupId} not found`)
   }
 
   groupExists(name: string): boolean {
-    return this.db.select({ id: groups.groupId }).from(groups).where(eq(groups.name, name)).get() !== undefined
+    return this.queries.groupNamed.get({ name }) !== undefined
   }
 
-  createGroup(body: Document & { name: string }): string {
+  createGroup(body: NewGroup): string {
     if (body.name === '') fail(400, 'key name must not be empty')
     return writeTx(this.db, () => {
       if (this.groupExists(body.name)) fail(409, `group ${body.name} already exists`)
       const groupId = newId()
-      this.db.insert(groups).values({ groupId, doc: JSON.stringify({ ...body, group_id: groupId }) }).run()
+      this.queries.insertGroup.run({ group_id: groupId, doc: JSON.stringify({ ...body, group_id: groupId }) })
       return groupId
     })
   }
@@ -94,15 +98,14 @@ export class AuthService implements DatasetRules {
   deleteGroup(groupId: string): void {
     writeTx(this.db, () => {
       const name = this.getGroup(groupId).name as string
-      this.db.delete(groups).where(eq(groups.groupId, groupId)).run()
+      this.queries.deleteGroup.run({ group_id: groupId })
       this.removeFromUsers('groups', name)
-      const rules = this.db.select().from(auths).all()
-      for (const row of rules) {
+      for (const row of this.queries.rules.all()) {
         const rule = JSON.parse(row.doc) as DatasetRule
         if (!rule.read_groups.includes(name) && !rule.write_groups.includes(name)) continue
         rule.read_groups = rule.read_groups.filter((g) => g !== name)
         rule.write_groups = rule.write_groups.filter((g) => g !== name)
-        this.db.update(auths).set({ doc: JSON.stringify(rule) }).where(eq(auths.datasetId, row.datasetId)).run()
+        this.queries.putRule.run({ dataset_id: row.dataset_id, doc: JSON.stringify(rule) })
       }
     })
   }
@@ -114,18 +117,18 @@ export class AuthService implements DatasetRules {
   // ---- users ----
 
   listUsers(): Document[] {
-    return this.db.select({ doc: users.doc }).from(users).orderBy(byCreation).all().map((r) => JSON.parse(r.doc))
+    return parseAll(this.queries.users.all())
   }
 
   getUser(userId: string): User {
-    return parse<User>(this.db.select({ doc: users.doc }).from(users).where(eq(users.userId, userId)).get()) ?? fail(404, `user ${userId} not found`)
+    return parse<User>(this.queries.user.get({ user_id: userId })) ?? fail(404, `user ${userId} not found`)
   }
 
   userByName(username: string): User | undefined {
-    return parse<User>(this.db.select({ doc: users.doc }).from(users).where(eq(users.username, username)).get())
+    return parse<User>(this.queries.userNamed.get({ username }))
   }
 
-  createUser(body: Document & { username: string; roles?: string[]; groups?: string[] }): string {
+  createUser(body: NewUser): string {
     if (body.username === '') fail(400, 'key username must not be empty')
     return writeTx(this.db, () => {
       if (this.userByName(body.username)) fail(409, `user ${body.username} already exists`)
@@ -133,7 +136,7 @@ export class AuthService implements DatasetRules {
       this.checkGroupsExist(body.groups ?? [])
       const userId = newId()
       const doc = { ...body, user_id: userId, roles: unique(body.roles ?? []), groups: unique(body.groups ?? []) }
-      this.db.insert(users).values({ userId, doc: JSON.stringify(doc) }).run()
+      this.queries.insertUser.run({ user_id: userId, doc: JSON.stringify(doc) })
       return userId
     })
   }
@@ -141,7 +144,7 @@ export class AuthService implements DatasetRules {
   deleteUser(userId: string): void {
     writeTx(this.db, () => {
       this.getUser(userId)
-      this.db.delete(users).where(eq(users.userId, userId)).run()
+      this.queries.deleteUser.run({ user_id: userId })
     })
   }
 
@@ -162,6 +165,10 @@ export class AuthService implements DatasetRules {
     })
   }
 
+  hasUsers(): boolean {
+    return this.queries.anyUser.get() !== undefined
+  }
+
   /** The user named `username`, created with no roles and no groups if missing. */
   findOrCreateUser(username: string): User {
     return writeTx(this.db, () => {
@@ -169,22 +176,17 @@ export class AuthService implements DatasetRules {
       if (existing) return existing
       const userId = newId()
       const user: User = { user_id: userId, username, roles: [], groups: [] }
-      this.db.insert(users).values({ userId, doc: JSON.stringify(user) }).run()
+      this.queries.insertUser.run({ user_id: userId, doc: JSON.stringify(user) })
       return user
     })
   }
 
   private saveUser(user: User): void {
-    this.db.update(users).set({ doc: JSON.stringify(user) }).where(eq(users.userId, user.user_id)).run()
+    this.queries.saveUser.run({ user_id: user.user_id, doc: JSON.stringify(user) })
   }
 
   private removeFromUsers(field: 'roles' | 'groups', name: string): void {
-    const holders = this.db
-      .select({ doc: users.doc })
-      .from(users)
-      .where(sql`EXISTS (SELECT 1 FROM json_each(${users.doc}, ${'$.' + field}) WHERE value = ${name})`)
-      .all()
-    for (const row of holders) {
+    for (const row of this.queries.usersHolding.all({ path: '$.' + field, name })) {
       const user = JSON.parse(row.doc) as User
       this.saveUser({ ...user, [field]: user[field].filter((n) => n !== name) })
     }
@@ -193,11 +195,11 @@ export class AuthService implements DatasetRules {
   // ---- dataset access rules ----
 
   exists(datasetId: string): boolean {
-    return this.datasetExistsQuery().get({ id: datasetId }) !== undefined
+    return this.queries.datasetExists.get({ dataset_id: datasetId }) !== undefined
   }
 
   rule(datasetId: string): DatasetRule | undefined {
-    return parse<DatasetRule>(this.ruleQuery().get({ id: datasetId }))
+    return parse<DatasetRule>(this.queries.rule.get({ dataset_id: datasetId }))
   }
 
   getRule(datasetId: string): DatasetRule {
@@ -215,7 +217,7 @@ export class AuthService implements DatasetRules {
   /** Sets a dataset's rule without checks; for use inside a caller's transaction. */
   setRule(datasetId: string, rule: DatasetRule): void {
     const doc = JSON.stringify({ read_groups: unique(rule.read_groups), write_groups: unique(rule.write_groups) })
-    this.db.insert(auths).values({ datasetId, doc }).onConflictDoUpdate({ target: auths.datasetId, set: { doc } }).run()
+    this.queries.putRule.run({ dataset_id: datasetId, doc })
   }
 
   // ---- tokens ----
@@ -225,7 +227,7 @@ export class AuthService implements DatasetRules {
    * user `admin` with the admin role and returns a token for it; otherwise undefined.
    */
   async bootstrapAdmin(): Promise<string | undefined> {
-    if (this.db.select({ id: users.userId }).from(users).limit(1).get()) return undefined
+    if (this.hasUsers()) return undefined
     const user = this.findOrCreateUser('admin')
     if (!user.roles.includes('admin')) this.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
     return this.tokens.sign({ username: 'admin', role: 'admin', type: 'user', ttl: this.config.tokenTtl })
@@ -239,7 +241,7 @@ export class AuthService implements DatasetRules {
   }
 
   /** `/create_token`: a token derived from the caller's (API.md 4.1.2). */
-  async deriveToken(caller: Auth, request: { type?: string; role?: string; exp?: number }): Promise<string> {
+  async deriveToken(caller: Auth, request: TokenRequest): Promise<string> {
     if (caller.type !== 'user' && caller.type !== 'system') fail(400, `cannot derive a token from a ${caller.type} token`)
     const user = this.userByName(caller.username) ?? fail(400, `unknown user: ${caller.username}`)
     const type = (request.type ?? 'temp') as TokenType

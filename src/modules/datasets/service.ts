@@ -3,56 +3,30 @@
  * transaction), lookups, the single-field updates, and the listings a token
  * may see.
  */
-import { eq, inArray, sql } from 'drizzle-orm'
 import { grants, hasDatasetAccess, type DatasetRule } from '../../auth/access'
 import { seesAllDatasets } from '../../auth/roles'
 import type { Auth } from '../../auth/tokens'
-import { writeTx, type Db } from '../../db'
-import { newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
-import { auths, datasets, jobCounts, sequences } from '../../db/schema'
-import { lazy } from '../../db/lazy'
+import { writeTx, type Db } from '../../db'
+import { newId, timestamp, type Document } from '../../db/documents'
 import { fail } from '../../errors'
-import type { AuthService } from '../auth/service'
 import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
+import type { AuthService } from '../auth/service'
+import type { DatasetModel } from './model'
+import { datasetQueries } from './queries'
 
-export type Document = Record<string, unknown>
-
-export interface NewDataset extends Document {
-  description: string
-  jobs_submitted: number
-  tasks_submitted: number
-  group: string
-  priority?: number
-  debug?: boolean
-}
-
-const byCreation = sql`${datasets}.rowid`
-const p = sql.placeholder
+export type NewDataset = typeof DatasetModel.create.static
 
 export class DatasetService {
-  private readonly docQuery = lazy(() => this.db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id'))).prepare())
-  private readonly setFieldQuery = lazy(() =>
-    this.db
-      .update(datasets)
-      .set({ doc: sql`json_set(${datasets.doc}, ${p('path')}, json(${p('value')}))` })
-      .where(eq(datasets.datasetId, p('dataset_id')))
-      .returning({ id: datasets.datasetId })
-      .prepare(),
-  )
-  private readonly jobsCreatedQuery = lazy(() =>
-    this.db
-      .select({ n: sql<number>`coalesce(sum(${jobCounts.n}), 0)` })
-      .from(jobCounts)
-      .where(eq(jobCounts.datasetId, p('dataset_id')))
-      .prepare(),
-  )
+  private readonly queries
 
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.queries = datasetQueries(db)
+  }
 
   /**
    * Creates a dataset owned by `caller`, with the next sequence number and
@@ -64,12 +38,7 @@ export class DatasetService {
       if (caller.role !== 'admin' && !caller.groups.some((held) => grants(held, body.group))) {
         fail(403, `token does not hold group ${body.group}`)
       }
-      const next = this.db
-        .update(sequences)
-        .set({ value: sql`${sequences.value} + 1` })
-        .where(eq(sequences.name, 'dataset'))
-        .returning({ value: sequences.value })
-        .get()
+      const next = this.queries.nextNumber.get()
       if (!next) throw new Error('the dataset sequence is missing')
       const datasetId = newId()
       const doc = {
@@ -82,7 +51,7 @@ export class DatasetService {
         start_date: timestamp(this.clock()),
         username: caller.username,
       }
-      this.db.insert(datasets).values({ datasetId, doc: JSON.stringify(doc) }).run()
+      this.queries.insert.run({ dataset_id: datasetId, doc: JSON.stringify(doc) })
       this.auth.setRule(datasetId, { read_groups: [body.group], write_groups: [body.group] })
       return datasetId
     })
@@ -90,12 +59,14 @@ export class DatasetService {
 
   /** The stored dataset document (JSON text), 404 when missing. */
   get(datasetId: string): string {
-    return this.docQuery().get({ dataset_id: datasetId })?.doc ?? fail(404, `dataset ${datasetId} not found`)
+    return this.queries.doc.get({ dataset_id: datasetId })?.doc ?? fail(404, `dataset ${datasetId} not found`)
   }
 
   /** The datasets `caller` may see, with the given statuses when a filter is set, in creation order. */
   visible(caller: Auth, statuses?: string[]): { id: string; doc: string }[] {
-    const rows = this.listQuery(statuses).all()
+    const rows = statuses
+      ? statuses.flatMap((status) => this.queries.listByStatus.all({ status })).sort((a, b) => a.rowid - b.rowid)
+      : this.queries.list.all()
     if (seesAllDatasets.includes(caller.role)) return rows
     return rows.filter((row) => row.rule !== null && hasDatasetAccess(caller.groups, JSON.parse(row.rule) as DatasetRule, 'read'))
   }
@@ -126,7 +97,7 @@ export class DatasetService {
   setJobsSubmitted(datasetId: string, jobsSubmitted: number): void {
     writeTx(this.db, () => {
       const dataset = JSON.parse(this.get(datasetId)) as Document
-      const created = this.jobsCreatedQuery().get({ dataset_id: datasetId })?.n ?? 0
+      const created = this.queries.jobsCreated.get({ dataset_id: datasetId })?.n ?? 0
       if (jobsSubmitted < created) fail(400, `key jobs_submitted cannot be below the ${created} jobs already created`)
       this.setField(datasetId, '$.jobs_submitted', jobsSubmitted)
       const tasksPerJob = dataset.tasks_per_job
@@ -136,27 +107,8 @@ export class DatasetService {
     })
   }
 
-  /** The SQL of the listing queries, for query-plan checks. */
-  queriesForPlanCheck(): { name: string; sql: string }[] {
-    return [
-      { name: 'list by status', sql: this.listQuery(['processing']).toSQL().sql },
-      { name: 'get', sql: this.docQuery().getQuery().sql },
-      { name: 'jobs created', sql: this.jobsCreatedQuery().getQuery().sql },
-    ]
-  }
-
-  /** Datasets with their access rules, in creation order. */
-  private listQuery(statuses?: string[]) {
-    return this.db
-      .select({ id: datasets.datasetId, doc: datasets.doc, rule: auths.doc })
-      .from(datasets)
-      .leftJoin(auths, eq(auths.datasetId, datasets.datasetId))
-      .where(statuses ? inArray(datasets.status, statuses) : undefined)
-      .orderBy(byCreation)
-  }
-
   /** One top-level field replaced with a single json_set; 404 when the dataset is missing. */
   private setField(datasetId: string, path: string, value: unknown): void {
-    if (!this.setFieldQuery().get({ dataset_id: datasetId, path, value: JSON.stringify(value) })) fail(404, `dataset ${datasetId} not found`)
+    if (!this.queries.setField.get({ dataset_id: datasetId, path, value: JSON.stringify(value) })) fail(404, `dataset ${datasetId} not found`)
   }
 }

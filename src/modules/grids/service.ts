@@ -1,49 +1,50 @@
 /**
  * Grids: the registered grid site servers (API.md 4.8).
  */
-import { eq, sql } from 'drizzle-orm'
-import { writeTx, type Db } from '../../db'
-import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
-import { grids } from '../../db/schema'
-import { lazy } from '../../db/lazy'
+import { writeTx, type Db } from '../../db'
+import { mergePatch, newId, timestamp, type Document } from '../../db/documents'
 import { fail } from '../../errors'
+import type { GridModel } from './model'
+import { gridQueries } from './queries'
 
-type Document = Record<string, unknown>
+export type NewGrid = typeof GridModel.create.static
+export type GridPatch = typeof GridModel.patch.static
 
 export class GridsService {
-  private readonly byId = lazy(() => this.db.select({ doc: grids.doc }).from(grids).where(eq(grids.gridId, sql.placeholder('id'))).prepare())
+  private readonly queries
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.queries = gridQueries(db)
+  }
 
   /** The grids in creation order. */
   list(): { id: string; doc: string }[] {
-    return this.db.select({ id: grids.gridId, doc: grids.doc }).from(grids).orderBy(sql`rowid`).all()
+    return this.queries.list.all()
   }
 
   getJson(gridId: string): string {
-    return this.byId().get({ id: gridId })?.doc ?? fail(404, `grid ${gridId} not found`)
+    return this.queries.doc.get({ grid_id: gridId })?.doc ?? fail(404, `grid ${gridId} not found`)
   }
 
   /** Stores a new grid; the server's fields win over the client's. Returns its id. */
-  create(body: Document, username: string): string {
+  create(body: NewGrid, username: string): string {
     const gridId = newId()
     const now = timestamp(this.clock())
     const doc = { debug: false, ...body, grid_id: gridId, start_date: now, last_update: now, username }
-    this.db.insert(grids).values({ gridId, doc: JSON.stringify(doc) }).run()
+    this.queries.insert.run({ grid_id: gridId, doc: JSON.stringify(doc) })
     return gridId
   }
 
   /** Merges `patch` into the grid and refreshes `last_update`; returns the updated grid as JSON text. */
-  patch(gridId: string, patch: Document): string {
+  patch(gridId: string, patch: GridPatch): string {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(gridId)) as Document
-      const merged = { ...mergePatch(stored, patch, ['grid_id']), last_update: timestamp(this.clock()) }
-      const doc = JSON.stringify(merged)
-      this.db.update(grids).set({ doc }).where(eq(grids.gridId, gridId)).run()
+      const doc = JSON.stringify({ ...mergePatch(stored, patch, ['grid_id']), last_update: timestamp(this.clock()) })
+      this.queries.saveDoc.run({ grid_id: gridId, doc })
       return doc
     })
   }

@@ -4,22 +4,14 @@
  * Reads splice the text into the stored metadata text; the metadata is only
  * parsed when a `keys` projection asks for it.
  */
-import { and, eq, sql } from 'drizzle-orm'
+import { systemClock, type Clock } from '../../clock'
 import type { Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
-import { systemClock, type Clock } from '../../clock'
-import { logs } from '../../db/schema'
-import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
+import type { LogModel } from './model'
+import { logQueries } from './queries'
 
-export type Document = Record<string, unknown>
-
-export interface NewLog extends Document {
-  data: string
-  dataset_id?: string
-  task_id?: string
-  name?: string
-}
+export type NewLog = typeof LogModel.create.static
 
 export interface TaskLogQuery {
   /** At most this many logs (after grouping). */
@@ -44,38 +36,15 @@ const COMPRESS_ABOVE = 4096
 /** zlib level 3: close to the default level's ratio on log text at about half its cost. */
 const GZIP_LEVEL = 3
 
-const byCreation = sql`${logs}.rowid`
-const p = sql.placeholder
-
-/** The columns a stored log is read back from. */
-const logColumns = { doc: logs.doc, encoding: logs.encoding, data: logs.data }
-
 export class LogService {
-  private readonly insertQuery = lazy(() => this.db.insert(logs).values({ logId: p('log_id'), encoding: p('encoding'), data: p('data'), doc: p('doc') }).prepare())
-  private readonly logQuery = lazy(() => this.db.select(logColumns).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
-  private readonly logInDatasetQuery = lazy(() =>
-    this.db
-      .select(logColumns)
-      .from(logs)
-      .where(and(eq(logs.logId, p('log_id')), eq(logs.datasetId, p('dataset_id'))))
-      .prepare(),
-  )
-  // Ids and names only (stored ahead of the text in each row): which logs to
-  // return is decided before any document or text is read.
-  private readonly taskLogsQuery = lazy(() =>
-    this.db
-      .select({ id: logs.logId, name: logs.name })
-      .from(logs)
-      .where(and(eq(logs.datasetId, p('dataset_id')), eq(logs.taskId, p('task_id'))))
-      .orderBy(sql`${byCreation} DESC`)
-      .prepare(),
-  )
-  private readonly docQuery = lazy(() => this.db.select({ doc: logs.doc }).from(logs).where(eq(logs.logId, p('log_id'))).prepare())
+  private readonly queries
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.queries = logQueries(db)
+  }
 
   /** Stores a log (for the dataset `datasetId` when given, whatever dataset_id the body holds); returns its id. */
   create(body: NewLog, datasetId?: string): string {
@@ -85,20 +54,20 @@ export class LogService {
     const logId = newId()
     const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp(this.clock()) }
     const stored = encode(data)
-    this.insertQuery().run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
+    this.queries.insert.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
     return logId
   }
 
   /** The log with its `data` (JSON text); 404 when missing or, given a dataset, in another dataset. */
   get(logId: string, datasetId?: string): string {
-    const row = datasetId === undefined ? this.logQuery().get({ log_id: logId }) : this.logInDatasetQuery().get({ log_id: logId, dataset_id: datasetId })
+    const row = datasetId === undefined ? this.queries.log.get({ log_id: logId }) : this.queries.logInDataset.get({ log_id: logId, dataset_id: datasetId })
     if (!row) fail(404, `log ${logId} not found`)
     return logJson(row.doc, decode(row.encoding, row.data))
   }
 
   /** The logs of a task of a dataset, newest first unless `order` is asc; 404 when it has none. */
   taskLogs(datasetId: string, taskId: string, query: TaskLogQuery): StoredLog[] {
-    let selected = this.taskLogsQuery().all({ dataset_id: datasetId, task_id: taskId })
+    let selected = this.queries.taskLogs.all({ dataset_id: datasetId, task_id: taskId })
     if (query.group) {
       const seen = new Set<string | null>()
       selected = selected.filter((row) => !seen.has(row.name) && (seen.add(row.name), true))
@@ -107,18 +76,10 @@ export class LogService {
     if (query.num !== undefined) selected = selected.slice(0, query.num)
     if (selected.length === 0) fail(404, `no logs for task ${taskId}`)
     return selected.map(({ id }) => {
-      if (!query.withData) return { doc: this.docQuery().get({ log_id: id })!.doc }
-      const stored = this.logQuery().get({ log_id: id })!
+      if (!query.withData) return { doc: this.queries.doc.get({ log_id: id })!.doc }
+      const stored = this.queries.log.get({ log_id: id })!
       return { doc: stored.doc, data: decode(stored.encoding, stored.data) }
     })
-  }
-
-  /** The SQL of the lookups, for query-plan checks. */
-  queriesForPlanCheck(): { name: string; sql: string }[] {
-    return [
-      { name: 'task logs', sql: this.taskLogsQuery().getQuery().sql },
-      { name: 'get in dataset', sql: this.logInDatasetQuery().getQuery().sql },
-    ]
   }
 }
 

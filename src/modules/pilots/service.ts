@@ -1,36 +1,37 @@
 /**
  * Pilots: the pilot jobs running on worker nodes (API.md 4.9).
  */
-import { eq, sql } from 'drizzle-orm'
-import { writeTx, type Db } from '../../db'
-import { mergePatch, newId, timestamp } from '../../db/documents'
 import { systemClock, type Clock } from '../../clock'
-import { pilots } from '../../db/schema'
-import { lazy } from '../../db/lazy'
+import { writeTx, type Db } from '../../db'
+import { mergePatch, newId, timestamp, type Document } from '../../db/documents'
 import { fail } from '../../errors'
+import type { PilotModel } from './model'
+import { pilotQueries } from './queries'
 
-type Document = Record<string, unknown>
+export type NewPilot = typeof PilotModel.create.static
+export type PilotPatch = typeof PilotModel.patch.static
 
 export class PilotsService {
-  private readonly byId = lazy(() => this.db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, sql.placeholder('id'))).prepare())
+  private readonly queries
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.queries = pilotQueries(db)
+  }
 
   /** The pilots in creation order, optionally of one grid. */
   list(gridId: string | undefined): { id: string; doc: string }[] {
-    const query = this.db.select({ id: pilots.pilotId, doc: pilots.doc }).from(pilots)
-    return (gridId === undefined ? query : query.where(eq(pilots.gridId, gridId))).orderBy(sql`rowid`).all()
+    return gridId === undefined ? this.queries.list.all() : this.queries.listOfGrid.all({ grid_id: gridId })
   }
 
   getJson(pilotId: string): string {
-    return this.byId().get({ id: pilotId })?.doc ?? fail(404, `pilot ${pilotId} not found`)
+    return this.queries.doc.get({ pilot_id: pilotId })?.doc ?? fail(404, `pilot ${pilotId} not found`)
   }
 
   /** Stores a new pilot with the documented defaults; the server's fields win. Returns its id. */
-  create(body: Document): string {
+  create(body: NewPilot): string {
     const pilotId = newId()
     const now = timestamp(this.clock())
     const doc = {
@@ -46,12 +47,12 @@ export class PilotsService {
       start_date: now,
       last_update: now,
     }
-    this.db.insert(pilots).values({ pilotId, doc: JSON.stringify(doc) }).run()
+    this.queries.insert.run({ pilot_id: pilotId, doc: JSON.stringify(doc) })
     return pilotId
   }
 
   /** Merges `patch` into the pilot and refreshes `last_update`; returns the updated pilot as JSON text. */
-  patch(pilotId: string, patch: Document): string {
+  patch(pilotId: string, patch: PilotPatch): string {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(pilotId)) as Document
       return this.save(pilotId, mergePatch(stored, patch, ['pilot_id']))
@@ -67,13 +68,12 @@ export class PilotsService {
   }
 
   delete(pilotId: string): void {
-    const deleted = this.db.delete(pilots).where(eq(pilots.pilotId, pilotId)).returning({ id: pilots.pilotId }).all()
-    if (deleted.length === 0) fail(404, `pilot ${pilotId} not found`)
+    if (this.queries.delete.all({ pilot_id: pilotId }).length === 0) fail(404, `pilot ${pilotId} not found`)
   }
 
   private save(pilotId: string, doc: Document): string {
     const text = JSON.stringify({ ...doc, last_update: timestamp(this.clock()) })
-    this.db.update(pilots).set({ doc: text }).where(eq(pilots.pilotId, pilotId)).run()
+    this.queries.saveDoc.run({ pilot_id: pilotId, doc: text })
     return text
   }
 }

@@ -10,33 +10,22 @@
  * holds exactly the queued tasks (see the task_queue migration): a claim walks
  * it in (priority DESC, seq) order on its covering index.
  */
-import type { Database, Statement } from 'bun:sqlite'
+import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { GroupCommit } from '../../db/group-commit'
 import { timestamp } from '../../db/documents'
-import { systemClock, type Clock } from '../../clock'
 import { fail } from '../../errors'
+import { queueQueries } from './queries'
 import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
-import { lazy } from '../../db/lazy'
-
-/**
- * Statuses the queue action moves to `queued`. Not `reset`: IceProd's
- * reset_tasks decides what becomes of a failed task (waiting again, or
- * suspended/failed after too many failures), and a reset task queued again
- * would bypass it.
- */
-export const QUEUEABLE_STATUSES = ['waiting'] as const
 
 export const DEFAULT_NUM_TASKS = 100
 
-interface Source {
-  datasetId: string
-  status: string
-}
+/** A (dataset, status) with queueable tasks. */
+type Source = { dataset_id: string | null; status: string }
 
 interface ReadyRow {
   seq: number
-  taskId: string
+  task_id: string
 }
 
 /** An open cursor over one source's ready tasks and the row it stands on. */
@@ -45,76 +34,8 @@ interface Cursor {
   head: ReadyRow
 }
 
-interface Candidate {
-  taskId: string
-  /** The requirements JSON when the task states any the numeric columns cannot test, else null. */
-  otherRequirements: string | null
-}
-
-/**
- * Ready tasks of one (dataset, status) in creation order, streamed from the
- * (dataset_id, status) index: ready when every task it depends on exists and is
- * complete (a dependency on a missing task is never complete).
- */
-const READY_TASKS_SQL = `
-  SELECT t.rowid AS seq, t.task_id AS taskId FROM tasks t
-  WHERE t.dataset_id = $datasetId AND t.status = $status
-    AND NOT EXISTS (
-      SELECT 1 FROM task_depends d WHERE d.task_id = t.task_id
-        AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d.depends_on AND p.status = 'complete'))
-  ORDER BY t.rowid`
-
-const statuses = QUEUEABLE_STATUSES.map((s) => `'${s}'`).join(', ')
-const resetSet = `'$.status', 'reset', '$.status_changed', $now, '$.failures', coalesce(json_extract(doc, '$.failures'), 0) + 1`
-const resetWhere = `WHERE task_id = $taskId AND status IS NOT 'complete' RETURNING doc`
-const completeSet = `'$.status', 'complete', '$.status_changed', $now`
-const completeWhere = `WHERE task_id = $taskId AND status = 'processing' RETURNING doc`
-
 export class QueueService {
-  private readonly sqlite: Database
-  /** One statement per source merged in a single queue action, prepared on first need and reused. */
-  private readonly readyStatements: Statement<ReadyRow>[] = []
-  // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
-  private readonly pendingSources: () => Statement<Source> = lazy(() =>
-    this.sqlite.prepare(
-      `SELECT dataset_id AS datasetId, status FROM task_counts WHERE status IN (${statuses}) AND n > 0 AND dataset_id IS NOT NULL`,
-    ),
-  )
-  private readonly markQueued: () => Statement = lazy(() =>
-    this.sqlite.prepare(
-      `UPDATE tasks SET doc = json_set(doc, '$.status', 'queued', '$.status_changed', $now) WHERE task_id = $taskId`,
-    ),
-  )
-  // The numeric conditions are tested on the covering index in claim order; rows
-  // with other requirements are then checked in code, one at a time. Only
-  // those rows read `requirements` from the table (the CASE defers the seek).
-  private readonly candidates: () => Statement<Candidate> = lazy(() =>
-    this.sqlite.prepare(`
-      SELECT task_id AS taskId, CASE WHEN has_other THEN requirements END AS otherRequirements FROM task_queue
-      WHERE (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
-        AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
-      ORDER BY priority DESC, seq`),
-  )
-  private readonly markProcessing: () => Statement<{ doc: string }> = lazy(() =>
-    this.sqlite.prepare(`
-      UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now)
-      WHERE task_id = $taskId AND status = 'queued' RETURNING doc`),
-  )
-  private readonly dropQueueRow: () => Statement = lazy(() => this.sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
-  private readonly resetPlain: () => Statement<{ doc: string }> = lazy(() => this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${resetSet}) ${resetWhere}`))
-  private readonly resetTimed: () => Statement<{ doc: string }> = lazy(() =>
-    this.sqlite.prepare(`
-      UPDATE tasks SET doc = json_set(doc, ${resetSet},
-        '$.walltime_err', CAST(coalesce(json_extract(doc, '$.walltime_err'), 0) AS REAL) + $hours,
-        '$.walltime_err_n', coalesce(json_extract(doc, '$.walltime_err_n'), 0) + 1) ${resetWhere}`),
-  )
-  private readonly completePlain: () => Statement<{ doc: string }> = lazy(() => this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, ${completeSet}) ${completeWhere}`))
-  private readonly completeTimed: () => Statement<{ doc: string }> = lazy(() =>
-    this.sqlite.prepare(
-      `UPDATE tasks SET doc = json_set(doc, ${completeSet}, '$.walltime', CAST($hours AS REAL)) ${completeWhere}`,
-    ),
-  )
-  private readonly statusOf: () => Statement<{ status: string | null }> = lazy(() => this.sqlite.prepare(`SELECT status FROM tasks WHERE task_id = $taskId`))
+  private readonly queries
   /** Claims that arrive together share one write transaction, taken in arrival order. */
   private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
 
@@ -122,7 +43,7 @@ export class QueueService {
     private readonly db: Db,
     private readonly clock: Clock = systemClock,
   ) {
-    this.sqlite = db.$client
+    this.queries = queueQueries(db)
     this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
   }
 
@@ -138,7 +59,7 @@ export class QueueService {
     return writeTx(this.db, () => {
       const chosen = this.pickReady(numTasks, weights)
       const now = timestamp(this.clock())
-      for (const taskId of chosen) this.markQueued().run({ taskId, now })
+      for (const taskId of chosen) this.queries.markQueued.run({ task_id: taskId, now })
       return chosen.length
     })
   }
@@ -146,8 +67,9 @@ export class QueueService {
   /** Task ids to queue, in queue order: weight groups from heaviest, each merged by creation order. */
   private pickReady(limit: number, weights: Record<string, number>): string[] {
     const groups = new Map<number, Source[]>()
-    for (const source of this.pendingSources().all()) {
-      const weight = Object.hasOwn(weights, source.datasetId) ? (weights[source.datasetId] as number) : 0
+    for (const source of this.queries.pendingSources.all()) {
+      const datasetId = source.dataset_id as string
+      const weight = Object.hasOwn(weights, datasetId) ? (weights[datasetId] as number) : 0
       const group = groups.get(weight)
       if (group) group.push(source)
       else groups.set(weight, [source])
@@ -170,7 +92,7 @@ export class QueueService {
     const heap = new CursorHeap()
     try {
       sources.forEach((source, i) => {
-        const rows = this.readyStatement(i).iterate(source as never)
+        const rows = this.queries.readyTasks(i).iterate(source)
         open.push(rows)
         const first = rows.next()
         if (!first.done) heap.push({ rows, head: first.value })
@@ -178,7 +100,7 @@ export class QueueService {
       while (chosen.length < limit) {
         const top = heap.peek()
         if (!top) break
-        chosen.push(top.head.taskId)
+        chosen.push(top.head.task_id)
         const next = top.rows.next()
         if (next.done) heap.pop()
         else {
@@ -190,15 +112,6 @@ export class QueueService {
       // Ends every cursor, which resets its statement for the next action.
       for (const rows of open) rows.return?.()
     }
-  }
-
-  private readyStatement(i: number): Statement<ReadyRow> {
-    let statement = this.readyStatements[i]
-    if (!statement) {
-      statement = this.sqlite.prepare<ReadyRow, never>(READY_TASKS_SQL)
-      this.readyStatements[i] = statement
-    }
-    return statement
   }
 
   // ---- process ----
@@ -223,10 +136,10 @@ export class QueueService {
     for (;;) {
       const taskId = this.firstFitting(bounds, offer)
       if (taskId === undefined) return undefined
-      const claimed = this.markProcessing().get({ taskId, now: timestamp(this.clock()) })
+      const claimed = this.queries.markProcessing.get({ task_id: taskId, now: timestamp(this.clock()) })
       if (claimed) return claimed.doc
       // A queue row without a queued task (the triggers never leave one): drop it and look again.
-      this.dropQueueRow().run({ taskId })
+      this.queries.dropQueueRow.run({ task_id: taskId })
     }
   }
 
@@ -234,15 +147,15 @@ export class QueueService {
     // Many queued tasks share the same requirements (same dataset and task name):
     // judge each distinct requirements text once per claim.
     const verdicts = new Map<string, boolean>()
-    for (const row of this.candidates().iterate(bounds as never)) {
-      const text = row.otherRequirements
-      if (text === null) return row.taskId
+    for (const row of this.queries.claimCandidates.iterate(bounds)) {
+      const text = row.other_requirements
+      if (text === null) return row.task_id
       let fit = verdicts.get(text)
       if (fit === undefined) {
         fit = fits(JSON.parse(text) as Requirements, offer)
         verdicts.set(text, fit)
       }
-      if (fit) return row.taskId
+      if (fit) return row.task_id
     }
     return undefined
   }
@@ -258,8 +171,8 @@ export class QueueService {
     return writeTx(this.db, () => {
       const now = timestamp(this.clock())
       const row = timeUsed === undefined
-        ? this.resetPlain().get({ taskId, now })
-        : this.resetTimed().get({ taskId, now, hours: timeUsed / 3600 })
+        ? this.queries.reset.get({ task_id: taskId, now })
+        : this.queries.resetTimed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
       return row?.doc ?? this.refuse(taskId, 'is complete')
     })
   }
@@ -273,14 +186,14 @@ export class QueueService {
     return writeTx(this.db, () => {
       const now = timestamp(this.clock())
       const row = timeUsed === undefined
-        ? this.completePlain().get({ taskId, now })
-        : this.completeTimed().get({ taskId, now, hours: timeUsed / 3600 })
+        ? this.queries.complete.get({ task_id: taskId, now })
+        : this.queries.completeTimed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
       return row?.doc ?? this.refuse(taskId, 'is not processing')
     })
   }
 
   private refuse(taskId: string, why: string): never {
-    const task = this.statusOf().get({ taskId })
+    const task = this.queries.status.get({ task_id: taskId })
     if (!task) fail(404, `task ${taskId} not found`)
     fail(404, `task ${taskId} ${why} (status ${task.status})`)
   }

@@ -1,0 +1,12 @@
+/** The metrics module's queries (see db/query.ts). */
+import { count, sql } from 'drizzle-orm'
+import type { Db } from '../../db'
+import { prepared } from '../../db/query'
+import { pilots, taskCounts } from '../../db/schema'
+
+export function metricsQueries(db: Db) {
+  return {
+    taskCounts: prepared(db, () => db.select({ dataset_id: taskCounts.datasetId, status: taskCounts.status, n: taskCounts.n }).from(taskCounts)),
+    pilotCount: prepared(db, () => db.select({ n: sql<number>`${count()}`.as('n') }).from(pilots)),
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The task queue's queries (see db/query.ts). Every status change is a
+ * `json_set` on the task document, so the status-count and task_queue
+ * triggers follow it in the same statement. The task_queue table holds
+ * exactly the queued tasks (see the task_queue migration).
+ */
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, notExists, or, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/sqlite-core'
+import type { Db } from '../../db'
+import { prepared, preparedPer } from '../../db/query'
+import { taskCounts, taskDepends, taskQueue, tasks } from '../../db/schema'
+import { NUMERIC_KEYS } from './requirements'
+
+/**
+ * Statuses the queue action moves to `queued`. Not `reset`: IceProd's
+ * reset_tasks decides what becomes of a failed task (waiting again, or
+ * suspended/failed after too many failures), and a reset task queued again
+ * would bypass it.
+ */
+const QUEUEABLE_STATUSES = ['waiting'] as const
+
+const p = sql.placeholder
+const dependency = alias(tasks, 'dependency')
+const now = p('now')
+/** A counter of the task document plus one. */
+const incremented = (path: string) => sql`coalesce(json_extract(${tasks.doc}, ${sql.raw(`'${path}'`)}), 0) + 1`
+const resetFields = sql`'$.status', 'reset', '$.status_changed', ${now}, '$.failures', ${incremented('$.failures')}`
+const completeFields = sql`'$.status', 'complete', '$.status_changed', ${now}`
+const byId = eq(tasks.taskId, p('task_id'))
+const notComplete = sql`${tasks.status} IS NOT 'complete'`
+const processing = eq(tasks.status, 'processing')
+
+export function queueQueries(db: Db) {
+  return {
+    // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
+    pendingSources: prepared(db, () =>
+      db
+        .select({ dataset_id: taskCounts.datasetId, status: taskCounts.status })
+        .from(taskCounts)
+        .where(and(inArray(taskCounts.status, QUEUEABLE_STATUSES), gt(taskCounts.n, 0), isNotNull(taskCounts.datasetId))),
+    ),
+    /**
+     * Ready tasks of one (dataset, status) in creation order, streamed from the
+     * (dataset_id, status) index: ready when every task it depends on exists and
+     * is complete (a dependency on a missing task is never complete). One
+     * statement per cursor: a queue action merges several at once.
+     */
+    readyTasks: preparedPer(db, (_cursor: number) =>
+      db
+        .select({ seq: sql<number>`${tasks}.rowid`.as('seq'), task_id: tasks.taskId })
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.datasetId, p('dataset_id')),
+            eq(tasks.status, p('status')),
+            notExists(
+              db
+                .select({ one: sql`1` })
+                .from(taskDepends)
+                .where(
+                  and(
+                    eq(taskDepends.taskId, tasks.taskId),
+                    notExists(
+                      db
+                        .select({ one: sql`1` })
+                        .from(dependency)
+                        .where(and(eq(dependency.taskId, taskDepends.dependsOn), eq(dependency.status, 'complete'))),
+                    ),
+                  ),
+                ),
+            ),
+          ),
+        )
+        .orderBy(sql`${tasks}.rowid`),
+    ),
+    markQueued: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'queued', '$.status_changed', ${now})` })
+        .where(byId),
+    ),
+    // The numeric conditions are tested on the covering index in claim order;
+    // rows with other requirements are then checked in code, one at a time.
+    // Only those rows read `requirements` from the table (the CASE defers the seek).
+    claimCandidates: prepared(db, () =>
+      db
+        .select({
+          task_id: taskQueue.taskId,
+          other_requirements: sql<string | null>`CASE WHEN ${taskQueue.hasOther} THEN ${taskQueue.requirements} END`.as('other_requirements'),
+        })
+        .from(taskQueue)
+        .where(and(...NUMERIC_KEYS.map((key) => or(isNull(taskQueue[key]), lte(taskQueue[key], p(key))))))
+        .orderBy(desc(taskQueue.priority), asc(taskQueue.seq)),
+    ),
+    markProcessing: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'processing', '$.status_changed', ${now})` })
+        .where(and(byId, eq(tasks.status, 'queued')))
+        .returning({ doc: tasks.doc }),
+    ),
+    dropQueueRow: prepared(db, () => db.delete(taskQueue).where(eq(taskQueue.taskId, p('task_id')))),
+    reset: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, ${resetFields})` })
+        .where(and(byId, notComplete))
+        .returning({ doc: tasks.doc }),
+    ),
+    resetTimed: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({
+          doc: sql`json_set(${tasks.doc}, ${resetFields},
+            '$.walltime_err', CAST(coalesce(json_extract(${tasks.doc}, '$.walltime_err'), 0) AS REAL) + ${p('hours')},
+            '$.walltime_err_n', ${incremented('$.walltime_err_n')})`,
+        })
+        .where(and(byId, notComplete))
+        .returning({ doc: tasks.doc }),
+    ),
+    complete: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, ${completeFields})` })
+        .where(and(byId, processing))
+        .returning({ doc: tasks.doc }),
+    ),
+    completeTimed: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, ${completeFields}, '$.walltime', CAST(${p('hours')} AS REAL))` })
+        .where(and(byId, processing))
+        .returning({ doc: tasks.doc }),
+    ),
+    status: prepared(db, () => db.select({ status: tasks.status }).from(tasks).where(byId)),
+  }
+}
