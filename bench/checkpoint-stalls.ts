@@ -3,7 +3,7 @@
  * tail and cost is the WAL checkpoint that SQLite runs inline, on the
  * committing write, every `wal_autocheckpoint` pages.
  *
- * In process, without HTTP: 32 concurrent claimers through QueueService and
+ * In process, without HTTP: 32 concurrent claimers through ClaimService and
  * 16 concurrent creators through TaskService (the services the routes use,
  * with their group commit) on a copy of the 1M-task database, once with the
  * connection as openDatabase configures it and once with automatic
@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util'
 import { closeDatabase, openDatabase } from '../src/db'
-import { QueueService } from '../src/modules/queue/service'
+import { ClaimService } from '../src/modules/queue/claims'
 import { TaskService } from '../src/modules/tasks/service'
 import { fmt, percentile } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -62,7 +62,7 @@ async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): P
   if (!autocheckpoint) sqlite.exec('PRAGMA wal_autocheckpoint = 0')
   try {
     if (kind === 'claims') {
-      const queue = new QueueService(db)
+      const queue = new ClaimService(db)
       return await drive(32, async () => {
         if ((await queue.claim({ cpu: 4, memory: 8 })) === undefined) throw new Error('the queue ran dry: use fewer --seconds')
       })

@@ -3,14 +3,14 @@
  * taken one after another in arrival order, and a fault fails only its own claim.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'bun:test'
-import { QueueService } from '../src/modules/queue/service'
+import { ClaimService } from '../src/modules/queue/claims'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
-let queue: QueueService
+let queue: ClaimService
 beforeAll(async () => {
   t = await startTestApp()
-  queue = new QueueService(t.ctx.db)
+  queue = new ClaimService(t.ctx.db)
 })
 afterAll(() => t.close())
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { fits, jsonEqual, numericBounds, type Requirements } from '../src/modules/queue/requirements'
-import { QueueService } from '../src/modules/queue/service'
+import { ClaimService } from '../src/modules/queue/claims'
 import { startTestApp, type TestApp } from './support'
 
 describe('fits', () => {
@@ -60,10 +60,10 @@ describe('fits', () => {
 
 describe('the claim engine agrees with fits', () => {
   let t: TestApp
-  let queue: QueueService
+  let queue: ClaimService
   beforeAll(async () => {
     t = await startTestApp()
-    queue = new QueueService(t.ctx.db)
+    queue = new ClaimService(t.ctx.db)
   })
   afterAll(() => t.close())
 

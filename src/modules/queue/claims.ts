@@ -1,0 +1,70 @@
+/**
+ * Claims (API.md 4.5.1, `process`): a pilot offers resources and takes the
+ * first queued task, in (dataset priority DESC, creation) order, whose
+ * requirements the offer meets; the task becomes `processing`. A claim walks
+ * the task_queue table on its covering index.
+ */
+import { systemClock, type Clock } from '../../clock'
+import type { Db } from '../../db'
+import { timestamp } from '../../db/documents'
+import { GroupCommit } from '../../db/group-commit'
+import { queueQueries } from './queries'
+import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
+
+export class ClaimService {
+  private readonly queries
+  /** Claims that arrive together share one write transaction, taken in arrival order. */
+  private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
+
+  constructor(
+    db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.queries = queueQueries(db)
+    this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
+  }
+
+  /**
+   * Claims the first queued task whose requirements the offer meets: sets it
+   * `processing` and resolves to the updated task as JSON text, or undefined
+   * when none fits.
+   *
+   * Claims that arrive together are taken in one write transaction (group
+   * commit), one after another in arrival order: each sees the ones before it,
+   * and none is answered before the transaction has committed. A busy server
+   * then pays one commit for many claims instead of one per claim.
+   */
+  claim(offer: Record<string, unknown>): Promise<string | undefined> {
+    return this.claims.run(offer)
+  }
+
+  /** Inside a write transaction: takes the first queued task that fits the offer. */
+  private takeFirstFitting(offer: Record<string, unknown>): string | undefined {
+    const bounds = numericBounds(offer)
+    for (;;) {
+      const taskId = this.firstFitting(bounds, offer)
+      if (taskId === undefined) return undefined
+      const claimed = this.queries.markProcessing.get({ task_id: taskId, now: timestamp(this.clock()) })
+      if (claimed) return claimed.doc
+      // A queue row without a queued task (the triggers never leave one): drop it and look again.
+      this.queries.dropQueueRow.run({ task_id: taskId })
+    }
+  }
+
+  private firstFitting(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): string | undefined {
+    // Many queued tasks share the same requirements (same dataset and task name):
+    // judge each distinct requirements text once per claim.
+    const verdicts = new Map<string, boolean>()
+    for (const row of this.queries.claimCandidates.iterate(bounds)) {
+      const text = row.other_requirements
+      if (text === null) return row.task_id
+      let fit = verdicts.get(text)
+      if (fit === undefined) {
+        fit = fits(JSON.parse(text) as Requirements, offer)
+        verdicts.set(text, fit)
+      }
+      if (fit) return row.task_id
+    }
+    return undefined
+  }
+}
