@@ -19,6 +19,7 @@ import { createLogger, stderrOutput, type LogOutput } from './observability/logg
 import { Metrics } from './observability/metrics'
 import { RequestObserver, responseStatus, type Bearer, type ObservedRequest } from './observability/requests'
 import { authModule } from './modules/auth'
+import { TokenMinting } from './modules/auth/minting'
 import { AuthService } from './modules/auth/service'
 import { systemModule, VERSION } from './modules/system'
 import { datasetsModule } from './modules/datasets'
@@ -58,7 +59,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const { db, sqlite } = openDatabase(config.db)
   const clock = options.clock ?? systemClock
   const tokens = new TokenService(secret, { clockSkew: config.clockSkew, clock })
-  const auth = new AuthService(db, tokens, config, clock)
+  const auth = new AuthService(db)
+  const minting = new TokenMinting(auth, tokens, config, clock)
   const observe = options.observe !== false
   const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
@@ -106,7 +108,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
       return response
     })
     .use(systemModule(ctx))
-    .use(authModule(ctx))
+    .use(authModule(ctx, minting))
     .use(datasetsModule(ctx))
     .use(configModule(ctx))
     .use(jobsModule(ctx))
@@ -122,7 +124,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   return {
     app,
     ctx,
-    auth,
+    /** Mints the first admin token of a new database (see server.ts). */
+    minting,
     log,
     metrics,
     /** The server calls this with its way of telling a request's client address. */

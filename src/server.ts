@@ -34,7 +34,7 @@ const FIRST_WRITE_POLL_MS = 1000
 /** Builds the app and listens; the caller decides when to stop. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
   const built = createApp(config, options)
-  const { app, auth } = built
+  const { app, minting } = built
   // Elysia's listen hands its routes to Bun's native router, which dispatches
   // straight to each compiled route handler.
   try {
@@ -56,7 +56,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   const server = app.server!
   // The first start (of a new database, or of one only migrated so far) prints an
   // admin token, once the port is ours: a start that fails never prints one.
-  const firstToken = await auth.bootstrapAdmin()
+  const firstToken = await minting.bootstrapAdmin()
   if (firstToken) {
     // Printed as is rather than logged: the request log never carries tokens.
     process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${firstToken}\n`)

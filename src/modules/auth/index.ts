@@ -7,11 +7,12 @@ import type { AppContext } from '../../context'
 import { fail } from '../../errors'
 import { created } from '../../http/respond'
 import { Empty } from '../../http/schema'
+import type { TokenMinting } from './minting'
 import { AuthModel } from './model'
 
 const admin = { roles: adminOnly } as const
 
-export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new LoginThrottle()) =>
+export const authModule = (ctx: AppContext, minting: TokenMinting, auth = ctx.auth, throttle = new LoginThrottle()) =>
   new Elysia({ name: 'module:auth', detail: { tags: ['Auth'] } })
     .use(ctx.access)
     // roles
@@ -75,10 +76,10 @@ export const authModule = (ctx: AppContext, auth = ctx.auth, throttle = new Logi
       }
       throttle.succeeded(body.username)
       const user = auth.findOrCreateUser(body.username)
-      const { token, role } = await auth.loginToken(user)
+      const { token, role } = await minting.loginToken(user)
       return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }
     }, { access: 'public', body: AuthModel.login, response: AuthModel.loginResult })
-    .post('/create_token', async ({ auth: caller, body }) => ({ result: await auth.deriveToken(caller, body) }), {
+    .post('/create_token', async ({ auth: caller, body }) => ({ result: await minting.deriveToken(caller, body) }), {
       access: { roles: clientsAndUsers },
       body: AuthModel.createToken,
       response: AuthModel.tokenResult,

@@ -1,11 +1,8 @@
 /**
- * Roles, groups, users, dataset access rules and token minting.
+ * Roles, groups, users and dataset access rules (token minting: see minting.ts).
  */
 import type { DatasetRule, DatasetRules } from '../../auth/access'
 import { ROLES } from '../../auth/roles'
-import type { Auth, TokenService, TokenType } from '../../auth/tokens'
-import type { Config } from '../../config'
-import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { newId, type Document } from '../../db/documents'
 import { fail } from '../../errors'
@@ -15,7 +12,6 @@ import { authQueries } from './queries'
 export type NewRole = typeof AuthModel.roleBody.static
 export type NewGroup = typeof AuthModel.groupBody.static
 export type NewUser = typeof AuthModel.userBody.static
-export type TokenRequest = typeof AuthModel.createToken.static
 
 /** A stored user. */
 export interface User extends Document {
@@ -32,12 +28,7 @@ const parseAll = (rows: { doc: string }[]): Document[] => rows.map((row) => JSON
 export class AuthService implements DatasetRules {
   private readonly queries
 
-  constructor(
-    private readonly db: Db,
-    private readonly tokens: TokenService,
-    private readonly config: Config,
-    private readonly clock: Clock = systemClock,
-  ) {
+  constructor(private readonly db: Db) {
     this.queries = authQueries(db)
   }
 
@@ -220,55 +211,6 @@ export class AuthService implements DatasetRules {
     this.queries.putRule.run({ dataset_id: datasetId, doc })
   }
 
-  // ---- tokens ----
-
-  /**
-   * On a database without users (new, or only migrated so far): creates the
-   * user `admin` with the admin role and returns a token for it; otherwise undefined.
-   */
-  async bootstrapAdmin(): Promise<string | undefined> {
-    if (this.hasUsers()) return undefined
-    const user = this.findOrCreateUser('admin')
-    if (!user.roles.includes('admin')) this.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
-    return this.tokens.sign({ username: 'admin', role: 'admin', type: 'user', ttl: this.config.tokenTtl })
-  }
-
-  /** A login token for `user`: role `user` when the user holds it, else `anonymous`. */
-  async loginToken(user: User): Promise<{ token: string; role: string }> {
-    const role = user.roles.includes('user') ? 'user' : 'anonymous'
-    const token = await this.tokens.sign({ username: user.username, role, groups: user.groups, type: 'user', ttl: this.config.tokenTtl })
-    return { token, role }
-  }
-
-  /** `/create_token`: a token derived from the caller's (API.md 4.1.2). */
-  async deriveToken(caller: Auth, request: TokenRequest): Promise<string> {
-    if (caller.type !== 'user' && caller.type !== 'system') fail(400, `cannot derive a token from a ${caller.type} token`)
-    const user = this.userByName(caller.username) ?? fail(400, `unknown user: ${caller.username}`)
-    const type = (request.type ?? 'temp') as TokenType
-    const remaining = Math.floor(caller.exp - this.clock() / 1000)
-    if (request.exp !== undefined && (request.exp < 0 || request.exp > remaining)) {
-      fail(400, `key exp must be between 0 and the calling token's remaining lifetime (${remaining} s)`)
-    }
-    let ttl = request.exp ?? remaining
-    let role: string
-    let tokenGroups: string[] = []
-    if (type === 'temp') {
-      role = request.role ?? caller.role
-      if ((role !== 'user' && role !== 'admin') || !user.roles.includes(role)) fail(400, `cannot mint a temp token with role ${role}`)
-      ttl = Math.min(ttl, this.config.tempTokenTtl)
-      tokenGroups = user.groups
-    } else if (type === 'user') {
-      role = request.role ?? caller.role
-      if (role !== 'user' && role !== 'admin') fail(400, `a user token cannot have role ${role}`)
-      if (!user.roles.includes('admin')) fail(400, 'switching roles requires the admin role')
-      tokenGroups = user.groups
-    } else if (type === 'system') {
-      role = request.role ?? fail(400, 'missing key: role')
-      const allowed = caller.role === 'admin' ? ['system', 'client'] : caller.role === 'client' ? ['pilot'] : []
-      if (!allowed.includes(role)) fail(400, `role ${caller.role} cannot mint a system token with role ${role}`)
-    } else fail(400, `bad token type: ${type}`)
-    return this.tokens.sign({ username: user.username, role, groups: tokenGroups, type, ttl })
-  }
 }
 
 const unique = (names: string[]) => [...new Set(names)]
