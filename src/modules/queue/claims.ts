@@ -9,12 +9,12 @@ import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import { GroupCommit } from '../../db/group-commit'
 import { queueQueries } from './queries'
-import { fits, numericBounds, type NumericKey, type Requirements } from './requirements'
+import { fits, numericBounds, type NumericKey, type Offer, type Requirements } from './requirements'
 
 export class ClaimService {
   private readonly queries
   /** Claims that arrive together share one write transaction, taken in arrival order. */
-  private readonly claims: GroupCommit<Record<string, unknown>, string | undefined>
+  private readonly claims: GroupCommit<Offer, string | undefined>
 
   constructor(
     db: Db,
@@ -34,12 +34,12 @@ export class ClaimService {
    * and none is answered before the transaction has committed. A busy server
    * then pays one commit for many claims instead of one per claim.
    */
-  claim(offer: Record<string, unknown>): Promise<string | undefined> {
+  claim(offer: Offer): Promise<string | undefined> {
     return this.claims.run(offer)
   }
 
   /** Inside a write transaction: takes the first queued task that fits the offer. */
-  private takeFirstFitting(offer: Record<string, unknown>): string | undefined {
+  private takeFirstFitting(offer: Offer): string | undefined {
     const bounds = numericBounds(offer)
     for (;;) {
       const taskId = this.firstFitting(bounds, offer)
@@ -51,7 +51,7 @@ export class ClaimService {
     }
   }
 
-  private firstFitting(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): string | undefined {
+  private firstFitting(bounds: Record<NumericKey, number>, offer: Offer): string | undefined {
     // Many queued tasks share the same requirements (same dataset and task name):
     // judge each distinct requirements text once per claim.
     const verdicts = new Map<string, boolean>()

@@ -6,8 +6,12 @@
 import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { timestamp } from '../../db/documents'
+import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
 import { queueQueries } from './queries'
+
+/** A status change that returns the task's document when it applied. */
+type Change = Prepared<{ doc: string }>
 
 export class LifecycleService {
   private readonly queries
@@ -25,13 +29,7 @@ export class LifecycleService {
    * the updated task as JSON text; 404 if missing or complete.
    */
   reset(taskId: string, timeUsed: number | undefined): string {
-    return writeTx(this.db, () => {
-      const now = timestamp(this.clock())
-      const row = timeUsed === undefined
-        ? this.queries.reset.get({ task_id: taskId, now })
-        : this.queries.resetTimed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
-      return row?.doc ?? this.refuse(taskId, 'is complete')
-    })
+    return this.change(taskId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete')
   }
 
   /**
@@ -40,12 +38,15 @@ export class LifecycleService {
    * missing or not processing.
    */
   complete(taskId: string, timeUsed: number | undefined): string {
+    return this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing')
+  }
+
+  /** One change of the task by `plain`, or by `timed` with the hours it ran; 404 saying `refused` when the task's status does not allow it. */
+  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string): string {
     return writeTx(this.db, () => {
       const now = timestamp(this.clock())
-      const row = timeUsed === undefined
-        ? this.queries.complete.get({ task_id: taskId, now })
-        : this.queries.completeTimed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
-      return row?.doc ?? this.refuse(taskId, 'is not processing')
+      const row = timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
+      return row?.doc ?? this.refuse(taskId, refused)
     })
   }
 

@@ -4,7 +4,7 @@
  * triggers follow it in the same statement. The task_queue table holds
  * exactly the queued tasks (see the task_queue migration).
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, notExists, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, notExists, or, sql, type SQL } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
 import { prepared, preparedPer } from '../../db/query'
@@ -31,6 +31,13 @@ const notComplete = sql`${tasks.status} IS NOT 'complete'`
 const processing = eq(tasks.status, 'processing')
 
 export function queueQueries(db: Db) {
+  /** A change of the task `task_id` where `condition` holds: one json_set of `fields` on its document, which it returns. */
+  const changeTask = (fields: SQL, condition: SQL) =>
+    db
+      .update(tasks)
+      .set({ doc: sql`json_set(${tasks.doc}, ${fields})` })
+      .where(and(byId, condition))
+      .returning({ doc: tasks.doc })
   return {
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
     pendingSources: prepared(db, () =>
@@ -92,46 +99,19 @@ export function queueQueries(db: Db) {
         .where(and(...NUMERIC_KEYS.map((key) => or(isNull(taskQueue[key]), lte(taskQueue[key], p(key))))))
         .orderBy(desc(taskQueue.priority), asc(taskQueue.seq)),
     ),
-    markProcessing: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'processing', '$.status_changed', ${now})` })
-        .where(and(byId, eq(tasks.status, 'queued')))
-        .returning({ doc: tasks.doc }),
-    ),
+    markProcessing: prepared(db, () => changeTask(sql`'$.status', 'processing', '$.status_changed', ${now}`, eq(tasks.status, 'queued'))),
     dropQueueRow: prepared(db, () => db.delete(taskQueue).where(eq(taskQueue.taskId, p('task_id')))),
-    reset: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({ doc: sql`json_set(${tasks.doc}, ${resetFields})` })
-        .where(and(byId, notComplete))
-        .returning({ doc: tasks.doc }),
-    ),
+    reset: prepared(db, () => changeTask(resetFields, notComplete)),
     resetTimed: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({
-          doc: sql`json_set(${tasks.doc}, ${resetFields},
-            '$.walltime_err', CAST(coalesce(json_extract(${tasks.doc}, '$.walltime_err'), 0) AS REAL) + ${p('hours')},
-            '$.walltime_err_n', ${incremented('$.walltime_err_n')})`,
-        })
-        .where(and(byId, notComplete))
-        .returning({ doc: tasks.doc }),
+      changeTask(
+        sql`${resetFields},
+          '$.walltime_err', CAST(coalesce(json_extract(${tasks.doc}, '$.walltime_err'), 0) AS REAL) + ${p('hours')},
+          '$.walltime_err_n', ${incremented('$.walltime_err_n')}`,
+        notComplete,
+      ),
     ),
-    complete: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({ doc: sql`json_set(${tasks.doc}, ${completeFields})` })
-        .where(and(byId, processing))
-        .returning({ doc: tasks.doc }),
-    ),
-    completeTimed: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({ doc: sql`json_set(${tasks.doc}, ${completeFields}, '$.walltime', CAST(${p('hours')} AS REAL))` })
-        .where(and(byId, processing))
-        .returning({ doc: tasks.doc }),
-    ),
+    complete: prepared(db, () => changeTask(completeFields, processing)),
+    completeTimed: prepared(db, () => changeTask(sql`${completeFields}, '$.walltime', CAST(${p('hours')} AS REAL)`, processing)),
     status: prepared(db, () => db.select({ status: tasks.status }).from(tasks).where(byId)),
   }
 }

@@ -11,6 +11,8 @@
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type Requirements = Record<string, Json>
+/** The resources a pilot offers (the `requirements` of its claim). */
+export type Offer = Record<string, unknown>
 
 /**
  * The numeric keys the task_queue table keeps in columns, so that the claim
@@ -42,7 +44,7 @@ export function meets(required: Json, offered: unknown): boolean {
 }
 
 /** Whether the offer meets every requirement the task states. */
-export function fits(requirements: Requirements, offer: Record<string, unknown>): boolean {
+export function fits(requirements: Requirements, offer: Offer): boolean {
   for (const key in requirements) {
     const required = requirements[key] as Json
     if (required === null) continue
@@ -56,7 +58,7 @@ export function fits(requirements: Requirements, offer: Record<string, unknown>)
  * offered number, or 0 (requirements <= 0 need nothing) when the offer has no
  * number there. A column value v fits when `v IS NULL OR v <= bound`.
  */
-export function numericBounds(offer: Record<string, unknown>): Record<NumericKey, number> {
+export function numericBounds(offer: Offer): Record<NumericKey, number> {
   const bounds = {} as Record<NumericKey, number>
   for (const key of NUMERIC_KEYS) {
     const offered = Object.hasOwn(offer, key) ? offer[key] : undefined
