@@ -13,7 +13,7 @@
  * differ is refused when it is prepared.
  */
 import type { Changes, SQLQueryBindings, Statement } from 'bun:sqlite'
-import { fillPlaceholders } from 'drizzle-orm'
+import { is, Param, Placeholder } from 'drizzle-orm'
 import type { Db } from './index'
 
 /** A drizzle query builder: its SQL, and (through `prepare`, never called here) its row type. */
@@ -27,9 +27,25 @@ type Values = Record<string, unknown>
 
 const NO_VALUES: Values = {}
 
+/**
+ * Where the value of one parameter of the SQL comes from: a placeholder's
+ * value (through the column's encoder when it is written to a column), or
+ * a value fixed in the query.
+ */
+type Slot = { name: string; encode?: (value: unknown) => unknown } | { fixed: SQLQueryBindings }
+
+function slotOf(param: unknown): Slot {
+  if (is(param, Placeholder)) return { name: param.name }
+  if (is(param, Param) && is(param.value, Placeholder)) {
+    const { encoder } = param
+    return { name: param.value.name, encode: (value) => encoder.mapToDriverValue(value) }
+  }
+  return { fixed: param as SQLQueryBindings }
+}
+
 export class Prepared<Row> {
   private statement: Statement<Row, SQLQueryBindings[]> | undefined
-  private params: unknown[] = []
+  private slots: Slot[] = []
   private text = ''
 
   constructor(
@@ -60,8 +76,16 @@ export class Prepared<Row> {
     return this.prepare().run(...this.bind(values))
   }
 
+  /** The parameters in SQL order: one pass over slots worked out when the query was prepared. */
   private bind(values: Values): SQLQueryBindings[] {
-    return fillPlaceholders(this.params, values) as SQLQueryBindings[]
+    const slots = this.slots
+    const bound = new Array<SQLQueryBindings>(slots.length)
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!
+      if ('fixed' in slot) bound[i] = slot.fixed
+      else bound[i] = (slot.encode ? slot.encode(values[slot.name]) : values[slot.name]) as SQLQueryBindings
+    }
+    return bound
   }
 
   private prepare(): Statement<Row, SQLQueryBindings[]> {
@@ -74,7 +98,7 @@ export class Prepared<Row> {
     if (keys.length !== names.length || keys.some((key, i) => key !== names[i])) {
       throw new Error(`rows of ${sql} would be keyed ${names.join(', ')}, not ${keys.join(', ')}: select each column under its own name and name each expression with .as()`)
     }
-    this.params = params
+    this.slots = params.map(slotOf)
     this.text = sql
     this.statement = statement
     return statement
