@@ -2,22 +2,28 @@
  * Soak: minutes of mixed traffic against the real server process on loopback,
  * from a fixed number of concurrent workers, each a loop that stops at the
  * deadline:
- *   readers  GET a task, list a small dataset's tasks, task and job counts
- *   writers  POST jobs and tasks, PUT task status, POST logs, PATCH pilots
- *   pilots   POST /task_actions/process, then complete the task they got;
- *            when nothing is queued, refill with POST /task_actions/queue
+ *   readers  GET a task, list a small dataset's tasks, task and job counts,
+ *            a dataset's task stats, a claimed task's logs
+ *   writers  POST jobs and tasks, PUT task status, POST small logs, PATCH pilots
+ *   pilots   POST /task_actions/process; with the task they got: PATCH their
+ *            pilot, POST its log (10-100 KB), POST its task stats, then
+ *            complete it or (one in six) reset it; when nothing is queued,
+ *            refill with POST /task_actions/queue
+ * Pilot logs are limited to --log-mb MB of text a second in all, so that the
+ * database grows by a bounded amount (a pilot skips its log when over it).
  * A warm-up runs the same mix first; then the measured phase reports total
  * requests, p50/p99 latency per kind, and the server's RSS, sampled every
  * second: right after the warm-up, at the start and at the end (medians over
- * the first and last tenth of the run) and the growth between those two.
- * Any 5xx or unexpected status fails the run (exit 1), as does RSS growth
- * over the target.
+ * the first and last minute of the run, or tenth of it when shorter than 10
+ * minutes) and the growth between those two, and how many cores other
+ * processes kept busy meanwhile. Any 5xx or unexpected status fails the run
+ * (exit 1), as does RSS growth over the target.
  *
- * Usage: bun bench/soak.ts [--seconds 180] [--warmup 15] [--readers 4] [--writers 3] [--pilots 3]
- *        bun bench/soak.ts --quick   (a smoke run: 30 s after a 15 s warm-up)
+ * Usage: bun bench/soak.ts [--seconds 600] [--warmup 15] [--readers 4] [--writers 3] [--pilots 3] [--log-mb 2]
+ *        bun bench/soak.ts --quick   (a smoke run: 60 s after a 15 s warm-up)
  */
 import { parseArgs } from 'node:util'
-import { cpuShare, printCpuShare } from './lib/cpu'
+import { cpuShare, printCpuShare, type CpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { seed, tempDir } from './lib/seed'
 import { startProject, token, type Proc } from './lib/servers'
@@ -30,6 +36,8 @@ export interface SoakOptions {
   readers: number
   writers: number
   pilots: number
+  /** Most pilot log text posted per second, in MB (10^6 bytes). */
+  logMbPerSecond: number
 }
 
 export interface KindResult {
@@ -48,14 +56,21 @@ export interface SoakResult {
   unexpected: Record<string, number>
   /** RSS the moment the warm-up ended. */
   rssAfterWarmupMb: number
-  /** Median RSS over the first tenth of the measured phase (at least 3 samples, one a second). */
+  /** Median RSS over the first minute of the measured phase (its first tenth when shorter than 10 minutes; one sample a second, at least 3). */
   rssStartMb: number
-  /** Median RSS over its last tenth. */
+  /** Median RSS over its last minute (or tenth). */
   rssEndMb: number
+  /** Seconds of samples each of those medians is taken over. */
+  rssWindowSeconds: number
   rssPeakMb: number
   /** RSS sampled through the measured phase, MB, one value per tenth of it. */
   rssTimelineMb: number[]
   rssGrowthPercent: number
+  /** Pilot logs posted in the measured phase, and their text in MB. */
+  pilotLogs: number
+  pilotLogMb: number
+  /** How busy the machine was with other work through the warm-up and the measured phase. */
+  cpu: CpuShare
   /** Why the run failed; empty when it passed. */
   failures: string[]
 }
@@ -146,6 +161,36 @@ interface World {
   tokens: { admin: string; client: string; pilot: string }
   /** The next job_index in the write dataset, shared by the writers. */
   nextJobIndex: number
+  /** Tasks the pilots finished lately (with their log and stats), for the readers. */
+  finished: { datasetId: string; taskId: string; logged: boolean }[]
+  logBudget: LogBudget
+}
+
+/** How many recently finished tasks the readers pick from. */
+const FINISHED_KEPT = 256
+
+/** Pilot log text allowed so far: `mbPerSecond` since the phase began, plus one log's worth. */
+class LogBudget {
+  private startedAt = performance.now()
+  posted = 0
+  postedBytes = 0
+
+  constructor(private readonly mbPerSecond: number) {}
+
+  restart(): void {
+    this.startedAt = performance.now()
+    this.posted = 0
+    this.postedBytes = 0
+  }
+
+  /** Whether `bytes` more fit the budget; counts them when they do. */
+  take(bytes: number): boolean {
+    const allowed = ((performance.now() - this.startedAt) / 1000) * this.mbPerSecond * 1e6 + PILOT_LOG_MAX_BYTES
+    if (this.postedBytes + bytes > allowed) return false
+    this.posted++
+    this.postedBytes += bytes
+    return true
+  }
 }
 
 async function reader(client: Client, world: World, until: () => boolean): Promise<void> {
@@ -154,9 +199,41 @@ async function reader(client: Client, world: World, until: () => boolean): Promi
     const choice = Math.random()
     if (choice < 0.55) await call(client, 'GET /tasks/<id>', OK, 'GET', `/tasks/${pick(world.seededTaskIds)}`, tokens.client)
     else if (choice < 0.75) await call(client, 'GET /datasets/<d>/tasks', OK, 'GET', `/datasets/${d}/tasks`, tokens.client)
-    else if (choice < 0.9) await call(client, 'GET task_counts/status', OK, 'GET', `/datasets/${d}/task_counts/status`, tokens.client)
-    else await call(client, 'GET job_counts/status', OK, 'GET', `/datasets/${d}/job_counts/status`, tokens.client)
+    else if (choice < 0.85) await call(client, 'GET task_counts/status', OK, 'GET', `/datasets/${d}/task_counts/status`, tokens.client)
+    else if (choice < 0.92) await call(client, 'GET job_counts/status', OK, 'GET', `/datasets/${d}/job_counts/status`, tokens.client)
+    else if (world.finished.length > 0) {
+      const { datasetId, taskId, logged } = pick(world.finished)
+      if (choice < 0.96 && logged) await call(client, 'GET task logs', OK, 'GET', `/datasets/${datasetId}/tasks/${taskId}/logs`, tokens.client)
+      else await call(client, 'GET task task_stats', OK, 'GET', `/datasets/${datasetId}/tasks/${taskId}/task_stats`, tokens.client)
+    }
   }
+}
+
+/** Sizes of a pilot's log of a task. */
+const PILOT_LOG_MIN_BYTES = 10 * 1024
+const PILOT_LOG_MAX_BYTES = 100 * 1024
+
+/**
+ * Output text shaped like a job's log: timestamped lines whose numbers vary, so
+ * that it compresses about as well as real output does (gzip takes it to about a
+ * quarter), not to nothing. Made once; each log is a slice of it.
+ */
+const PILOT_OUTPUT = (() => {
+  const lines: string[] = []
+  let bytes = 0
+  for (let i = 0; bytes < 2 * PILOT_LOG_MAX_BYTES; i++) {
+    const r = () => Math.floor(Math.random() * 1e6)
+    const line = `2026-11-27 21:${String(i % 60).padStart(2, '0')}:${String(r() % 60).padStart(2, '0')},${r() % 1000} INFO photon_propagation event ${r()} energy ${(Math.random() * 1e5).toExponential(3)} GeV om ${r() % 5160} hits ${r() % 400}\n`
+    lines.push(line)
+    bytes += line.length
+  }
+  return lines.join('')
+})()
+
+function pilotLog(): string {
+  const size = PILOT_LOG_MIN_BYTES + Math.floor(Math.random() * (PILOT_LOG_MAX_BYTES - PILOT_LOG_MIN_BYTES + 1))
+  const start = Math.floor(Math.random() * (PILOT_OUTPUT.length - size))
+  return PILOT_OUTPUT.slice(start, start + size)
 }
 
 function logText(): string {
@@ -209,14 +286,26 @@ async function pilot(client: Client, world: World, pilotId: string, until: () =>
     }
     if (claim.status !== 200) continue
     const taskId = claim.body.task_id as string
+    const datasetId = claim.body.dataset_id as string
     await call(client, 'PATCH /pilots/<id>', OK, 'PATCH', `/pilots/${pilotId}`, tokens.pilot, { tasks: [taskId] })
-    await call(client, 'POST complete', OK, 'POST', `/tasks/${taskId}/task_actions/complete`, tokens.pilot, { time_used: 60 + Math.random() * 3600 })
+    const log = pilotLog()
+    const logged = world.logBudget.take(log.length)
+    if (logged) await call(client, 'POST /logs (pilot, 10-100 KB)', CREATED, 'POST', '/logs', tokens.pilot, { data: log, dataset_id: datasetId, task_id: taskId, name: 'stdout' })
+    const timeUsed = 60 + Math.random() * 3600
+    await call(client, 'POST /tasks/<id>/task_stats', CREATED, 'POST', `/tasks/${taskId}/task_stats`, tokens.pilot, {
+      dataset_id: datasetId, hostname: `node${Math.floor(Math.random() * 500)}.soak.example.org`, time_used: timeUsed, memory_used_mb: Math.random() * 4000, error_summary: '',
+    })
+    // One in six runs fails and is reset; the rest complete.
+    if (Math.random() < 1 / 6) await call(client, 'POST reset', OK, 'POST', `/tasks/${taskId}/task_actions/reset`, tokens.pilot, { time_used: timeUsed })
+    else await call(client, 'POST complete', OK, 'POST', `/tasks/${taskId}/task_actions/complete`, tokens.pilot, { time_used: timeUsed })
     await call(client, 'PATCH /pilots/<id>', OK, 'PATCH', `/pilots/${pilotId}`, tokens.pilot, { tasks: [] })
+    world.finished.push({ datasetId, taskId, logged })
+    if (world.finished.length > FINISHED_KEPT) world.finished.shift()
   }
 }
 
 /** Sets up the world through the API, on a database seeded through the real schema. */
-async function prepare(proc: Proc, db: string, seeded: { small: string; taskIds: string[] }): Promise<World> {
+async function prepare(proc: Proc, db: string, seeded: { small: string; taskIds: string[] }, options: SoakOptions): Promise<World> {
   const tokens = { admin: token(db, 'admin'), client: token(db, 'client'), pilot: token(db, 'pilot') }
   const setup: Client = { url: proc.url, recorder: new Recorder() }
   const must = async (method: string, path: string, body: unknown) => {
@@ -225,11 +314,17 @@ async function prepare(proc: Proc, db: string, seeded: { small: string; taskIds:
     return String(r.body.result ?? '').split('/').pop()!
   }
   await must('POST', '/groups', { name: '/soak' })
+  await must('POST', '/groups', { name: '/bench' })
   const writeDatasetId = await must('POST', '/datasets', { description: 'soak writes', jobs_submitted: 1_000_000, tasks_submitted: 10_000_000, group: '/soak' })
+  // The readers' token is of the seeded datasets' group.
+  await must('PUT', `/auths/${writeDatasetId}`, { read_groups: ['/soak', '/bench'], write_groups: ['/soak'] })
   const gridId = await must('POST', '/grids', { host: 'soak.example.org', queues: { soak: {} }, version: '2.7' })
   const pilotIds: string[] = []
   for (let i = 0; i < 32; i++) pilotIds.push(await must('POST', '/pilots', { queue_host: 'soak.example.org', queue_version: '2.7', resources: OFFER, grid_id: gridId }))
-  return { smallDatasetId: seeded.small, seededTaskIds: seeded.taskIds, writeDatasetId, pilotIds, tokens, nextJobIndex: 0 }
+  return {
+    smallDatasetId: seeded.small, seededTaskIds: seeded.taskIds, writeDatasetId, pilotIds, tokens, nextJobIndex: 0,
+    finished: [], logBudget: new LogBudget(options.logMbPerSecond),
+  }
 }
 
 /** Runs every worker until `seconds` have passed. */
@@ -252,10 +347,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   try {
     const seeded = seed(db, { ...SEEDED, status: (i) => (i < SMALL_TASKS ? 'idle' : 'waiting'), requirements: () => REQUIREMENTS })
     const proc = await startProject(db)
+    let cpu: ReturnType<typeof cpuShare> | undefined
+    let outcome: Omit<SoakResult, 'cpu'>
     try {
-      const world = await prepare(proc, db, { small: seeded.datasetIds[0]!, taskIds: seeded.taskIds })
+      const world = await prepare(proc, db, { small: seeded.datasetIds[0]!, taskIds: seeded.taskIds }, options)
       const recorder = new Recorder()
+      cpu = cpuShare()
       await phase(proc.url, recorder, world, options, options.warmupSeconds)
+      world.logBudget.restart()
       const rssAfterWarmupMb = proc.rssMb()
       let rssPeakMb = rssAfterWarmupMb
       const samples: number[] = [rssAfterWarmupMb]
@@ -275,8 +374,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       samples.push(proc.rssMb())
       rssPeakMb = Math.max(rssPeakMb, ...samples)
       // The heap breathes by several MB between collections: medians over a window at
-      // each end measure growth, where two single readings would measure the breathing.
-      const window = Math.max(3, Math.floor(samples.length / 10))
+      // each end (a minute, one sample a second) measure growth, where two single
+      // readings would measure the breathing.
+      const window = Math.max(3, Math.min(60, Math.floor(samples.length / 10)))
       const rssStartMb = median(samples.slice(0, window))
       const rssEndMb = median(samples.slice(-window))
 
@@ -293,7 +393,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (recorder.unexpected.size > 0) failures.push(`unexpected statuses: ${JSON.stringify(unexpected)}`)
       if (!(rssGrowthPercent < RSS_GROWTH_TARGET_PERCENT)) failures.push(`RSS grew ${rssGrowthPercent.toFixed(1)}% (target < ${RSS_GROWTH_TARGET_PERCENT}%)`)
       if (recorder.examples.length > 0) failures.push(...recorder.examples.map((example) => `  e.g. ${example}`))
-      return {
+      outcome = {
         seconds: elapsed,
         requests,
         requestsPerSec: requests / elapsed,
@@ -303,14 +403,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         rssAfterWarmupMb,
         rssStartMb,
         rssEndMb,
+        rssWindowSeconds: window,
         rssPeakMb,
         rssTimelineMb: Array.from({ length: 10 }, (_, i) => samples[Math.floor(((i + 1) * samples.length) / 10) - 1] ?? NaN),
         rssGrowthPercent,
+        pilotLogs: world.logBudget.posted,
+        pilotLogMb: world.logBudget.postedBytes / 1e6,
         failures,
       }
     } finally {
       await proc.stop()
     }
+    // Read once the server has exited: its CPU time counts as the benchmark's own only then.
+    return { ...outcome, cpu: cpu!.stop() }
   } finally {
     cleanup()
   }
@@ -326,12 +431,14 @@ export function printSoak(options: SoakOptions, result: SoakResult): void {
   }
   for (const [kind, k] of Object.entries(result.kinds)) lines[kind] = `${k.requests} req, p50 ${k.p50Ms.toFixed(2)} ms, p99 ${k.p99Ms.toFixed(2)} ms`
   lines['server RSS after warm-up'] = `${result.rssAfterWarmupMb.toFixed(1)} MB`
-  lines['server RSS at start (median)'] = `${result.rssStartMb.toFixed(1)} MB over the first tenth of the run`
-  lines['server RSS at end (median)'] = `${result.rssEndMb.toFixed(1)} MB over the last tenth (peak ${result.rssPeakMb.toFixed(1)} MB)`
+  lines['pilot logs (10-100 KB)'] = `${result.pilotLogs} logs, ${result.pilotLogMb.toFixed(0)} MB of text (at most ${options.logMbPerSecond} MB/s)`
+  lines['server RSS at start (median)'] = `${result.rssStartMb.toFixed(1)} MB over the first ${result.rssWindowSeconds} s of the run`
+  lines['server RSS at end (median)'] = `${result.rssEndMb.toFixed(1)} MB over the last ${result.rssWindowSeconds} s (peak ${result.rssPeakMb.toFixed(1)} MB)`
   lines['server RSS through the run'] = result.rssTimelineMb.map((mb) => mb.toFixed(0)).join(' ') + ' MB'
   lines[`RSS growth (target < ${RSS_GROWTH_TARGET_PERCENT}%)`] = `${result.rssGrowthPercent.toFixed(1)}%`
   lines.result = result.failures.length === 0 ? 'PASSED' : 'FAILED'
   report(`soak: ${Math.round(result.seconds)} s of mixed traffic on loopback`, lines)
+  printCpuShare(result.cpu)
   for (const failure of result.failures) console.log(`  ${failure}`)
   // The lines bench/run.ts gathers into its summary.
   printResult({
@@ -357,24 +464,24 @@ if (import.meta.main) {
       readers: { type: 'string', default: '4' },
       writers: { type: 'string', default: '3' },
       pilots: { type: 'string', default: '3' },
+      'log-mb': { type: 'string', default: '2' },
     },
   })
-  const number = (name: 'seconds' | 'warmup' | 'readers' | 'writers' | 'pilots', min: number, fallback?: string) => {
+  const number = (name: 'seconds' | 'warmup' | 'readers' | 'writers' | 'pilots' | 'log-mb', min: number, fallback?: string, integer = true) => {
     const raw = values[name] ?? fallback
     const value = Number(raw)
-    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${raw}`)
+    if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value < min) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${raw}`)
     return value
   }
   const options: SoakOptions = {
-    seconds: number('seconds', 1, values.quick ? '30' : '180'),
+    seconds: number('seconds', 1, values.quick ? '60' : '600'),
     warmupSeconds: number('warmup', 0, '15'),
     readers: number('readers', 0),
     writers: number('writers', 0),
     pilots: number('pilots', 0),
+    logMbPerSecond: number('log-mb', 0, undefined, false),
   }
-  const cpu = cpuShare()
   const result = await runSoak(options)
-  printCpuShare(cpu.stop())
   printSoak(options, result)
   if (result.failures.length > 0) process.exit(1)
 }
