@@ -2,6 +2,8 @@ import { Database } from 'bun:sqlite'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
+import { unavailability } from './faults'
+import { trackWriteHealth, writeHealth } from './health'
 import { migrate } from './migrator'
 import * as schema from './schema'
 
@@ -36,13 +38,20 @@ export function openDatabase(path: string): OpenedDatabase {
   sqlite.exec('PRAGMA journal_size_limit = 67108864')
   migrate(sqlite)
   const db = drizzle({ client: sqlite, schema }) as Db
+  trackWriteHealth(sqlite, path)
   return { db, sqlite, created }
 }
 
-/** Checkpoints the WAL into the main file and closes, leaving nothing to recover. */
+/**
+ * Checkpoints the WAL into the main file and closes, leaving nothing to
+ * recover. On a full disk the checkpoint cannot grow the main file: the WAL
+ * is left as it is (every commit is in it) and the next open applies it.
+ */
 export function closeDatabase(sqlite: Database): void {
   try {
     sqlite.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+  } catch (error) {
+    if (unavailability(error) !== 'full') throw error
   } finally {
     sqlite.close()
   }
@@ -79,10 +88,20 @@ export function walSize(dbPath: string): number {
 /**
  * Runs `fn` in one write transaction taken with BEGIN IMMEDIATE, so that a
  * second process on the same file waits for the lock instead of failing
- * halfway. `fn` must not await: bun:sqlite is synchronous.
+ * halfway. `fn` must not await: bun:sqlite is synchronous. Whether it
+ * commits tells the database's write health (a full disk, see health.ts).
  */
 export function writeTx<T>(db: Db, fn: () => T): T {
-  return db.$client.transaction(fn).immediate()
+  const health = writeHealth(db.$client)
+  let result: T
+  try {
+    result = db.$client.transaction(fn).immediate()
+  } catch (error) {
+    health.failed(error)
+    throw error
+  }
+  health.committed()
+  return result
 }
 
 /** How often the worker checkpoints. */

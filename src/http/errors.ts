@@ -4,6 +4,7 @@
  * the app's error hook turns that, and every framework error, into this body.
  */
 import { ValidationError } from 'elysia'
+import { unavailability } from '../db/faults'
 import { StatusError } from '../errors'
 
 const JSON_TYPE = 'application/json'
@@ -83,12 +84,19 @@ const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
   INVALID_FILE_TYPE: [400, 'bad file type'],
 }
 
+/** What a client is told when storage refuses its request; the request changed nothing. */
+const STORAGE_REFUSALS = {
+  full: [507, "insufficient storage: the database's disk is full; nothing was written"],
+} as const
+
 /**
  * The app's error hook: every failure becomes `{code, error}`. A real fault is
  * handed to `reportFault` (the app's log) and its detail never leaks.
  */
 export function toErrorResponse(code: string | number, error: unknown, reportFault: (error: unknown) => void): Response {
   if (error instanceof StatusError) return errorResponse(error.status, error.message)
+  const refusedBy = unavailability(error)
+  if (refusedBy) return errorResponse(...STORAGE_REFUSALS[refusedBy])
   // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
   if (error instanceof Error && error.cause instanceof StatusError) return errorResponse(error.cause.status, error.cause.message)
   // A response that fails its own schema is the server's fault, not the client's.

@@ -43,6 +43,10 @@ export interface DatabaseReadings {
   pilotCount(): number
   /** Bytes of the main file and of its write-ahead log. */
   sizes(): { main: number; wal: number }
+  /** Whether writes are refused for lack of disk space now. */
+  diskFull(): boolean
+  /** Bytes still free on the database's filesystem; undefined when unknown (in memory). */
+  freeBytes(): number | undefined
 }
 
 /** route → method → status → series */
@@ -165,6 +169,25 @@ export class Metrics {
         const { main, wal } = database.sizes()
         this.set({ file: 'main' }, main)
         this.set({ file: 'wal' }, wal)
+      },
+    })
+
+    new Gauge({
+      name: 'iceprod_database_disk_full',
+      help: "1 while writes are refused because the database's filesystem is full, else 0",
+      registers,
+      collect() {
+        this.set(database.diskFull() ? 1 : 0)
+      },
+    })
+    new Gauge({
+      name: 'iceprod_database_filesystem_free_bytes',
+      help: "Bytes still free for the server on the database's filesystem",
+      registers,
+      collect() {
+        const free = database.freeBytes()
+        if (free === undefined) this.reset()
+        else this.set(free)
       },
     })
 

@@ -5,7 +5,7 @@
  * parsed when a `keys` projection asks for it.
  */
 import { systemClock, type Clock } from '../../clock'
-import type { Db } from '../../db'
+import { writeTx, type Db } from '../../db'
 import { newId, timestamp } from '../../db/documents'
 import { fail } from '../../errors'
 import type { LogModel } from './model'
@@ -40,7 +40,7 @@ export class LogService {
   private readonly queries
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = logQueries(db)
@@ -54,7 +54,7 @@ export class LogService {
     const logId = newId()
     const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp(this.clock()) }
     const stored = encode(data)
-    this.queries.insert.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) })
+    writeTx(this.db, () => this.queries.insert.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) }))
     return logId
   }
 

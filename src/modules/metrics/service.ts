@@ -1,5 +1,6 @@
-/** What the metrics read from the database at a scrape: counts through the module's queries, sizes of the files. */
+/** What the metrics read from the database at a scrape: counts through the module's queries, sizes of the files, room left for writes. */
 import { databaseSizes, type Db } from '../../db'
+import { writeHealth } from '../../db/health'
 import type { DatabaseReadings } from '../../observability/metrics'
 import { metricsQueries } from './queries'
 
@@ -9,5 +10,7 @@ export function databaseReadings(db: Db, path: string): DatabaseReadings {
     taskCounts: () => queries.taskCounts.all(),
     pilotCount: () => queries.pilotCount.get()?.n ?? 0,
     sizes: () => databaseSizes(db, path),
+    diskFull: () => writeHealth(db.$client).diskFull(),
+    freeBytes: () => writeHealth(db.$client).freeBytes(),
   }
 }

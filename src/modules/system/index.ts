@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { AppContext } from '../../context'
 import { databaseAnswers } from '../../db'
+import { writeHealth } from '../../db/health'
 import { fail } from '../../errors'
 import pkg from '../../../package.json'
 
@@ -13,7 +14,9 @@ export const systemModule = (ctx: AppContext) =>
       access: 'public',
       response: t.Object({ service: t.String(), version: t.String() }),
     })
-    .get('/healthz', () => (databaseAnswers(ctx.db) ? { status: 'ok' } : fail(503, 'database unavailable')), {
-      access: 'public',
-      response: t.Object({ status: t.String() }),
-    })
+    .get('/healthz', () => {
+      if (!databaseAnswers(ctx.db)) fail(503, 'database unavailable')
+      const problem = writeHealth(ctx.sqlite).problem()
+      if (problem) fail(503, problem)
+      return { status: 'ok' }
+    }, { access: 'public', response: t.Object({ status: t.String() }) })
