@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock'
 import { resolveSecret, type Config } from './config'
 import type { AppContext } from './context'
 import { closeDatabase, openDatabase } from './db'
+import type { LockTimer } from './db/write-lock'
 import { parseJsonBody } from './http/body'
 import { toErrorResponse } from './http/errors'
 import { refuseUnroutableParams } from './http/path-params'
@@ -45,6 +46,8 @@ export interface AppOptions {
   observe?: boolean
   /** The time for timestamps, token expiry and the login throttle; the wall clock by default. */
   clock?: Clock
+  /** The timers write-lock waits are measured and made with (tests); real ones by default. */
+  lockTimer?: LockTimer
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
@@ -56,7 +59,7 @@ interface Observed extends ObservedRequest {
 
 export function createApp(config: Config, options: AppOptions = {}) {
   const secret = resolveSecret(config)
-  const { db, sqlite } = openDatabase(config.db)
+  const { db, sqlite } = openDatabase(config.db, { lockTimeoutMs: config.lockTimeoutMs, lockTimer: options.lockTimer })
   const clock = options.clock ?? systemClock
   const tokens = new TokenService(secret, { clockSkew: config.clockSkew, clock })
   const auth = new AuthService(db)

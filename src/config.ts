@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { DEFAULT_LOCK_TIMEOUT_MS } from './db'
 
 export interface Config {
   host: string
@@ -20,6 +21,7 @@ export interface Config {
   tokenTtl: number
   tempTokenTtl: number
   clockSkew: number
+  lockTimeoutMs: number
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
 }
 
@@ -54,6 +56,7 @@ export const SETTINGS: Setting[] = [
   { key: 'tokenTtl', env: 'ICEPROD_TOKEN_TTL', default: '31622400', kind: 'int', meaning: 'lifetime of login and CLI tokens, in seconds' },
   { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
   { key: 'clockSkew', env: 'ICEPROD_CLOCK_SKEW', default: '60', kind: 'int', meaning: "seconds a token's exp and nbf may be off, for hosts whose clocks differ" },
+  { key: 'lockTimeoutMs', env: 'ICEPROD_LOCK_TIMEOUT_MS', default: String(DEFAULT_LOCK_TIMEOUT_MS), kind: 'int', meaning: "longest a write waits for the database's write lock while another process holds it, in milliseconds; then 503" },
 ]
 
 export class ConfigError extends Error {}

@@ -74,24 +74,26 @@ describe('GroupCommit', () => {
     expect(seen).toEqual([0, 1])
   })
 
-  test('a failed commit rejects every caller of the batch and writes nothing', async () => {
-    const group = new GroupCommit<string, string>(t.ctx.db, (name) => {
-      t.ctx.sqlite.run('INSERT INTO sequences (name, value) VALUES (?, 0)', [name])
-      return name
-    })
-    // Another connection holding the write lock makes the batch's BEGIN IMMEDIATE fail once busy_timeout is over.
-    const blocker = new Database(join(t.dir, 'iceprod.sqlite'))
-    blocker.exec('PRAGMA busy_timeout = 0')
-    t.ctx.sqlite.exec('PRAGMA busy_timeout = 50')
-    blocker.exec('BEGIN IMMEDIATE')
+  test('a batch that cannot begin rejects every caller of the batch and writes nothing', async () => {
+    const locked = await startTestApp({ lockTimeoutMs: 0 })
     try {
-      const outcomes = await Promise.allSettled([group.run('gc-e-1'), group.run('gc-e-2')])
-      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected'])
+      const group = new GroupCommit<string, string>(locked.ctx.db, (name) => {
+        locked.ctx.sqlite.run('INSERT INTO sequences (name, value) VALUES (?, 0)', [name])
+        return name
+      })
+      // Another connection holds the write lock, and this app's writes may not wait for it.
+      const blocker = new Database(locked.config.db)
+      blocker.exec('BEGIN IMMEDIATE')
+      try {
+        const outcomes = await Promise.allSettled([group.run('gc-e-1'), group.run('gc-e-2')])
+        expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected'])
+      } finally {
+        blocker.exec('ROLLBACK')
+        blocker.close()
+      }
+      expect(locked.ctx.sqlite.query("SELECT count(*) AS n FROM sequences WHERE name LIKE 'gc-e-%'").get()).toEqual({ n: 0 })
     } finally {
-      blocker.exec('ROLLBACK')
-      blocker.close()
-      t.ctx.sqlite.exec('PRAGMA busy_timeout = 10000')
+      locked.close()
     }
-    expect(rows('gc-e-')).toEqual([])
   })
 })

@@ -8,6 +8,8 @@
  * commit each. Every caller still gets its own result or its own error, a
  * failed write leaves no trace (its savepoint is rolled back), and no caller
  * is answered before the transaction holding its write has committed.
+ * While another process holds the write lock, a batch waits for it (see
+ * write-lock.ts) and the writes requested meanwhile gather into the next.
  */
 import { writeTx, type Db } from './index'
 
@@ -48,27 +50,27 @@ export class GroupCommit<I, O> {
     if (batch.length === 0) return
     if (this.pending.length > 0) setImmediate(() => this.flush())
     const outcomes: ({ ok: true; output: O } | { ok: false; error: unknown })[] = []
-    try {
-      writeTx(this.db, () => {
-        for (const { input } of batch) {
-          try {
-            // A nested transaction is a savepoint: a refused write is undone alone.
-            const output = this.options.singleStatement ? this.write(input) : this.db.$client.transaction(() => this.write(input))()
-            outcomes.push({ ok: true, output })
-          } catch (error) {
-            outcomes.push({ ok: false, error })
-          }
+    writeTx(this.db, () => {
+      for (const { input } of batch) {
+        try {
+          // A nested transaction is a savepoint: a refused write is undone alone.
+          const output = this.options.singleStatement ? this.write(input) : this.db.$client.transaction(() => this.write(input))()
+          outcomes.push({ ok: true, output })
+        } catch (error) {
+          outcomes.push({ ok: false, error })
         }
-      })
-    } catch (error) {
-      // The commit itself failed: nothing of the batch was written.
-      for (const { reject } of batch) reject(error)
-      return
-    }
-    batch.forEach(({ resolve, reject }, i) => {
-      const outcome = outcomes[i]!
-      if (outcome.ok) resolve(outcome.output)
-      else reject(outcome.error)
-    })
+      }
+    }).then(
+      () =>
+        batch.forEach(({ resolve, reject }, i) => {
+          const outcome = outcomes[i]!
+          if (outcome.ok) resolve(outcome.output)
+          else reject(outcome.error)
+        }),
+      // The transaction never began (the lock wait ran out) or its commit failed: nothing of the batch was written.
+      (error) => {
+        for (const { reject } of batch) reject(error)
+      },
+    )
   }
 }

@@ -7,9 +7,7 @@
  * operator frees space even when nothing writes meanwhile, as when a load
  * balancer stopped sending traffic to a server its health check failed.
  */
-import type { Database } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { unavailability } from './faults'
 
 /** Room freed since a write failed for lack of it that counts as the disk being full no longer. */
@@ -57,20 +55,4 @@ export class WriteHealth {
       return undefined
     }
   }
-}
-
-const healthOf = new WeakMap<Database, WriteHealth>()
-
-/** Starts keeping the write health of the database at `path`, open on `sqlite`. */
-export function trackWriteHealth(sqlite: Database, path: string): WriteHealth {
-  const health = new WriteHealth(path === ':memory:' ? undefined : dirname(path))
-  healthOf.set(sqlite, health)
-  return health
-}
-
-/** The write health of an open database. */
-export function writeHealth(sqlite: Database): WriteHealth {
-  const health = healthOf.get(sqlite)
-  if (!health) throw new Error('writeHealth: a database not opened with openDatabase')
-  return health
 }

@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
 import { unavailability } from './faults'
-import { trackWriteHealth, writeHealth } from './health'
+import { WriteHealth } from './health'
 import { migrate } from './migrator'
 import * as schema from './schema'
+import { WriteLock, type LockTimer } from './write-lock'
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
 
@@ -16,12 +17,30 @@ export interface OpenedDatabase {
   created: boolean
 }
 
+export interface OpenOptions {
+  /** How long a write may wait for a write lock that another process holds (ICEPROD_LOCK_TIMEOUT_MS). */
+  lockTimeoutMs?: number
+  /** What lock waits are measured and made with (tests); real timers by default. */
+  lockTimer?: LockTimer
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 2000
+
+/** Every open database's write lock, which also keeps its write health. */
+const writeLocks = new WeakMap<Database, WriteLock>()
+
+function writeLockOf(sqlite: Database): WriteLock {
+  const lock = writeLocks.get(sqlite)
+  if (!lock) throw new Error('a database not opened with openDatabase')
+  return lock
+}
+
 /**
  * Opens (creating if needed) and migrates the database. WAL lets readers run
  * beside the single writer; synchronous=NORMAL keeps every committed
  * transaction across a process kill (only an OS crash can lose the last ones).
  */
-export function openDatabase(path: string): OpenedDatabase {
+export function openDatabase(path: string, options: OpenOptions = {}): OpenedDatabase {
   const created = path === ':memory:' || !existsSync(path)
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const sqlite = new Database(path, { create: true, strict: true })
@@ -36,9 +55,13 @@ export function openDatabase(path: string): OpenedDatabase {
   // them to a worker thread (startBackgroundCheckpoints). The WAL file is cut
   // back after a checkpoint so that a burst does not leave it large.
   sqlite.exec('PRAGMA journal_size_limit = 67108864')
+  // Migrating may wait for another process's write lock: nothing is served yet.
   migrate(sqlite)
   const db = drizzle({ client: sqlite, schema }) as Db
-  trackWriteHealth(sqlite, path)
+  // From here on nothing waits inside SQLite: writes wait for the lock in WriteLock, without blocking the thread.
+  sqlite.exec('PRAGMA busy_timeout = 0')
+  const health = new WriteHealth(path === ':memory:' ? undefined : dirname(path))
+  writeLocks.set(sqlite, new WriteLock(sqlite, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, health, options.lockTimer))
   return { db, sqlite, created }
 }
 
@@ -86,22 +109,20 @@ export function walSize(dbPath: string): number {
 }
 
 /**
- * Runs `fn` in one write transaction taken with BEGIN IMMEDIATE, so that a
- * second process on the same file waits for the lock instead of failing
- * halfway. `fn` must not await: bun:sqlite is synchronous. Whether it
- * commits tells the database's write health (a full disk, see health.ts).
+ * Runs `fn` in one write transaction, taken with BEGIN IMMEDIATE once the
+ * write lock is free, without blocking the thread while another process
+ * holds it (see write-lock.ts); resolves once it has committed. Refused with
+ * a StorageUnavailable 'locked' when the lock stays taken past
+ * ICEPROD_LOCK_TIMEOUT_MS, having changed nothing. `fn` is synchronous
+ * (bun:sqlite is) and must not open another write transaction.
  */
-export function writeTx<T>(db: Db, fn: () => T): T {
-  const health = writeHealth(db.$client)
-  let result: T
-  try {
-    result = db.$client.transaction(fn).immediate()
-  } catch (error) {
-    health.failed(error)
-    throw error
-  }
-  health.committed()
-  return result
+export function writeTx<T>(db: Db, fn: () => T): Promise<T> {
+  return writeLockOf(db.$client).run(fn)
+}
+
+/** Whether the database can take writes, as its writes found it (a full disk, see health.ts). */
+export function writeHealth(sqlite: Database): WriteHealth {
+  return writeLockOf(sqlite).health
 }
 
 /** How often the worker checkpoints. */

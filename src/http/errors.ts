@@ -4,13 +4,13 @@
  * the app's error hook turns that, and every framework error, into this body.
  */
 import { ValidationError } from 'elysia'
-import { unavailability } from '../db/faults'
+import { unavailability, type Unavailability } from '../db/faults'
 import { StatusError } from '../errors'
 
 const JSON_TYPE = 'application/json'
 
-export function errorResponse(status: number, message: string): Response {
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE }
+export function errorResponse(status: number, message: string, extraHeaders?: Record<string, string>): Response {
+  const headers: Record<string, string> = { 'content-type': JSON_TYPE, ...extraHeaders }
   if (status === 401) headers['www-authenticate'] = 'Bearer'
   return new Response(JSON.stringify({ code: status, error: message }), { status, headers })
 }
@@ -85,9 +85,11 @@ const FRAMEWORK_ERRORS: Record<string, [number, string]> = {
 }
 
 /** What a client is told when storage refuses its request; the request changed nothing. */
-const STORAGE_REFUSALS = {
-  full: [507, "insufficient storage: the database's disk is full; nothing was written"],
-} as const
+const STORAGE_REFUSALS: Record<Unavailability, () => Response> = {
+  // Another process writes: the lock is usually free again within a second.
+  locked: () => errorResponse(503, 'database is locked by another writer; retry', { 'retry-after': '1' }),
+  full: () => errorResponse(507, "insufficient storage: the database's disk is full; nothing was written"),
+}
 
 /**
  * The app's error hook: every failure becomes `{code, error}`. A real fault is
@@ -96,7 +98,7 @@ const STORAGE_REFUSALS = {
 export function toErrorResponse(code: string | number, error: unknown, reportFault: (error: unknown) => void): Response {
   if (error instanceof StatusError) return errorResponse(error.status, error.message)
   const refusedBy = unavailability(error)
-  if (refusedBy) return errorResponse(...STORAGE_REFUSALS[refusedBy])
+  if (refusedBy) return STORAGE_REFUSALS[refusedBy]()
   // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
   if (error instanceof Error && error.cause instanceof StatusError) return errorResponse(error.cause.status, error.cause.message)
   // A response that fails its own schema is the server's fault, not the client's.

@@ -17,39 +17,39 @@ export const authModule = (ctx: AppContext, minting: TokenMinting, auth = ctx.au
     .use(ctx.access)
     // roles
     .get('/roles', () => ({ results: auth.listRoles() }), { access: admin })
-    .put('/roles/:role_name', ({ params, body }) => (auth.putRole(params.role_name, body ?? {}), {}), {
+    .put('/roles/:role_name', async ({ params, body }) => (await auth.putRole(params.role_name, body ?? {}), {}), {
       access: admin,
       body: AuthModel.roleBody,
       response: Empty,
     })
     .get('/roles/:role_name', ({ params }) => auth.getRole(params.role_name), { access: admin })
-    .delete('/roles/:role_name', ({ params }) => (auth.deleteRole(params.role_name), {}), { access: admin })
+    .delete('/roles/:role_name', async ({ params }) => (await auth.deleteRole(params.role_name), {}), { access: admin })
     // groups
     .get('/groups', () => ({ results: auth.listGroups() }), { access: admin })
-    .post('/groups', ({ body }) => {
-      const id = auth.createGroup(body)
+    .post('/groups', async ({ body }) => {
+      const id = await auth.createGroup(body)
       return created(`/groups/${id}`)
     }, { access: admin, body: AuthModel.groupBody })
     .get('/groups/:group_id', ({ params }) => auth.getGroup(params.group_id), { access: admin })
-    .delete('/groups/:group_id', ({ params }) => (auth.deleteGroup(params.group_id), {}), { access: admin })
+    .delete('/groups/:group_id', async ({ params }) => (await auth.deleteGroup(params.group_id), {}), { access: admin })
     // users
     .get('/users', () => ({ results: auth.listUsers() }), { access: admin })
-    .post('/users', ({ body }) => {
-      const id = auth.createUser(body)
+    .post('/users', async ({ body }) => {
+      const id = await auth.createUser(body)
       return created(`/users/${id}`)
     }, { access: admin, body: AuthModel.userBody })
     .get('/users/:user_id', ({ params }) => auth.getUser(params.user_id), { access: admin })
-    .delete('/users/:user_id', ({ params }) => (auth.deleteUser(params.user_id), {}), { access: admin })
+    .delete('/users/:user_id', async ({ params }) => (await auth.deleteUser(params.user_id), {}), { access: admin })
     .get('/users/:user_id/groups', ({ params }) => ({ results: auth.getUser(params.user_id).groups }), { access: admin })
-    .post('/users/:user_id/groups', ({ params, body }) => (auth.addUserGroup(params.user_id, body.group), {}), {
+    .post('/users/:user_id/groups', async ({ params, body }) => (await auth.addUserGroup(params.user_id, body.group), {}), {
       access: admin,
       body: AuthModel.addGroup,
     })
-    .put('/users/:user_id/groups', ({ params, body }) => (auth.setUserList(params.user_id, 'groups', body.groups), {}), {
+    .put('/users/:user_id/groups', async ({ params, body }) => (await auth.setUserList(params.user_id, 'groups', body.groups), {}), {
       access: admin,
       body: AuthModel.setGroups,
     })
-    .put('/users/:user_id/roles', ({ params, body }) => (auth.setUserList(params.user_id, 'roles', body.roles), {}), {
+    .put('/users/:user_id/roles', async ({ params, body }) => (await auth.setUserList(params.user_id, 'roles', body.roles), {}), {
       access: admin,
       body: AuthModel.setRoles,
     })
@@ -75,7 +75,7 @@ export const authModule = (ctx: AppContext, minting: TokenMinting, auth = ctx.au
         fail(401, 'Login failed')
       }
       throttle.succeeded(body.username)
-      const user = auth.findOrCreateUser(body.username)
+      const user = await auth.findOrCreateUser(body.username)
       const { token, role } = await minting.loginToken(user)
       return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }
     }, { access: 'public', body: AuthModel.login, response: AuthModel.loginResult })
@@ -85,7 +85,7 @@ export const authModule = (ctx: AppContext, minting: TokenMinting, auth = ctx.au
       response: AuthModel.tokenResult,
     })
     // dataset access rules
-    .put('/auths/:dataset_id', ({ params, body }) => (auth.putRule(params.dataset_id, body), {}), {
+    .put('/auths/:dataset_id', async ({ params, body }) => (await auth.putRule(params.dataset_id, body), {}), {
       access: { roles: system },
       body: AuthModel.rule,
     })

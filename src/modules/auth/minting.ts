@@ -25,8 +25,8 @@ export class TokenMinting {
    */
   async bootstrapAdmin(): Promise<string | undefined> {
     if (this.users.hasUsers()) return undefined
-    const user = this.users.findOrCreateUser('admin')
-    if (!user.roles.includes('admin')) this.users.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
+    const user = await this.users.findOrCreateUser('admin')
+    if (!user.roles.includes('admin')) await this.users.setUserList(user.user_id, 'roles', [...user.roles, 'admin'])
     return this.tokens.sign({ username: 'admin', role: 'admin', type: 'user', ttl: this.config.tokenTtl })
   }
 

@@ -42,14 +42,14 @@ export class AuthService implements DatasetRules {
     return parse(this.queries.role.get({ name })) ?? fail(404, `role ${name} not found`)
   }
 
-  putRole(name: string, body: NewRole): void {
+  async putRole(name: string, body: NewRole): Promise<void> {
     if ('name' in body && body.name !== name) fail(400, 'key name must match the role in the path')
-    this.queries.putRole.run({ name, doc: JSON.stringify({ ...body, name }) })
+    await writeTx(this.db, () => this.queries.putRole.run({ name, doc: JSON.stringify({ ...body, name }) }))
   }
 
-  deleteRole(name: string): void {
+  async deleteRole(name: string): Promise<void> {
     if (BUILT_IN_ROLES.includes(name)) fail(400, `built-in role ${name} cannot be deleted`)
-    writeTx(this.db, () => {
+    await writeTx(this.db, () => {
       this.getRole(name)
       this.queries.deleteRole.run({ name })
       this.removeFromUsers('roles', name)
@@ -76,7 +76,7 @@ export class AuthService implements DatasetRules {
     return this.queries.groupNamed.get({ name }) !== undefined
   }
 
-  createGroup(body: NewGroup): string {
+  createGroup(body: NewGroup): Promise<string> {
     if (body.name === '') fail(400, 'key name must not be empty')
     return writeTx(this.db, () => {
       if (this.groupExists(body.name)) fail(409, `group ${body.name} already exists`)
@@ -86,8 +86,8 @@ export class AuthService implements DatasetRules {
     })
   }
 
-  deleteGroup(groupId: string): void {
-    writeTx(this.db, () => {
+  async deleteGroup(groupId: string): Promise<void> {
+    await writeTx(this.db, () => {
       const name = this.getGroup(groupId).name as string
       this.queries.deleteGroup.run({ group_id: groupId })
       this.removeFromUsers('groups', name)
@@ -119,7 +119,7 @@ export class AuthService implements DatasetRules {
     return parse<User>(this.queries.userNamed.get({ username }))
   }
 
-  createUser(body: NewUser): string {
+  createUser(body: NewUser): Promise<string> {
     if (body.username === '') fail(400, 'key username must not be empty')
     return writeTx(this.db, () => {
       if (this.userByName(body.username)) fail(409, `user ${body.username} already exists`)
@@ -132,23 +132,23 @@ export class AuthService implements DatasetRules {
     })
   }
 
-  deleteUser(userId: string): void {
-    writeTx(this.db, () => {
+  async deleteUser(userId: string): Promise<void> {
+    await writeTx(this.db, () => {
       this.getUser(userId)
       this.queries.deleteUser.run({ user_id: userId })
     })
   }
 
-  addUserGroup(userId: string, group: string): void {
-    writeTx(this.db, () => {
+  async addUserGroup(userId: string, group: string): Promise<void> {
+    await writeTx(this.db, () => {
       const user = this.getUser(userId)
       this.checkGroupsExist([group])
       if (!user.groups.includes(group)) this.saveUser({ ...user, groups: [...user.groups, group] })
     })
   }
 
-  setUserList(userId: string, field: 'groups' | 'roles', names: string[]): void {
-    writeTx(this.db, () => {
+  async setUserList(userId: string, field: 'groups' | 'roles', names: string[]): Promise<void> {
+    await writeTx(this.db, () => {
       const user = this.getUser(userId)
       if (field === 'groups') this.checkGroupsExist(names)
       else this.checkRolesExist(names)
@@ -161,7 +161,7 @@ export class AuthService implements DatasetRules {
   }
 
   /** The user named `username`, created with no roles and no groups if missing. */
-  findOrCreateUser(username: string): User {
+  findOrCreateUser(username: string): Promise<User> {
     return writeTx(this.db, () => {
       const existing = this.userByName(username)
       if (existing) return existing
@@ -197,8 +197,8 @@ export class AuthService implements DatasetRules {
     return this.rule(datasetId) ?? fail(404, `no access rule for dataset ${datasetId}`)
   }
 
-  putRule(datasetId: string, rule: DatasetRule): void {
-    writeTx(this.db, () => {
+  async putRule(datasetId: string, rule: DatasetRule): Promise<void> {
+    await writeTx(this.db, () => {
       if (!this.exists(datasetId)) fail(404, `dataset ${datasetId} not found`)
       this.checkGroupsExist([...rule.read_groups, ...rule.write_groups])
       this.setRule(datasetId, rule)

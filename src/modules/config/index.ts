@@ -16,14 +16,14 @@ export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db
   new Elysia({ name: 'module:config', detail: { tags: ['Config'] } })
     .use(ctx.access)
     .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
-    .put('/datasets/:dataset_id/config', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
+    .put('/datasets/:dataset_id/config', async ({ params, body }) => (await configs.put(params.dataset_id, body), {}), {
       access: writers,
       body: ConfigModel.config,
       response: Empty,
       detail: putSummary,
     })
     .get('/config/:dataset_id', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
-    .put('/config/:dataset_id', ({ params, body }) => (configs.put(params.dataset_id, body), {}), {
+    .put('/config/:dataset_id', async ({ params, body }) => (await configs.put(params.dataset_id, body), {}), {
       access: writers,
       body: ConfigModel.config,
       response: Empty,

@@ -26,9 +26,9 @@ export class ConfigService {
    * path's dataset_id replaces one in the config: a config copied from another
    * dataset (the website's View Config page) is stored as it is.
    */
-  put(datasetId: string, config: DatasetConfig): void {
+  async put(datasetId: string, config: DatasetConfig): Promise<void> {
     const doc = JSON.stringify({ ...config, dataset_id: datasetId })
-    writeTx(this.db, () => {
+    await writeTx(this.db, () => {
       if (!this.queries.datasetExists.get({ dataset_id: datasetId })) fail(404, `dataset ${datasetId} not found`)
       this.queries.upsert.run({ dataset_id: datasetId, doc })
     })

@@ -22,7 +22,7 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       query: DatasetModel.listQuery,
       detail: { summary: '{dataset_id: dataset}; a user token sees the datasets its groups may read' },
     })
-    .post('/datasets', ({ body, auth }) => created(`/datasets/${datasets.create(body, auth)}`), {
+    .post('/datasets', async ({ body, auth }) => created(`/datasets/${await datasets.create(body, auth)}`), {
       access: { roles: users },
       body: DatasetModel.create,
       detail: { summary: 'create a dataset and its access rule; 201 {"result": "/datasets/<dataset_id>"}' },
@@ -31,19 +31,19 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       access: { roles: servicesAndPilots, dataset: 'read' },
       detail: { summary: 'the dataset' },
     })
-    .put('/datasets/:dataset_id/status', ({ params, body }) => (datasets.setStatus(params.dataset_id, body.status), {}), {
+    .put('/datasets/:dataset_id/status', async ({ params, body }) => (await datasets.setStatus(params.dataset_id, body.status), {}), {
       access: { roles: services, dataset: 'write' },
       body: DatasetModel.status,
       response: Empty,
       detail: { summary: "set the dataset's status" },
     })
-    .put('/datasets/:dataset_id/description', ({ params, body }) => (datasets.setDescription(params.dataset_id, body.description), {}), {
+    .put('/datasets/:dataset_id/description', async ({ params, body }) => (await datasets.setDescription(params.dataset_id, body.description), {}), {
       access: adminOrWrite,
       body: DatasetModel.description,
       response: Empty,
       detail: { summary: "set the dataset's description" },
     })
-    .put('/datasets/:dataset_id/jobs_submitted', ({ params, body }) => (datasets.setJobsSubmitted(params.dataset_id, body.jobs_submitted), {}), {
+    .put('/datasets/:dataset_id/jobs_submitted', async ({ params, body }) => (await datasets.setJobsSubmitted(params.dataset_id, body.jobs_submitted), {}), {
       access: adminOrWrite,
       body: DatasetModel.jobsSubmitted,
       response: Empty,

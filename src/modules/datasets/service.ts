@@ -32,7 +32,7 @@ export class DatasetService {
    * Creates a dataset owned by `caller`, with the next sequence number and
    * the access rule read_groups = write_groups = [group]; returns its id.
    */
-  create(body: NewDataset, caller: Auth): string {
+  create(body: NewDataset, caller: Auth): Promise<string> {
     return writeTx(this.db, () => {
       if (!this.auth.groupExists(body.group)) fail(400, `no such group: ${body.group}`)
       if (caller.role !== 'admin' && !caller.groups.some((held) => grants(held, body.group))) {
@@ -81,12 +81,13 @@ export class DatasetService {
     return inStatusOrder(DATASET_STATUSES, summary)
   }
 
-  setStatus(datasetId: string, status: string): void {
-    this.setField(datasetId, '$.status', checkStatus(DATASET_STATUSES, status))
+  async setStatus(datasetId: string, status: string): Promise<void> {
+    const checked = checkStatus(DATASET_STATUSES, status)
+    await writeTx(this.db, () => this.setField(datasetId, '$.status', checked))
   }
 
-  setDescription(datasetId: string, description: string): void {
-    this.setField(datasetId, '$.description', description)
+  async setDescription(datasetId: string, description: string): Promise<void> {
+    await writeTx(this.db, () => this.setField(datasetId, '$.description', description))
   }
 
   /**
@@ -94,8 +95,8 @@ export class DatasetService {
    * with a positive integer `tasks_per_job` also gets `tasks_submitted`
    * = jobs_submitted × tasks_per_job, as IceProd keeps the two in step.
    */
-  setJobsSubmitted(datasetId: string, jobsSubmitted: number): void {
-    writeTx(this.db, () => {
+  async setJobsSubmitted(datasetId: string, jobsSubmitted: number): Promise<void> {
+    await writeTx(this.db, () => {
       const dataset = JSON.parse(this.get(datasetId)) as Document
       const created = this.queries.jobsCreated.get({ dataset_id: datasetId })?.n ?? 0
       if (jobsSubmitted < created) fail(400, `key jobs_submitted cannot be below the ${created} jobs already created`)

@@ -31,16 +31,16 @@ export class GridsService {
   }
 
   /** Stores a new grid; the server's fields win over the client's. Returns its id. */
-  create(body: NewGrid, username: string): string {
+  async create(body: NewGrid, username: string): Promise<string> {
     const gridId = newId()
     const now = timestamp(this.clock())
     const doc = { debug: false, ...body, grid_id: gridId, start_date: now, last_update: now, username }
-    this.queries.insert.run({ grid_id: gridId, doc: JSON.stringify(doc) })
+    await writeTx(this.db, () => this.queries.insert.run({ grid_id: gridId, doc: JSON.stringify(doc) }))
     return gridId
   }
 
   /** Merges `patch` into the grid and refreshes `last_update`; returns the updated grid as JSON text. */
-  patch(gridId: string, patch: GridPatch): string {
+  patch(gridId: string, patch: GridPatch): Promise<string> {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(gridId)) as Document
       const doc = JSON.stringify({ ...mergePatch(stored, patch, ['grid_id']), last_update: timestamp(this.clock()) })

@@ -14,15 +14,15 @@ const datasetRead = { roles: services, dataset: 'read' } as const
 export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:jobs', detail: { tags: ['Jobs'] } })
     .use(ctx.access)
-    .post('/jobs', ({ body }) => {
-      const jobId = jobs.create(body)
+    .post('/jobs', async ({ body }) => {
+      const jobId = await jobs.create(body)
       return created(`/jobs/${jobId}`, jobId)
     }, { access: { roles: services }, body: JobModel.create, detail: { summary: 'create a job; 201 {"result": job_id}' } })
     .get('/jobs/:job_id', ({ params }) => jsonText(jobs.get(params.job_id)), {
       access: { roles: servicesAndPilots },
       detail: { summary: 'the job' },
     })
-    .patch('/jobs/:job_id', ({ params, body }) => jsonText(jobs.patch(params.job_id, body)), {
+    .patch('/jobs/:job_id', async ({ params, body }) => jsonText(await jobs.patch(params.job_id, body)), {
       access: { roles: services },
       body: JobModel.patch,
       detail: { summary: 'merge into the job; returns the job' },
@@ -40,7 +40,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       access: datasetRead,
       detail: { summary: 'a job of the dataset' },
     })
-    .put('/datasets/:dataset_id/jobs/:job_id/status', ({ params, body }) => (jobs.setStatus(params.dataset_id, params.job_id, body.status), {}), {
+    .put('/datasets/:dataset_id/jobs/:job_id/status', async ({ params, body }) => (await jobs.setStatus(params.dataset_id, params.job_id, body.status), {}), {
       access: { roles: services, dataset: 'write' },
       body: JobModel.status,
       response: Empty,

@@ -37,9 +37,9 @@ export class JobService {
   }
 
   /** Creates a job in an existing dataset, its index unused there; returns its id. */
-  create(body: NewJob): string {
+  async create(body: NewJob): Promise<string> {
     const jobId = newId()
-    writeTx(this.db, () => {
+    await writeTx(this.db, () => {
       if (!this.queries.datasetExists.get({ dataset_id: body.dataset_id })) fail(400, `no such dataset: ${body.dataset_id}`)
       if (this.queries.jobIndexTaken.get({ dataset_id: body.dataset_id, job_index: body.job_index })) {
         fail(409, `job_index ${body.job_index} already exists in dataset ${body.dataset_id}`)
@@ -57,7 +57,7 @@ export class JobService {
   }
 
   /** Merges `patch` into the job (see API.md §1) and returns the updated document as JSON text. */
-  patch(jobId: string, patch: JobPatch): string {
+  patch(jobId: string, patch: JobPatch): Promise<string> {
     return writeTx(this.db, () => {
       const merged = mergePatch(JSON.parse(this.get(jobId)) as Document, patch, FIXED_KEYS)
       if ('status' in patch) {
@@ -71,10 +71,12 @@ export class JobService {
   }
 
   /** Sets the status and `status_changed` of a job of the dataset; 404 when not there. */
-  setStatus(datasetId: string, jobId: string, status: string): void {
+  async setStatus(datasetId: string, jobId: string, status: string): Promise<void> {
     checkStatus(JOB_STATUSES, status)
-    const updated = this.queries.setStatusInDataset.get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp(this.clock()) })
-    if (!updated) fail(404, `job ${jobId} not found`)
+    await writeTx(this.db, () => {
+      const updated = this.queries.setStatusInDataset.get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp(this.clock()) })
+      if (!updated) fail(404, `job ${jobId} not found`)
+    })
   }
 
   /**

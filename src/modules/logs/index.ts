@@ -10,16 +10,16 @@ import { logJson, LogService } from './service'
 export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:logs', detail: { tags: ['Logs'] } })
     .use(ctx.access)
-    .post('/logs', ({ body }) => {
-      const logId = logs.create(body)
+    .post('/logs', async ({ body }) => {
+      const logId = await logs.create(body)
       return created(`/logs/${logId}`, logId)
     }, { access: { roles: pilots }, body: LogModel.create, detail: { summary: 'store a log; 201 {"result": log_id}' } })
     .get('/logs/:log_id', ({ params }) => jsonText(logs.get(params.log_id)), {
       access: { roles: adminOnly },
       detail: { summary: 'the log, with its data' },
     })
-    .post('/datasets/:dataset_id/logs', ({ params, body }) => {
-      const logId = logs.create(body, params.dataset_id)
+    .post('/datasets/:dataset_id/logs', async ({ params, body }) => {
+      const logId = await logs.create(body, params.dataset_id)
       return created(`/datasets/${params.dataset_id}/logs/${logId}`, logId)
     }, {
       access: { roles: adminOnly, dataset: 'write' },

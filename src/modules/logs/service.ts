@@ -47,14 +47,14 @@ export class LogService {
   }
 
   /** Stores a log (for the dataset `datasetId` when given, whatever dataset_id the body holds); returns its id. */
-  create(body: NewLog, datasetId?: string): string {
+  async create(body: NewLog, datasetId?: string): Promise<string> {
     const { data, ...metadata } = datasetId === undefined ? body : { ...body, dataset_id: datasetId }
     // UTF-8 cannot carry a lone surrogate: refuse it rather than store a different text.
     if (!data.isWellFormed()) fail(400, 'key data must be valid Unicode text (it holds a lone surrogate)')
     const logId = newId()
     const doc = { ...metadata, name: metadata.name ?? 'log', log_id: logId, timestamp: timestamp(this.clock()) }
     const stored = encode(data)
-    writeTx(this.db, () => this.queries.insert.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) }))
+    await writeTx(this.db, () => this.queries.insert.run({ log_id: logId, encoding: stored.encoding, data: stored.bytes, doc: JSON.stringify(doc) }))
     return logId
   }
 

@@ -1,6 +1,5 @@
 /** What the metrics read from the database at a scrape: counts through the module's queries, sizes of the files, room left for writes. */
-import { databaseSizes, type Db } from '../../db'
-import { writeHealth } from '../../db/health'
+import { databaseSizes, writeHealth, type Db } from '../../db'
 import type { DatabaseReadings } from '../../observability/metrics'
 import { metricsQueries } from './queries'
 

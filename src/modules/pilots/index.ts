@@ -22,18 +22,18 @@ export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db,
       query: PilotModel.list,
       detail: { summary: '{pilot_id: pilot}, optionally of one grid' },
     })
-    .post('/pilots', ({ body }) => {
-      const pilotId = pilots.create(body)
+    .post('/pilots', async ({ body }) => {
+      const pilotId = await pilots.create(body)
       return created(`/pilots/${pilotId}`, pilotId)
     }, { access: manage, body: PilotModel.create, detail: { summary: 'register a pilot; 201 {"result": pilot_id}' } })
     .get('/pilots/:pilot_id', ({ params }) => jsonText(pilots.getJson(params.pilot_id)), { access: ownPilot })
-    .patch('/pilots/:pilot_id', ({ params, body }) => jsonText(pilots.patch(params.pilot_id, body)), {
+    .patch('/pilots/:pilot_id', async ({ params, body }) => jsonText(await pilots.patch(params.pilot_id, body)), {
       access: ownPilot,
       body: PilotModel.patch,
       detail: { summary: 'merge into the pilot, refreshing last_update; returns the pilot' },
     })
-    .delete('/pilots/:pilot_id', ({ params }) => (pilots.delete(params.pilot_id), {}), { access: ownPilot, response: Empty })
-    .put('/pilots/:pilot_id/tasks', ({ params, body }) => (pilots.setTasks(params.pilot_id, body.tasks), {}), {
+    .delete('/pilots/:pilot_id', async ({ params }) => (await pilots.delete(params.pilot_id), {}), { access: ownPilot, response: Empty })
+    .put('/pilots/:pilot_id/tasks', async ({ params, body }) => (await pilots.setTasks(params.pilot_id, body.tasks), {}), {
       access: ownPilot,
       body: PilotModel.setTasks,
       response: Empty,

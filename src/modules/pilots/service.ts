@@ -31,7 +31,7 @@ export class PilotsService {
   }
 
   /** Stores a new pilot with the documented defaults; the server's fields win. Returns its id. */
-  create(body: NewPilot): string {
+  async create(body: NewPilot): Promise<string> {
     const pilotId = newId()
     const now = timestamp(this.clock())
     const doc = {
@@ -47,12 +47,12 @@ export class PilotsService {
       start_date: now,
       last_update: now,
     }
-    this.queries.insert.run({ pilot_id: pilotId, doc: JSON.stringify(doc) })
+    await writeTx(this.db, () => this.queries.insert.run({ pilot_id: pilotId, doc: JSON.stringify(doc) }))
     return pilotId
   }
 
   /** Merges `patch` into the pilot and refreshes `last_update`; returns the updated pilot as JSON text. */
-  patch(pilotId: string, patch: PilotPatch): string {
+  patch(pilotId: string, patch: PilotPatch): Promise<string> {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(pilotId)) as Document
       return this.save(pilotId, mergePatch(stored, patch, ['pilot_id']))
@@ -60,15 +60,17 @@ export class PilotsService {
   }
 
   /** Replaces the pilot's task list and refreshes `last_update`. */
-  setTasks(pilotId: string, tasks: string[]): void {
-    writeTx(this.db, () => {
+  async setTasks(pilotId: string, tasks: string[]): Promise<void> {
+    await writeTx(this.db, () => {
       const stored = JSON.parse(this.getJson(pilotId)) as Document
       this.save(pilotId, { ...stored, tasks })
     })
   }
 
-  delete(pilotId: string): void {
-    if (this.queries.delete.all({ pilot_id: pilotId }).length === 0) fail(404, `pilot ${pilotId} not found`)
+  async delete(pilotId: string): Promise<void> {
+    await writeTx(this.db, () => {
+      if (this.queries.delete.all({ pilot_id: pilotId }).length === 0) fail(404, `pilot ${pilotId} not found`)
+    })
   }
 
   private save(pilotId: string, doc: Document): string {

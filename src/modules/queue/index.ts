@@ -18,7 +18,7 @@ export const queueModule = (
 ) =>
   new Elysia({ name: 'module:queue', detail: { tags: ['Task queue'] } })
     .use(ctx.access)
-    .post('/task_actions/queue', ({ body }) => ({ queued: queueing.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}) }), {
+    .post('/task_actions/queue', async ({ body }) => ({ queued: await queueing.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}) }), {
       access: { roles: clients },
       body: QueueModel.queue,
       response: QueueModel.queued,
@@ -29,12 +29,12 @@ export const queueModule = (
       body: QueueModel.process,
       detail: { summary: 'claim one queued task that fits the offered resources; returns it, now processing' },
     })
-    .post('/tasks/:task_id/task_actions/reset', ({ params, body }) => jsonText(lifecycle.reset(params.task_id, body.time_used)), {
+    .post('/tasks/:task_id/task_actions/reset', async ({ params, body }) => jsonText(await lifecycle.reset(params.task_id, body.time_used)), {
       access: pilotActions,
       body: QueueModel.timeUsed,
       detail: { summary: 'a task that is not complete becomes reset, counting a failure; returns it' },
     })
-    .post('/tasks/:task_id/task_actions/complete', ({ params, body }) => jsonText(lifecycle.complete(params.task_id, body.time_used)), {
+    .post('/tasks/:task_id/task_actions/complete', async ({ params, body }) => jsonText(await lifecycle.complete(params.task_id, body.time_used)), {
       access: pilotActions,
       body: QueueModel.timeUsed,
       detail: { summary: 'a processing task becomes complete, recording its walltime; returns it' },

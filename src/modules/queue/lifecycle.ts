@@ -28,7 +28,7 @@ export class LifecycleService {
    * `timeUsed` (seconds) its error walltime grows by that many hours. Returns
    * the updated task as JSON text; 404 if missing or complete.
    */
-  reset(taskId: string, timeUsed: number | undefined): string {
+  reset(taskId: string, timeUsed: number | undefined): Promise<string> {
     return this.change(taskId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete')
   }
 
@@ -37,12 +37,12 @@ export class LifecycleService {
    * is set to that many hours. Returns the updated task as JSON text; 404 if
    * missing or not processing.
    */
-  complete(taskId: string, timeUsed: number | undefined): string {
+  complete(taskId: string, timeUsed: number | undefined): Promise<string> {
     return this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing')
   }
 
   /** One change of the task by `plain`, or by `timed` with the hours it ran; 404 saying `refused` when the task's status does not allow it. */
-  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string): string {
+  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string): Promise<string> {
     return writeTx(this.db, () => {
       const now = timestamp(this.clock())
       const row = timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })

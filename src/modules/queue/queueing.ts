@@ -29,7 +29,7 @@ export class QueueingService {
    * with a higher weight first (unlisted ones weigh 0), then creation order.
    * Returns how many were queued.
    */
-  queue(numTasks: number, weights: Record<string, number>): number {
+  async queue(numTasks: number, weights: Record<string, number>): Promise<number> {
     if (numTasks <= 0) return 0
     return writeTx(this.db, () => {
       const chosen = this.pickReady(numTasks, weights)

@@ -1,7 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AppContext } from '../../context'
-import { databaseAnswers } from '../../db'
-import { writeHealth } from '../../db/health'
+import { databaseAnswers, writeHealth } from '../../db'
 import { fail } from '../../errors'
 import pkg from '../../../package.json'
 

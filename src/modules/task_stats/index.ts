@@ -12,8 +12,8 @@ const adminOrRead = { roles: adminOnly, dataset: 'read' } as const
 export const taskStatsModule = (ctx: AppContext, taskStats = new TaskStatService(ctx.db, ctx.clock)) =>
   new Elysia({ name: 'module:task_stats', detail: { tags: ['Task stats'] } })
     .use(ctx.access)
-    .post('/tasks/:task_id/task_stats', ({ params, body }) => {
-      const taskStatId = taskStats.create(params.task_id, body)
+    .post('/tasks/:task_id/task_stats', async ({ params, body }) => {
+      const taskStatId = await taskStats.create(params.task_id, body)
       return created(`/datasets/${body.dataset_id}/tasks/${params.task_id}/task_stats/${taskStatId}`, taskStatId)
     }, {
       access: { roles: clientsAndPilots },

@@ -22,10 +22,10 @@ export class TaskStatService {
   }
 
   /** Records `stats` for the task (404 when missing; its dataset_id must be the task's, 400); returns the new id. */
-  create(taskId: string, stats: NewTaskStat): string {
+  async create(taskId: string, stats: NewTaskStat): Promise<string> {
     const taskStatId = newId()
     const doc = { task_stat_id: taskStatId, task_id: taskId, dataset_id: stats.dataset_id, create_date: timestamp(this.clock()), stats }
-    writeTx(this.db, () => {
+    await writeTx(this.db, () => {
       const task = this.queries.taskDataset.get({ task_id: taskId }) ?? fail(404, `task ${taskId} not found`)
       if (task.dataset_id !== stats.dataset_id) fail(400, `key dataset_id must be the dataset of task ${taskId}`)
       this.queries.insert.run({ task_stat_id: taskStatId, doc: JSON.stringify(doc) })

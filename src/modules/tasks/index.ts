@@ -32,12 +32,12 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       access: { roles: servicesAndPilots },
       detail: { summary: 'the task' },
     })
-    .patch('/tasks/:task_id', ({ params, body }) => jsonText(tasks.patch(params.task_id, body)), {
+    .patch('/tasks/:task_id', async ({ params, body }) => jsonText(await tasks.patch(params.task_id, body)), {
       access: { roles: servicesAndPilots },
       body: TaskModel.patch,
       detail: { summary: 'merge into the task; returns the task' },
     })
-    .put('/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status), {}), {
+    .put('/tasks/:task_id/status', async ({ params, body }) => (await tasks.setStatus(params.task_id, body.status), {}), {
       access: { roles: servicesAndPilots },
       body: TaskModel.status,
       response: Empty,
@@ -59,7 +59,7 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       access: datasetRead,
       detail: { summary: 'a task of the dataset' },
     })
-    .put('/datasets/:dataset_id/tasks/:task_id/status', ({ params, body }) => (tasks.setStatus(params.task_id, body.status, params.dataset_id), {}), {
+    .put('/datasets/:dataset_id/tasks/:task_id/status', async ({ params, body }) => (await tasks.setStatus(params.task_id, body.status, params.dataset_id), {}), {
       access: datasetWrite,
       body: TaskModel.status,
       response: Empty,

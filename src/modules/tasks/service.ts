@@ -82,7 +82,7 @@ export class TaskService {
   }
 
   /** Merges `patch` into the task (see API.md §1) and returns the updated document as JSON text. */
-  patch(taskId: string, patch: TaskPatch): string {
+  patch(taskId: string, patch: TaskPatch): Promise<string> {
     return writeTx(this.db, () => {
       const stored = JSON.parse(this.get(taskId)) as Document
       const merged = mergePatch(stored, patch, FIXED_KEYS)
@@ -97,11 +97,13 @@ export class TaskService {
   }
 
   /** Sets the status and `status_changed`; 404 when missing or, given a dataset, in another dataset. */
-  setStatus(taskId: string, status: string, datasetId?: string): void {
+  async setStatus(taskId: string, status: string, datasetId?: string): Promise<void> {
     checkStatus(TASK_STATUSES, status)
-    const values = { task_id: taskId, status, now: timestamp(this.clock()) }
-    const updated = datasetId === undefined ? this.queries.setStatus.get(values) : this.queries.setStatusInDataset.get({ ...values, dataset_id: datasetId })
-    if (!updated) fail(404, `task ${taskId} not found`)
+    await writeTx(this.db, () => {
+      const values = { task_id: taskId, status, now: timestamp(this.clock()) }
+      const updated = datasetId === undefined ? this.queries.setStatus.get(values) : this.queries.setStatusInDataset.get({ ...values, dataset_id: datasetId })
+      if (!updated) fail(404, `task ${taskId} not found`)
+    })
   }
 
   /** Pages of the tasks matching `filter`, in creation order. */
