@@ -11,7 +11,7 @@ const USAGE = `Runs the benchmark targets one after another (they each need the 
 Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...] [--quiet-wait S]
   --quick  smaller databases and shorter runs (a smoke run)
   --soak   also run bench/soak.ts
-  --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, observability, soak
+  --only   a comma-separated subset of: lookup, claims, counts, big-list, creation, startup, observability, lock-contention, soak
   --quiet-wait S  before each target, wait up to S seconds (default 120) for
            the shared machine to be nearly idle; 0 starts at once
 Most targets load the servers with wrk, which must be installed.`
@@ -46,6 +46,7 @@ const targets: Target[] = [
   { name: 'creation', script: 'bench/creation.ts', wrk: true },
   { name: 'startup', script: 'bench/startup.ts', wrk: false },
   { name: 'observability', script: 'bench/observability.ts', wrk: true },
+  { name: 'lock-contention', script: 'bench/lock-contention.ts', wrk: false },
 ]
 if (values.soak) targets.push({ name: 'soak', script: 'bench/soak.ts', wrk: false })
 const only = values.only?.split(',').map((s) => s.trim())
