@@ -2,7 +2,7 @@
  * Malformed path and query parameters on every route of API.md that has
  * them. A path parameter outside `[A-Za-z0-9_]+` matches no route (404, with or
  * without a token, before the body is read);
- * `status`, `keys`, `job_index`, `num`, `order`, `group` and `last` refuse
+ * `status`, `keys`, `job_index`, `num`, `limit`, `after`, `order`, `group` and `last` refuse
  * values they cannot mean (400). Well-formed ids of nothing are a 4xx too.
  * Every refusal is exactly {code, error} and writes nothing, bodies and
  * tokens being valid so that the parameter is what is refused.
@@ -139,6 +139,8 @@ describe('query parameters', () => {
         return value === 'asc' || value === 'desc'
       case 'boolean':
         return ['true', 'false'].includes(value.toLowerCase())
+      case 'task id':
+        return value === suite.f.ids.task_id
       default:
         return value.split('|').every((status) => STATUS_LISTS[kind]!.includes(status))
     }
@@ -159,6 +161,7 @@ describe('query parameters', () => {
     'positive integer': ['', '0', '-1', '-0', '1.0', '2.5', 'ten', '1e2', '99999999999999999999', '+3'],
     order: ['', 'ASC', 'Desc', 'up', 'asc ', 'ascending', 'random'],
     boolean: ['', 'yes', 'no', '1', '0', 'on', 'truee', 't', 'false '],
+    'task id': ['', 'nosuchtask', 'x'.repeat(10_000), '%', 'a|b'],
   }
 
   const cases = QUERY_ROUTES.flatMap((route) => Object.entries(route.query).map(([name, kind]) => ({ route, name, kind })))
@@ -191,7 +194,20 @@ describe('query parameters', () => {
     )
   })
 
-  const GOOD: Record<QueryKind, string> = { 'status:dataset': 'processing', 'status:job': 'failed', 'status:task': 'queued', keys: 'status', integer: '3', 'positive integer': '2', order: 'asc', boolean: 'true' }
+  const GOOD: Record<QueryKind, string> = {
+    'status:dataset': 'processing',
+    'status:job': 'failed',
+    'status:task': 'queued',
+    keys: 'status',
+    integer: '3',
+    'positive integer': '2',
+    order: 'asc',
+    boolean: 'true',
+    // Read once the fixture exists.
+    get 'task id'() {
+      return suite.f.ids.task_id!
+    },
+  }
 
   test('the good values are good by API.md', () => {
     for (const { kind } of cases) expect({ kind, accepted: accepts(kind, GOOD[kind]) }).toEqual({ kind, accepted: true })

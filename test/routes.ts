@@ -54,7 +54,7 @@ export interface RouteExample {
 }
 
 /** What a query parameter means: the kinds of values it refuses (`text`: any value is taken). */
-export type QueryKind = 'status:dataset' | 'status:job' | 'status:task' | 'keys' | 'integer' | 'positive integer' | 'order' | 'boolean'
+export type QueryKind = 'status:dataset' | 'status:job' | 'status:task' | 'keys' | 'integer' | 'positive integer' | 'order' | 'boolean' | 'task id'
 
 export interface AppRoute {
   method: string
@@ -238,8 +238,12 @@ export const QUERY_KINDS: Record<string, QueryKind | 'status' | null> = {
   order: 'order',
   group: 'boolean',
   last: 'boolean',
+  limit: 'positive integer',
+  // The id of a task of the route's dataset (the fixture's task).
+  after: 'task id',
   job_id: null,
   grid_id: null,
+  name: null,
 }
 
 /** Which status list a `status` key or filter of this route takes: the resource its path names last. */

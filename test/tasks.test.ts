@@ -262,6 +262,10 @@ describe('PUT /tasks/<task_id>/status', () => {
   })
 })
 
+/** A task in the other dataset (created once). */
+let otherTask: string
+const otherTaskOf = () => otherTask
+
 describe('task listings', () => {
   let dataset: string
   let jobA: string
@@ -280,6 +284,7 @@ describe('task listings', () => {
     await t.call('PATCH', `/tasks/${ids[2]}`, { body: { grid_id: 'grid1' } })
     await t.call('PATCH', `/tasks/${ids[5]}`, { body: { grid_id: 'grid1' } })
     await t.call('PATCH', `/tasks/${ids[3]}`, { body: { grid_id: 'grid2' } })
+    otherTask = await createTask({ dataset_id: otherDatasetId, job_id: otherJobId })
   })
 
   test('GET /datasets/<d>/tasks: every task keyed by id, in creation order, documents as stored', async () => {
@@ -313,6 +318,53 @@ describe('task listings', () => {
     for (const value of ['x', '1.5', '', ' 1', '0x1']) {
       expect((await t.call('GET', `/datasets/${dataset}/tasks?job_index=${encodeURIComponent(value)}`)).body).toEqual({ code: 400, error: 'query parameter job_index must be an integer' })
     }
+  })
+
+  test('name filters by task name, alone or with the others', async () => {
+    const keys = async (query: string) => Object.keys((await t.call('GET', `/datasets/${dataset}/tasks?${query}`)).body)
+    expect(await keys('name=step1')).toEqual([ids[1], ids[4]])
+    expect(await keys('name=step1&status=complete')).toEqual([ids[4]])
+    expect(await keys(`name=step2&job_id=${jobB}`)).toEqual([ids[5]])
+    expect(await keys('name=nosuch')).toEqual([])
+  })
+
+  test('limit and after page the listing in creation order: each page continues after the last id of the one before', async () => {
+    const page = async (query: string) => {
+      const r = await t.call('GET', `/datasets/${dataset}/tasks?${query}`)
+      expect(r.status).toBe(200)
+      return Object.keys(r.body)
+    }
+    expect(await page('limit=2')).toEqual(ids.slice(0, 2))
+    expect(await page(`limit=2&after=${ids[1]}`)).toEqual(ids.slice(2, 4))
+    expect(await page(`limit=2&after=${ids[3]}`)).toEqual(ids.slice(4, 6))
+    expect(await page(`limit=2&after=${ids[5]}`)).toEqual([])
+    expect(await page(`after=${ids[2]}`)).toEqual(ids.slice(3))
+    expect(await page('limit=100')).toEqual(ids)
+    // With filters: `after` may name a task the filter leaves out; the page starts after its place.
+    expect(await page(`status=waiting&limit=1&after=${ids[0]}`)).toEqual([ids[2]])
+    expect(await page(`status=waiting|complete&after=${ids[1]}&limit=3`)).toEqual([ids[2], ids[3], ids[4]])
+    expect(await page(`name=step2&after=${ids[0]}&limit=1&keys=name`)).toEqual([ids[2]])
+  })
+
+  test('a bad limit or after is 400 naming the parameter, and changes nothing', async () => {
+    const before = t.count('tasks')
+    for (const value of ['0', '-1', 'x', '1.5', '', ' 2', '1e3', '99999999999999999999']) {
+      const r = await t.call('GET', `/datasets/${dataset}/tasks?limit=${encodeURIComponent(value)}`)
+      expect({ value, status: r.status, error: r.body.error }).toEqual({ value, status: 400, error: expect.stringContaining('query parameter limit') })
+    }
+    // `after` must be a task of this dataset.
+    for (const value of ['nosuch', '', otherTaskOf(), 'x'.repeat(300)]) {
+      const r = await t.call('GET', `/datasets/${dataset}/tasks?after=${encodeURIComponent(value)}&limit=2`)
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: { code: 400, error: `query parameter after: no task ${value} in dataset ${dataset}` } })
+    }
+    expect((await t.call('GET', `/datasets/${dataset}/tasks?limit=2&limit=3`)).body).toEqual({ code: 400, error: 'query parameter limit given more than once' })
+    expect(t.count('tasks')).toBe(before)
+  })
+
+  test('paging follows the same access rule as the listing', async () => {
+    expect((await t.call('GET', `/datasets/${dataset}/tasks?limit=1&after=${ids[0]}`, { token: tokens.parent })).status).toBe(200)
+    // 403 before the query is looked at: a caller without access learns nothing about the dataset's task ids.
+    expect((await t.call('GET', `/datasets/${dataset}/tasks?limit=1&after=nosuch`, { token: tokens.other })).status).toBe(403)
   })
 
   test('keys projects each task, keeping task_id', async () => {
@@ -376,6 +428,19 @@ describe('large listings stream', () => {
     const expected = rows.filter((r) => ['waiting', 'complete', 'idle'].includes(r.status) && r.jobIndex === 1)
     expect(expected.length).toBeGreaterThan(0)
     expect(Object.entries(some.body)).toEqual(expected.map((r) => [r.id, { task_id: r.id, status: r.status }]))
+    // Pages across the internal page boundary: limits and starts that are not multiples of it.
+    const paged: string[] = []
+    let after = ''
+    for (;;) {
+      const r = await t.call('GET', `/datasets/${dataset}/tasks?limit=700&keys=status${after ? `&after=${after}` : ''}`)
+      const page = Object.keys(r.body)
+      paged.push(...page)
+      if (page.length < 700) break
+      after = page[page.length - 1]!
+    }
+    expect(paged).toEqual(rows.map((r) => r.id))
+    const wide = await t.call('GET', `/datasets/${dataset}/tasks?limit=1500&after=${rows[99]!.id}&status=waiting|complete`)
+    expect(Object.keys(wide.body)).toEqual(rows.slice(100).filter((r) => ['waiting', 'complete'].includes(r.status)).slice(0, 1500).map((r) => r.id))
     const global = await t.call('GET', '/tasks?status=reset&keys=dataset_id')
     expect(global.body.tasks.filter((task: any) => task.dataset_id === dataset).map((task: any) => task.task_id)).toEqual(rows.filter((r) => r.status === 'reset').map((r) => r.id))
   })

@@ -48,6 +48,10 @@ export interface StreamedCollection {
   fetch: PageFetcher
   /** The JSON text of one entry, e.g. `"<id>":<doc>`. */
   entry: (row: StoredRow) => string
+  /** Start after this rowid (keyset paging: `after` names the last entry of the previous page); 0 for the start. */
+  after?: number
+  /** At most this many entries; all when absent. */
+  limit?: number
 }
 
 /**
@@ -55,10 +59,18 @@ export interface StreamedCollection {
  * answering, so a collection that fits in one page (and any query error) is
  * answered as a plain body; larger ones stream the remaining pages.
  */
-export function collectionResponse({ open, close, fetch, entry }: StreamedCollection): Response | JsonText {
-  let rows = fetch(0, PAGE_SIZE)
+export function collectionResponse({ open, close, fetch, entry, after: start = 0, limit = Infinity }: StreamedCollection): Response | JsonText {
+  // Each page asks for no more than the entries still wanted; a page shorter than asked is the last.
+  let remaining = limit
+  const nextPage = (after: number) => {
+    const wanted = Math.min(PAGE_SIZE, remaining)
+    const rows = fetch(after, wanted)
+    remaining -= rows.length
+    return { rows, last: rows.length < wanted || remaining === 0 }
+  }
+  let { rows, last } = nextPage(start)
   let body = open + rows.map(entry).join(',')
-  if (rows.length < PAGE_SIZE) return jsonText(body + close)
+  if (last) return jsonText(body + close)
 
   let after = rows[rows.length - 1]!.rowid
   const encoder = new TextEncoder()
@@ -69,9 +81,9 @@ export function collectionResponse({ open, close, fetch, entry }: StreamedCollec
         body = ''
       },
       pull(controller) {
-        rows = fetch(after, PAGE_SIZE)
+        ;({ rows, last } = nextPage(after))
         const chunk = rows.length > 0 ? ',' + rows.map(entry).join(',') : ''
-        if (rows.length < PAGE_SIZE) {
+        if (last) {
           controller.enqueue(encoder.encode(chunk + close))
           controller.close()
           return

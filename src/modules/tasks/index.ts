@@ -51,10 +51,17 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
         jobId: query.job_id,
         jobIndex: queryInteger('job_index', query.job_index),
         gridId: query.grid_id,
+        name: query.name,
       })
+      const limit = queryInteger('limit', query.limit, 1)
+      const after = query.after === undefined ? 0 : tasks.listingPosition(query.after, params.dataset_id, 'after')
       const task = taskJson(keys)
-      return collectionResponse({ open: '{', close: '}', fetch, entry: (row) => JSON.stringify(row.id) + ':' + task(row) })
-    }, { access: datasetRead, query: TaskModel.datasetListQuery, detail: { summary: '{task_id: task} of the dataset, in creation order (streamed)' } })
+      return collectionResponse({ open: '{', close: '}', fetch, entry: (row) => JSON.stringify(row.id) + ':' + task(row), after, limit })
+    }, {
+      access: datasetRead,
+      query: TaskModel.datasetListQuery,
+      detail: { summary: '{task_id: task} of the dataset, in creation order (streamed); limit and after page it' },
+    })
     .get('/datasets/:dataset_id/tasks/:task_id', ({ params }) => jsonText(tasks.get(params.task_id, params.dataset_id)), {
       access: datasetRead,
       detail: { summary: 'a task of the dataset' },

@@ -22,7 +22,7 @@ const walltime = numberIn('$.walltime')
 const statusSet = { doc: sql`json_set(${tasks.doc}, '$.status', ${p('status')}, '$.status_changed', ${p('now')})` }
 
 /** The filters a task listing can apply, by their placeholder names. */
-export const PAGE_FILTERS = ['dataset_id', 'status', 'job_id', 'job_index', 'grid_id'] as const
+export const PAGE_FILTERS = ['dataset_id', 'status', 'job_id', 'job_index', 'grid_id', 'name'] as const
 export type PageFilter = (typeof PAGE_FILTERS)[number]
 
 /** The key of the page query for a set of filters: their names joined by `+` in PAGE_FILTERS order ('' for none). */
@@ -45,6 +45,13 @@ export function taskQueries(db: Db) {
     docInDataset: prepared(db, () =>
       db
         .select({ doc: tasks.doc })
+        .from(tasks)
+        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id')))),
+    ),
+    /** Where a listing resumes after a task of the dataset (`after`). */
+    rowidInDataset: prepared(db, () =>
+      db
+        .select({ rowid })
         .from(tasks)
         .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id')))),
     ),
@@ -107,6 +114,9 @@ export function taskQueries(db: Db) {
       }
       if (filters.has('job_index')) conditions.push(eq(tasks.jobIndex, p('job_index')))
       if (filters.has('grid_id')) conditions.push(eq(tasks.gridId, p('grid_id')))
+      // No index of its own: a dataset has a few task names, each on a share of its tasks, so a
+      // page of one name is found after a few times the page's rows of the dataset's index.
+      if (filters.has('name')) conditions.push(eq(tasks.name, p('name')))
       return db
         .select({ rowid, id: sql<string>`${tasks.taskId}`.as('id'), doc: tasks.doc })
         .from(tasks)

@@ -25,6 +25,7 @@ export interface TaskFilter {
   jobId?: string
   jobIndex?: number
   gridId?: string
+  name?: string
 }
 
 /** Keys a PATCH may not change: the task's identity and where it belongs. */
@@ -114,10 +115,20 @@ export class TaskService {
     if (filter.jobId !== undefined) applied.push('job_id')
     if (filter.jobIndex !== undefined) applied.push('job_index')
     if (filter.gridId !== undefined) applied.push('grid_id')
+    if (filter.name !== undefined) applied.push('name')
     const page = this.queries.page(pageKey(applied))
-    const values = { dataset_id: filter.datasetId, job_id: filter.jobId, job_index: filter.jobIndex, grid_id: filter.gridId }
+    const values = { dataset_id: filter.datasetId, job_id: filter.jobId, job_index: filter.jobIndex, grid_id: filter.gridId, name: filter.name }
     const statuses: (string | undefined)[] = filter.statuses ?? [undefined]
     return mergedFetcher(statuses.map((status) => (after: number, limit: number) => page.all({ ...values, status, after, limit }) as StoredRow[]))
+  }
+
+  /**
+   * Where a listing of the dataset's tasks resumes after `taskId` (its rowid);
+   * 400 naming the parameter when that is no task of the dataset.
+   */
+  listingPosition(taskId: string, datasetId: string, parameter: string): number {
+    const row = this.queries.rowidInDataset.get({ task_id: taskId, dataset_id: datasetId })
+    return row?.rowid ?? fail(400, `query parameter ${parameter}: no task ${taskId} in dataset ${datasetId}`)
   }
 
   /** `{status: [id, ...]}` in status order, ids in creation order. */
