@@ -35,6 +35,7 @@ import { queueModule } from './modules/queue'
 import { metricsModule } from './modules/metrics'
 import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
+import { uiModule } from './modules/ui'
 
 export interface AppOptions {
   /** Where log lines go; stderr (asynchronous, buffered) by default. */
@@ -123,6 +124,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(queueModule(ctx))
     .use(metricsModule(ctx, metrics, clientAddresses))
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
+    .use(uiModule(ctx))
 
   return {
     app,

@@ -182,6 +182,8 @@ export interface Route {
   query?: Record<string, QueryKind>
   /** A well-formed unknown id in this path creates the resource rather than failing. */
   createsAtPath?: boolean
+  /** A page served at any well-formed id. */
+  servesAnyId?: boolean
 }
 
 /** A route that takes a JSON body. */
@@ -223,6 +225,7 @@ export const ROUTES: Route[] = appRoutes()
       body: jsonBody(route),
       query: Object.keys(query).length > 0 ? query : undefined,
       createsAtPath: route.example.createsAtPath,
+      servesAnyId: route.example.servesAnyId,
     }
   })
 

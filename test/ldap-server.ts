@@ -3,10 +3,11 @@
  * temp folder, loaded with a small directory. On a machine without OpenLDAP
  * the first start installs it (Debian's slapd and ldap-utils) when it can.
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ensureDebianPackages, type InstallOptions } from './debian-packages'
 
 export const LDAP_BASE = 'ou=People,dc=example,dc=org'
 
@@ -45,53 +46,11 @@ const SLAPADD = '/usr/sbin/slapadd'
 export const SLAPD_BINARIES = [SLAPD, SLAPADD]
 export const SLAPD_PACKAGES = ['slapd', 'ldap-utils']
 
-export interface SlapdInstallOptions {
-  binaries?: string[]
-  /** Whether this process may install packages (runs as root). */
-  root?: boolean
-  /** apt-get's path; null when the machine has none. */
-  aptGet?: string | null
-  /** Where progress lines go. */
-  log?: (line: string) => void
-}
+export type SlapdInstallOptions = InstallOptions
 
-const isExecutable = (path: string) => {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/**
- * Makes sure slapd and slapadd are there: when they are missing, installs
- * slapd and ldap-utils with apt-get if this process runs as root and the
- * machine has apt-get (as on a fresh Debian machine or in CI), and otherwise
- * fails saying what to install. The LDAP tests never skip.
- */
-export async function ensureSlapdInstalled(options: SlapdInstallOptions = {}): Promise<void> {
-  const binaries = options.binaries ?? SLAPD_BINARIES
-  const root = options.root ?? process.getuid?.() === 0
-  const aptGet = options.aptGet === undefined ? Bun.which('apt-get') : options.aptGet
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const missing = () => binaries.filter((path) => !isExecutable(path))
-  if (missing().length === 0) return
-  const install = `apt-get install ${SLAPD_PACKAGES.join(' ')}`
-  if (!root || !aptGet) {
-    throw new Error(
-      `the LDAP tests need OpenLDAP (${missing().join(' and ')} not found): install it with "${install}" as root, ` +
-        `or run "bun test" as root on a machine with apt-get, which installs it`,
-    )
-  }
-  log(`test setup: ${missing().join(' and ')} not found; installing ${SLAPD_PACKAGES.join(' and ')} with apt-get`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...SLAPD_PACKAGES]]) {
-    const run = Bun.spawn([aptGet, ...args], { env, stdout: 'ignore', stderr: 'pipe' })
-    const [code, stderr] = await Promise.all([run.exited, new Response(run.stderr).text()])
-    if (code !== 0) throw new Error(`"apt-get ${args.join(' ')}" failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}; install it by hand: "${install}"`)
-  }
-  if (missing().length > 0) throw new Error(`${missing().join(' and ')} still not found after "${install}"`)
+/** slapd and slapadd, from Debian's slapd and ldap-utils (installed by the test setup when it can, see debian-packages.ts). */
+export function ensureSlapdInstalled(options: SlapdInstallOptions = {}): Promise<void> {
+  return ensureDebianPackages({ purpose: 'the LDAP tests need OpenLDAP', binaries: SLAPD_BINARIES, packages: SLAPD_PACKAGES }, options)
 }
 
 /** One installation check per test run, however many files start a slapd. */

@@ -45,6 +45,8 @@ export interface RouteExample {
   validStatuses?: number[]
   /** A well-formed unknown id in this path creates the resource rather than failing. */
   createsAtPath?: boolean
+  /** A page served at any well-formed id (the dashboard's views): the page says what the API has there. */
+  servesAnyId?: boolean
   /**
    * The handler decides who may call, within what the declared rule lets
    * through: what the access matrix expects instead, for each set of path
@@ -227,6 +229,9 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
   // 4.10 Service
   // Open to loopback clients; an in-process request has no client address, so it needs an admin token.
   'GET /metrics': { handlerDecides: [{ access: { roles: ['admin'] } }] },
+  // §9 The dashboard
+  'GET /ui/datasets/:dataset_id': { servesAnyId: true },
+  'GET /ui/datasets/:dataset_id/tasks/:task_id': { servesAnyId: true },
 }
 
 /** Query parameters by name (`status` by the resource listed); null: any text is taken, nothing to refuse. */

@@ -1,0 +1,145 @@
+/** The datasets the token may see: status, progress, counts, ETA; filtered by status and searched by text. */
+import { useEffect, useMemo, useState } from 'preact/hooks'
+import { get, withQuery } from '../api'
+import { ErrorNote, Progress, StatusBadge } from '../components'
+import { DATASET_STATUSES, duration, formatNumber, parseTime, useLoad, useNow, type Counts } from '../data'
+import { useLive, type StatusEvent } from '../live'
+import { progressOf, type DatasetDoc, type DatasetProgress } from '../progress'
+import { hrefOf } from '../router'
+
+const PAGE = 25
+const KEYS = 'dataset|description|status|jobs_submitted|tasks_submitted|tasks_per_job|username|group|priority|start_date'
+
+export function Datasets() {
+  const [status, setStatus] = useState('')
+  const [search, setSearch] = useState('')
+  const [shown, setShown] = useState(PAGE)
+  const datasets = useLoad(() => get<Record<string, DatasetDoc>>(withQuery('datasets', { status: status || undefined, keys: KEYS })), [status])
+
+  const matching = useMemo(() => {
+    const words = search.toLowerCase().split(/\s+/).filter(Boolean)
+    const all = Object.values(datasets.data ?? {}).sort((a, b) => (b.dataset ?? 0) - (a.dataset ?? 0))
+    if (words.length === 0) return all
+    return all.filter((d) => {
+      const text = [d.dataset, d.dataset_id, d.description, d.username, d.group, d.status].join(' ').toLowerCase()
+      return words.every((word) => text.includes(word))
+    })
+  }, [datasets.data, search])
+  const visible = matching.slice(0, shown)
+
+  // Progress of the visible datasets, refreshed on their status changes.
+  const [progress, setProgress] = useState<Record<string, DatasetProgress | Error>>({})
+  const refresh = (ids: string[]) => {
+    for (const dataset of visible.filter((d) => ids.includes(d.dataset_id))) {
+      progressOf(dataset).then(
+        (p) => setProgress((all) => ({ ...all, [dataset.dataset_id]: p })),
+        (e: Error) => setProgress((all) => ({ ...all, [dataset.dataset_id]: e })),
+      )
+    }
+  }
+  const visibleIds = visible.map((d) => d.dataset_id).join(',')
+  useEffect(() => refresh(visible.map((d) => d.dataset_id).filter((id) => !(id in progress))), [visibleIds])
+  const live = useLive(null, (events: StatusEvent[]) => {
+    const named = events.map((e) => e.dataset_id).filter((id): id is string => !!id)
+    // A poll, or a dataset's own status change: read the list again too.
+    if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) datasets.reload()
+    refresh(events.length === 0 ? visible.map((d) => d.dataset_id) : [...new Set(named)])
+  })
+  const now = useNow()
+
+  return (
+    <main id="main">
+      <div class="title-row">
+        <h1>Datasets</h1>
+        <LiveBadge mode={live} />
+      </div>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Status{' '}
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">all</option>
+            {DATASET_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Search{' '}
+          <input type="search" value={search} placeholder="number, description, user, group" onInput={(e) => setSearch(e.currentTarget.value)} />
+        </label>
+      </form>
+      <ErrorNote error={datasets.error} what="the datasets" />
+      {datasets.data && (
+        <p class="muted" role="status">
+          {matching.length === 0 ? 'No dataset matches.' : `${formatNumber(matching.length)} dataset${matching.length === 1 ? '' : 's'}`}
+        </p>
+      )}
+      <ul class="dataset-list">
+        {visible.map((dataset) => (
+          <DatasetRow key={dataset.dataset_id} dataset={dataset} progress={progress[dataset.dataset_id]} now={now} />
+        ))}
+      </ul>
+      {matching.length > shown && (
+        <button type="button" onClick={() => setShown(shown + PAGE)}>
+          Show {Math.min(PAGE, matching.length - shown)} more
+        </button>
+      )}
+    </main>
+  )
+}
+
+function DatasetRow({ dataset, progress, now }: { dataset: DatasetDoc; progress: DatasetProgress | Error | undefined; now: number }) {
+  const name = dataset.dataset !== undefined ? `Dataset ${dataset.dataset}` : `Dataset ${dataset.dataset_id}`
+  return (
+    <li class="card dataset">
+      <div class="dataset-head">
+        <a href={hrefOf({ name: 'dataset', datasetId: dataset.dataset_id })}>{name}</a>
+        <StatusBadge status={dataset.status} />
+      </div>
+      <p class="description">{String(dataset.description ?? '')}</p>
+      {progress instanceof Error ? (
+        <p class="note error">Progress unavailable: {progress.message}</p>
+      ) : progress ? (
+        <>
+          <Progress complete={progress.tasks.complete ?? 0} expected={progress.tasks_expected} label={`Progress of ${name}`} />
+          <p class="counts">
+            <CountsText counts={progress.tasks} /> · ETA <Eta eta={progress.eta} now={now} fromServer={progress.fromServer} />
+          </p>
+        </>
+      ) : (
+        <p class="muted">Loading progress…</p>
+      )}
+      <p class="muted small">
+        {[dataset.username && `by ${dataset.username}`, dataset.group, dataset.priority ? `priority ${dataset.priority}` : ''].filter(Boolean).join(' · ')}
+      </p>
+    </li>
+  )
+}
+
+export function CountsText({ counts }: { counts: Counts }) {
+  const entries = Object.entries(counts).filter(([, n]) => n > 0)
+  if (entries.length === 0) return <span class="muted">no tasks</span>
+  return (
+    <span>
+      {entries.map(([status, n], i) => (
+        <span key={status}>
+          {i > 0 && ', '}
+          <span class={`count status-text-${status}`}>{formatNumber(n)}</span> {status}
+        </span>
+      ))}
+    </span>
+  )
+}
+
+export function Eta({ eta, now, fromServer }: { eta: string | null; now: number; fromServer: boolean }) {
+  const date = parseTime(eta)
+  if (!date) return <span class="muted">{fromServer ? 'none' : 'unknown'}</span>
+  return <time dateTime={date.toISOString()}>in {duration(date.getTime() - now)}</time>
+}
+
+export function LiveBadge({ mode }: { mode: string }) {
+  const text = mode === 'live' ? 'live' : mode === 'polling' ? `updates every ${5} s` : mode === 'connecting' ? 'connecting…' : 'not updating'
+  return <span class={`live live-${mode}`}>{text}</span>
+}

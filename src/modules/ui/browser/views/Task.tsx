@@ -1,0 +1,167 @@
+/** One task: its document, its status history (API.md §7.1) and its logs. */
+import { useState } from 'preact/hooks'
+import { enc, get, getOptional, url, withQuery } from '../api'
+import { ErrorNote, JsonView, Section, StatusBadge } from '../components'
+import { formatBytes, formatTime, parseTime, useLoad } from '../data'
+import { useLive } from '../live'
+import { hrefOf } from '../router'
+import { LiveBadge } from './Datasets'
+
+interface HistoryEntry {
+  time: string
+  from: string
+  to: string
+  by: { username?: string; role?: string } | string
+  reason?: string
+}
+
+interface LogEntry {
+  log_id: string
+  name?: string
+  timestamp?: string
+}
+
+export function Task({ datasetId, taskId }: { datasetId: string; taskId: string }) {
+  const d = enc(datasetId)
+  const t = enc(taskId)
+  const task = useLoad(() => get<Record<string, unknown>>(`datasets/${d}/tasks/${t}`), [datasetId, taskId])
+  const history = useLoad(() => getOptional<{ history: HistoryEntry[] }>('history', `datasets/${d}/tasks/${t}/history`), [datasetId, taskId])
+  const logs = useLoad(
+    () => get<{ logs: LogEntry[] }>(withQuery(`datasets/${d}/tasks/${t}/logs`, { keys: 'log_id|name|timestamp' })).catch((e) => (e.status === 404 && !e.noRoute ? { logs: [] } : Promise.reject(e))),
+    [datasetId, taskId],
+  )
+  const live = useLive(datasetId, (events) => {
+    if (events.length > 0 && !events.some((e) => e.task_id === taskId)) return
+    task.reload()
+    history.reload()
+    logs.reload()
+  })
+  const doc = task.data
+  return (
+    <main id="main">
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href={hrefOf({ name: 'datasets' })}>Datasets</a> › <a href={hrefOf({ name: 'dataset', datasetId })}>Dataset</a> ›{' '}
+        <span aria-current="page">{doc ? String(doc.name ?? taskId) : taskId}</span>
+      </nav>
+      <div class="title-row">
+        <h1>Task {doc ? String(doc.name ?? '') : ''}</h1>
+        {doc && <StatusBadge status={doc.status} />}
+        <LiveBadge mode={live} />
+      </div>
+      <p class="muted small mono">{taskId}</p>
+      <ErrorNote error={task.error} what="this task" />
+      <Section title="Logs" id="logs">
+        <ErrorNote error={logs.error} what="the logs" />
+        {logs.data && <Logs datasetId={datasetId} logs={logs.data.logs} />}
+      </Section>
+      <Section title="History" id="history">
+        {history.error ? <ErrorNote error={history.error} what="the history" /> : history.data && <History entries={history.data.history} />}
+      </Section>
+      <Section title="Document" id="document">
+        {doc && <JsonView value={doc} />}
+      </Section>
+    </main>
+  )
+}
+
+function History({ entries }: { entries: HistoryEntry[] }) {
+  if (entries.length === 0) return <p class="muted">No status change yet.</p>
+  return (
+    <div class="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">From</th>
+            <th scope="col">To</th>
+            <th scope="col">By</th>
+            <th scope="col">Reason</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...entries].reverse().map((entry, i) => (
+            <tr key={i}>
+              <td>{parseTime(entry.time) ? formatTime(parseTime(entry.time)!) : String(entry.time)}</td>
+              <td>
+                <StatusBadge status={entry.from} />
+              </td>
+              <td>
+                <StatusBadge status={entry.to} />
+              </td>
+              <td>{typeof entry.by === 'string' ? entry.by : `${entry.by?.username ?? '?'} (${entry.by?.role ?? '?'})`}</td>
+              <td>{String(entry.reason ?? '')}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+/** The task's logs, newest first; one is shown at a time, read when chosen. */
+function Logs({ datasetId, logs }: { datasetId: string; logs: LogEntry[] }) {
+  const [chosen, setChosen] = useState<string | undefined>(logs[0]?.log_id)
+  if (logs.length === 0) return <p class="muted">This task has no logs.</p>
+  const current = logs.find((log) => log.log_id === chosen) ?? logs[0]!
+  return (
+    <>
+      <div class="tabs" role="tablist" aria-label="Logs">
+        {logs.map((log) => (
+          <button
+            key={log.log_id}
+            type="button"
+            role="tab"
+            id={`tab-${log.log_id}`}
+            aria-selected={log.log_id === current.log_id}
+            aria-controls="log-panel"
+            onClick={() => setChosen(log.log_id)}
+          >
+            {String(log.name ?? 'log')}
+            {parseTime(log.timestamp) && <span class="muted small"> {formatTime(parseTime(log.timestamp)!)}</span>}
+          </button>
+        ))}
+      </div>
+      <div id="log-panel" role="tabpanel" aria-labelledby={`tab-${current.log_id}`}>
+        <LogText key={current.log_id} datasetId={datasetId} log={current} />
+      </div>
+    </>
+  )
+}
+
+function LogText({ datasetId, log }: { datasetId: string; log: LogEntry }) {
+  const text = useLoad(() => get<{ data?: string }>(`datasets/${enc(datasetId)}/logs/${enc(log.log_id)}`).then((l) => String(l.data ?? '')), [log.log_id])
+  const [wrap, setWrap] = useState(false)
+  const [download, setDownload] = useState<string | undefined>()
+  if (text.error) return <ErrorNote error={text.error} what="this log" />
+  if (text.data === undefined) return <p class="muted">Loading the log…</p>
+  const data = text.data
+  const lines = data.length === 0 ? 0 : data.split('\n').length
+  return (
+    <>
+      <div class="log-tools">
+        <span class="muted small">
+          {formatBytes(new TextEncoder().encode(data).length)}, {lines.toLocaleString('en-US')} lines
+        </span>
+        <label>
+          <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.currentTarget.checked)} /> Wrap lines
+        </label>
+        {download ? (
+          <a href={download} download={`${log.name ?? 'log'}-${log.log_id}.txt`}>
+            Save the log
+          </a>
+        ) : (
+          <button type="button" onClick={() => setDownload(URL.createObjectURL(new Blob([data], { type: 'text/plain' })))}>
+            Prepare download
+          </button>
+        )}
+        <a href={url(`datasets/${enc(datasetId)}/logs/${enc(log.log_id)}`)} class="visually-hidden">
+          The log as JSON
+        </a>
+      </div>
+      {/* One text node: the browser lays out a megabyte of text at once without any per-line elements. */}
+      <pre class={wrap ? 'log wrap' : 'log'} tabIndex={0} aria-label={`Log ${String(log.name ?? '')}`}>
+        {data}
+      </pre>
+    </>
+  )
+}

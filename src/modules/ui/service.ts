@@ -1,0 +1,76 @@
+/**
+ * The dashboard's page and its two files. Nothing here is built or read at
+ * server start: the bundle is imported at the first request for the page or
+ * a file of it.
+ */
+import type { DashboardBundle } from './bundle-macro'
+
+/**
+ * The page loads its script and styles from this server and talks only to
+ * it (fetch, the event stream); no inline script or style, no frames, no
+ * plugins, no forms posted anywhere (sign-in is a fetch), no <base>.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }
+
+let loading: Promise<DashboardBundle> | undefined
+const bundle = () => (loading ??= import('./bundle').then((module) => module.BUNDLE))
+
+/**
+ * The path from the page at `pathname` to the server's root, relative (as
+ * `../../`), so that the page also works behind a proxy's path prefix: the
+ * page's files and the API are found from where the browser is.
+ */
+export function rootFrom(pathname: string): string {
+  const afterUi = pathname.slice(pathname.indexOf('/ui') + 3)
+  const depth = afterUi.split('/').length - 1
+  return depth === 0 ? './' : '../'.repeat(depth)
+}
+
+/** The one HTML page of every view; the script shows the view its address names. */
+export async function pageResponse(pathname: string): Promise<Response> {
+  const { hash } = await bundle()
+  const root = rootFrom(pathname)
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="iceprod-root" content="${root}">
+<title>IceProd</title>
+<link rel="stylesheet" href="${root}ui/app.css?v=${hash}">
+<script type="module" src="${root}ui/app.js?v=${hash}"></script>
+</head>
+<body>
+<noscript>The IceProd dashboard needs JavaScript.</noscript>
+<div id="app"></div>
+</body>
+</html>
+`
+  return new Response(html, {
+    headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP, 'cache-control': 'no-cache', ...COMMON_HEADERS },
+  })
+}
+
+/** The script or the styles; 304 when the browser has this build already. */
+export async function assetResponse(kind: 'js' | 'css', ifNoneMatch: string | null): Promise<Response> {
+  const built = await bundle()
+  const etag = `"${built.hash}"`
+  const headers = {
+    'content-type': kind === 'js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+    etag,
+    // Revalidated on each load (a 304 while the build is the same): an upgraded server's page never runs an old script.
+    'cache-control': 'no-cache',
+    ...COMMON_HEADERS,
+  }
+  if (ifNoneMatch === etag) return new Response(null, { status: 304, headers })
+  return new Response(built[kind], { headers })
+}

@@ -1,0 +1,345 @@
+/**
+ * The dashboard in a real browser (headless Chromium, see browser.ts)
+ * against the compiled binary: sign-in, every view at its own address, the
+ * actions, live updates, logs, escaping of hostile names and logs, a 375 px
+ * wide screen and the keyboard. Every page fails its test on a console
+ * error, an uncaught error, a dialog, or a request to anywhere but the
+ * server. One browser serves the whole file.
+ *
+ * With ICEPROD_SCREENSHOTS=<folder>, the views are also saved there as PNG
+ * (docs/ holds the ones the README shows).
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { TokenService } from '../src/auth/tokens'
+import { launchBrowser, openPage, type PageProblems, type TestBrowser } from './browser'
+import { startServerProcess, type ServerProcess } from './server-process'
+import { TEST_SECRET } from './support'
+
+setDefaultTimeout(60_000)
+
+/** The page's poll interval on a server without events (browser/live.ts). */
+const POLL_MS = 5000
+
+/** A name and a log line written to run script if they were ever taken for HTML. */
+const HOSTILE_NAME = '<img src=x onerror="alert(1)">evil & "quoted"'
+const HOSTILE_LOG = '<script>alert("log")</script><b>not bold</b> &amp; done'
+/** A 1 MB stdout. */
+const BIG_LOG = Array.from({ length: 16_000 }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(56)}`).join('\n')
+
+let dir: string
+let server: ServerProcess
+let browser: TestBrowser
+let admin: string
+let writer: string
+let reader: string
+const tokens = new TokenService(TEST_SECRET)
+const seeded = { datasetId: '', dataset: 0, tasks: [] as string[], hostileTask: '', bigLogTask: '', gridId: '' }
+
+async function api<T = any>(method: string, path: string, body?: unknown, token = admin): Promise<T> {
+  const response = await fetch(server.url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+  return JSON.parse(text) as T
+}
+const idOf = (reply: { result: string }) => reply.result.split('/').pop()!
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'iceprod-dashboard-'))
+  ;[server, browser] = await Promise.all([startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off' }), launchBrowser()])
+  admin = await server.token('admin')
+  writer = await tokens.sign({ username: 'writer', role: 'user', groups: ['/sim'], type: 'user', ttl: 3600 })
+  reader = await tokens.sign({ username: 'reader', role: 'user', groups: ['/readers'], type: 'user', ttl: 3600 })
+  for (const name of ['/sim', '/readers']) await api('POST', '/groups', { name })
+  seeded.datasetId = idOf(await api('POST', '/datasets', { description: 'Corsika showers, <b>run 7</b>', jobs_submitted: 4, tasks_submitted: 8, tasks_per_job: 2, group: '/sim' }))
+  await api('PUT', `/auths/${seeded.datasetId}`, { read_groups: ['/sim', '/readers'], write_groups: ['/sim'] })
+  seeded.dataset = (await api('GET', `/datasets/${seeded.datasetId}`)).dataset
+  await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: 1, group: '/sim' })
+  for (let job = 0; job < 4; job++) {
+    const jobId = await api('POST', '/jobs', { dataset_id: seeded.datasetId, job_index: job }).then((r) => r.result as string)
+    for (const [index, name] of ['generate', job === 3 ? HOSTILE_NAME : 'filter'].entries()) {
+      const taskId = (await api('POST', '/tasks', { dataset_id: seeded.datasetId, job_id: jobId, task_index: index, name, depends: [], requirements: { cpu: 1 } })).result as string
+      seeded.tasks.push(taskId)
+      if (name === HOSTILE_NAME) seeded.hostileTask = taskId
+    }
+  }
+  // Two complete (with walltimes), one failed, the rest waiting.
+  for (const [i, hours] of [[0, 1.5], [2, 2.5]] as const) await api('PATCH', `/tasks/${seeded.tasks[i]}`, { status: 'complete', walltime: hours, walltime_err: 0.5 })
+  await api('PUT', `/tasks/${seeded.tasks[1]}/status`, { status: 'failed' })
+  seeded.bigLogTask = seeded.tasks[0]!
+  await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
+  await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
+  await api('POST', '/logs', { data: HOSTILE_LOG, name: HOSTILE_NAME, dataset_id: seeded.datasetId, task_id: seeded.hostileTask })
+  seeded.gridId = idOf(await api('POST', '/grids', { host: 'ce.example.org', queues: {}, version: '3.1' }))
+  for (let i = 0; i < 3; i++) {
+    const pilot = idOf(await api('POST', '/pilots', { queue_host: 'ce.example.org', queue_version: '3.1', resources: { cpu: 1 }, grid_id: seeded.gridId, host: `node${i}.example.org` }))
+    if (i === 0) await api('PUT', `/pilots/${pilot}/tasks`, { tasks: [seeded.tasks[3]] })
+  }
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  server?.proc.kill('SIGTERM')
+  await server?.proc.exited
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const ui = (path = '') => `${server.url}/ui/${path}`
+
+/**
+ * Routes the page asks for that a server may not have yet (API.md §7, §8):
+ * their 404 is an answer the page handles, which Chromium still logs.
+ */
+const OPTIONAL_ROUTES = /\/(progress|history|queue_diagnostics|events)(\?|$)|\/dataset_actions\/|\/task_actions\/bulk_/
+
+/**
+ * Fails on what no page may do. Chromium logs every answer of 400 or more as
+ * a console error; the answers a page asks for knowingly are not faults:
+ * `expected` (status and URL pattern), and a 404 of a route a server may lack.
+ */
+function expectNoProblems(problems: PageProblems, expected: [number, RegExp][] = []) {
+  const answered = (text: string, status: number, url: RegExp) => text.startsWith(`Failed to load resource: the server responded with a status of ${status} `) && url.test(text)
+  const errors = problems.consoleErrors.filter((text) => !answered(text, 404, OPTIONAL_ROUTES) && !expected.some(([status, url]) => answered(text, status, url)))
+  expect({ ...problems, consoleErrors: errors }).toEqual({ consoleErrors: [], pageErrors: [], dialogs: [], foreignRequests: [] })
+}
+
+/** Waits until `check` holds (the page updates on its own time), failing after 10 s. */
+async function until(what: string, check: () => Promise<boolean>) {
+  for (const started = Date.now(); !(await check()); ) {
+    if (Date.now() - started > 10_000) throw new Error(`still not so after 10 s: ${what}`)
+    await Bun.sleep(20)
+  }
+}
+
+/** A page signed in with `token` through the sign-in form, then at `path`. */
+async function signedIn(token: string, path = '', options: { width?: number; clock?: boolean } = {}) {
+  const opened = await openPage(browser.browser, server.url, options)
+  const { page } = opened
+  // The page's timers (polls, retries) then move when the test says.
+  if (options.clock) await page.clock.install()
+  await page.goto(ui(path))
+  await page.getByLabel('Token').fill(token)
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.getByRole('link', { name: 'Datasets', exact: true }).first().waitFor()
+  return opened
+}
+
+async function shoot(page: Page, name: string) {
+  const folder = process.env.ICEPROD_SCREENSHOTS
+  if (!folder) return
+  mkdirSync(folder, { recursive: true })
+  await page.screenshot({ path: join(folder, `${name}.png`), fullPage: true })
+}
+
+describe('the dashboard', () => {
+  test('the page and its files come from the binary under a strict Content-Security-Policy', async () => {
+    const page = await fetch(ui())
+    expect(page.headers.get('content-security-policy')).toStartWith("default-src 'self';")
+    const html = await page.text()
+    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(sources).toHaveLength(2)
+    for (const source of sources) expect((await fetch(new URL(source, ui()))).status).toBe(200)
+    expect(html).not.toMatch(/https?:\/\//)
+    // The viewer's addresses are pages too; anything else under /ui is not.
+    for (const path of ['grids', `datasets/${seeded.datasetId}`, `datasets/${seeded.datasetId}/tasks/${seeded.tasks[0]}`]) expect((await fetch(ui(path))).status).toBe(200)
+    expect((await fetch(ui('nosuch/page'))).status).toBe(404)
+    expect((await fetch(ui('datasets/a.b'))).status).toBe(404)
+  })
+
+  test('sign in with a token: the datasets, each with a progress bar of the % of expected tasks complete', async () => {
+    const { page, problems, context } = await signedIn(admin)
+    const name = `Dataset ${seeded.dataset}`
+    const bar = page.getByRole('progressbar', { name: `Progress of ${name}` })
+    // 2 of the 8 expected tasks are complete.
+    await until('the bar is at 25%', async () => (await bar.getAttribute('value')) === '25')
+    await page.getByText('Corsika showers, <b>run 7</b>').waitFor()
+    // Search and filter.
+    await page.getByRole('searchbox').fill('corsika')
+    await until('one dataset shown', async () => (await page.getByRole('progressbar').count()) === 1)
+    await page.getByRole('searchbox').fill('')
+    await page.getByLabel('Status').selectOption('complete')
+    await page.getByText('No dataset matches.').waitFor()
+    await page.getByLabel('Status').selectOption('')
+    await until('both datasets shown', async () => (await page.getByRole('progressbar').count()) === 2)
+    await shoot(page, 'dashboard-datasets')
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('a wrong token is refused at sign-in; the LDAP form reports the server has no LDAP', async () => {
+    const { page, problems, context } = await openPage(browser.browser, server.url)
+    await page.goto(ui())
+    await page.getByLabel('Token').fill('eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ4In0.bad')
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByText('Signed out: the server refused the token (invalid token).').waitFor()
+    await page.getByLabel('Token').waitFor()
+    await page.getByLabel('Username').fill('alice')
+    await page.getByLabel('Password').fill('secret')
+    await page.getByRole('button', { name: 'Sign in with LDAP' }).click()
+    await page.getByText('This server has no LDAP sign-in').waitFor()
+    // The failed sign-ins are answers the page shows.
+    expectNoProblems(problems, [[401, /\/datasets\?/], [501, /\/ldap$/]])
+    await context.close()
+  })
+
+  test("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
+    const { page, problems, context } = await signedIn(admin)
+    await page.getByRole('link', { name: `Dataset ${seeded.dataset}` }).click()
+    await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
+    await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
+    await page.reload()
+    await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
+    const byName = page.getByRole('figure', { name: 'Tasks by name and status' })
+    await byName.getByRole('rowheader', { name: 'generate' }).waitFor()
+    expect(await byName.getByRole('row', { name: /^generate/ }).innerText()).toContain('4: 2 waiting, 2 complete')
+    // The hostile task name is a row header of the chart, as text.
+    await byName.getByRole('rowheader', { name: HOSTILE_NAME }).waitFor()
+    const stats = page.getByRole('region', { name: 'Task statistics' })
+    expect(await stats.getByRole('row', { name: /^generate/ }).innerText()).toContain('80.0%')
+    // Tasks, filtered by status and name, in server pages.
+    const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
+    const rows = (n: number) => until(`${n} rows`, async () => (await tasks.getByRole('row').count()) === n)
+    // A header row and the 8 tasks.
+    await rows(9)
+    await tasks.getByLabel('Status').selectOption('waiting')
+    await rows(6)
+    await tasks.getByLabel('Name').selectOption('filter')
+    await rows(3)
+    await tasks.getByLabel('Status').selectOption('')
+    await tasks.getByLabel('Name').selectOption('')
+    await rows(9)
+    expect(await tasks.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true)
+    await shoot(page, 'dashboard-dataset')
+    expect(await page.locator('img, b, script:not([src])').count()).toBe(0)
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('a status change through the API shows without a reload', async () => {
+    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.datasetId}`, { clock: true })
+    const counts = page.getByRole('figure', { name: 'Tasks by status' })
+    await counts.getByText('2 complete').waitFor()
+    await api('PUT', `/tasks/${seeded.tasks[4]}/status`, { status: 'complete' })
+    // An event where the server sends them (and the moment the page waits for more to come with it), else the next poll.
+    await page.clock.runFor(POLL_MS)
+    await counts.getByText('3 complete').waitFor()
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('actions ask for confirmation; a writer suspends and resumes the dataset; Cancel changes nothing', async () => {
+    const { page, problems, context } = await signedIn(writer, `datasets/${seeded.datasetId}`)
+    const actions = page.getByRole('region', { name: 'Actions' })
+    for (const label of ['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate']) await until(`${label} enabled`, () => actions.getByRole('button', { name: label, exact: true }).isEnabled())
+    await actions.getByRole('button', { name: 'Truncate', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
+    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    await actions.getByRole('button', { name: 'Suspend', exact: true }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByText(`Suspend dataset ${seeded.dataset}?`).waitFor()
+    await dialog.getByRole('button', { name: 'Suspend' }).click()
+    await actions.getByText('Suspend: done').waitFor()
+    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('suspended')
+    await page.locator('h1 + .badge').getByText('suspended').waitFor()
+    await actions.getByRole('button', { name: 'Resume', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click()
+    await actions.getByText('Resume: done').waitFor()
+    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('a token that may not write sees no action enabled', async () => {
+    const { page, problems, context } = await signedIn(reader, `datasets/${seeded.datasetId}`)
+    const actions = page.getByRole('region', { name: 'Actions' })
+    await actions.getByText('This token may not change this dataset.').waitFor()
+    for (const label of ['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate']) expect(await actions.getByRole('button', { name: label, exact: true }).isDisabled()).toBe(true)
+    // The write check's 403 is its answer.
+    expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
+    await context.close()
+  })
+
+  test("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
+    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    await page.getByRole('link', { name: HOSTILE_NAME }).click()
+    await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${seeded.hostileTask}`))
+    const logs = page.getByRole('region', { name: 'Logs' })
+    await logs.getByRole('tab', { name: HOSTILE_NAME }).waitFor()
+    expect(await logs.getByRole('tabpanel').locator('pre').innerText()).toBe(HOSTILE_LOG)
+    expect(await page.locator('img, b, main script').count()).toBe(0)
+    await page.getByRole('heading', { level: 1 }).getByText(HOSTILE_NAME).waitFor()
+    // The big log, read by its own address.
+    await page.goto(ui(`datasets/${seeded.datasetId}/tasks/${seeded.bigLogTask}`))
+    const stdout = page.getByRole('region', { name: 'Logs' })
+    // Newest first: stderr is shown until stdout is chosen.
+    await stdout.getByRole('tab', { name: /^stdout/ }).click()
+    await stdout.getByText('16,000 lines').waitFor()
+    expect((await stdout.locator('pre').textContent())!.length).toBe(BIG_LOG.length)
+    await stdout.getByRole('tab', { name: /^stderr/ }).click()
+    await stdout.locator('pre').getByText('all good').waitFor()
+    await page.getByRole('region', { name: 'Document' }).getByText(`"task_id": "${seeded.bigLogTask}"`).waitFor()
+    await stdout.getByRole('tab', { name: /^stdout/ }).click()
+    await shoot(page, 'dashboard-task')
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('grids: active pilots per grid and the age of their last update', async () => {
+    const { page, problems, context } = await signedIn(admin, 'grids')
+    const grid = page.getByRole('region', { name: 'ce.example.org' })
+    await grid.getByText('active pilots, 1 running tasks').waitFor()
+    expect(await grid.getByRole('row').count()).toBe(4)
+    expect(await grid.getByRole('row').nth(1).innerText()).toMatch(/ago/)
+    await shoot(page, 'dashboard-grids')
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('375 px wide: no view is wider than the screen', async () => {
+    const { page, problems, context } = await signedIn(admin, '', { width: 375 })
+    for (const path of ['', `datasets/${seeded.datasetId}`, `datasets/${seeded.datasetId}/tasks/${seeded.bigLogTask}`, 'grids']) {
+      await page.goto(ui(path))
+      await page.locator('main h1').waitFor()
+      await page.waitForLoadState('networkidle')
+      const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, screen: window.innerWidth })')) as { page: number; screen: number }
+      expect({ path, fits: widths.page <= widths.screen }).toEqual({ path, fits: true })
+      if (path === `datasets/${seeded.datasetId}`) await shoot(page, 'dashboard-dataset-375px')
+    }
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  test('keyboard only: sign in, open a dataset, open and cancel an action', async () => {
+    const { page, problems, context } = await openPage(browser.browser, server.url)
+    await page.goto(ui())
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate('document.activeElement?.id')).toBe('signin-token')
+    await page.keyboard.type(writer)
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Enter')
+    const link = page.getByRole('link', { name: `Dataset ${seeded.dataset}` })
+    await link.waitFor()
+    // Tab until the dataset's link has the focus, then follow it.
+    for (let i = 0; i < 30 && !(await link.evaluate((a, active) => a === active, await page.evaluateHandle('document.activeElement'))); i++) await page.keyboard.press('Tab')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
+    const suspend = page.getByRole('button', { name: 'Suspend', exact: true })
+    await until('Suspend enabled', () => suspend.isEnabled())
+    await suspend.focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog').waitFor()
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Cancel')
+    await page.keyboard.press('Escape')
+    await page.getByRole('dialog').waitFor({ state: 'hidden' })
+    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    expectNoProblems(problems)
+    await context.close()
+  })
+})
