@@ -5,7 +5,8 @@
  * - a claim is one UPDATE ... RETURNING in its own transaction (one commit per claim);
  * - a creation is one INSERT in its own transaction (one commit per task);
  * - counts are a GROUP BY recount over the dataset's tasks;
- * - a listing reads every row and builds the whole body in memory.
+ * - a listing reads every row and builds the whole body in memory; a page
+ *   of it (`limit`, `offset`) is LIMIT ... OFFSET ....
  * Like bench/baseline-lookup.ts it only checks that an Authorization header is
  * present, and it trusts request bodies (the benchmarks send valid ones).
  * Usage: bun bench/baseline-server.ts --db FILE --port N
@@ -40,6 +41,7 @@ const insertTask = db.prepare('INSERT INTO tasks (task_id, doc) VALUES (?, ?)')
 const taskRecount = db.prepare<{ status: string; n: number }, [string]>('SELECT status, count(*) AS n FROM tasks WHERE dataset_id = ? GROUP BY status')
 const jobRecount = db.prepare<{ status: string; n: number }, [string]>('SELECT status, count(*) AS n FROM jobs WHERE dataset_id = ? GROUP BY status')
 const allTasks = db.prepare<{ task_id: string; doc: string }, [string]>('SELECT task_id, doc FROM tasks WHERE dataset_id = ? ORDER BY rowid')
+const pageOfTasks = db.prepare<{ task_id: string; doc: string }, [string, number, number]>('SELECT task_id, doc FROM tasks WHERE dataset_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
 
 function inOrder(order: string[], rows: { status: string; n: number }[]): string {
   const counts: Record<string, number> = {}
@@ -84,7 +86,9 @@ Bun.serve({
       const [, datasetId, route] = dataset as unknown as [string, string, string]
       if (route === 'task_counts/status') return json(inOrder(TASK_STATUSES, taskRecount.all(datasetId)))
       if (route === 'job_counts/status') return json(inOrder(JOB_STATUSES, jobRecount.all(datasetId)))
-      return json('{' + allTasks.all(datasetId).map((row) => JSON.stringify(row.task_id) + ':' + row.doc).join(',') + '}')
+      const limit = url.searchParams.get('limit')
+      const rows = limit ? pageOfTasks.all(datasetId, Number(limit), Number(url.searchParams.get('offset') ?? 0)) : allTasks.all(datasetId)
+      return json('{' + rows.map((row) => JSON.stringify(row.task_id) + ':' + row.doc).join(',') + '}')
     }
     return json('{"code":404,"error":"not found"}', 404)
   },

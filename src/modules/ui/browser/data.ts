@@ -17,11 +17,15 @@ export interface Loaded<T> {
   reload: () => void
 }
 
-/** `load()` when `deps` change and on `reload()`; an answer that arrives after a newer request started is dropped. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+/**
+ * `load()` when `deps` change and on `reload()`; an answer that arrives after
+ * a newer request started is dropped. Nothing is asked while `enabled` is false.
+ */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[], enabled = true): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: true })
   const generation = useRef(0)
   const run = useCallback(() => {
+    if (!enabled) return
     const mine = ++generation.current
     setState((s) => ({ ...s, loading: true }))
     load().then(
@@ -29,7 +33,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       (error: unknown) => mine === generation.current && setState({ error: error instanceof ApiError ? error : new ApiError(0, String(error)), loading: false }),
     )
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps)
+  }, [...deps, enabled])
   useEffect(() => {
     setState({ loading: true })
     run()

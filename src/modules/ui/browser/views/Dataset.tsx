@@ -3,7 +3,7 @@
  * task counts by status and by task name, task statistics, queue
  * diagnostics and its tasks, paged by the server and filtered by status and name.
  */
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, claimsOf, enc, get, getOptional, post, put, session, withQuery } from '../api'
 import { ConfirmButton, ErrorNote, Progress, Section, StatusBadge, StatusBars } from '../components'
 import { formatNumber, JOB_STATUSES, parseTime, TASK_STATUSES, useLoad, useNow, duration, formatTime, type Counts } from '../data'
@@ -30,6 +30,8 @@ const actionsOf = (name: string, id: string): Action[] => [
 ]
 
 const TASK_PAGE = 50
+/** How often live updates read the counts by name and the statistics again (each reads every task of the dataset). */
+const SCAN_REFRESH_MS = 30_000
 const TASK_KEYS = 'task_id|name|status|job_index|task_index|failures|status_changed'
 
 interface TaskRow {
@@ -57,8 +59,6 @@ export function Dataset({ datasetId }: { datasetId: string }) {
   const dataset = useLoad(() => get<DatasetDoc>(`datasets/${id}`), [datasetId])
   const progress = useLoad(() => (dataset.data ? progressOf(dataset.data) : Promise.resolve(undefined)), [dataset.data])
   const jobCounts = useLoad(() => get<Counts>(`datasets/${id}/job_counts/status`), [datasetId])
-  const byName = useLoad(() => get<Record<string, Counts>>(`datasets/${id}/task_counts/name_status`), [datasetId])
-  const stats = useLoad(() => get<Record<string, TaskStat>>(`datasets/${id}/task_stats`), [datasetId])
   const diagnostics = useLoad(() => getOptional<{ queued: number; offers_last_hour: number; unmatched: Counts }>('queue_diagnostics', `datasets/${id}/queue_diagnostics`), [datasetId])
   const canWrite = useLoad(async () => {
     if (claimsOf(session.token() ?? '')?.role === 'admin') return true
@@ -80,15 +80,25 @@ export function Dataset({ datasetId }: { datasetId: string }) {
       ),
     [datasetId, taskFilter.status, taskFilter.name, after],
   )
+  // Counts by name and the statistics read every task of the dataset (a second or more for a
+  // million): asked for once the first page of tasks is there, so that it is not kept waiting behind them.
+  const firstPageShown = tasks.data !== undefined || tasks.error !== undefined
+  const byName = useLoad(() => get<Record<string, Counts>>(`datasets/${id}/task_counts/name_status`), [datasetId], firstPageShown)
+  const stats = useLoad(() => get<Record<string, TaskStat>>(`datasets/${id}/task_stats`), [datasetId], firstPageShown)
+  const scannedAt = useRef(0)
 
   const live = useLive(datasetId, (events) => {
     if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) dataset.reload()
     else progress.reload()
     jobCounts.reload()
-    byName.reload()
-    stats.reload()
     tasks.reload()
     diagnostics.reload()
+    // The scans at most every SCAN_REFRESH_MS, however busy the dataset.
+    if (Date.now() - scannedAt.current >= SCAN_REFRESH_MS) {
+      scannedAt.current = Date.now()
+      byName.reload()
+      stats.reload()
+    }
   })
 
   const [outcome, setOutcome] = useState<{ text: string; error?: boolean } | undefined>()
@@ -116,6 +126,9 @@ export function Dataset({ datasetId }: { datasetId: string }) {
     byName.reload()
     tasks.reload()
   }
+  useEffect(() => {
+    if (byName.data) scannedAt.current = Date.now()
+  }, [byName.data])
 
   const names = Object.keys(byName.data ?? {})
   const rows = Object.values(tasks.data ?? {})
