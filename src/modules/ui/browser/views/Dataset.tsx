@@ -11,6 +11,7 @@ import { useLive } from '../live'
 import { progressOf, type DatasetDoc } from '../progress'
 import { hrefOf } from '../router'
 import { CountsText, Eta, LiveBadge } from './Datasets'
+import { History, type HistoryEntry } from './Task'
 
 interface Action {
   label: 'Suspend' | 'Resume' | 'Reset' | 'Hard reset' | 'Truncate'
@@ -60,6 +61,7 @@ export function Dataset({ datasetId }: { datasetId: string }) {
   const progress = useLoad(() => (dataset.data ? progressOf(dataset.data) : Promise.resolve(undefined)), [dataset.data])
   const jobCounts = useLoad(() => get<Counts>(`datasets/${id}/job_counts/status`), [datasetId])
   const diagnostics = useLoad(() => getOptional<{ queued: number; offers_last_hour: number; unmatched: Counts }>('queue_diagnostics', `datasets/${id}/queue_diagnostics`), [datasetId])
+  const history = useLoad(() => getOptional<{ history: HistoryEntry[] }>('history', `datasets/${id}/history?num=20`), [datasetId])
   const canWrite = useLoad(async () => {
     if (claimsOf(session.token() ?? '')?.role === 'admin') return true
     return get(`auths/${id}/actions/write`).then(
@@ -88,8 +90,10 @@ export function Dataset({ datasetId }: { datasetId: string }) {
   const scannedAt = useRef(0)
 
   const live = useLive(datasetId, (events) => {
-    if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) dataset.reload()
-    else progress.reload()
+    if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) {
+      dataset.reload()
+      history.reload()
+    } else progress.reload()
     jobCounts.reload()
     tasks.reload()
     diagnostics.reload()
@@ -122,6 +126,7 @@ export function Dataset({ datasetId }: { datasetId: string }) {
       setOutcome({ text: `${action.label} failed: ${e.noRoute ? 'this server does not have this action' : e.message}.`, error: true })
     }
     dataset.reload()
+    history.reload()
     jobCounts.reload()
     byName.reload()
     tasks.reload()
@@ -196,6 +201,9 @@ export function Dataset({ datasetId }: { datasetId: string }) {
       </Section>
       <Section title="Queue diagnostics" id="diagnostics">
         <Diagnostics data={diagnostics.data} error={diagnostics.error} />
+      </Section>
+      <Section title="Status history" id="history">
+        {history.error ? <ErrorNote error={history.error} what="the status history" /> : history.data && <History entries={history.data.history} />}
       </Section>
       <Section title="Tasks" id="task-list">
         <form class="filters" onSubmit={(e) => e.preventDefault()}>

@@ -7,7 +7,7 @@ import { useLive } from '../live'
 import { hrefOf } from '../router'
 import { LiveBadge } from './Datasets'
 
-interface HistoryEntry {
+export interface HistoryEntry {
   time: string
   from: string
   to: string
@@ -64,7 +64,8 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
   )
 }
 
-function History({ entries }: { entries: HistoryEntry[] }) {
+/** Status changes, newest first. */
+export function History({ entries }: { entries: HistoryEntry[] }) {
   if (entries.length === 0) return <p class="muted">No status change yet.</p>
   return (
     <div class="table-scroll">
