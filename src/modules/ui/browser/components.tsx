@@ -8,8 +8,9 @@ export function ErrorNote({ error, what }: { error: ApiError | undefined; what: 
   if (!error) return null
   const reason =
     error.status === 403 ? 'this token may not see it'
-    : error.noRoute ? 'this server does not have it'
     : error.message
+  // A part the server does not have yet is no fault: said plainly, not as an alert.
+  if (error.noRoute) return <p class="muted">This server does not have {what} yet.</p>
   return (
     <p class="note error" role="alert">
       Cannot show {what}: {reason}.
