@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { TokenService } from '../src/auth/tokens'
 import { launchBrowser, openPage, type PageProblems, type TestBrowser } from './browser'
+import { LDAP_BASE, LDAP_USERS, startSlapd, type Slapd } from './ldap-server'
 import { startServerProcess, type ServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
 
@@ -33,6 +34,7 @@ const BIG_LOG = Array.from({ length: 16_000 }, (_, i) => `line ${String(i).padSt
 let dir: string
 let server: ServerProcess
 let browser: TestBrowser
+let slapd: Slapd
 let admin: string
 let writer: string
 let reader: string
@@ -53,11 +55,14 @@ const idOf = (reply: { result: string }) => reply.result.split('/').pop()!
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-dashboard-'))
-  ;[server, browser] = await Promise.all([startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off' }), launchBrowser()])
+  ;[slapd, browser] = await Promise.all([startSlapd(), launchBrowser()])
+  server = await startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off', ICEPROD_LDAP_URL: slapd.url, ICEPROD_LDAP_BASE: LDAP_BASE })
   admin = await server.token('admin')
   writer = await tokens.sign({ username: 'writer', role: 'user', groups: ['/sim'], type: 'user', ttl: 3600 })
   reader = await tokens.sign({ username: 'reader', role: 'user', groups: ['/readers'], type: 'user', ttl: 3600 })
   for (const name of ['/sim', '/readers']) await api('POST', '/groups', { name })
+  // An LDAP user the server knows, with a role and a group: its login token may list datasets.
+  await api('POST', '/users', { username: 'alice', roles: ['user'], groups: ['/sim'] })
   seeded.datasetId = idOf(await api('POST', '/datasets', { description: 'Corsika showers, <b>run 7</b>', jobs_submitted: 4, tasks_submitted: 8, tasks_per_job: 2, group: '/sim' }))
   await api('PUT', `/auths/${seeded.datasetId}`, { read_groups: ['/sim', '/readers'], write_groups: ['/sim'] })
   seeded.dataset = (await api('GET', `/datasets/${seeded.datasetId}`)).dataset
@@ -86,6 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  await slapd?.stop()
   server?.proc.kill('SIGTERM')
   await server?.proc.exited
   rmSync(dir, { recursive: true, force: true })
@@ -173,19 +179,25 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('a wrong token is refused at sign-in; the LDAP form reports the server has no LDAP', async () => {
+  test('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
     const { page, problems, context } = await openPage(browser.browser, server.url)
     await page.goto(ui())
     await page.getByLabel('Token').fill('eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ4In0.bad')
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await page.getByText('Signed out: the server refused the token (invalid token).').waitFor()
-    await page.getByLabel('Token').waitFor()
     await page.getByLabel('Username').fill('alice')
-    await page.getByLabel('Password').fill('secret')
+    await page.getByLabel('Password').fill('wrong')
     await page.getByRole('button', { name: 'Sign in with LDAP' }).click()
-    await page.getByText('This server has no LDAP sign-in').waitFor()
+    await page.getByText('Wrong username or password.').waitFor()
+    await page.getByLabel('Password').fill(LDAP_USERS.alice)
+    await page.getByRole('button', { name: 'Sign in with LDAP' }).click()
+    await page.getByRole('progressbar', { name: `Progress of Dataset ${seeded.dataset}` }).waitFor()
+    expect(await page.locator('.who').innerText()).toBe('alice (user)')
+    // The token is in this tab's sessionStorage, and no cookie was set.
+    expect(await page.evaluate('sessionStorage.getItem("iceprod-token")?.split(".").length')).toBe(3)
+    expect(await context.cookies()).toEqual([])
     // The failed sign-ins are answers the page shows.
-    expectNoProblems(problems, [[401, /\/datasets\?/], [501, /\/ldap$/]])
+    expectNoProblems(problems, [[401, /\/datasets\?/], [401, /\/ldap$/]])
     await context.close()
   })
 
