@@ -125,6 +125,11 @@ export function writeHealth(sqlite: Database): WriteHealth {
   return writeLockOf(sqlite).health
 }
 
+/** The write health of a drizzle handle, for services, which never reach the SQLite connection. */
+export function databaseWriteHealth(db: Db): WriteHealth {
+  return writeHealth(db.$client)
+}
+
 /** How often the worker checkpoints. */
 const CHECKPOINT_INTERVAL_MS = 200
 /** Inline checkpoints stay on as a backstop, far out, should the worker fall behind. */

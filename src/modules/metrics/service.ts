@@ -1,5 +1,5 @@
 /** What the metrics read from the database at a scrape: counts through the module's queries, sizes of the files, room left for writes. */
-import { databaseSizes, writeHealth, type Db } from '../../db'
+import { databaseSizes, databaseWriteHealth, type Db } from '../../db'
 import type { DatabaseReadings } from '../../observability/metrics'
 import { metricsQueries } from './queries'
 
@@ -9,7 +9,7 @@ export function databaseReadings(db: Db, path: string): DatabaseReadings {
     taskCounts: () => queries.taskCounts.all(),
     pilotCount: () => queries.pilotCount.get()?.n ?? 0,
     sizes: () => databaseSizes(db, path),
-    diskFull: () => writeHealth(db.$client).diskFull(),
-    freeBytes: () => writeHealth(db.$client).freeBytes(),
+    diskFull: () => databaseWriteHealth(db).diskFull(),
+    freeBytes: () => databaseWriteHealth(db).freeBytes(),
   }
 }
