@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCli, startServerProcess, type ServerProcess } from './server-process'
+import { jsonCaller, runCli, startServerProcess, type ServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -25,23 +25,14 @@ const db = join(dir, 'iceprod.sqlite')
 const cli = (...args: string[]) => runCli(args, env)
 
 let server: ServerProcess
-let admin: string
 let datasetId: string
 let jobId: string
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(server.url + path, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await response.text()
-  return { status: response.status, body: text ? JSON.parse(text) : undefined }
-}
+let call: ReturnType<typeof jsonCaller>
 
 beforeAll(async () => {
   server = await startServerProcess(db)
-  admin = await server.token('admin')
+  call = jsonCaller(server.url, await server.token('admin'))
   expect((await call('POST', '/groups', { name: '/backup' })).status).toBe(201)
   const dataset = await call('POST', '/datasets', { description: 'b', jobs_submitted: 1, tasks_submitted: 1_000_000, group: '/backup' })
   datasetId = (dataset.body.result as string).split('/').pop()!

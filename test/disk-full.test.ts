@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startServerProcess, type ServerProcess } from './server-process'
+import { jsonCaller, startServerProcess, type ServerProcess } from './server-process'
 
 const PROCESS_TIMEOUT_MS = 90_000
 const TMPFS_SIZE = '16m'
@@ -45,20 +45,10 @@ afterAll(async () => {
   rmdirSync(mountPoint)
 })
 
-async function start(): Promise<{ server: ServerProcess; call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }> }> {
+async function start(): Promise<{ server: ServerProcess; call: ReturnType<typeof jsonCaller> }> {
   const server = await startServerProcess(db)
   servers.push(server)
-  const admin = await server.token('admin')
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await response.text()
-    return { status: response.status, body: text ? JSON.parse(text) : undefined }
-  }
-  return { server, call }
+  return { server, call: jsonCaller(server.url, await server.token('admin')) }
 }
 
 async function stop(server: ServerProcess): Promise<number | null> {

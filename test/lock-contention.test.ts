@@ -12,7 +12,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startServerProcess, type ServerProcess } from './server-process'
+import { jsonCaller, startServerProcess, type ServerProcess } from './server-process'
 
 const PROCESS_TIMEOUT_MS = 60_000
 
@@ -55,16 +55,7 @@ async function start(name: string, lockTimeoutMs: number) {
   const db = join(dir, `${name}.sqlite`)
   const server = await startServerProcess(db, { ICEPROD_LOCK_TIMEOUT_MS: String(lockTimeoutMs) })
   servers.push(server)
-  const admin = await server.token('admin')
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await response.text()
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers }
-  }
+  const call = jsonCaller(server.url, await server.token('admin'))
   // A dataset and job to create tasks in (task creations share transactions through the group commit).
   expect((await call('POST', '/groups', { name: '/lock' })).status).toBe(201)
   const dataset = await call('POST', '/datasets', { description: 'lock', jobs_submitted: 1, tasks_submitted: 100, group: '/lock' })

@@ -81,3 +81,23 @@ export async function startServerProcess(db: string, env: Record<string, string>
   const token = (role: string, username = role) => tokens.sign({ username, role, groups: [], type: 'user', ttl: 3600 })
   return { url, port, proc, stderr: () => text, token }
 }
+
+export interface JsonAnswer {
+  status: number
+  /** The parsed JSON body; undefined when the answer has none. */
+  body: any
+  headers: Headers
+}
+
+/** Calls a server over HTTP with `token` as bearer, sending `body` (when given) as JSON. */
+export function jsonCaller(url: string, token: string): (method: string, path: string, body?: unknown) => Promise<JsonAnswer> {
+  return async (method, path, body) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers }
+  }
+}
