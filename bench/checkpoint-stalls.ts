@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util'
 import { closeDatabase, openDatabase } from '../src/db'
 import { ClaimService } from '../src/modules/queue/claims'
 import { TaskService } from '../src/modules/tasks/service'
+import { HistoryService, SERVER } from '../src/modules/history/service'
+import { Transitions } from '../src/modules/scheduler/transitions'
 import { fmt, percentile } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
 import { oneBigDataset } from './shapes'
@@ -59,15 +61,16 @@ async function drive(loops: number, operation: (n: number) => Promise<unknown>):
 async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): Promise<Outcome> {
   const path = copyDatabase(seeded.path, dir)
   const { db, sqlite } = openDatabase(path)
+  const transitions = new Transitions(new HistoryService(db))
   if (!autocheckpoint) sqlite.exec('PRAGMA wal_autocheckpoint = 0')
   try {
     if (kind === 'claims') {
-      const queue = new ClaimService(db)
+      const queue = new ClaimService(db, transitions)
       return await drive(32, async () => {
-        if ((await queue.claim({ cpu: 4, memory: 8 })) === undefined) throw new Error('the queue ran dry: use fewer --seconds')
+        if ((await queue.claim({ cpu: 4, memory: 8 }, SERVER)) === undefined) throw new Error('the queue ran dry: use fewer --seconds')
       })
     }
-    const tasks = new TaskService(db)
+    const tasks = new TaskService(db, transitions)
     const jobs = sqlite.query<{ job_id: string }, [string]>('SELECT job_id FROM jobs WHERE dataset_id = ? LIMIT 1000').all(datasetId).map((r) => r.job_id)
     return await drive(16, (n) =>
       tasks.create({ dataset_id: datasetId, job_id: jobs[n % jobs.length]!, task_index: 1000 + n, name: 'diagnostic', depends: [], requirements: { cpu: 1 } }),

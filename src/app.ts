@@ -35,6 +35,9 @@ import { queueModule } from './modules/queue'
 import { metricsModule } from './modules/metrics'
 import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
+import { historyModule } from './modules/history'
+import { HistoryService } from './modules/history/service'
+import { Transitions } from './modules/scheduler/transitions'
 import { uiModule } from './modules/ui'
 
 export interface AppOptions {
@@ -68,7 +71,9 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const observe = options.observe !== false
   const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
-  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock }
+  const history = new HistoryService(db, clock)
+  const transitions = new Transitions(history)
+  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions }
 
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
@@ -122,6 +127,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(gridsModule(ctx))
     .use(pilotsModule(ctx))
     .use(queueModule(ctx))
+    .use(historyModule(ctx, history))
     .use(metricsModule(ctx, metrics, clientAddresses))
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
     .use(uiModule(ctx))

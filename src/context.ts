@@ -6,6 +6,8 @@ import type { Db } from './db'
 import type { Clock } from './clock'
 import type { ClientAddresses } from './observability/client-address'
 import type { AuthService } from './modules/auth/service'
+import type { HistoryService } from './modules/history/service'
+import type { Transitions } from './modules/scheduler/transitions'
 
 /** What every module is built with. */
 export interface AppContext {
@@ -22,4 +24,8 @@ export interface AppContext {
   clientAddresses: ClientAddresses
   /** The time, for everything the app stamps or expires. */
   clock: Clock
+  /** The status history (§7.1). */
+  history: HistoryService
+  /** Where every status change is reported, in its own transaction. */
+  transitions: Transitions
 }

@@ -8,9 +8,10 @@ import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let queue: ClaimService
+const pilot = { username: 'pilot', role: 'pilot' }
 beforeAll(async () => {
   t = await startTestApp()
-  queue = new ClaimService(t.ctx.db)
+  queue = new ClaimService(t.ctx.db, t.ctx.transitions)
 })
 afterAll(() => t.close())
 
@@ -28,11 +29,11 @@ test('claims made together are taken in arrival order, each seeing the ones befo
   queuedTask('big', { memory: 8 })
   queuedTask('any', {})
   const results = await Promise.all([
-    queue.claim({ memory: 8 }),
-    queue.claim({ memory: 8 }),
-    queue.claim({ memory: 2 }),
-    queue.claim({ memory: 8 }),
-    queue.claim({}),
+    queue.claim({ memory: 8 }, pilot),
+    queue.claim({ memory: 8 }, pilot),
+    queue.claim({ memory: 2 }, pilot),
+    queue.claim({ memory: 8 }, pilot),
+    queue.claim({}, pilot),
   ])
   expect(results.map(idOf)).toEqual(['small', 'big', 'any', undefined, undefined])
   for (const id of ['small', 'big', 'any']) expect(statusOf(id)).toBe('processing')
@@ -46,7 +47,7 @@ test('a claim that faults fails alone; the others in its batch are still answere
       throw new Error('offer cannot be read')
     },
   }
-  const results = await Promise.allSettled([queue.claim({}), queue.claim(faulty), queue.claim({})])
+  const results = await Promise.allSettled([queue.claim({}, pilot), queue.claim(faulty, pilot), queue.claim({}, pilot)])
   expect(results[0]).toEqual({ status: 'fulfilled', value: expect.any(String) })
   expect(results[1]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: 'offer cannot be read' }) })
   expect(results[2]).toEqual({ status: 'fulfilled', value: expect.any(String) })
@@ -58,7 +59,7 @@ test('a claim that faults fails alone; the others in its batch are still answere
 test('a claim made after a batch was answered starts a new one', async () => {
   queuedTask('first', {})
   queuedTask('second', {})
-  expect(idOf(await queue.claim({}))).toBe('first')
-  expect(idOf(await queue.claim({}))).toBe('second')
-  expect(await queue.claim({})).toBeUndefined()
+  expect(idOf(await queue.claim({}, pilot))).toBe('first')
+  expect(idOf(await queue.claim({}, pilot))).toBe('second')
+  expect(await queue.claim({}, pilot)).toBeUndefined()
 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { fits, jsonEqual, numericBounds, type Requirements } from '../src/modules/queue/requirements'
 import { ClaimService } from '../src/modules/queue/claims'
+import { SERVER } from '../src/modules/history/service'
 import { startTestApp, type TestApp } from './support'
 
 describe('fits', () => {
@@ -63,7 +64,7 @@ describe('the claim engine agrees with fits', () => {
   let queue: ClaimService
   beforeAll(async () => {
     t = await startTestApp()
-    queue = new ClaimService(t.ctx.db)
+    queue = new ClaimService(t.ctx.db, t.ctx.transitions)
   })
   afterAll(() => t.close())
 
@@ -101,7 +102,7 @@ describe('the claim engine agrees with fits', () => {
         const remaining = [...model].sort((a, b) => b.priority - a.priority)
         for (const offer of offers) {
           const index = remaining.findIndex((task) => fits(task.requirements as Requirements, offer))
-          const claimed = await queue.claim(offer)
+          const claimed = await queue.claim(offer, SERVER)
           if (index < 0) {
             expect(claimed).toBeUndefined()
             continue

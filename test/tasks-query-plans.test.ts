@@ -11,6 +11,7 @@ import { authQueries } from '../src/modules/auth/queries'
 import { configQueries } from '../src/modules/config/queries'
 import { datasetQueries } from '../src/modules/datasets/queries'
 import { gridQueries } from '../src/modules/grids/queries'
+import { historyQueries } from '../src/modules/history/queries'
 import { jobQueries } from '../src/modules/jobs/queries'
 import { logQueries } from '../src/modules/logs/queries'
 import { metricsQueries } from '../src/modules/metrics/queries'
@@ -31,7 +32,7 @@ function plan(sql: string): string[] {
   return (t.ctx.sqlite.query(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[]).map((row) => row.detail)
 }
 
-const TABLES = ['tasks', 'jobs', 'datasets', 'logs', 'task_stats', 'task_counts', 'job_counts', 'auths', 'task_queue', 'task_depends']
+const TABLES = ['tasks', 'jobs', 'datasets', 'logs', 'task_stats', 'task_counts', 'job_counts', 'auths', 'task_queue', 'task_depends', 'status_history']
 
 /**
  * Queries that read a whole table on purpose: listings of every row of a
@@ -96,6 +97,7 @@ const MODULES: Record<string, (db: TestApp['ctx']['db']) => QuerySet> = {
   grids: gridQueries,
   pilots: pilotQueries,
   metrics: metricsQueries,
+  history: historyQueries,
 }
 
 describe('query plans', () => {
@@ -114,6 +116,13 @@ describe('query plans', () => {
 
   test('the claim walks the queue in claim order on its covering index', () => {
     expect(plan(queueQueries(t.ctx.db).claimCandidates.sql)).toEqual(['SCAN task_queue USING INDEX task_queue_claim'])
+  })
+
+  test('status histories: one indexed query each, newest first, along the (kind, subject) index', () => {
+    const queries = historyQueries(t.ctx.db)
+    for (const [name, query] of [['dataset', queries.dataset], ['job', queries.job], ['task', queries.task]] as const) {
+      expect({ name, steps: plan(query.sql) }).toEqual({ name, steps: expect.arrayContaining([expect.stringContaining('USING INDEX status_history_subject (kind=? AND subject=?)')]) })
+    }
   })
 
   test("a job's tasks are found through the job's (dataset_id, job_index), not by scanning the dataset", () => {

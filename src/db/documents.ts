@@ -14,8 +14,12 @@ export function newId(): string {
 
 /** A time (a Clock's reading) as `2018-02-19T17:18:19.123456` (UTC, microseconds, no zone), IceProd's form. */
 export function timestamp(epochMs: number = systemClock()): string {
-  const micros = Math.floor(epochMs * 1000) % 1_000_000
-  return new Date(Math.floor(epochMs)).toISOString().slice(0, 19) + '.' + String(micros).padStart(6, '0')
+  return timestampOfMicros(Math.floor(epochMs * 1000))
+}
+
+/** A time in whole microseconds since the epoch in IceProd's form (see `timestamp`). */
+export function timestampOfMicros(micros: number): string {
+  return new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19) + '.' + String(micros % 1_000_000).padStart(6, '0')
 }
 
 /**

@@ -6,6 +6,8 @@ import m2 from '../../migrations/0002_task_depends.sql' with { type: 'text' }
 import m3 from '../../migrations/0003_task_queue_claim_index.sql' with { type: 'text' }
 import m4 from '../../migrations/0004_task_queue_triggers.sql' with { type: 'text' }
 import m5 from '../../migrations/0005_drop_tasks_job_index.sql' with { type: 'text' }
+import m6 from '../../migrations/0006_status_history.sql' with { type: 'text' }
+import m7 from '../../migrations/0007_status_history_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -15,4 +17,6 @@ export const migrationSql: Record<string, string> = {
   '0003_task_queue_claim_index': m3,
   '0004_task_queue_triggers': m4,
   '0005_drop_tasks_job_index': m5,
+  '0006_status_history': m6,
+  '0007_status_history_triggers': m7,
 }

@@ -164,3 +164,26 @@ export const pilots = sqliteTable('pilots', {
   gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
   doc: docColumn(),
 }, (t) => [index('pilots_grid').on(t.gridId)])
+
+/**
+ * Status history (API.md §7.1): one compact row per status change of a
+ * dataset, job or task, in `entry` order. The subject is the resource's rowid
+ * (its creation order, never reused while it exists); statuses are their
+ * position in the resource's status list (src/status.ts); `time` is
+ * microseconds since the epoch; a null `username` and `role` mean the server,
+ * whose reasons are codes (src/modules/history/reasons.ts) where a client's
+ * reason is its own text. A subject's history is one range of the index.
+ */
+export const statusHistory = sqliteTable('status_history', {
+  entry: integer('entry').primaryKey(),
+  /** 0 dataset, 1 job, 2 task. */
+  kind: integer('kind').notNull(),
+  subject: integer('subject').notNull(),
+  time: integer('time').notNull(),
+  fromStatus: integer('from_status').notNull(),
+  toStatus: integer('to_status').notNull(),
+  username: text('username'),
+  role: text('role'),
+  reasonCode: integer('reason_code'),
+  reason: text('reason'),
+}, (t) => [index('status_history_subject').on(t.kind, t.subject)])

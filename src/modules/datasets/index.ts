@@ -11,7 +11,7 @@ import { DatasetService } from './service'
 
 const adminOrWrite = { roles: adminOnly, dataset: 'write' } as const
 
-export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.clock)) =>
+export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.transitions, ctx.clock)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
     .use(ctx.access)
     .get('/datasets', ({ query, auth }) => {
@@ -31,7 +31,7 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       access: { roles: servicesAndPilots, dataset: 'read' },
       detail: { summary: 'the dataset' },
     })
-    .put('/datasets/:dataset_id/status', async ({ params, body }) => (await datasets.setStatus(params.dataset_id, body.status), {}), {
+    .put('/datasets/:dataset_id/status', async ({ params, body, auth }) => (await datasets.setStatus(params.dataset_id, body.status, auth), {}), {
       access: { roles: services, dataset: 'write' },
       body: DatasetModel.status,
       response: Empty,

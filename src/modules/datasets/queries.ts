@@ -24,6 +24,8 @@ export function datasetQueries(db: Db) {
     ),
     insert: prepared(db, () => db.insert(datasets).values({ datasetId: p('dataset_id'), doc: p('doc') })),
     doc: prepared(db, () => db.select({ doc: datasets.doc }).from(datasets).where(eq(datasets.datasetId, p('dataset_id')))),
+    // What a status change reports: the dataset's rowid (its history's key) and the status it leaves.
+    state: prepared(db, () => db.select({ rowid, status: sql<string>`${datasets.status}`.as('status') }).from(datasets).where(eq(datasets.datasetId, p('dataset_id')))),
     list: prepared(db, () => listWithRules().orderBy(rowid)),
     // The (status) index's entries for one status are in rowid order.
     listByStatus: prepared(db, () => listWithRules().where(eq(datasets.status, p('status'))).orderBy(rowid)),

@@ -14,6 +14,8 @@ import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
 import type { AuthService } from '../auth/service'
 import type { DatasetModel } from './model'
 import { datasetQueries } from './queries'
+import type { Actor } from '../history/service'
+import type { Transitions } from '../scheduler/transitions'
 
 export type NewDataset = typeof DatasetModel.create.static
 
@@ -23,6 +25,7 @@ export class DatasetService {
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = datasetQueries(db)
@@ -81,9 +84,13 @@ export class DatasetService {
     return inStatusOrder(DATASET_STATUSES, summary)
   }
 
-  async setStatus(datasetId: string, status: string): Promise<void> {
-    const checked = checkStatus(DATASET_STATUSES, status)
-    await writeTx(this.db, () => this.setField(datasetId, '$.status', checked))
+  async setStatus(datasetId: string, status: string, by: Actor): Promise<void> {
+    checkStatus(DATASET_STATUSES, status)
+    await writeTx(this.db, () => {
+      const state = this.queries.state.get({ dataset_id: datasetId }) ?? fail(404, `dataset ${datasetId} not found`)
+      this.setField(datasetId, '$.status', status)
+      this.transitions.dataset({ rowid: state.rowid, datasetId }, state.status, status, by)
+    })
   }
 
   async setDescription(datasetId: string, description: string): Promise<void> {

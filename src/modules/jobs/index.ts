@@ -11,7 +11,7 @@ import { JobService } from './service'
 
 const datasetRead = { roles: services, dataset: 'read' } as const
 
-export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.clock)) =>
+export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.transitions, ctx.clock)) =>
   new Elysia({ name: 'module:jobs', detail: { tags: ['Jobs'] } })
     .use(ctx.access)
     .post('/jobs', async ({ body }) => {
@@ -22,7 +22,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       access: { roles: servicesAndPilots },
       detail: { summary: 'the job' },
     })
-    .patch('/jobs/:job_id', async ({ params, body }) => jsonText(await jobs.patch(params.job_id, body)), {
+    .patch('/jobs/:job_id', async ({ params, body, auth }) => jsonText(await jobs.patch(params.job_id, body, auth)), {
       access: { roles: services },
       body: JobModel.patch,
       detail: { summary: 'merge into the job; returns the job' },
@@ -40,7 +40,7 @@ export const jobsModule = (ctx: AppContext, jobs = new JobService(ctx.db, ctx.cl
       access: datasetRead,
       detail: { summary: 'a job of the dataset' },
     })
-    .put('/datasets/:dataset_id/jobs/:job_id/status', async ({ params, body }) => (await jobs.setStatus(params.dataset_id, params.job_id, body.status), {}), {
+    .put('/datasets/:dataset_id/jobs/:job_id/status', async ({ params, body, auth }) => (await jobs.setStatus(params.dataset_id, params.job_id, body.status, auth), {}), {
       access: { roles: services, dataset: 'write' },
       body: JobModel.status,
       response: Empty,

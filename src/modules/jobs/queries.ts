@@ -17,6 +17,10 @@ export function jobQueries(db: Db) {
       .where(and(eq(jobs.datasetId, p('dataset_id')), ...conditions, sql`${rowid} > ${p('after')}`))
       .orderBy(rowid)
       .limit(p('limit'))
+  const state = () =>
+    db
+      .select({ rowid, dataset_id: sql<string>`${jobs.datasetId}`.as('dataset_id'), status: sql<string>`${jobs.status}`.as('status'), doc: jobs.doc })
+      .from(jobs)
   return {
     datasetExists: prepared(db, () => db.select({ dataset_id: datasets.datasetId }).from(datasets).where(eq(datasets.datasetId, p('dataset_id')))),
     jobIndexTaken: prepared(db, () =>
@@ -34,6 +38,9 @@ export function jobQueries(db: Db) {
         .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id')))),
     ),
     saveDoc: prepared(db, () => db.update(jobs).set({ doc: sql`${p('doc')}` }).where(eq(jobs.jobId, p('job_id')))),
+    // What a status change reports: the job's rowid (its history's key), dataset and the status it leaves.
+    state: prepared(db, () => state().where(eq(jobs.jobId, p('job_id')))),
+    stateInDataset: prepared(db, () => state().where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id'))))),
     // One json_set, so the counting triggers see exactly one old and one new status.
     setStatusInDataset: prepared(db, () =>
       db

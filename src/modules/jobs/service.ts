@@ -9,6 +9,8 @@ import { mergePatch, newId, timestamp, type Document } from '../../db/documents'
 import { mergedFetcher, type PageFetcher } from '../../db/pages'
 import { fail } from '../../errors'
 import { checkStatus, JOB_STATUSES } from '../../status'
+import type { Actor } from '../history/service'
+import type { JobRef, Transitions } from '../scheduler/transitions'
 import type { JobModel } from './model'
 import { jobQueries } from './queries'
 
@@ -30,6 +32,7 @@ export class JobService {
 
   constructor(
     private readonly db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = jobQueries(db)
@@ -57,26 +60,36 @@ export class JobService {
   }
 
   /** Merges `patch` into the job (see API.md §1) and returns the updated document as JSON text. */
-  patch(jobId: string, patch: JobPatch): Promise<string> {
+  patch(jobId: string, patch: JobPatch, by: Actor): Promise<string> {
     return writeTx(this.db, () => {
-      const merged = mergePatch(JSON.parse(this.get(jobId)) as Document, patch, FIXED_KEYS)
+      const state = this.state(jobId)
+      const merged = mergePatch(JSON.parse(state.doc) as Document, patch, FIXED_KEYS)
       if ('status' in patch) {
         checkStatus(JOB_STATUSES, patch.status)
         merged.status_changed = timestamp(this.clock())
       }
       const doc = JSON.stringify(merged)
       this.queries.saveDoc.run({ job_id: jobId, doc })
+      if ('status' in patch) this.transitions.job(state, state.status, patch.status as string, by)
       return doc
     })
   }
 
   /** Sets the status and `status_changed` of a job of the dataset; 404 when not there. */
-  async setStatus(datasetId: string, jobId: string, status: string): Promise<void> {
+  async setStatus(datasetId: string, jobId: string, status: string, by: Actor): Promise<void> {
     checkStatus(JOB_STATUSES, status)
     await writeTx(this.db, () => {
-      const updated = this.queries.setStatusInDataset.get({ job_id: jobId, dataset_id: datasetId, status, now: timestamp(this.clock()) })
-      if (!updated) fail(404, `job ${jobId} not found`)
+      const state = this.state(jobId, datasetId)
+      this.queries.setStatusInDataset.run({ job_id: jobId, dataset_id: datasetId, status, now: timestamp(this.clock()) })
+      this.transitions.job(state, state.status, status, by)
     })
+  }
+
+  /** The job's ref, status and document; 404 when missing or, given a dataset, in another dataset. */
+  private state(jobId: string, datasetId?: string): JobRef & { status: string; doc: string } {
+    const row = datasetId === undefined ? this.queries.state.get({ job_id: jobId }) : this.queries.stateInDataset.get({ job_id: jobId, dataset_id: datasetId })
+    if (!row) fail(404, `job ${jobId} not found`)
+    return { rowid: row.rowid, jobId, datasetId: row.dataset_id, status: row.status, doc: row.doc }
   }
 
   /**

@@ -8,20 +8,29 @@ import { systemClock, type Clock } from '../../clock'
 import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import { GroupCommit } from '../../db/group-commit'
+import type { Actor } from '../history/service'
+import { taskRefOf, type Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 import { fits, numericBounds, type NumericKey, type Offer, type Requirements } from './requirements'
+
+/** A claim: what the pilot offers, and who claims. */
+interface ClaimRequest {
+  offer: Offer
+  by: Actor
+}
 
 export class ClaimService {
   private readonly queries
   /** Claims that arrive together share one write transaction, taken in arrival order. */
-  private readonly claims: GroupCommit<Offer, string | undefined>
+  private readonly claims: GroupCommit<ClaimRequest, string | undefined>
 
   constructor(
     db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
-    this.claims = new GroupCommit(db, (offer) => this.takeFirstFitting(offer))
+    this.claims = new GroupCommit(db, (request) => this.takeFirstFitting(request))
   }
 
   /**
@@ -34,18 +43,21 @@ export class ClaimService {
    * and none is answered before the transaction has committed. A busy server
    * then pays one commit for many claims instead of one per claim.
    */
-  claim(offer: Offer): Promise<string | undefined> {
-    return this.claims.run(offer)
+  claim(offer: Offer, by: Actor): Promise<string | undefined> {
+    return this.claims.run({ offer, by })
   }
 
   /** Inside a write transaction: takes the first queued task that fits the offer. */
-  private takeFirstFitting(offer: Offer): string | undefined {
+  private takeFirstFitting({ offer, by }: ClaimRequest): string | undefined {
     const bounds = numericBounds(offer)
     for (;;) {
       const taskId = this.firstFitting(bounds, offer)
       if (taskId === undefined) return undefined
       const claimed = this.queries.markProcessing.get({ task_id: taskId, now: timestamp(this.clock()) })
-      if (claimed) return claimed.doc
+      if (claimed) {
+        this.transitions.task(taskRefOf(claimed), 'queued', 'processing', by)
+        return claimed.doc
+      }
       // A queue row without a queued task (the triggers never leave one): drop it and look again.
       this.queries.dropQueueRow.run({ task_id: taskId })
     }

@@ -12,30 +12,30 @@ const pilotActions = { roles: pilots } as const
 
 export const queueModule = (
   ctx: AppContext,
-  queueing = new QueueingService(ctx.db, ctx.clock),
-  claims = new ClaimService(ctx.db, ctx.clock),
-  lifecycle = new LifecycleService(ctx.db, ctx.clock),
+  queueing = new QueueingService(ctx.db, ctx.transitions, ctx.clock),
+  claims = new ClaimService(ctx.db, ctx.transitions, ctx.clock),
+  lifecycle = new LifecycleService(ctx.db, ctx.transitions, ctx.clock),
 ) =>
   new Elysia({ name: 'module:queue', detail: { tags: ['Task queue'] } })
     .use(ctx.access)
-    .post('/task_actions/queue', async ({ body }) => ({ queued: await queueing.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}) }), {
+    .post('/task_actions/queue', async ({ body, auth }) => ({ queued: await queueing.queue(body.num_tasks ?? DEFAULT_NUM_TASKS, body.dataset_prio ?? {}, auth) }), {
       access: { roles: clients },
       body: QueueModel.queue,
       response: QueueModel.queued,
       detail: { summary: 'move ready waiting tasks (every dependency complete) to queued, heavier datasets first' },
     })
-    .post('/task_actions/process', async ({ body }) => jsonText((await claims.claim(body.requirements ?? {})) ?? fail(404, 'no queued task fits the requirements')), {
+    .post('/task_actions/process', async ({ body, auth }) => jsonText((await claims.claim(body.requirements ?? {}, auth)) ?? fail(404, 'no queued task fits the requirements')), {
       access: pilotActions,
       body: QueueModel.process,
       detail: { summary: 'claim one queued task that fits the offered resources; returns it, now processing' },
     })
-    .post('/tasks/:task_id/task_actions/reset', async ({ params, body }) => jsonText(await lifecycle.reset(params.task_id, body.time_used)), {
+    .post('/tasks/:task_id/task_actions/reset', async ({ params, body, auth }) => jsonText(await lifecycle.reset(params.task_id, body.time_used, auth, body.reason)), {
       access: pilotActions,
-      body: QueueModel.timeUsed,
+      body: QueueModel.reset,
       detail: { summary: 'a task that is not complete becomes reset, counting a failure; returns it' },
     })
-    .post('/tasks/:task_id/task_actions/complete', async ({ params, body }) => jsonText(await lifecycle.complete(params.task_id, body.time_used)), {
+    .post('/tasks/:task_id/task_actions/complete', async ({ params, body, auth }) => jsonText(await lifecycle.complete(params.task_id, body.time_used, auth)), {
       access: pilotActions,
-      body: QueueModel.timeUsed,
+      body: QueueModel.complete,
       detail: { summary: 'a processing task becomes complete, recording its walltime; returns it' },
     })

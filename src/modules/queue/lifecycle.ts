@@ -8,16 +8,19 @@ import { writeTx, type Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
+import type { Actor } from '../history/service'
+import { taskRefOf, type Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 
-/** A status change that returns the task's document when it applied. */
-type Change = Prepared<{ doc: string }>
+/** A status change that returns the task's ref and document when it applied. */
+type Change = Prepared<{ rowid: number; task_id: string; dataset_id: string; job_id: string; doc: string }>
 
 export class LifecycleService {
   private readonly queries
 
   constructor(
     private readonly db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
@@ -28,8 +31,8 @@ export class LifecycleService {
    * `timeUsed` (seconds) its error walltime grows by that many hours. Returns
    * the updated task as JSON text; 404 if missing or complete.
    */
-  reset(taskId: string, timeUsed: number | undefined): Promise<string> {
-    return this.change(taskId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete')
+  reset(taskId: string, timeUsed: number | undefined, by: Actor, reason?: string): Promise<string> {
+    return this.change(taskId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete', 'reset', by, reason)
   }
 
   /**
@@ -37,16 +40,22 @@ export class LifecycleService {
    * is set to that many hours. Returns the updated task as JSON text; 404 if
    * missing or not processing.
    */
-  complete(taskId: string, timeUsed: number | undefined): Promise<string> {
-    return this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing')
+  complete(taskId: string, timeUsed: number | undefined, by: Actor): Promise<string> {
+    return this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing', 'complete', by)
   }
 
-  /** One change of the task by `plain`, or by `timed` with the hours it ran; 404 saying `refused` when the task's status does not allow it. */
-  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string): Promise<string> {
+  /**
+   * One change of the task to `to` by `plain`, or by `timed` with the hours it
+   * ran; 404 saying `refused` when the task's status does not allow it.
+   */
+  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string, to: string, by: Actor, reason?: string): Promise<string> {
     return writeTx(this.db, () => {
+      const from = this.queries.status.get({ task_id: taskId })?.status
       const now = timestamp(this.clock())
       const row = timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
-      return row?.doc ?? this.refuse(taskId, refused)
+      if (!row) this.refuse(taskId, refused)
+      this.transitions.task(taskRefOf(row), from as string, to, by, reason)
+      return row.doc
     })
   }
 

@@ -17,5 +17,6 @@ export const QueueModel = {
     { requirements: t.Optional(t.Object({}, { additionalProperties: true, description: 'the resources the pilot offers' })) },
     { additionalProperties: true },
   ),
-  timeUsed: t.Object({ time_used: TimeUsed }, { additionalProperties: true }),
+  reset: t.Object({ time_used: TimeUsed, reason: t.Optional(t.String({ description: 'why the task failed' })) }, { additionalProperties: true }),
+  complete: t.Object({ time_used: TimeUsed }, { additionalProperties: true }),
 }

@@ -29,15 +29,17 @@ const completeFields = sql`'$.status', 'complete', '$.status_changed', ${now}`
 const byId = eq(tasks.taskId, p('task_id'))
 const notComplete = sql`${tasks.status} IS NOT 'complete'`
 const processing = eq(tasks.status, 'processing')
+/** What a status change returns: the task's ref for its history (see scheduler/transitions.ts). */
+const changedRef = { rowid: sql<number>`${tasks}.rowid`, task_id: tasks.taskId, dataset_id: sql<string>`${tasks.datasetId}`.as('dataset_id'), job_id: sql<string>`${tasks.jobId}`.as('job_id') }
 
 export function queueQueries(db: Db) {
-  /** A change of the task `task_id` where `condition` holds: one json_set of `fields` on its document, which it returns. */
+  /** A change of the task `task_id` where `condition` holds: one json_set of `fields` on its document, which it returns with the task's ref. */
   const changeTask = (fields: SQL, condition: SQL) =>
     db
       .update(tasks)
       .set({ doc: sql`json_set(${tasks.doc}, ${fields})` })
       .where(and(byId, condition))
-      .returning({ doc: tasks.doc })
+      .returning({ ...changedRef, doc: tasks.doc })
   return {
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
     pendingSources: prepared(db, () =>
@@ -54,7 +56,7 @@ export function queueQueries(db: Db) {
      */
     readyTasks: preparedPer(db, (_cursor: number) =>
       db
-        .select({ seq: sql<number>`${tasks}.rowid`.as('seq'), task_id: tasks.taskId })
+        .select({ seq: sql<number>`${tasks}.rowid`.as('seq'), task_id: tasks.taskId, status: sql<string>`${tasks.status}`.as('status') })
         .from(tasks)
         .where(
           and(
@@ -84,7 +86,8 @@ export function queueQueries(db: Db) {
       db
         .update(tasks)
         .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'queued', '$.status_changed', ${now})` })
-        .where(byId),
+        .where(byId)
+        .returning(changedRef),
     ),
     // The numeric conditions are tested on the covering index in claim order;
     // rows with other requirements are then checked in code, one at a time.

@@ -6,6 +6,8 @@
 import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { timestamp } from '../../db/documents'
+import type { Actor } from '../history/service'
+import { taskRefOf, type Transitions } from '../scheduler/transitions'
 import { CursorHeap } from './cursor-heap'
 import { queueQueries } from './queries'
 
@@ -14,11 +16,15 @@ export const DEFAULT_NUM_TASKS = 100
 /** A (dataset, status) with queueable tasks. */
 type Source = { dataset_id: string | null; status: string }
 
+/** A task the queue action moves, with the status it leaves. */
+type Chosen = { task_id: string; from: string }
+
 export class QueueingService {
   private readonly queries
 
   constructor(
     private readonly db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
@@ -29,18 +35,21 @@ export class QueueingService {
    * with a higher weight first (unlisted ones weigh 0), then creation order.
    * Returns how many were queued.
    */
-  async queue(numTasks: number, weights: Record<string, number>): Promise<number> {
+  async queue(numTasks: number, weights: Record<string, number>, by: Actor): Promise<number> {
     if (numTasks <= 0) return 0
     return writeTx(this.db, () => {
       const chosen = this.pickReady(numTasks, weights)
       const now = timestamp(this.clock())
-      for (const taskId of chosen) this.queries.markQueued.run({ task_id: taskId, now })
+      for (const { task_id, from } of chosen) {
+        const task = this.queries.markQueued.get({ task_id, now })!
+        this.transitions.task(taskRefOf(task), from, 'queued', by)
+      }
       return chosen.length
     })
   }
 
-  /** Task ids to queue, in queue order: weight groups from heaviest, each merged by creation order. */
-  private pickReady(limit: number, weights: Record<string, number>): string[] {
+  /** Tasks to queue, in queue order: weight groups from heaviest, each merged by creation order. */
+  private pickReady(limit: number, weights: Record<string, number>): Chosen[] {
     const groups = new Map<number, Source[]>()
     for (const source of this.queries.pendingSources.all()) {
       const datasetId = source.dataset_id as string
@@ -49,7 +58,7 @@ export class QueueingService {
       if (group) group.push(source)
       else groups.set(weight, [source])
     }
-    const chosen: string[] = []
+    const chosen: Chosen[] = []
     for (const weight of [...groups.keys()].sort((a, b) => b - a)) {
       if (chosen.length >= limit) break
       this.mergeReady(groups.get(weight) as Source[], limit, chosen)
@@ -62,9 +71,9 @@ export class QueueingService {
    * `limit`: a k-way merge of per-source index cursors, each read only as far
    * as needed, so no set of waiting tasks is ever sorted.
    */
-  private mergeReady(sources: Source[], limit: number, chosen: string[]): void {
+  private mergeReady(sources: Source[], limit: number, chosen: Chosen[]): void {
     const open: IterableIterator<unknown>[] = []
-    const heap = new CursorHeap<{ seq: number; task_id: string }>()
+    const heap = new CursorHeap<{ seq: number; task_id: string; status: string }>()
     try {
       sources.forEach((source, i) => {
         const rows = this.queries.readyTasks(i).iterate(source)
@@ -75,7 +84,7 @@ export class QueueingService {
       while (chosen.length < limit) {
         const top = heap.peek()
         if (!top) break
-        chosen.push(top.head.task_id)
+        chosen.push({ task_id: top.head.task_id, from: top.head.status })
         const next = top.rows.next()
         if (next.done) heap.pop()
         else {

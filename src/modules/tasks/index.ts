@@ -16,7 +16,7 @@ const datasetWrite = { roles: services, dataset: 'write' } as const
 /** A stored task, or its projection to `keys`, as JSON text. */
 const taskJson = (keys: string[] | undefined) => (row: StoredRow) => projectedJson(row.doc, keys, 'task_id')
 
-export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx.clock)) =>
+export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx.transitions, ctx.clock)) =>
   new Elysia({ name: 'module:tasks', detail: { tags: ['Tasks'] } })
     .use(ctx.access)
     .post('/tasks', async ({ body }) => {
@@ -32,12 +32,12 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       access: { roles: servicesAndPilots },
       detail: { summary: 'the task' },
     })
-    .patch('/tasks/:task_id', async ({ params, body }) => jsonText(await tasks.patch(params.task_id, body)), {
+    .patch('/tasks/:task_id', async ({ params, body, auth }) => jsonText(await tasks.patch(params.task_id, body, auth)), {
       access: { roles: servicesAndPilots },
       body: TaskModel.patch,
       detail: { summary: 'merge into the task; returns the task' },
     })
-    .put('/tasks/:task_id/status', async ({ params, body }) => (await tasks.setStatus(params.task_id, body.status), {}), {
+    .put('/tasks/:task_id/status', async ({ params, body, auth }) => (await tasks.setStatus(params.task_id, body.status, auth), {}), {
       access: { roles: servicesAndPilots },
       body: TaskModel.status,
       response: Empty,
@@ -66,7 +66,7 @@ export const tasksModule = (ctx: AppContext, tasks = new TaskService(ctx.db, ctx
       access: datasetRead,
       detail: { summary: 'a task of the dataset' },
     })
-    .put('/datasets/:dataset_id/tasks/:task_id/status', async ({ params, body }) => (await tasks.setStatus(params.task_id, body.status, params.dataset_id), {}), {
+    .put('/datasets/:dataset_id/tasks/:task_id/status', async ({ params, body, auth }) => (await tasks.setStatus(params.task_id, body.status, auth, params.dataset_id), {}), {
       access: datasetWrite,
       body: TaskModel.status,
       response: Empty,

@@ -32,6 +32,16 @@ export const pageKey = (filters: Iterable<PageFilter>): string => {
 }
 
 export function taskQueries(db: Db) {
+  const state = () =>
+    db
+      .select({
+        rowid,
+        dataset_id: sql<string>`${tasks.datasetId}`.as('dataset_id'),
+        job_id: sql<string>`${tasks.jobId}`.as('job_id'),
+        status: sql<string>`${tasks.status}`.as('status'),
+        doc: tasks.doc,
+      })
+      .from(tasks)
   return {
     jobIndex: prepared(db, () =>
       db
@@ -56,14 +66,10 @@ export function taskQueries(db: Db) {
         .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id')))),
     ),
     saveDoc: prepared(db, () => db.update(tasks).set({ doc: sql`${p('doc')}` }).where(eq(tasks.taskId, p('task_id')))),
-    setStatus: prepared(db, () => db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id'))).returning({ task_id: tasks.taskId })),
-    setStatusInDataset: prepared(db, () =>
-      db
-        .update(tasks)
-        .set(statusSet)
-        .where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))
-        .returning({ task_id: tasks.taskId }),
-    ),
+    setStatus: prepared(db, () => db.update(tasks).set(statusSet).where(eq(tasks.taskId, p('task_id')))),
+    // What a status change reports: the task's rowid (its history's key), dataset, job and the status it leaves.
+    state: prepared(db, () => state().where(eq(tasks.taskId, p('task_id')))),
+    stateInDataset: prepared(db, () => state().where(and(eq(tasks.taskId, p('task_id')), eq(tasks.datasetId, p('dataset_id'))))),
     ...statusQueries(
       db,
       { table: tasks, id: tasks.taskId, datasetId: tasks.datasetId, status: tasks.status },

@@ -11,6 +11,8 @@ import { GroupCommit } from '../../db/group-commit'
 import { mergedFetcher, type PageFetcher, type StoredRow } from '../../db/pages'
 import { fail } from '../../errors'
 import { checkStatus, inStatusOrder, TASK_STATUSES } from '../../status'
+import type { Actor } from '../history/service'
+import type { TaskRef, Transitions } from '../scheduler/transitions'
 import type { TaskModel } from './model'
 import { pageKey, taskQueries, type PageFilter } from './queries'
 
@@ -38,6 +40,7 @@ export class TaskService {
 
   constructor(
     private readonly db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = taskQueries(db)
@@ -83,28 +86,36 @@ export class TaskService {
   }
 
   /** Merges `patch` into the task (see API.md §1) and returns the updated document as JSON text. */
-  patch(taskId: string, patch: TaskPatch): Promise<string> {
+  patch(taskId: string, patch: TaskPatch, by: Actor): Promise<string> {
     return writeTx(this.db, () => {
-      const stored = JSON.parse(this.get(taskId)) as Document
-      const merged = mergePatch(stored, patch, FIXED_KEYS)
+      const state = this.state(taskId)
+      const merged = mergePatch(JSON.parse(state.doc) as Document, patch, FIXED_KEYS)
       if ('status' in patch) {
         checkStatus(TASK_STATUSES, patch.status)
         merged.status_changed = timestamp(this.clock())
       }
       const doc = JSON.stringify(merged)
       this.queries.saveDoc.run({ task_id: taskId, doc })
+      if ('status' in patch) this.transitions.task(state, state.status, patch.status as string, by)
       return doc
     })
   }
 
   /** Sets the status and `status_changed`; 404 when missing or, given a dataset, in another dataset. */
-  async setStatus(taskId: string, status: string, datasetId?: string): Promise<void> {
+  async setStatus(taskId: string, status: string, by: Actor, datasetId?: string): Promise<void> {
     checkStatus(TASK_STATUSES, status)
     await writeTx(this.db, () => {
-      const values = { task_id: taskId, status, now: timestamp(this.clock()) }
-      const updated = datasetId === undefined ? this.queries.setStatus.get(values) : this.queries.setStatusInDataset.get({ ...values, dataset_id: datasetId })
-      if (!updated) fail(404, `task ${taskId} not found`)
+      const state = this.state(taskId, datasetId)
+      this.queries.setStatus.run({ task_id: taskId, status, now: timestamp(this.clock()) })
+      this.transitions.task(state, state.status, status, by)
     })
+  }
+
+  /** The task's ref, status and document; 404 when missing or, given a dataset, in another dataset. */
+  private state(taskId: string, datasetId?: string): TaskRef & { status: string; doc: string } {
+    const row = datasetId === undefined ? this.queries.state.get({ task_id: taskId }) : this.queries.stateInDataset.get({ task_id: taskId, dataset_id: datasetId })
+    if (!row) fail(404, `task ${taskId} not found`)
+    return { rowid: row.rowid, taskId, datasetId: row.dataset_id, jobId: row.job_id, status: row.status, doc: row.doc }
   }
 
   /** Pages of the tasks matching `filter`, in creation order. */

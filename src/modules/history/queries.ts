@@ -1,0 +1,67 @@
+/** The status history's queries (see db/query.ts). */
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
+import type { Db } from '../../db'
+import { prepared } from '../../db/query'
+import { datasets, jobs, statusHistory, tasks } from '../../db/schema'
+
+const p = sql.placeholder
+const inDataset = (idColumn: SQLiteColumn, datasetColumn: SQLiteColumn) => and(eq(idColumn, p('id')), eq(datasetColumn, p('dataset_id')))!
+
+/** Where a resource's history hangs: its kind's code, its table, its rowid, and how it is found by the placeholders `id` and `dataset_id`. */
+interface Subject {
+  code: number
+  table: SQLiteTable
+  rowid: SQL
+  where: SQL
+}
+
+/** The kinds' codes in status_history.kind. */
+export const KIND_CODES = { dataset: 0, job: 1, task: 2 } as const
+
+const SUBJECTS = {
+  dataset: { code: KIND_CODES.dataset, table: datasets, rowid: sql`${datasets}.rowid`, where: eq(datasets.datasetId, p('dataset_id')) },
+  job: { code: KIND_CODES.job, table: jobs, rowid: sql`${jobs}.rowid`, where: inDataset(jobs.jobId, jobs.datasetId) },
+  task: { code: KIND_CODES.task, table: tasks, rowid: sql`${tasks}.rowid`, where: inDataset(tasks.taskId, tasks.datasetId) },
+} satisfies Record<keyof typeof KIND_CODES, Subject>
+
+export function historyQueries(db: Db) {
+  /** Newest first: the resource's row, left-joined with its entries along the (kind, subject) index. */
+  const read = (subject: Subject) =>
+    prepared(db, () =>
+      db
+        .select({
+          subject: sql<number>`${subject.rowid}`.as('subject'),
+          time: statusHistory.time,
+          from_status: statusHistory.fromStatus,
+          to_status: statusHistory.toStatus,
+          username: statusHistory.username,
+          role: statusHistory.role,
+          reason_code: statusHistory.reasonCode,
+          reason: statusHistory.reason,
+        })
+        .from(subject.table)
+        .leftJoin(statusHistory, and(eq(statusHistory.kind, subject.code), eq(statusHistory.subject, subject.rowid)))
+        .where(subject.where)
+        .orderBy(desc(statusHistory.entry))
+        .limit(p('limit')),
+    )
+  return {
+    insert: prepared(db, () =>
+      db.insert(statusHistory).values({
+        kind: p('kind'),
+        subject: p('subject'),
+        time: p('time'),
+        fromStatus: p('from'),
+        toStatus: p('to'),
+        username: p('username'),
+        role: p('role'),
+        reasonCode: p('reason_code'),
+        reason: p('reason'),
+      }),
+    ),
+    dataset: read(SUBJECTS.dataset),
+    job: read(SUBJECTS.job),
+    task: read(SUBJECTS.task),
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Status history (API.md §7.1): every status change of a dataset, job or task
+ * appends an entry `{time, from, to, by, reason?}`, written in the
+ * transaction of the change itself (see scheduler/transitions.ts, the one
+ * place that calls `record`). Entries are compact rows (see the schema's
+ * `status_history`); a resource's history is read with one indexed query.
+ */
+import { systemClock, type Clock } from '../../clock'
+import type { Db } from '../../db'
+import { timestampOfMicros } from '../../db/documents'
+import { fail } from '../../errors'
+import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES, type StatusList } from '../../status'
+import { historyQueries, KIND_CODES } from './queries'
+import { reasonCode, SERVER_REASONS, type ServerReason } from './reasons'
+
+/** The server itself, as `by` says it. */
+export const SERVER = 'server'
+
+/** Who changed a status: the bearer of the request's token, or the server. */
+export type Actor = { readonly username: string; readonly role: string } | typeof SERVER
+
+export type ResourceKind = 'dataset' | 'job' | 'task'
+
+export interface HistoryEntry {
+  time: string
+  from: string
+  to: string
+  by: { username: string; role: string } | typeof SERVER
+  reason?: string
+}
+
+/** What a change records: the subject's rowid, both statuses, who, and why (a server reason, or a client's text). */
+export interface StatusChange {
+  kind: ResourceKind
+  subject: number
+  from: string
+  to: string
+  by: Actor
+  reason?: string
+}
+
+const STATUSES: Record<ResourceKind, StatusList> = { dataset: DATASET_STATUSES, job: JOB_STATUSES, task: TASK_STATUSES }
+
+export class HistoryService {
+  private readonly queries
+
+  constructor(
+    db: Db,
+    /** The time an entry is written at. */
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.queries = historyQueries(db)
+  }
+
+  /** Appends one entry; inside the transaction that made the change. */
+  record(change: StatusChange): void {
+    const statuses = STATUSES[change.kind]
+    const server = change.by === SERVER
+    const reason = change.reason
+    this.queries.insert.run({
+      kind: KIND_CODES[change.kind],
+      subject: change.subject,
+      time: Math.floor(this.clock() * 1000),
+      from: statuses.indexOf(change.from),
+      to: statuses.indexOf(change.to),
+      username: server ? null : (change.by as Exclude<Actor, typeof SERVER>).username,
+      role: server ? null : (change.by as Exclude<Actor, typeof SERVER>).role,
+      reason_code: server && reason !== undefined ? reasonCode(reason as ServerReason) : null,
+      reason: !server && reason !== undefined ? reason : null,
+    })
+  }
+
+  /**
+   * The history of a dataset (`id` = its dataset id), or of a job or task of
+   * the dataset, oldest first; with `newest`, only the newest n entries.
+   * 404 when there is no such resource in the dataset.
+   */
+  list(kind: ResourceKind, datasetId: string, id: string, newest?: number): HistoryEntry[] {
+    const rows = this.queries[kind].all({ dataset_id: datasetId, id, limit: newest ?? -1 })
+    if (rows.length === 0) fail(404, `${kind} ${id} not found`)
+    const statuses = STATUSES[kind]
+    const entries: HistoryEntry[] = []
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]!
+      // The one row of a resource without history carries only its subject.
+      if (row.time === null) continue
+      const entry: HistoryEntry = {
+        time: timestampOfMicros(row.time),
+        from: statuses[row.from_status!]!,
+        to: statuses[row.to_status!]!,
+        by: row.username === null ? SERVER : { username: row.username, role: row.role ?? '' },
+      }
+      const reason = row.reason_code !== null ? SERVER_REASONS[row.reason_code] : row.reason
+      if (reason !== null && reason !== undefined) entry.reason = reason
+      entries.push(entry)
+    }
+    return entries
+  }
+}
