@@ -23,6 +23,8 @@ export interface Config {
   clockSkew: number
   lockTimeoutMs: number
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  /** The scheduler of API.md §6; off, the server only stores and answers. */
+  scheduler: boolean
 }
 
 export interface Setting {
@@ -35,7 +37,7 @@ export interface Setting {
   default?: string
   /** What the help and the README show as the default when it is not a literal value. */
   defaultText?: string
-  kind: 'string' | 'int' | 'level'
+  kind: 'string' | 'int' | 'level' | 'switch'
   meaning: string
 }
 
@@ -57,6 +59,7 @@ export const SETTINGS: Setting[] = [
   { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
   { key: 'clockSkew', env: 'ICEPROD_CLOCK_SKEW', default: '60', kind: 'int', meaning: "seconds a token's exp and nbf may be off, for hosts whose clocks differ" },
   { key: 'lockTimeoutMs', env: 'ICEPROD_LOCK_TIMEOUT_MS', default: String(DEFAULT_LOCK_TIMEOUT_MS), kind: 'int', meaning: "longest a write waits for the database's write lock while another process holds it, in milliseconds; then 503" },
+  { key: 'scheduler', env: 'ICEPROD_SCHEDULER', default: 'on', kind: 'switch', meaning: "on: the server queues, hands out, retries and rolls up by itself; off: IceProd's own scheduled tasks drive it" },
 ]
 
 export class ConfigError extends Error {}
@@ -73,6 +76,9 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, en
     if (s.kind === 'int') {
       if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
       config[s.key] = Number(raw)
+    } else if (s.kind === 'switch') {
+      if (raw !== 'on' && raw !== 'off') throw new ConfigError(`${name} must be on or off, got "${raw}"`)
+      config[s.key] = raw === 'on'
     } else if (s.kind === 'level') {
       if (!LEVELS.includes(raw)) throw new ConfigError(`${name} must be one of ${LEVELS.join(', ')}, got "${raw}"`)
       config[s.key] = raw

@@ -3,6 +3,9 @@
  * made by a request appends `{time, from, to, by, reason?}`; the entries form
  * a chain ending at the current status; setting the status a resource already
  * has, and creating it, write nothing. `num` keeps the newest n.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SERVER } from '../src/modules/history/service'
@@ -17,7 +20,7 @@ let datasetId: string
 let otherDatasetId: string
 
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({ scheduler: false })
   fixture = new QueueFixture(t)
   ;({ datasetId, otherDatasetId } = await datasetFixture(t, tokens))
 })

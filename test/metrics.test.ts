@@ -2,6 +2,9 @@
  * GET /metrics: Prometheus text with request counts and latency per route
  * template, tasks per dataset and status, pilots and database size; open to
  * loopback clients only, otherwise an admin token.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
@@ -31,7 +34,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 let t: TestApp
 beforeAll(async () => {
-  t = await startTestApp({ logLevel: 'silent' })
+  t = await startTestApp({ logLevel: 'silent', scheduler: false })
 })
 afterAll(() => t.close())
 

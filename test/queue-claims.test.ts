@@ -1,6 +1,9 @@
 /**
  * Claims that arrive together share one transaction (group commit): they are
  * taken one after another in arrival order, and a fault fails only its own claim.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'bun:test'
 import { ClaimService } from '../src/modules/queue/claims'
@@ -10,7 +13,7 @@ let t: TestApp
 let queue: ClaimService
 const pilot = { username: 'pilot', role: 'pilot' }
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({ scheduler: false })
   queue = new ClaimService(t.ctx.db, t.ctx.transitions)
 })
 afterAll(() => t.close())

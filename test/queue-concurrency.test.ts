@@ -2,6 +2,9 @@
  * No task is ever handed to two pilots: many simultaneous claims against one
  * server over real HTTP, and against two server processes sharing one
  * database file.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -44,7 +47,7 @@ describe('one server', () => {
   let server: ReturnType<typeof Bun.serve>
   let base: string
   beforeAll(async () => {
-    t = await startTestApp()
+    t = await startTestApp({ scheduler: false })
     f = new QueueFixture(t)
     server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (request) => t.app.handle(request) })
     base = `http://127.0.0.1:${server.port}`
@@ -118,7 +121,7 @@ describe('two server processes on one database file', () => {
   test('pilots hammering both servers never get the same task, and every task ends processing', async () => {
     // Migrated first, so that the two servers do not both migrate it.
     expect((await runCli(['migrate', '--db', db], { ...process.env, ICEPROD_JWT_SECRET: secret })).code).toBe(0)
-    servers.push(...(await Promise.all([startServerProcess(db, { ICEPROD_JWT_SECRET: secret }), startServerProcess(db, { ICEPROD_JWT_SECRET: secret })])))
+    servers.push(...(await Promise.all([startServerProcess(db, { ICEPROD_JWT_SECRET: secret, ICEPROD_SCHEDULER: 'off' }), startServerProcess(db, { ICEPROD_JWT_SECRET: secret, ICEPROD_SCHEDULER: 'off' })])))
     const [first, second] = servers.map((server) => server.url) as [string, string]
     const [admin, pilot] = await Promise.all([servers[0]!.token('admin'), servers[0]!.token('pilot', 'pilot1')])
 

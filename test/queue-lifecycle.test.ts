@@ -3,6 +3,9 @@
  * reset once, set waiting again (IceProd's reset_tasks does this), queued and
  * processed again, completed; followed through the dataset's status counts
  * and task stats.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { QueueFixture } from './queue-support'
@@ -10,7 +13,7 @@ import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({ scheduler: false })
 })
 afterAll(() => t.close())
 

@@ -1,6 +1,9 @@
 /**
  * Requirement matching (API.md 4.5.1): the rule itself, and the claim engine
  * (numeric conditions in SQL on task_queue, the rest in code) agreeing with it.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
@@ -63,7 +66,7 @@ describe('the claim engine agrees with fits', () => {
   let t: TestApp
   let queue: ClaimService
   beforeAll(async () => {
-    t = await startTestApp()
+    t = await startTestApp({ scheduler: false })
     queue = new ClaimService(t.ctx.db, t.ctx.transitions)
   })
   afterAll(() => t.close())

@@ -1,6 +1,9 @@
 /**
  * The task lifecycle actions (API.md 4.5.1) through the API: queue, process,
  * reset and complete; shapes, defaults, roles, errors and ordering.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { QueueFixture } from './queue-support'
@@ -12,7 +15,7 @@ let f: QueueFixture
 let clock: FakeClock
 beforeEach(async () => {
   clock = new FakeClock()
-  t = await startTestApp({}, {}, { clock: clock.now })
+  t = await startTestApp({ scheduler: false }, {}, { clock: clock.now })
   f = new QueueFixture(t)
 })
 afterEach(() => t.close())

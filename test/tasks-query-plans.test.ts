@@ -19,6 +19,7 @@ import { pilotQueries } from '../src/modules/pilots/queries'
 import { queueQueries } from '../src/modules/queue/queries'
 import { taskStatQueries } from '../src/modules/task_stats/queries'
 import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modules/tasks/queries'
+import { FairShareClaims } from '../src/modules/scheduler/claims'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -128,6 +129,21 @@ describe('query plans', () => {
   test("a job's tasks are found through the job's (dataset_id, job_index), not by scanning the dataset", () => {
     const byJob = taskQueries(t.ctx.db).page(pageKey(['dataset_id', 'job_id']))
     expect(plan(byJob.sql)[0]).toContain('USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=? AND rowid>?)')
+  })
+
+  test("the scheduler's claims and follow-ups: indexed, no scan of tasks, the queue or the counts", () => {
+    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck()]
+    for (const { name, sql } of queries) {
+      const steps = plan(sql)
+      for (const step of steps) {
+        for (const table of ['tasks', 'task_queue', 'task_depends', 'task_counts', 'jobs', 'datasets']) {
+          expect({ name, step, fullScan: new RegExp(`^SCAN ${table}\\b`).test(step) && !step.includes('INDEX') }).toEqual({ name, step, fullScan: false })
+        }
+      }
+      expect({ name, sorts: steps.some((step) => step.includes('TEMP B-TREE')) }).toEqual({ name, sorts: false })
+      // Each finds its few rows by key: walking every task of a status is a scan by another name.
+      expect({ name, steps, byStatus: steps.some((step) => /INDEX tasks_(dataset_)?status\b/.test(step)) }).toEqual({ name, steps, byStatus: false })
+    }
   })
 
   test('the check itself catches a full scan and a sort', () => {

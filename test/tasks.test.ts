@@ -1,3 +1,9 @@
+/**
+ * The task routes of API.md 4.5.
+ * With the scheduler off (ICEPROD_SCHEDULER=off), as a site whose IceProd
+ * scheduled tasks drive the server has it; the scheduler's own behaviour is
+ * tested in test/scheduler-*.test.ts.
+ */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { newId } from '../src/db/documents'
 import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
@@ -10,7 +16,7 @@ let createDataset: (group: string) => Promise<string>
 let jobId: string
 let otherJobId: string
 beforeAll(async () => {
-  t = await startTestApp()
+  t = await startTestApp({ scheduler: false })
   ;({ datasetId, otherDatasetId, createDataset } = await datasetFixture(t, tokens))
   jobId = await createJob(datasetId, 3)
   otherJobId = await createJob(otherDatasetId, 0)
@@ -495,7 +501,7 @@ describe('task summaries, counts and stats', () => {
   })
 
   test('task_stats: walltime statistics per name over complete tasks, ordered by task_index', async () => {
-    const other = await startTestApp()
+    const other = await startTestApp({ scheduler: false })
     try {
       await other.call('POST', '/groups', { body: { name: '/g' } })
       const d = (await other.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 1, tasks_submitted: 1, group: '/g' } })).body.result.split('/')[2]

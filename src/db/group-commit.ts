@@ -31,11 +31,13 @@ export class GroupCommit<I, O> {
    * modifies the database with at most one statement, run last: SQLite undoes
    * a failed statement by itself (triggers included), so the per-write
    * savepoint, which costs two more statements per write, is left out.
+   * `beforeBatch` runs first in each shared transaction, e.g. to drop what
+   * the writes of the last one learnt about the database.
    */
   constructor(
     private readonly db: Db,
     private readonly write: (input: I) => O,
-    private readonly options: { singleStatement?: boolean } = {},
+    private readonly options: { singleStatement?: boolean; beforeBatch?: () => void } = {},
   ) {}
 
   run(input: I): Promise<O> {
@@ -51,6 +53,7 @@ export class GroupCommit<I, O> {
     if (this.pending.length > 0) setImmediate(() => this.flush())
     const outcomes: ({ ok: true; output: O } | { ok: false; error: unknown })[] = []
     writeTx(this.db, () => {
+      this.options.beforeBatch?.()
       for (const { input } of batch) {
         try {
           // A nested transaction is a savepoint: a refused write is undone alone.

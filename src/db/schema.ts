@@ -88,21 +88,26 @@ export const tasks = sqliteTable('tasks', {
   index('tasks_status').on(t.status),
 ])
 
-/** A task's `depends` list, one row per dependency, for the queue's readiness check. */
+/**
+ * A task's `depends` list, one row per dependency, for the queue's readiness
+ * check; and the other way round (`depends_on`), the tasks that wait for a task.
+ */
 export const taskDepends = sqliteTable('task_depends', {
   taskId: text('task_id').notNull(),
   dependsOn: text('depends_on').notNull(),
-}, (t) => [primaryKey({ columns: [t.taskId, t.dependsOn] })])
+}, (t) => [primaryKey({ columns: [t.taskId, t.dependsOn] }), index('task_depends_on').on(t.dependsOn)])
 
 /**
  * The queued tasks pilots claim from, with the numeric requirements split into
- * indexed-order columns so that a claim walks (priority, seq) and filters on columns.
+ * indexed-order columns so that a claim walks (priority, seq), or with the
+ * scheduler one dataset's (dataset_id, seq), and filters on columns.
  * `requirements` keeps the full object for the non-numeric keys.
- * Rows are written only by triggers on `tasks` (see the task_queue migration):
+ * Rows are written only by triggers on `tasks` (see the task_queue migrations):
  * the table holds exactly the tasks whose status is `queued`.
  */
 export const taskQueue = sqliteTable('task_queue', {
   taskId: text('task_id').primaryKey(),
+  datasetId: text('dataset_id'),
   priority: real('priority').notNull(),
   seq: integer('seq').notNull(),
   cpu: real('cpu'),
@@ -117,14 +122,20 @@ export const taskQueue = sqliteTable('task_queue', {
   // Covering the claim: the numeric conditions are tested on index entries in
   // claim order, and the table row is read only for a task that is taken.
   index('task_queue_claim').on(sql`priority DESC`, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
+  // The same within one dataset, for the scheduler's fair share (§6.2).
+  index('task_queue_dataset_claim').on(t.datasetId, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
 ])
 
-/** Per-dataset status counts, maintained by triggers (see the counters migration). */
+/**
+ * Per-dataset status counts, maintained by triggers (see the counters
+ * migration). By status, they name the datasets with queued tasks for the
+ * scheduler's claims; a count changing leaves that index untouched.
+ */
 export const taskCounts = sqliteTable('task_counts', {
   datasetId: text('dataset_id').notNull(),
   status: text('status').notNull(),
   n: integer('n').notNull(),
-}, (t) => [primaryKey({ columns: [t.datasetId, t.status] })])
+}, (t) => [primaryKey({ columns: [t.datasetId, t.status] }), index('task_counts_status').on(t.status, t.datasetId)])
 
 export const jobCounts = sqliteTable('job_counts', {
   datasetId: text('dataset_id').notNull(),

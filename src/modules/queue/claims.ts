@@ -9,19 +9,21 @@ import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import { GroupCommit } from '../../db/group-commit'
 import type { Actor } from '../history/service'
+import { FairShareClaims } from '../scheduler/claims'
 import { taskRefOf, type Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
-import { fits, numericBounds, type NumericKey, type Offer, type Requirements } from './requirements'
+import { firstThatFits, numericBounds, type NumericKey, type Offer } from './requirements'
 
-/** A claim: what the pilot offers, and who claims. */
+/** A claim: what the pilot offers, who claims, and the pilot to add the task to (with the scheduler). */
 interface ClaimRequest {
   offer: Offer
   by: Actor
+  pilotId?: string
 }
 
 export class ClaimService {
   private readonly queries
-  /** Claims that arrive together share one write transaction, taken in arrival order. */
+  /** Claims that arrive together share one write transaction; with the scheduler on they follow §6.2 (see scheduler/claims.ts). */
   private readonly claims: GroupCommit<ClaimRequest, string | undefined>
 
   constructor(
@@ -30,7 +32,10 @@ export class ClaimService {
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
-    this.claims = new GroupCommit(db, (request) => this.takeFirstFitting(request))
+    const fairShare = transitions.scheduling ? new FairShareClaims(db.$client, transitions) : undefined
+    this.claims = fairShare
+      ? new GroupCommit(db, ({ offer, by, pilotId }) => fairShare.claim(offer, by, pilotId), { beforeBatch: () => fairShare.newBatch() })
+      : new GroupCommit(db, (request) => this.takeFirstFitting(request))
   }
 
   /**
@@ -43,8 +48,8 @@ export class ClaimService {
    * and none is answered before the transaction has committed. A busy server
    * then pays one commit for many claims instead of one per claim.
    */
-  claim(offer: Offer, by: Actor): Promise<string | undefined> {
-    return this.claims.run({ offer, by })
+  claim(offer: Offer, by: Actor, pilotId?: string): Promise<string | undefined> {
+    return this.claims.run({ offer, by, pilotId })
   }
 
   /** Inside a write transaction: takes the first queued task that fits the offer. */
@@ -64,19 +69,6 @@ export class ClaimService {
   }
 
   private firstFitting(bounds: Record<NumericKey, number>, offer: Offer): string | undefined {
-    // Many queued tasks share the same requirements (same dataset and task name):
-    // judge each distinct requirements text once per claim.
-    const verdicts = new Map<string, boolean>()
-    for (const row of this.queries.claimCandidates.iterate(bounds)) {
-      const text = row.other_requirements
-      if (text === null) return row.task_id
-      let fit = verdicts.get(text)
-      if (fit === undefined) {
-        fit = fits(JSON.parse(text) as Requirements, offer)
-        verdicts.set(text, fit)
-      }
-      if (fit) return row.task_id
-    }
-    return undefined
+    return firstThatFits(this.queries.claimCandidates.iterate(bounds), offer)?.task_id
   }
 }

@@ -24,17 +24,17 @@ export const queueModule = (
       response: QueueModel.queued,
       detail: { summary: 'move ready waiting tasks (every dependency complete) to queued, heavier datasets first' },
     })
-    .post('/task_actions/process', async ({ body, auth }) => jsonText((await claims.claim(body.requirements ?? {}, auth)) ?? fail(404, 'no queued task fits the requirements')), {
+    .post('/task_actions/process', async ({ body, auth }) => jsonText((await claims.claim(body.requirements ?? {}, auth, body.pilot_id)) ?? fail(404, 'no queued task fits the requirements')), {
       access: pilotActions,
       body: QueueModel.process,
       detail: { summary: 'claim one queued task that fits the offered resources; returns it, now processing' },
     })
-    .post('/tasks/:task_id/task_actions/reset', async ({ params, body, auth }) => jsonText(await lifecycle.reset(params.task_id, body.time_used, auth, body.reason)), {
+    .post('/tasks/:task_id/task_actions/reset', async ({ params, body, auth }) => jsonText(await lifecycle.reset(params.task_id, body.time_used, auth, body.reason, body.instance_id)), {
       access: pilotActions,
       body: QueueModel.reset,
       detail: { summary: 'a task that is not complete becomes reset, counting a failure; returns it' },
     })
-    .post('/tasks/:task_id/task_actions/complete', async ({ params, body, auth }) => jsonText(await lifecycle.complete(params.task_id, body.time_used, auth)), {
+    .post('/tasks/:task_id/task_actions/complete', async ({ params, body, auth }) => jsonText(await lifecycle.complete(params.task_id, body.time_used, auth, body.instance_id)), {
       access: pilotActions,
       body: QueueModel.complete,
       detail: { summary: 'a processing task becomes complete, recording its walltime; returns it' },

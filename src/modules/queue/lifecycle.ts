@@ -31,8 +31,8 @@ export class LifecycleService {
    * `timeUsed` (seconds) its error walltime grows by that many hours. Returns
    * the updated task as JSON text; 404 if missing or complete.
    */
-  reset(taskId: string, timeUsed: number | undefined, by: Actor, reason?: string): Promise<string> {
-    return this.change(taskId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete', 'reset', by, reason)
+  reset(taskId: string, timeUsed: number | undefined, by: Actor, reason?: string, instanceId?: string): Promise<string> {
+    return this.change(taskId, instanceId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete', 'reset', by, reason)
   }
 
   /**
@@ -40,16 +40,18 @@ export class LifecycleService {
    * is set to that many hours. Returns the updated task as JSON text; 404 if
    * missing or not processing.
    */
-  complete(taskId: string, timeUsed: number | undefined, by: Actor): Promise<string> {
-    return this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing', 'complete', by)
+  complete(taskId: string, timeUsed: number | undefined, by: Actor, instanceId?: string): Promise<string> {
+    return this.change(taskId, instanceId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing', 'complete', by)
   }
 
   /**
    * One change of the task to `to` by `plain`, or by `timed` with the hours it
-   * ran; 404 saying `refused` when the task's status does not allow it.
+   * ran; 409 for a stale `instanceId` (with the scheduler on), 404 saying
+   * `refused` when the task's status does not allow it.
    */
-  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change, refused: string, to: string, by: Actor, reason?: string): Promise<string> {
+  private change(taskId: string, instanceId: string | undefined, timeUsed: number | undefined, plain: Change, timed: Change, refused: string, to: string, by: Actor, reason?: string): Promise<string> {
     return writeTx(this.db, () => {
+      this.transitions.checkClaim(taskId, instanceId)
       const from = this.queries.status.get({ task_id: taskId })?.status
       const now = timestamp(this.clock())
       const row = timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })

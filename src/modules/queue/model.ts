@@ -3,6 +3,8 @@ import { Int, KeyedBy } from '../../http/schema'
 
 /** Seconds a task ran, optional on reset and complete. */
 const TimeUsed = t.Optional(t.Number({ minimum: 0, description: 'seconds the task ran' }))
+/** The claim a pilot answers for (with the scheduler on, §6.2). */
+const InstanceId = t.Optional(t.String({ description: 'the instance_id the claim returned; a stale one is 409' }))
 
 export const QueueModel = {
   queue: t.Object(
@@ -14,9 +16,12 @@ export const QueueModel = {
   ),
   queued: t.Object({ queued: t.Integer() }),
   process: t.Object(
-    { requirements: t.Optional(t.Object({}, { additionalProperties: true, description: 'the resources the pilot offers' })) },
+    {
+      requirements: t.Optional(t.Object({}, { additionalProperties: true, description: 'the resources the pilot offers' })),
+      pilot_id: t.Optional(t.String({ description: "with the scheduler on, the claimed task joins this pilot's tasks" })),
+    },
     { additionalProperties: true },
   ),
-  reset: t.Object({ time_used: TimeUsed, reason: t.Optional(t.String({ description: 'why the task failed' })) }, { additionalProperties: true }),
-  complete: t.Object({ time_used: TimeUsed }, { additionalProperties: true }),
+  reset: t.Object({ time_used: TimeUsed, reason: t.Optional(t.String({ description: 'why the task failed' })), instance_id: InstanceId }, { additionalProperties: true }),
+  complete: t.Object({ time_used: TimeUsed, instance_id: InstanceId }, { additionalProperties: true }),
 }

@@ -66,3 +66,28 @@ export function numericBounds(offer: Offer): Record<NumericKey, number> {
   }
   return bounds
 }
+
+/**
+ * The first of the queue's candidate rows (already in claim order and within
+ * the numeric bounds) that the offer fits: a row without other requirements
+ * fits; the others are judged in code. Many queued tasks share the same
+ * requirements (same dataset and task name), so each distinct requirements
+ * text is judged once, remembered in `verdicts`. Stops reading at the first fit.
+ */
+export function firstThatFits<R extends { other_requirements: string | null }>(
+  rows: Iterable<R>,
+  offer: Offer,
+  verdicts = new Map<string, boolean>(),
+): R | undefined {
+  for (const row of rows) {
+    const text = row.other_requirements
+    if (text === null) return row
+    let fit = verdicts.get(text)
+    if (fit === undefined) {
+      fit = fits(JSON.parse(text) as Requirements, offer)
+      verdicts.set(text, fit)
+    }
+    if (fit) return row
+  }
+  return undefined
+}

@@ -67,7 +67,7 @@ export class TaskService {
       ...body,
       task_id: taskId,
       job_index: job.job_index,
-      status: 'waiting',
+      status: this.transitions.statusOfNewTask(body.depends),
       status_changed: timestamp(this.clock()),
       failures: 0,
       evictions: 0,
