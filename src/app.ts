@@ -72,7 +72,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
   const history = new HistoryService(db, clock)
-  const transitions = new Transitions(db, history, config.scheduler)
+  const transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures })
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions }
 
   const logOutput = options.logOutput ?? stderrOutput()

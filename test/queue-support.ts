@@ -28,10 +28,10 @@ export class QueueFixture {
     return name
   }
 
-  /** A new dataset (status processing) with the given priority; returns its id. */
-  async dataset(priority?: number): Promise<string> {
+  /** A new dataset (status processing) with the given priority and extra fields; returns its id. */
+  async dataset(priority?: number, extra: Record<string, unknown> = {}): Promise<string> {
     const group = await this.ensureGroup()
-    const body: Record<string, unknown> = { description: 'queue test', jobs_submitted: 10, tasks_submitted: 10, group }
+    const body: Record<string, unknown> = { description: 'queue test', jobs_submitted: 10, tasks_submitted: 10, group, ...extra }
     if (priority !== undefined) body.priority = priority
     const r = await this.t.call('POST', '/datasets', { body })
     expect(r.status).toBe(201)

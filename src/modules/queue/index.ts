@@ -29,7 +29,9 @@ export const queueModule = (
       body: QueueModel.process,
       detail: { summary: 'claim one queued task that fits the offered resources; returns it, now processing' },
     })
-    .post('/tasks/:task_id/task_actions/reset', async ({ params, body, auth }) => jsonText(await lifecycle.reset(params.task_id, body.time_used, auth, body.reason, body.instance_id)), {
+    .post('/tasks/:task_id/task_actions/reset', async ({ params, body, auth }) => jsonText(
+        await lifecycle.reset(params.task_id, { timeUsed: body.time_used, reason: body.reason, resources: body.resources, instanceId: body.instance_id }, auth),
+      ), {
       access: pilotActions,
       body: QueueModel.reset,
       detail: { summary: 'a task that is not complete becomes reset, counting a failure; returns it' },

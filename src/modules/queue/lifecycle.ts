@@ -9,11 +9,18 @@ import { timestamp } from '../../db/documents'
 import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
-import { taskRefOf, type Transitions } from '../scheduler/transitions'
+import { taskRefOf, type FailureReport, type Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 
+type ChangedRow = { rowid: number; task_id: string; dataset_id: string; job_id: string; doc: string }
 /** A status change that returns the task's ref and document when it applied. */
-type Change = Prepared<{ rowid: number; task_id: string; dataset_id: string; job_id: string; doc: string }>
+type Change = Prepared<ChangedRow>
+
+/** What a pilot reports with a reset: `time_used` seconds, and with the scheduler the claim it answers for and why. */
+export interface ResetReport extends FailureReport {
+  timeUsed?: number
+  instanceId?: string
+}
 
 export class LifecycleService {
   private readonly queries
@@ -29,36 +36,38 @@ export class LifecycleService {
   /**
    * A task that is not complete becomes `reset` with one more failure; with
    * `timeUsed` (seconds) its error walltime grows by that many hours. Returns
-   * the updated task as JSON text; 404 if missing or complete.
+   * the updated task as JSON text; 404 if missing or complete, 409 for a
+   * stale `instanceId` (with the scheduler on).
    */
-  reset(taskId: string, timeUsed: number | undefined, by: Actor, reason?: string, instanceId?: string): Promise<string> {
-    return this.change(taskId, instanceId, timeUsed, this.queries.reset, this.queries.resetTimed, 'is complete', 'reset', by, reason)
+  reset(taskId: string, report: ResetReport, by: Actor): Promise<string> {
+    return writeTx(this.db, () => {
+      this.transitions.checkClaim(taskId, report.instanceId)
+      const from = this.queries.status.get({ task_id: taskId })?.status
+      const row = this.change(taskId, report.timeUsed, this.queries.reset, this.queries.resetTimed) ?? this.refuse(taskId, 'is complete')
+      this.transitions.task(taskRefOf(row), from as string, 'reset', by, report.reason, report)
+      // With the scheduler the task has moved on from reset: answer with it as it is now.
+      return this.transitions.scheduling ? this.queries.doc.get({ task_id: taskId })!.doc : row.doc
+    })
   }
 
   /**
    * A processing task becomes `complete`; with `timeUsed` (seconds) its walltime
    * is set to that many hours. Returns the updated task as JSON text; 404 if
-   * missing or not processing.
+   * missing or not processing, 409 for a stale `instanceId` (with the scheduler on).
    */
   complete(taskId: string, timeUsed: number | undefined, by: Actor, instanceId?: string): Promise<string> {
-    return this.change(taskId, instanceId, timeUsed, this.queries.complete, this.queries.completeTimed, 'is not processing', 'complete', by)
-  }
-
-  /**
-   * One change of the task to `to` by `plain`, or by `timed` with the hours it
-   * ran; 409 for a stale `instanceId` (with the scheduler on), 404 saying
-   * `refused` when the task's status does not allow it.
-   */
-  private change(taskId: string, instanceId: string | undefined, timeUsed: number | undefined, plain: Change, timed: Change, refused: string, to: string, by: Actor, reason?: string): Promise<string> {
     return writeTx(this.db, () => {
       this.transitions.checkClaim(taskId, instanceId)
-      const from = this.queries.status.get({ task_id: taskId })?.status
-      const now = timestamp(this.clock())
-      const row = timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
-      if (!row) this.refuse(taskId, refused)
-      this.transitions.task(taskRefOf(row), from as string, to, by, reason)
+      const row = this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed) ?? this.refuse(taskId, 'is not processing')
+      this.transitions.task(taskRefOf(row), 'processing', 'complete', by)
       return row.doc
     })
+  }
+
+  /** One change of the task by `plain`, or by `timed` with the hours it ran; undefined when its status does not allow it. */
+  private change(taskId: string, timeUsed: number | undefined, plain: Change, timed: Change): ChangedRow | undefined {
+    const now = timestamp(this.clock())
+    return timeUsed === undefined ? plain.get({ task_id: taskId, now }) : timed.get({ task_id: taskId, now, hours: timeUsed / 3600 })
   }
 
   private refuse(taskId: string, why: string): never {

@@ -22,6 +22,14 @@ export const QueueModel = {
     },
     { additionalProperties: true },
   ),
-  reset: t.Object({ time_used: TimeUsed, reason: t.Optional(t.String({ description: 'why the task failed' })), instance_id: InstanceId }, { additionalProperties: true }),
+  reset: t.Object(
+    {
+      time_used: TimeUsed,
+      reason: t.Optional(t.String({ description: 'why the task failed' })),
+      resources: t.Optional(t.Object({}, { additionalProperties: true, description: 'what the task used, e.g. {"memory": 3.1}' })),
+      instance_id: InstanceId,
+    },
+    { additionalProperties: true },
+  ),
   complete: t.Object({ time_used: TimeUsed, instance_id: InstanceId }, { additionalProperties: true }),
 }

@@ -116,5 +116,6 @@ export function queueQueries(db: Db) {
     complete: prepared(db, () => changeTask(completeFields, processing)),
     completeTimed: prepared(db, () => changeTask(sql`${completeFields}, '$.walltime', CAST(${p('hours')} AS REAL)`, processing)),
     status: prepared(db, () => db.select({ status: tasks.status }).from(tasks).where(byId)),
+    doc: prepared(db, () => db.select({ doc: tasks.doc }).from(tasks).where(byId)),
   }
 }

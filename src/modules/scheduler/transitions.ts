@@ -4,7 +4,7 @@
  * Each change is written to the status history (§7.1). With the scheduler
  * on (§6), the changes it calls for follow in the same transaction, each
  * reported here in turn: a waiting task whose dependencies are all complete
- * is queued (§6.2).
+ * is queued (§6.2); a reset task runs again, or fails, or is suspended (§6.3).
  */
 import type { Database, Statement } from 'bun:sqlite'
 import type { Db } from '../../db'
@@ -31,6 +31,23 @@ export interface DatasetRef {
   rowid: number
   datasetId: string
 }
+
+/** What the reset action reports with a failure (§6.3). */
+export interface FailureReport {
+  reason?: string
+  /** What the task used, e.g. `{"memory": 3.1}`. */
+  resources?: Record<string, unknown>
+}
+
+export interface SchedulerOptions {
+  /** The scheduler of §6 is on. */
+  scheduling: boolean
+  /** The failures a task may have, for datasets without `max_failures`. */
+  maxFailures: number
+}
+
+/** The requirements a task's used resources can raise, to 1.5 × what was used. */
+const RAISED_BY_USE = ['memory', 'disk', 'time'] as const
 
 /** A task's ref from a row keyed by its SQL column names. */
 export const taskRefOf = (row: { rowid: number; task_id: string; dataset_id: string; job_id: string }): TaskRef => ({
@@ -71,24 +88,50 @@ export class Transitions {
   )
   private readonly queueIfReady: () => Statement<TaskRef & { hasDepends: number }> = lazy(() => this.sqlite.prepare(QUEUE_IF_READY))
   private readonly queueReadyDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(QUEUE_READY_DEPENDENTS))
+  private readonly retryState: () => Statement<{ failures: number; requirements: string | null; maxFailures: unknown; debug: unknown }> = lazy(() =>
+    this.sqlite.prepare(`
+      SELECT coalesce(json_extract(t.doc, '$.failures'), 0) AS failures,
+        CASE WHEN json_type(t.doc, '$.requirements') = 'object' THEN json_extract(t.doc, '$.requirements') END AS requirements,
+        json_extract(d.doc, '$.max_failures') AS maxFailures, json_extract(d.doc, '$.debug') AS debug
+      FROM tasks t LEFT JOIN datasets d ON d.dataset_id = t.dataset_id WHERE t.task_id = $taskId`),
+  )
+  private readonly moveOn: () => Statement = lazy(() =>
+    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now) WHERE task_id = $taskId`),
+  )
+  private readonly moveOnReported: () => Statement = lazy(() =>
+    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now, '$.failure_reason', $reason) WHERE task_id = $taskId`),
+  )
+  private readonly setRequirements: () => Statement = lazy(() =>
+    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.requirements', json($requirements)) WHERE task_id = $taskId`),
+  )
   private readonly claimOf: () => Statement<{ status: string; instanceId: unknown }> = lazy(() =>
     this.sqlite.prepare(`SELECT status, json_extract(doc, '$.instance_id') AS instanceId FROM tasks WHERE task_id = $taskId`),
   )
 
+  /** The scheduler of §6 is on. */
+  readonly scheduling: boolean
+  private readonly maxFailures: number
+
   constructor(
     db: Db,
     private readonly history: HistoryService,
-    /** The scheduler of §6 is on. */
-    readonly scheduling: boolean,
+    options: SchedulerOptions,
   ) {
     this.sqlite = db.$client
+    this.scheduling = options.scheduling
+    this.maxFailures = options.maxFailures
   }
 
-  /** A task went `from` → `to`; nothing is written when the status stayed the same. */
-  task(task: TaskRef, from: string, to: string, by: Actor, reason?: string): void {
-    if (from === to) return
-    this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
+  /**
+   * A task went `from` → `to`; nothing is written when the status stayed the
+   * same. `failure` is what the reset action reported with it.
+   */
+  task(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
+    if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
     if (!this.scheduling) return
+    // A reset task moves on even when it was reset already (left so by the scheduler being off).
+    if (to === 'reset') this.retry(task, failure)
+    if (from === to) return
     if (to === 'complete') {
       for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now: timestamp() })) {
         this.task(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
@@ -97,6 +140,33 @@ export class Transitions {
       const queued = this.queueIfReady().get({ taskId: task.taskId, now: timestamp() })
       if (queued) this.task(queued, 'waiting', 'queued', SERVER, queued.hasDepends ? 'dependencies complete' : 'no dependencies')
     }
+  }
+
+  /**
+   * §6.3: a reset task fails when its failures exceed its dataset's
+   * `max_failures`, is suspended in a `debug` dataset, else waits to run again
+   * (and is queued when ready). A reported reason becomes its
+   * `failure_reason`; used resources above its memory, disk or time
+   * requirements raise them to 1.5 × the use.
+   */
+  private retry(task: TaskRef, failure: FailureReport | undefined): void {
+    const state = this.retryState().get({ taskId: task.taskId })
+    if (!state) return
+    const limit = typeof state.maxFailures === 'number' && state.maxFailures >= 0 ? state.maxFailures : this.maxFailures
+    const [next, why] =
+      state.failures > limit ? ['failed', 'failures exceed max_failures'] as const
+      : state.debug === 1 ? ['suspended', 'dataset in debug mode'] as const
+      : ['waiting', 'retry after reset'] as const
+    const now = timestamp()
+    if (failure) {
+      // Before the status moves on, so that the queue row it may get has the new requirements.
+      const raised = raisedByUse(state.requirements === null ? {} : (JSON.parse(state.requirements) as Record<string, unknown>), failure.resources)
+      if (raised) this.setRequirements().run({ taskId: task.taskId, requirements: JSON.stringify(raised) })
+      this.moveOnReported().run({ taskId: task.taskId, status: next, now, reason: failure.reason ?? null })
+    } else {
+      this.moveOn().run({ taskId: task.taskId, status: next, now })
+    }
+    this.task(task, 'reset', next, SERVER, why)
   }
 
   job(job: JobRef, from: string, to: string, by: Actor, reason?: string): void {
@@ -141,4 +211,20 @@ export class Transitions {
       fail(409, `instance_id ${instanceId} is not the current claim of task ${taskId}`)
     }
   }
+}
+
+/**
+ * The requirements with each of memory, disk and time that `used` exceeds
+ * raised to 1.5 × the use (a missing or null one counts as 0, one that is not
+ * a number is left alone); undefined when none is exceeded.
+ */
+function raisedByUse(requirements: Record<string, unknown>, used: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!used) return undefined
+  let raised: Record<string, unknown> | undefined
+  for (const key of RAISED_BY_USE) {
+    const use = used[key]
+    const stated = requirements[key] ?? 0
+    if (typeof use === 'number' && typeof stated === 'number' && use > stated) (raised ??= { ...requirements })[key] = 1.5 * use
+  }
+  return raised
 }

@@ -96,8 +96,10 @@ export class TaskService {
       }
       const doc = JSON.stringify(merged)
       this.queries.saveDoc.run({ task_id: taskId, doc })
-      if ('status' in patch) this.transitions.task(state, state.status, patch.status as string, by)
-      return doc
+      if (!('status' in patch)) return doc
+      this.transitions.task(state, state.status, patch.status as string, by)
+      // The scheduler may have moved the task on: answer with it as it is now.
+      return this.transitions.scheduling ? this.get(taskId) : doc
     })
   }
 
