@@ -10,6 +10,8 @@ import m6 from '../../migrations/0006_status_history.sql' with { type: 'text' }
 import m7 from '../../migrations/0007_status_history_triggers.sql' with { type: 'text' }
 import m8 from '../../migrations/0008_task_queue_by_dataset.sql' with { type: 'text' }
 import m9 from '../../migrations/0009_task_queue_dataset_triggers.sql' with { type: 'text' }
+import m10 from '../../migrations/0010_job_task_counts.sql' with { type: 'text' }
+import m11 from '../../migrations/0011_job_task_counts_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -23,4 +25,6 @@ export const migrationSql: Record<string, string> = {
   '0007_status_history_triggers': m7,
   '0008_task_queue_by_dataset': m8,
   '0009_task_queue_dataset_triggers': m9,
+  '0010_job_task_counts': m10,
+  '0011_job_task_counts_triggers': m11,
 }

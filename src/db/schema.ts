@@ -137,6 +137,23 @@ export const taskCounts = sqliteTable('task_counts', {
   n: integer('n').notNull(),
 }, (t) => [primaryKey({ columns: [t.datasetId, t.status] }), index('task_counts_status').on(t.status, t.datasetId)])
 
+/**
+ * Each job's task counts by status, one row per job, maintained by triggers
+ * (see the job_task_counts migration): the scheduler rolls a job up from its
+ * row without reading the job's tasks.
+ */
+export const jobTaskCounts = sqliteTable('job_task_counts', {
+  jobId: text('job_id').primaryKey(),
+  idle: integer('idle').notNull().default(0),
+  waiting: integer('waiting').notNull().default(0),
+  queued: integer('queued').notNull().default(0),
+  processing: integer('processing').notNull().default(0),
+  reset: integer('reset').notNull().default(0),
+  suspended: integer('suspended').notNull().default(0),
+  failed: integer('failed').notNull().default(0),
+  complete: integer('complete').notNull().default(0),
+})
+
 export const jobCounts = sqliteTable('job_counts', {
   datasetId: text('dataset_id').notNull(),
   status: text('status').notNull(),

@@ -60,6 +60,15 @@ export function historyQueries(db: Db) {
         reason: p('reason'),
       }),
     ),
+    // The newest entry of a subject given by its kind's code and rowid.
+    last: prepared(db, () =>
+      db
+        .select({ from_status: statusHistory.fromStatus, to_status: statusHistory.toStatus, username: statusHistory.username })
+        .from(statusHistory)
+        .where(and(eq(statusHistory.kind, p('kind')), eq(statusHistory.subject, p('subject'))))
+        .orderBy(desc(statusHistory.entry))
+        .limit(1),
+    ),
     dataset: read(SUBJECTS.dataset),
     job: read(SUBJECTS.job),
     task: read(SUBJECTS.task),

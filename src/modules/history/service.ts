@@ -96,4 +96,12 @@ export class HistoryService {
     }
     return entries
   }
+
+  /** The newest entry of a resource (by its rowid), without its time and reason; undefined when it has none. */
+  last(kind: ResourceKind, subject: number): Pick<HistoryEntry, 'from' | 'to'> & { by: { username: string } | typeof SERVER } | undefined {
+    const statuses = STATUSES[kind]
+    const row = this.queries.last.get({ kind: KIND_CODES[kind], subject })
+    if (!row) return undefined
+    return { from: statuses[row.from_status]!, to: statuses[row.to_status]!, by: row.username === null ? SERVER : { username: row.username } }
+  }
 }

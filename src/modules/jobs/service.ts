@@ -49,6 +49,7 @@ export class JobService {
       }
       const doc = { ...body, job_id: jobId, status: 'processing', status_changed: timestamp(this.clock()) }
       this.queries.insert.run({ job_id: jobId, doc: JSON.stringify(doc) })
+      this.transitions.jobCreated(body.dataset_id)
     })
     return jobId
   }

@@ -1,11 +1,14 @@
 /**
  * The end of a claimed task's run (API.md 4.5.1): `reset` (a failure; the
- * task can be queued again) and `complete`. Each runs in one write
- * transaction taken with BEGIN IMMEDIATE.
+ * task can be queued again) and `complete`. Answers that arrive together
+ * share one write transaction (group commit), each in its own savepoint:
+ * with the scheduler, one answer can make a dozen writes (dependents queued,
+ * job and dataset rolled up, see scheduler/transitions.ts).
  */
 import { systemClock, type Clock } from '../../clock'
-import { writeTx, type Db } from '../../db'
+import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
+import { GroupCommit } from '../../db/group-commit'
 import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
@@ -24,13 +27,15 @@ export interface ResetReport extends FailureReport {
 
 export class LifecycleService {
   private readonly queries
+  private readonly answers: GroupCommit<() => string, string>
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
+    this.answers = new GroupCommit(db, (answer) => answer())
   }
 
   /**
@@ -40,7 +45,7 @@ export class LifecycleService {
    * stale `instanceId` (with the scheduler on).
    */
   reset(taskId: string, report: ResetReport, by: Actor): Promise<string> {
-    return writeTx(this.db, () => {
+    return this.answers.run(() => {
       this.transitions.checkClaim(taskId, report.instanceId)
       const from = this.queries.status.get({ task_id: taskId })?.status
       const row = this.change(taskId, report.timeUsed, this.queries.reset, this.queries.resetTimed) ?? this.refuse(taskId, 'is complete')
@@ -56,7 +61,7 @@ export class LifecycleService {
    * missing or not processing, 409 for a stale `instanceId` (with the scheduler on).
    */
   complete(taskId: string, timeUsed: number | undefined, by: Actor, instanceId?: string): Promise<string> {
-    return writeTx(this.db, () => {
+    return this.answers.run(() => {
       this.transitions.checkClaim(taskId, instanceId)
       const row = this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed) ?? this.refuse(taskId, 'is not processing')
       this.transitions.task(taskRefOf(row), 'processing', 'complete', by)

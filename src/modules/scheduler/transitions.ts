@@ -4,7 +4,10 @@
  * Each change is written to the status history (§7.1). With the scheduler
  * on (§6), the changes it calls for follow in the same transaction, each
  * reported here in turn: a waiting task whose dependencies are all complete
- * is queued (§6.2); a reset task runs again, or fails, or is suspended (§6.3).
+ * is queued (§6.2); a reset task runs again, or fails, or is suspended
+ * (§6.3); a complete task that runs again sends its dependents back to
+ * waiting; and the jobs whose tasks changed, then their datasets, roll up
+ * (§6.5), each job once after all the task changes of one report.
  */
 import type { Database, Statement } from 'bun:sqlite'
 import type { Db } from '../../db'
@@ -12,6 +15,7 @@ import { timestamp } from '../../db/documents'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
+import { RollUp } from './rollup'
 
 /** A task whose status changed, as the statement that changed it returns it. */
 export interface TaskRef {
@@ -78,6 +82,21 @@ const QUEUE_READY_DEPENDENTS = `
   UPDATE tasks SET doc = ${SET_QUEUED}
   WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = $taskId) AND +status = 'waiting' AND ${READY}
   RETURNING ${TASK_REF_COLUMNS}`
+/** The queued tasks that depend on a task that runs again (see QUEUE_READY_DEPENDENTS for the +). */
+const UNQUEUE_DEPENDENTS = `
+  UPDATE tasks SET doc = json_set(doc, '$.status', 'waiting', '$.status_changed', $now)
+  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = $taskId) AND +status = 'queued'
+  RETURNING ${TASK_REF_COLUMNS}`
+/** The jobs of the tasks that wait, directly or not, for a task (other than its own job). */
+const JOBS_DOWNSTREAM = `
+  WITH RECURSIVE downstream(task_id) AS (
+    SELECT task_id FROM task_depends WHERE depends_on = $taskId
+    UNION SELECT d.task_id FROM task_depends d JOIN downstream ON d.depends_on = downstream.task_id)
+  SELECT t.job_id AS jobId FROM downstream JOIN tasks t ON t.task_id = downstream.task_id
+  WHERE t.job_id IS NOT $jobId AND t.job_id IS NOT NULL`
+
+/** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
+const BLOCKING = ['failed', 'suspended']
 
 export class Transitions {
   private readonly sqlite: Database
@@ -104,6 +123,8 @@ export class Transitions {
   private readonly setRequirements: () => Statement = lazy(() =>
     this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.requirements', json($requirements)) WHERE task_id = $taskId`),
   )
+  private readonly unqueueDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(UNQUEUE_DEPENDENTS))
+  private readonly jobsDownstream: () => Statement<{ jobId: string }> = lazy(() => this.sqlite.prepare(JOBS_DOWNSTREAM))
   private readonly claimOf: () => Statement<{ status: string; instanceId: unknown }> = lazy(() =>
     this.sqlite.prepare(`SELECT status, json_extract(doc, '$.instance_id') AS instanceId FROM tasks WHERE task_id = $taskId`),
   )
@@ -111,6 +132,9 @@ export class Transitions {
   /** The scheduler of §6 is on. */
   readonly scheduling: boolean
   private readonly maxFailures: number
+  private readonly rollUp: RollUp
+  /** The jobs whose tasks changed in the report being followed, rolled up once it is. */
+  private touchedJobs: Set<string> | undefined
 
   constructor(
     db: Db,
@@ -120,6 +144,7 @@ export class Transitions {
     this.sqlite = db.$client
     this.scheduling = options.scheduling
     this.maxFailures = options.maxFailures
+    this.rollUp = new RollUp(this.sqlite, history)
   }
 
   /**
@@ -127,18 +152,57 @@ export class Transitions {
    * same. `failure` is what the reset action reported with it.
    */
   task(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
+    if (!this.scheduling) {
+      if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
+      return
+    }
+    this.rollingUp(() => this.taskChanged(task, from, to, by, reason, failure))
+  }
+
+  /** A task was created in a job that is not processing: the job may have to be again. */
+  taskCreated(jobId: string): void {
+    if (this.scheduling) this.rollingUp(() => this.touchedJobs!.add(jobId))
+  }
+
+  /** Runs `follow`, then rolls up each job it touched (once), unless an outer report will. */
+  private rollingUp(follow: () => void): void {
+    if (this.touchedJobs) return follow()
+    const touched = (this.touchedJobs = new Set())
+    try {
+      follow()
+      for (const jobId of touched) {
+        const change = this.rollUp.job(jobId)
+        if (change) this.job(change.ref, change.from, change.to, SERVER, change.reason)
+      }
+    } finally {
+      this.touchedJobs = undefined
+    }
+  }
+
+  private taskChanged(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
     if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
-    if (!this.scheduling) return
     // A reset task moves on even when it was reset already (left so by the scheduler being off).
     if (to === 'reset') this.retry(task, failure)
     if (from === to) return
+    this.touchedJobs!.add(task.jobId)
+    if (BLOCKING.includes(from) || BLOCKING.includes(to)) {
+      // Tasks of other jobs waiting for this one may be blocked, or free, now.
+      for (const { jobId } of this.jobsDownstream().all({ taskId: task.taskId, jobId: task.jobId })) this.touchedJobs!.add(jobId)
+    }
+    const now = timestamp()
     if (to === 'complete') {
-      for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now: timestamp() })) {
-        this.task(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
+      for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now })) {
+        this.taskChanged(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
       }
-    } else if (to === 'waiting') {
-      const queued = this.queueIfReady().get({ taskId: task.taskId, now: timestamp() })
-      if (queued) this.task(queued, 'waiting', 'queued', SERVER, queued.hasDepends ? 'dependencies complete' : 'no dependencies')
+    }
+    if (from === 'complete') {
+      for (const dependent of this.unqueueDependents().all({ taskId: task.taskId, now })) {
+        this.taskChanged(dependent, 'queued', 'waiting', SERVER, 'a dependency runs again')
+      }
+    }
+    if (to === 'waiting') {
+      const queued = this.queueIfReady().get({ taskId: task.taskId, now })
+      if (queued) this.taskChanged(queued, 'waiting', 'queued', SERVER, queued.hasDepends ? 'dependencies complete' : 'no dependencies')
     }
   }
 
@@ -166,12 +230,23 @@ export class Transitions {
     } else {
       this.moveOn().run({ taskId: task.taskId, status: next, now })
     }
-    this.task(task, 'reset', next, SERVER, why)
+    this.taskChanged(task, 'reset', next, SERVER, why)
   }
 
+  /** A job went `from` → `to`; with the scheduler its dataset follows (§6.5). */
   job(job: JobRef, from: string, to: string, by: Actor, reason?: string): void {
     if (from === to) return
     this.history.record({ kind: 'job', subject: job.rowid, from, to, by, reason })
+    if (!this.scheduling) return
+    const change = to === 'processing' ? this.rollUp.reopen(job.datasetId) : this.rollUp.dataset(job.datasetId)
+    if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+  }
+
+  /** A job was created: a dataset the roll-up stopped has work again. */
+  jobCreated(datasetId: string): void {
+    if (!this.scheduling) return
+    const change = this.rollUp.reopen(datasetId)
+    if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
   }
 
   dataset(dataset: DatasetRef, from: string, to: string, by: Actor, reason?: string): void {
@@ -184,6 +259,8 @@ export class Transitions {
     return [
       { name: 'queue if ready', sql: QUEUE_IF_READY },
       { name: 'queue ready dependents', sql: QUEUE_READY_DEPENDENTS },
+      { name: 'unqueue dependents', sql: UNQUEUE_DEPENDENTS },
+      { name: 'jobs downstream', sql: JOBS_DOWNSTREAM },
     ]
   }
 

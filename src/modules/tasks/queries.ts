@@ -45,7 +45,7 @@ export function taskQueries(db: Db) {
   return {
     jobIndex: prepared(db, () =>
       db
-        .select({ job_index: jobs.jobIndex })
+        .select({ job_index: jobs.jobIndex, job_status: sql<string | null>`${jobs.status}`.as('job_status') })
         .from(jobs)
         .where(and(eq(jobs.jobId, p('job_id')), eq(jobs.datasetId, p('dataset_id')))),
     ),

@@ -45,8 +45,9 @@ export class TaskService {
   ) {
     this.queries = taskQueries(db)
     this.statuses = new DatasetStatuses(this.queries, TASK_STATUSES)
-    // insert() reads, then writes with its one INSERT as its last step.
-    this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: true })
+    // insert() reads, then writes with its one INSERT as its last step; with
+    // the scheduler, the roll-up of a stopped job may follow it.
+    this.creations = new GroupCommit(db, (body: NewTask) => this.insert(body), { singleStatement: !transitions.scheduling })
   }
 
   /**
@@ -76,6 +77,7 @@ export class TaskService {
       walltime_err_n: 0,
     }
     this.queries.insert.run({ task_id: taskId, doc: JSON.stringify(doc) })
+    if (job.job_status !== 'processing') this.transitions.taskCreated(body.job_id)
     return taskId
   }
 

@@ -1,0 +1,193 @@
+/**
+ * Roll-up (API.md §6.5) with the scheduler on: jobs follow their tasks and
+ * datasets their jobs, in the transaction of the task change; a complete task
+ * that runs again sends its queued dependents back to waiting; the per-job
+ * counts the roll-up reads stay equal to a recount.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { expectChain, historyOf, steps } from './history-support'
+import { QueueFixture } from './queue-support'
+import { startTestApp, type TestApp } from './support'
+
+let t: TestApp
+let f: QueueFixture
+beforeAll(async () => {
+  t = await startTestApp()
+  f = new QueueFixture(t)
+})
+afterAll(() => t.close())
+
+const setStatus = (taskId: string, status: string) => t.call('PUT', `/tasks/${taskId}/status`, { body: { status } })
+const jobStatus = async (jobId: string) => (await t.call('GET', `/jobs/${jobId}`)).body.status as string
+const datasetStatus = async (datasetId: string) => (await t.call('GET', `/datasets/${datasetId}`)).body.status as string
+
+/** A dataset of `jobs` jobs (its jobs_submitted) with tasks generate → filter → hist each. */
+async function pipeline(jobs: number, extra: Record<string, unknown> = {}) {
+  const datasetId = await f.dataset(undefined, { jobs_submitted: jobs, ...extra })
+  const made: { jobId: string; generate: string; filter: string; hist: string }[] = []
+  for (let i = 0; i < jobs; i++) {
+    const jobId = await f.job(datasetId)
+    const generate = await f.task(datasetId, { name: 'generate' }, jobId)
+    const filter = await f.task(datasetId, { name: 'filter', depends: [generate] }, jobId)
+    const hist = await f.task(datasetId, { name: 'hist', depends: [filter] }, jobId)
+    made.push({ jobId, generate, filter, hist })
+  }
+  return { datasetId, jobs: made }
+}
+
+describe('jobs follow their tasks', () => {
+  test('all complete → complete, and a dataset whose jobs all exist and are complete → complete', async () => {
+    const { datasetId, jobs } = await pipeline(2)
+    for (const job of jobs) {
+      for (const task of [job.generate, job.filter, job.hist]) await setStatus(task, 'complete')
+    }
+    expect(await jobStatus(jobs[0]!.jobId)).toBe('complete')
+    const jobHistory = await historyOf(t, datasetId, 'jobs', jobs[0]!.jobId)
+    expect(jobHistory).toEqual([{ time: expect.any(String), from: 'processing', to: 'complete', by: 'server', reason: 'all tasks complete' }])
+    expect(await datasetStatus(datasetId)).toBe('complete')
+    expect(await historyOf(t, datasetId)).toEqual([{ time: expect.any(String), from: 'processing', to: 'complete', by: 'server', reason: 'all jobs complete' }])
+  })
+
+  test('a failed generate makes the job errors although its filter still waits; the dataset follows', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    const job = jobs[0]!
+    await setStatus(job.generate, 'failed')
+    expect(await f.status(job.filter)).toBe('waiting')
+    expect(await jobStatus(job.jobId)).toBe('errors')
+    expect((await historyOf(t, datasetId, 'jobs', job.jobId)).at(-1)).toMatchObject({ to: 'errors', reason: 'tasks failed, none active' })
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    expect((await historyOf(t, datasetId)).at(-1)).toMatchObject({ from: 'processing', to: 'errors', reason: 'jobs have errors, none processing' })
+  })
+
+  test('blocking is transitive: hist waits on filter, which waits on a suspended generate', async () => {
+    const { jobs } = await pipeline(2)
+    await setStatus(jobs[0]!.generate, 'suspended')
+    expect(await jobStatus(jobs[0]!.jobId)).toBe('suspended')
+    expect(await jobStatus(jobs[1]!.jobId)).toBe('processing')
+  })
+
+  test('a waiting task that can still run keeps its job processing', async () => {
+    const datasetId = await f.dataset()
+    const jobId = await f.job(datasetId)
+    const a = await f.task(datasetId, { name: 'a' }, jobId)
+    const b = await f.task(datasetId, { name: 'b' }, jobId)
+    const c = await f.task(datasetId, { name: 'c', depends: [b] }, jobId)
+    await setStatus(b, 'processing')
+    await setStatus(a, 'failed')
+    expect(await f.status(c)).toBe('waiting')
+    expect(await jobStatus(jobId)).toBe('processing')
+  })
+
+  test('a task of another job waiting on a failed task is blocked too', async () => {
+    const datasetId = await f.dataset(undefined, { jobs_submitted: 2 })
+    const first = await f.job(datasetId)
+    const second = await f.job(datasetId)
+    const upstream = await f.task(datasetId, { name: 'up' }, first)
+    await f.task(datasetId, { name: 'down', depends: [upstream] }, second)
+    await setStatus(upstream, 'failed')
+    expect(await jobStatus(first)).toBe('errors')
+    expect(await jobStatus(second)).toBe('errors')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+  })
+
+  test('a task active again puts its job back to processing, and the dataset the roll-up stopped too', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    const job = jobs[0]!
+    await setStatus(job.generate, 'failed')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    await setStatus(job.generate, 'waiting')
+    expect(await f.status(job.generate)).toBe('queued')
+    expect(await jobStatus(job.jobId)).toBe('processing')
+    expect((await historyOf(t, datasetId, 'jobs', job.jobId)).at(-1)).toMatchObject({ from: 'errors', to: 'processing', by: 'server', reason: 'a task is active again' })
+    expect(await datasetStatus(datasetId)).toBe('processing')
+    const datasetHistory = await historyOf(t, datasetId)
+    expect(steps(datasetHistory)).toEqual(['processing>errors', 'errors>processing'])
+    expect(datasetHistory[1]).toMatchObject({ by: 'server', reason: 'a job is processing again' })
+    expectChain(datasetHistory, 'processing')
+  })
+
+  test('a new task in a complete job puts it back to processing', async () => {
+    const datasetId = await f.dataset(undefined, { jobs_submitted: 2 })
+    const jobId = await f.job(datasetId)
+    await setStatus(await f.task(datasetId, {}, jobId), 'complete')
+    expect(await jobStatus(jobId)).toBe('complete')
+    await f.task(datasetId, {}, jobId)
+    expect(await jobStatus(jobId)).toBe('processing')
+  })
+
+  test('a complete task that runs again sends its queued dependents back to waiting', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    const job = jobs[0]!
+    await setStatus(job.generate, 'complete')
+    expect(await f.status(job.filter)).toBe('queued')
+    await setStatus(job.generate, 'waiting')
+    expect(await f.status(job.generate)).toBe('queued')
+    expect(await f.status(job.filter)).toBe('waiting')
+    const filterHistory = await historyOf(t, datasetId, 'tasks', job.filter)
+    expect(steps(filterHistory)).toEqual(['waiting>queued', 'queued>waiting'])
+    expect(filterHistory[1]).toMatchObject({ by: 'server', reason: 'a dependency runs again' })
+  })
+})
+
+describe('datasets follow their jobs', () => {
+  test('a processing dataset with jobs still to make does not complete; a truncated one does', async () => {
+    const { datasetId, jobs } = await pipeline(1, { jobs_submitted: 5 })
+    for (const task of [jobs[0]!.generate, jobs[0]!.filter, jobs[0]!.hist]) await setStatus(task, 'complete')
+    expect(await jobStatus(jobs[0]!.jobId)).toBe('complete')
+    expect(await datasetStatus(datasetId)).toBe('processing')
+
+    const truncated = await pipeline(1, { jobs_submitted: 5 })
+    await t.call('PUT', `/datasets/${truncated.datasetId}/status`, { body: { status: 'truncated' } })
+    for (const task of [truncated.jobs[0]!.generate, truncated.jobs[0]!.filter, truncated.jobs[0]!.hist]) await setStatus(task, 'complete')
+    expect(await datasetStatus(truncated.datasetId)).toBe('complete')
+  })
+
+  test('none processing, none with errors → suspended; a dataset a client suspended stays so', async () => {
+    const { datasetId, jobs } = await pipeline(2)
+    await setStatus(jobs[0]!.generate, 'suspended')
+    await setStatus(jobs[1]!.generate, 'suspended')
+    expect(await datasetStatus(datasetId)).toBe('suspended')
+    expect((await historyOf(t, datasetId)).at(-1)).toMatchObject({ by: 'server', reason: 'jobs stopped, none processing' })
+
+    const held = await pipeline(1)
+    await t.call('PUT', `/datasets/${held.datasetId}/status`, { body: { status: 'suspended' } })
+    await setStatus(held.jobs[0]!.generate, 'failed')
+    expect(await datasetStatus(held.datasetId)).toBe('suspended')
+    await setStatus(held.jobs[0]!.generate, 'waiting')
+    expect(await jobStatus(held.jobs[0]!.jobId)).toBe('processing')
+    expect(await datasetStatus(held.datasetId)).toBe('suspended')
+  })
+
+  test('a job status set by a client rolls its dataset up too', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    await t.call('PUT', `/datasets/${datasetId}/jobs/${jobs[0]!.jobId}/status`, { body: { status: 'complete' } })
+    expect(await datasetStatus(datasetId)).toBe('complete')
+  })
+})
+
+describe('per-job task counts', () => {
+  test('equal a recount after any mix of inserts, status changes and deletes, whatever statement made them', () => {
+    const db = t.ctx.sqlite
+    const statuses = ['idle', 'waiting', 'queued', 'processing', 'reset', 'suspended', 'failed', 'complete']
+    let seed = 11
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n
+    const insert = (i: number) =>
+      db.run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [`count-${i}`, JSON.stringify({ task_id: `count-${i}`, dataset_id: 'counts', job_id: `job-${random(5)}`, status: statuses[random(8)] })])
+    for (let i = 0; i < 60; i++) insert(i)
+    for (let step = 0; step < 500; step++) {
+      const id = `count-${random(80)}`
+      const action = random(12)
+      if (action === 0) db.run('DELETE FROM tasks WHERE task_id = ?', [id])
+      else if (action === 1) insert(60 + random(20))
+      else if (action === 2) db.run(`UPDATE tasks SET doc = json_set(doc, '$.job_id', ?) WHERE task_id = ?`, [`job-${random(5)}`, id])
+      else db.run(`UPDATE tasks SET doc = json_set(doc, '$.status', ?) WHERE task_id = ?`, [statuses[random(8)]!, id])
+    }
+    const columns = statuses.map((s) => `"${s}"`).join(', ')
+    const maintained = db.query(`SELECT job_id, ${columns} FROM job_task_counts WHERE job_id LIKE 'job-%' ORDER BY job_id`).all()
+    const recount = db
+      .query(`SELECT job_id, ${statuses.map((s) => `sum(status IS '${s}') AS "${s}"`).join(', ')} FROM tasks WHERE dataset_id = 'counts' GROUP BY job_id ORDER BY job_id`)
+      .all()
+    expect(maintained).toEqual(recount)
+    expect(recount.length).toBe(5)
+  })
+})
