@@ -37,7 +37,7 @@ import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
 import { historyModule } from './modules/history'
 import { HistoryService } from './modules/history/service'
-import { Transitions } from './modules/scheduler/transitions'
+import { Scheduler } from './modules/scheduler/service'
 import { uiModule } from './modules/ui'
 
 export interface AppOptions {
@@ -71,12 +71,12 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const observe = options.observe !== false
   const access = accessGuard(tokens, auth, observe)
   const clientAddresses = new ClientAddresses()
-  const history = new HistoryService(db, clock)
-  const transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures })
-  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions }
-
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
+  const history = new HistoryService(db, clock)
+  const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message) })
+  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler }
+
   const metrics = new Metrics(databaseReadings(db, config.db), VERSION)
   const observer = new RequestObserver(log, logOutput, metrics)
 
@@ -132,11 +132,14 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
     .use(uiModule(ctx))
 
+  scheduler.start()
+
   return {
     app,
     ctx,
     /** Mints the first admin token of a new database (see server.ts). */
     minting,
+    scheduler,
     log,
     metrics,
     /** The server calls this with its way of telling a request's client address. */
@@ -148,6 +151,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     },
     /** Closes the database; log lines still waiting are written out. */
     close() {
+      scheduler.stop()
       observer.flush()
       void logOutput.flush()
       closeDatabase(sqlite)

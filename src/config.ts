@@ -27,6 +27,8 @@ export interface Config {
   scheduler: boolean
   /** Failures a task may have before a reset makes it `failed`, for datasets without `max_failures`. */
   maxFailures: number
+  /** Most jobs of one dataset the scheduler keeps processing at once. */
+  bufferJobs: number
 }
 
 export interface Setting {
@@ -62,6 +64,7 @@ export const SETTINGS: Setting[] = [
   { key: 'clockSkew', env: 'ICEPROD_CLOCK_SKEW', default: '60', kind: 'int', meaning: "seconds a token's exp and nbf may be off, for hosts whose clocks differ" },
   { key: 'lockTimeoutMs', env: 'ICEPROD_LOCK_TIMEOUT_MS', default: String(DEFAULT_LOCK_TIMEOUT_MS), kind: 'int', meaning: "longest a write waits for the database's write lock while another process holds it, in milliseconds; then 503" },
   { key: 'scheduler', env: 'ICEPROD_SCHEDULER', default: 'on', kind: 'switch', meaning: "on: the server queues, hands out, retries and rolls up by itself; off: IceProd's own scheduled tasks drive it" },
+  { key: 'bufferJobs', env: 'ICEPROD_BUFFER_JOBS', default: '1000', kind: 'int', meaning: 'with the scheduler, most jobs of a dataset processing at once; more are made as jobs finish' },
   { key: 'maxFailures', env: 'ICEPROD_MAX_FAILURES', default: '10', kind: 'int', meaning: "with the scheduler, a reset task whose failures exceed this (or its dataset's max_failures) becomes failed" },
 ]
 

@@ -7,6 +7,7 @@ import type { Clock } from './clock'
 import type { ClientAddresses } from './observability/client-address'
 import type { AuthService } from './modules/auth/service'
 import type { HistoryService } from './modules/history/service'
+import type { Scheduler } from './modules/scheduler/service'
 import type { Transitions } from './modules/scheduler/transitions'
 
 /** What every module is built with. */
@@ -28,4 +29,6 @@ export interface AppContext {
   history: HistoryService
   /** Where every status change is reported, in its own transaction. */
   transitions: Transitions
+  /** The scheduler of §6 (materialization, config checks); inert with ICEPROD_SCHEDULER=off. */
+  scheduler: Scheduler
 }

@@ -21,6 +21,7 @@ import { taskStatQueries } from '../src/modules/task_stats/queries'
 import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modules/tasks/queries'
 import { FairShareClaims } from '../src/modules/scheduler/claims'
 import { RollUp } from '../src/modules/scheduler/rollup'
+import { Materializer } from '../src/modules/scheduler/materializer'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -133,7 +134,7 @@ describe('query plans', () => {
   })
 
   test("the scheduler's claims and follow-ups: indexed, no scan of tasks, the queue or the counts", () => {
-    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck()]
+    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck()]
     for (const { name, sql } of queries) {
       const steps = plan(sql)
       for (const step of steps) {

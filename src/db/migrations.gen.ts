@@ -12,6 +12,7 @@ import m8 from '../../migrations/0008_task_queue_by_dataset.sql' with { type: 't
 import m9 from '../../migrations/0009_task_queue_dataset_triggers.sql' with { type: 'text' }
 import m10 from '../../migrations/0010_job_task_counts.sql' with { type: 'text' }
 import m11 from '../../migrations/0011_job_task_counts_triggers.sql' with { type: 'text' }
+import m12 from '../../migrations/0012_materialization.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -27,4 +28,5 @@ export const migrationSql: Record<string, string> = {
   '0009_task_queue_dataset_triggers': m9,
   '0010_job_task_counts': m10,
   '0011_job_task_counts_triggers': m11,
+  '0012_materialization': m12,
 }

@@ -215,3 +215,13 @@ export const statusHistory = sqliteTable('status_history', {
   reasonCode: integer('reason_code'),
   reason: text('reason'),
 }, (t) => [index('status_history_subject').on(t.kind, t.subject)])
+
+/**
+ * Where the scheduler's materialization (API.md §6.1) of each dataset goes
+ * on: the next job_index to consider, written in the transaction that makes
+ * the jobs before it, so that a restart resumes there.
+ */
+export const materialization = sqliteTable('materialization', {
+  datasetId: text('dataset_id').primaryKey(),
+  nextIndex: integer('next_index').notNull(),
+})

@@ -12,7 +12,7 @@ const getSummary = { summary: "the dataset's config, with its dataset_id; 404 if
 const putSummary = { summary: "replace the dataset's whole config" }
 
 /** `/datasets/<id>/config` and its alias `/config/<id>` (used by later IceProd clients). */
-export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db)) =>
+export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db, ctx.scheduler)) =>
   new Elysia({ name: 'module:config', detail: { tags: ['Config'] } })
     .use(ctx.access)
     .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })

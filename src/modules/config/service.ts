@@ -6,13 +6,17 @@ import { writeTx, type Db } from '../../db'
 import { fail } from '../../errors'
 import type { ConfigModel } from './model'
 import { configQueries } from './queries'
+import type { Scheduler } from '../scheduler/service'
 
 export type DatasetConfig = typeof ConfigModel.config.static
 
 export class ConfigService {
   private readonly queries
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly scheduler: Scheduler,
+  ) {
     this.queries = configQueries(db)
   }
 
@@ -30,7 +34,9 @@ export class ConfigService {
     const doc = JSON.stringify({ ...config, dataset_id: datasetId })
     await writeTx(this.db, () => {
       if (!this.queries.datasetExists.get({ dataset_id: datasetId })) fail(404, `dataset ${datasetId} not found`)
+      this.scheduler.checkConfig(config)
       this.queries.upsert.run({ dataset_id: datasetId, doc })
+      this.scheduler.configChanged(datasetId)
     })
   }
 }

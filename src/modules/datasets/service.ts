@@ -112,6 +112,7 @@ export class DatasetService {
       if (typeof tasksPerJob === 'number' && Number.isInteger(tasksPerJob) && tasksPerJob > 0) {
         this.setField(datasetId, '$.tasks_submitted', jobsSubmitted * tasksPerJob)
       }
+      this.transitions.jobsSubmittedChanged(datasetId)
     })
   }
 

@@ -179,16 +179,23 @@ export class RollUp {
 
   /**
    * A dataset the roll-up stopped (complete, errors, or suspended by the
-   * server) that has work again, e.g. a job processing again: back to the
-   * status it had before (processing or truncated). A dataset a client
-   * stopped stays so until a client resumes it.
+   * server) that has work again (a job processing again, or more jobs to
+   * make than exist): back to the status it had before (processing or
+   * truncated). A dataset a client stopped stays so until a client resumes it.
    */
-  reopen(datasetId: string): Change<DatasetRef> | undefined {
+  reopen(datasetId: string, reason: ServerReason): Change<DatasetRef> | undefined {
     const dataset = this.datasetState().get({ datasetId })
     if (!dataset || !STOPPED.includes(dataset.status)) return undefined
+    if (reason === 'more jobs to make' && !(typeof dataset.jobsSubmitted === 'number' && dataset.jobsSubmitted > this.jobTotal(datasetId))) return undefined
     const last = this.history.last('dataset', dataset.rowid)
     if (!last || last.by !== 'server' || last.to !== dataset.status || (last.from !== 'processing' && last.from !== 'truncated')) return undefined
     this.setDatasetStatus().run({ datasetId, status: last.from })
-    return { ref: dataset, from: dataset.status, to: last.from, reason: 'a job is processing again' }
+    return { ref: dataset, from: dataset.status, to: last.from, reason }
+  }
+
+  private jobTotal(datasetId: string): number {
+    let total = 0
+    for (const row of this.jobCounts().all({ datasetId })) total += row.n
+    return total
   }
 }

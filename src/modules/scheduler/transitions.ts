@@ -135,6 +135,8 @@ export class Transitions {
   private readonly rollUp: RollUp
   /** The jobs whose tasks changed in the report being followed, rolled up once it is. */
   private touchedJobs: Set<string> | undefined
+  /** Told when a dataset may have jobs to make: resumed, a job finished, more jobs submitted (the materializer listens). */
+  onMoreWork: (datasetId: string) => void = () => {}
 
   constructor(
     db: Db,
@@ -238,20 +240,32 @@ export class Transitions {
     if (from === to) return
     this.history.record({ kind: 'job', subject: job.rowid, from, to, by, reason })
     if (!this.scheduling) return
-    const change = to === 'processing' ? this.rollUp.reopen(job.datasetId) : this.rollUp.dataset(job.datasetId)
+    const change = to === 'processing' ? this.rollUp.reopen(job.datasetId, 'a job is processing again') : this.rollUp.dataset(job.datasetId)
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+    // A job that finished makes room in the dataset's buffer of processing jobs.
+    if (from === 'processing') this.onMoreWork(job.datasetId)
   }
 
   /** A job was created: a dataset the roll-up stopped has work again. */
   jobCreated(datasetId: string): void {
     if (!this.scheduling) return
-    const change = this.rollUp.reopen(datasetId)
+    const change = this.rollUp.reopen(datasetId, 'a job is processing again')
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
   }
 
+  /** The dataset's jobs_submitted changed: one the roll-up stopped with jobs still to make is reopened, and more are made. */
+  jobsSubmittedChanged(datasetId: string): void {
+    if (!this.scheduling) return
+    const change = this.rollUp.reopen(datasetId, 'more jobs to make')
+    if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+    this.onMoreWork(datasetId)
+  }
+
+  /** A dataset went `from` → `to`; with the scheduler a dataset processing again gets more jobs made. */
   dataset(dataset: DatasetRef, from: string, to: string, by: Actor, reason?: string): void {
     if (from === to) return
     this.history.record({ kind: 'dataset', subject: dataset.rowid, from, to, by, reason })
+    if (this.scheduling && to === 'processing') this.onMoreWork(dataset.datasetId)
   }
 
   /** The SQL of the follow-up queries, for query-plan checks. */

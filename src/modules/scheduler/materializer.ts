@@ -1,0 +1,225 @@
+/**
+ * Materialization (API.md §6.1): a processing dataset whose config has tasks
+ * gets its jobs and tasks from the server, job_index 0, 1, 2, … until
+ * `jobs_submitted` jobs exist, with at most `bufferJobs` of them processing
+ * at once.
+ *
+ * The work runs in the background, one dataset at a time, in write
+ * transactions of at most 1,000 jobs that also stop after a few milliseconds,
+ * with a turn of the event loop between them, so that requests go on being
+ * answered. Each transaction also moves the dataset's cursor (the
+ * `materialization` table) past the jobs it made: after a crash or restart
+ * the work resumes at the cursor, and the (dataset_id, job_index) unique
+ * index makes a job_index twice impossible anyway. Indexes that already have
+ * a job (made by a client) are skipped.
+ */
+import type { Database, Statement } from 'bun:sqlite'
+import { writeTx, type Db } from '../../db'
+import { newId, timestamp } from '../../db/documents'
+import { lazy } from '../../db/lazy'
+import { planTasks, type TaskTemplate } from './task-plan'
+import type { Transitions } from './transitions'
+
+/** Most jobs one transaction makes. */
+const MAX_JOBS_PER_TRANSACTION = 1000
+/** A transaction stops making jobs after this long, to let requests in. */
+const SLICE_MS = 8
+
+interface DatasetState {
+  status: string
+  jobsSubmitted: unknown
+  config: string | null
+  nextIndex: number | null
+}
+
+export interface MaterializerOptions {
+  /** Most jobs of one dataset processing at once. */
+  bufferJobs: number
+  /** Told about every problem that stops a dataset's materialization (a config that no longer reads). */
+  warn: (message: string, datasetId: string) => void
+}
+
+const SQL = {
+  datasetState: `
+    SELECT d.status, json_extract(d.doc, '$.jobs_submitted') AS jobsSubmitted, c.doc AS config, m.next_index AS nextIndex
+    FROM datasets d LEFT JOIN configs c ON c.dataset_id = d.dataset_id LEFT JOIN materialization m ON m.dataset_id = d.dataset_id
+    WHERE d.dataset_id = $datasetId`,
+  jobCounts: `SELECT status, n FROM job_counts WHERE dataset_id = $datasetId AND n > 0`,
+  indexTaken: `SELECT 1 AS taken FROM jobs WHERE dataset_id = $datasetId AND job_index = $jobIndex`,
+  insertJob: `INSERT INTO jobs (job_id, doc) VALUES ($jobId, $doc)`,
+  insertTask: `INSERT INTO tasks (task_id, doc) VALUES ($taskId, $doc)`,
+  saveCursor: `
+    INSERT INTO materialization (dataset_id, next_index) VALUES ($datasetId, $nextIndex)
+    ON CONFLICT (dataset_id) DO UPDATE SET next_index = excluded.next_index`,
+  taskExists: `SELECT 1 AS found FROM tasks WHERE task_id = $taskId`,
+  resumable: `SELECT d.dataset_id AS datasetId FROM datasets d JOIN configs c ON c.dataset_id = d.dataset_id WHERE d.status = 'processing'`,
+}
+
+export class Materializer {
+  private readonly sqlite: Database
+  private readonly datasetState: () => Statement<DatasetState> = lazy(() => this.sqlite.prepare(SQL.datasetState))
+  private readonly jobCounts: () => Statement<{ status: string; n: number }> = lazy(() => this.sqlite.prepare(SQL.jobCounts))
+  private readonly indexTaken: () => Statement<{ taken: number }> = lazy(() => this.sqlite.prepare(SQL.indexTaken))
+  private readonly insertJob: () => Statement = lazy(() => this.sqlite.prepare(SQL.insertJob))
+  private readonly insertTask: () => Statement = lazy(() => this.sqlite.prepare(SQL.insertTask))
+  private readonly saveCursor: () => Statement = lazy(() => this.sqlite.prepare(SQL.saveCursor))
+  private readonly taskExistsQuery: () => Statement<{ found: number }> = lazy(() => this.sqlite.prepare(SQL.taskExists))
+  private readonly resumable: () => Statement<{ datasetId: string }> = lazy(() => this.sqlite.prepare(SQL.resumable))
+
+  /** Datasets that may have jobs to make, in the order they asked. */
+  private readonly pending = new Set<string>()
+  private scheduled: ReturnType<typeof setImmediate> | undefined
+  /** A step is under way (its transaction may wait for another process's write lock). */
+  private running = false
+  private stopped = false
+  private waiters: (() => void)[] = []
+  /** Jobs and tasks made since start, for /metrics. */
+  readonly made = { jobs: 0, tasks: 0 }
+
+  constructor(
+    private readonly db: Db,
+    private readonly transitions: Transitions,
+    private readonly options: MaterializerOptions,
+  ) {
+    this.sqlite = db.$client
+  }
+
+  /** Whether a string is the id of an existing task. */
+  readonly taskExists = (taskId: string): boolean => this.taskExistsQuery().get({ taskId }) !== null
+
+  /** Picks up every processing dataset with a config: what a restart interrupted goes on. */
+  start(): void {
+    for (const { datasetId } of this.resumable().all()) this.pending.add(datasetId)
+    this.schedule()
+  }
+
+  /** The dataset may have jobs to make now (a config, more jobs_submitted, a resume, a job finished). */
+  poke(datasetId: string): void {
+    if (this.stopped) return
+    this.pending.add(datasetId)
+    this.schedule()
+  }
+
+  /** Resolves once nothing is left to make (for tests and shutdown). */
+  idle(): Promise<void> {
+    if (this.pending.size === 0 && this.scheduled === undefined && !this.running) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  /** No more work starts; what is committed stays. */
+  stop(): void {
+    this.stopped = true
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled)
+    this.scheduled = undefined
+    this.pending.clear()
+    this.settle()
+  }
+
+  private schedule(): void {
+    if (this.scheduled !== undefined || this.running || this.stopped) return
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined
+      void this.step()
+    })
+  }
+
+  /** One transaction's worth for the first pending dataset; it stays pending while it has more to make. */
+  private async step(): Promise<void> {
+    const datasetId = this.pending.values().next().value
+    if (datasetId === undefined) return this.settle()
+    this.running = true
+    let more = false
+    try {
+      more = await this.makeSome(datasetId)
+    } catch (error) {
+      if (!this.stopped) this.options.warn(`materialization stopped: ${(error as Error).message}`, datasetId)
+    }
+    this.running = false
+    this.pending.delete(datasetId)
+    // To the back of the line: datasets take turns.
+    if (more && !this.stopped) this.pending.add(datasetId)
+    if (this.pending.size > 0) this.schedule()
+    else this.settle()
+  }
+
+  private settle(): void {
+    if (this.pending.size > 0 || this.scheduled !== undefined || this.running) return
+    const waiters = this.waiters
+    this.waiters = []
+    for (const resolve of waiters) resolve()
+  }
+
+  /**
+   * Makes the dataset's next jobs in one transaction; whether more remain to
+   * make now (false when the dataset is done, stopped, or its buffer is full).
+   */
+  private async makeSome(datasetId: string): Promise<boolean> {
+    const made = { jobs: 0, tasks: 0 }
+    const more = await writeTx(this.db, () => {
+      if (this.stopped) return false
+      const started = performance.now()
+      const state = this.datasetState().get({ datasetId })
+      if (!state || state.status !== 'processing' || state.config === null || typeof state.jobsSubmitted !== 'number') return false
+      const plan = planTasks(JSON.parse(state.config) as Record<string, unknown>, this.taskExists)
+      if (!plan) return false
+      let total = 0
+      let processing = 0
+      for (const row of this.jobCounts().all({ datasetId })) {
+        total += row.n
+        if (row.status === 'processing') processing = row.n
+      }
+      const wanted = Math.min(state.jobsSubmitted - total, this.options.bufferJobs - processing)
+      if (wanted <= 0) return false
+      const limit = Math.min(wanted, MAX_JOBS_PER_TRANSACTION)
+      let jobIndex = state.nextIndex ?? 0
+      const now = timestamp()
+      while (made.jobs < limit && performance.now() - started < SLICE_MS) {
+        if (!this.indexTaken().get({ datasetId, jobIndex })) {
+          made.tasks += this.makeJob(datasetId, jobIndex, plan, now)
+          made.jobs++
+        }
+        jobIndex++
+      }
+      this.saveCursor().run({ datasetId, nextIndex: jobIndex })
+      return made.jobs < wanted
+    })
+    this.made.jobs += made.jobs
+    this.made.tasks += made.tasks
+    return more
+  }
+
+  /** One job and its tasks, looking exactly like those POST /jobs and POST /tasks make; returns the tasks made. */
+  private makeJob(datasetId: string, jobIndex: number, plan: TaskTemplate[], now: string): number {
+    const jobId = newId()
+    this.insertJob().run({ jobId, doc: JSON.stringify({ dataset_id: datasetId, job_index: jobIndex, job_id: jobId, status: 'processing', status_changed: now }) })
+    const taskIds = plan.map(() => newId())
+    plan.forEach((template, taskIndex) => {
+      const depends = template.depends.map((dependency) => (typeof dependency === 'number' ? taskIds[dependency]! : dependency))
+      const status = depends.length === 0 ? 'queued' : template.depends.every((d) => typeof d === 'string') ? this.transitions.statusOfNewTask(depends) : 'waiting'
+      const doc = {
+        dataset_id: datasetId,
+        job_id: jobId,
+        task_index: taskIndex,
+        name: template.name,
+        depends,
+        requirements: template.requirements,
+        task_id: taskIds[taskIndex],
+        job_index: jobIndex,
+        status,
+        status_changed: now,
+        failures: 0,
+        evictions: 0,
+        walltime: 0.0,
+        walltime_err: 0.0,
+        walltime_err_n: 0,
+      }
+      this.insertTask().run({ taskId: taskIds[taskIndex]!, doc: JSON.stringify(doc) })
+    })
+    return plan.length
+  }
+
+  /** The SQL of the statements, for query-plan checks. */
+  static queriesForPlanCheck(): { name: string; sql: string }[] {
+    return Object.entries(SQL).map(([name, sql]) => ({ name: `materialization: ${name}`, sql }))
+  }
+}
