@@ -61,7 +61,7 @@ async function drive(loops: number, operation: (n: number) => Promise<unknown>):
 async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): Promise<Outcome> {
   const path = copyDatabase(seeded.path, dir)
   const { db, sqlite } = openDatabase(path)
-  const transitions = new Transitions(db, new HistoryService(db), { scheduling: false, maxFailures: 10 })
+  const transitions = new Transitions(db, new HistoryService(db), { scheduling: false, maxFailures: 10, clock: Date.now })
   if (!autocheckpoint) sqlite.exec('PRAGMA wal_autocheckpoint = 0')
   try {
     if (kind === 'claims') {

@@ -36,7 +36,7 @@ import { metricsModule } from './modules/metrics'
 import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
 import { historyModule } from './modules/history'
-import { HistoryService } from './modules/history/service'
+import { HISTORY_CODES, HistoryService } from './modules/history/service'
 import { Scheduler } from './modules/scheduler/service'
 import { uiModule } from './modules/ui'
 
@@ -74,10 +74,13 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
   const history = new HistoryService(db, clock)
-  const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message) })
+  const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message), clock })
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler }
 
-  const metrics = new Metrics(databaseReadings(db, config.db), VERSION)
+  const metrics = new Metrics(databaseReadings(db, config.db), VERSION, {
+    readings: { made: scheduler.materializer.made, sweeps: scheduler.sweep.done },
+    codes: HISTORY_CODES,
+  })
   const observer = new RequestObserver(log, logOutput, metrics)
 
   // The hooks touch the context's members one by one and never pass the

@@ -29,6 +29,12 @@ export interface Config {
   maxFailures: number
   /** Most jobs of one dataset the scheduler keeps processing at once. */
   bufferJobs: number
+  /** Seconds between the scheduler's sweeps for lost tasks and silent pilots. */
+  sweepInterval: number
+  /** Seconds a processing task no pilot lists is left alone before the sweep resets it. */
+  taskGrace: number
+  /** Seconds without news after which the sweep deletes a pilot; 0: never. */
+  pilotTimeout: number
 }
 
 export interface Setting {
@@ -66,6 +72,9 @@ export const SETTINGS: Setting[] = [
   { key: 'scheduler', env: 'ICEPROD_SCHEDULER', default: 'on', kind: 'switch', meaning: "on: the server queues, hands out, retries and rolls up by itself; off: IceProd's own scheduled tasks drive it" },
   { key: 'bufferJobs', env: 'ICEPROD_BUFFER_JOBS', default: '1000', kind: 'int', meaning: 'with the scheduler, most jobs of a dataset processing at once; more are made as jobs finish' },
   { key: 'maxFailures', env: 'ICEPROD_MAX_FAILURES', default: '10', kind: 'int', meaning: "with the scheduler, a reset task whose failures exceed this (or its dataset's max_failures) becomes failed" },
+  { key: 'sweepInterval', env: 'ICEPROD_SWEEP_INTERVAL', default: '60', kind: 'int', meaning: 'with the scheduler, seconds between sweeps for lost tasks and silent pilots; 0: none' },
+  { key: 'taskGrace', env: 'ICEPROD_TASK_GRACE', default: '900', kind: 'int', meaning: 'with the scheduler, seconds a processing task that no pilot lists may go on before the sweep resets it' },
+  { key: 'pilotTimeout', env: 'ICEPROD_PILOT_TIMEOUT', default: '0', kind: 'int', meaning: 'with the scheduler, seconds after its last_update when the sweep deletes a pilot and resets its tasks; 0: never' },
 ]
 
 export class ConfigError extends Error {}

@@ -22,6 +22,7 @@ import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modu
 import { FairShareClaims } from '../src/modules/scheduler/claims'
 import { RollUp } from '../src/modules/scheduler/rollup'
 import { Materializer } from '../src/modules/scheduler/materializer'
+import { Sweep } from '../src/modules/scheduler/sweep'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -40,7 +41,8 @@ const TABLES = ['tasks', 'jobs', 'datasets', 'logs', 'task_stats', 'task_counts'
 /**
  * Queries that read a whole table on purpose: listings of every row of a
  * small table, the admin's clean-ups when a role or group is deleted, the
- * counts tables at a scrape or a queue action (one row per dataset and status).
+ * counts tables at a scrape or a queue action (one row per dataset and status,
+ * or per kind, status and reason of the scheduler's changes).
  */
 const WHOLE_TABLE = new Set([
   'datasets.list',
@@ -53,6 +55,7 @@ const WHOLE_TABLE = new Set([
   'pilots.list',
   'queue.pendingSources',
   'metrics.taskCounts',
+  'metrics.schedulerChanges',
 ])
 
 function expectIndexed(name: string, sql: string) {
@@ -134,7 +137,7 @@ describe('query plans', () => {
   })
 
   test("the scheduler's claims and follow-ups: indexed, no scan of tasks, the queue or the counts", () => {
-    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck()]
+    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck(), ...Sweep.queriesForPlanCheck()]
     for (const { name, sql } of queries) {
       const steps = plan(sql)
       for (const step of steps) {

@@ -13,6 +13,10 @@ import m9 from '../../migrations/0009_task_queue_dataset_triggers.sql' with { ty
 import m10 from '../../migrations/0010_job_task_counts.sql' with { type: 'text' }
 import m11 from '../../migrations/0011_job_task_counts_triggers.sql' with { type: 'text' }
 import m12 from '../../migrations/0012_materialization.sql' with { type: 'text' }
+import m13 from '../../migrations/0013_lost_tasks.sql' with { type: 'text' }
+import m14 from '../../migrations/0014_pilot_tasks_triggers.sql' with { type: 'text' }
+import m15 from '../../migrations/0015_scheduler_changes.sql' with { type: 'text' }
+import m16 from '../../migrations/0016_scheduler_changes_trigger.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -29,4 +33,8 @@ export const migrationSql: Record<string, string> = {
   '0010_job_task_counts': m10,
   '0011_job_task_counts_triggers': m11,
   '0012_materialization': m12,
+  '0013_lost_tasks': m13,
+  '0014_pilot_tasks_triggers': m14,
+  '0015_scheduler_changes': m15,
+  '0016_scheduler_changes_trigger': m16,
 }

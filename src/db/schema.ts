@@ -11,6 +11,8 @@ import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex 
 /** A generated column holding `doc.<field>`. */
 const fromDoc = (field: string): SQL => sql.raw(`json_extract(doc, '$.${field}')`)
 const stored = { mode: 'stored' } as const
+/** Computed when read, never stored: only an index on it keeps its values. */
+const virtual = { mode: 'virtual' } as const
 const docColumn = () => text('doc').notNull()
 
 /** Named monotonic counters (e.g. the dataset sequence number, never reused). */
@@ -76,6 +78,7 @@ export const tasks = sqliteTable('tasks', {
   status: text('status').generatedAlwaysAs(fromDoc('status'), stored),
   gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
   doc: docColumn(),
+  statusChanged: text('status_changed').generatedAlwaysAs(fromDoc('status_changed'), virtual),
 }, (t) => [
   // Entries for one dataset are in rowid (creation) order: lists stream without sorting.
   // A job's tasks are found by (dataset_id, job_index), which a job's id
@@ -86,6 +89,8 @@ export const tasks = sqliteTable('tasks', {
   index('tasks_dataset_job_index').on(t.datasetId, t.jobIndex),
   index('tasks_dataset_grid').on(t.datasetId, t.gridId).where(sql`grid_id IS NOT NULL`),
   index('tasks_status').on(t.status),
+  // The processing tasks by when they started, for the scheduler's sweep of lost tasks (§6.4).
+  index('tasks_processing_since').on(t.statusChanged).where(sql`status = 'processing'`),
 ])
 
 /**
@@ -191,7 +196,22 @@ export const pilots = sqliteTable('pilots', {
   pilotId: text('pilot_id').primaryKey(),
   gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
   doc: docColumn(),
-}, (t) => [index('pilots_grid').on(t.gridId)])
+  lastUpdate: text('last_update').generatedAlwaysAs(fromDoc('last_update'), virtual),
+}, (t) => [
+  index('pilots_grid').on(t.gridId),
+  // By when they were last heard of, for the scheduler's pilot timeout (§6.4).
+  index('pilots_last_update').on(t.lastUpdate),
+])
+
+/**
+ * Every pilot's `tasks` list, one row per listed task, mirrored by triggers
+ * whatever route wrote the pilot (see the pilot_tasks migration): whether
+ * any pilot lists a task is one index lookup.
+ */
+export const pilotTasks = sqliteTable('pilot_tasks', {
+  taskId: text('task_id').notNull(),
+  pilotId: text('pilot_id').notNull(),
+}, (t) => [primaryKey({ columns: [t.taskId, t.pilotId] }), index('pilot_tasks_pilot').on(t.pilotId)])
 
 /**
  * Status history (API.md §7.1): one compact row per status change of a
@@ -225,3 +245,15 @@ export const materialization = sqliteTable('materialization', {
   datasetId: text('dataset_id').primaryKey(),
   nextIndex: integer('next_index').notNull(),
 })
+
+/**
+ * How many status changes the scheduler made, by resource kind (as in
+ * status_history), new status and reason: counted by a trigger on every
+ * server entry of the history, in its transaction, for /metrics.
+ */
+export const schedulerChanges = sqliteTable('scheduler_changes', {
+  kind: integer('kind').notNull(),
+  toStatus: integer('to_status').notNull(),
+  reasonCode: integer('reason_code').notNull(),
+  n: integer('n').notNull(),
+}, (t) => [primaryKey({ columns: [t.kind, t.toStatus, t.reasonCode] })])

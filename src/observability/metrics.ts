@@ -47,6 +47,8 @@ export interface DatabaseReadings {
   diskFull(): boolean
   /** Bytes still free on the database's filesystem; undefined when unknown (in memory). */
   freeBytes(): number | undefined
+  /** The scheduler's status changes counted so far, by history codes (kind, new status, reason). */
+  schedulerChanges(): { kind: number; to_status: number; reason_code: number; n: number }[]
 }
 
 /** route → method → status → series */
@@ -108,6 +110,19 @@ function requestDurations({ Histogram }: PromClient) {
   }
 }
 
+/** What the scheduler has done since start, as it keeps count in memory. */
+export interface SchedulerReadings {
+  made: { jobs: number; tasks: number }
+  sweeps: { sweeps: number; last: { seconds: number } | undefined }
+}
+
+/** Resource kinds, statuses and reasons as the history stores them (codes), for the changes counter's labels. */
+export interface HistoryCodes {
+  kinds: readonly string[]
+  statuses: readonly (readonly string[])[]
+  reasons: readonly string[]
+}
+
 export class Metrics {
   private readonly series: SeriesIndex = new Map()
   private registry?: Promise<Registry>
@@ -116,6 +131,7 @@ export class Metrics {
   constructor(
     private readonly database: DatabaseReadings,
     private readonly version: string,
+    private readonly scheduler?: { readings: SchedulerReadings; codes: HistoryCodes },
   ) {}
 
   /** The registry with every metric, built at the first scrape. */
@@ -159,6 +175,8 @@ export class Metrics {
         this.set(database.pilotCount())
       },
     })
+
+    if (this.scheduler) this.schedulerMetrics(promClient, registry, this.scheduler)
 
     new Gauge({
       name: 'iceprod_database_bytes',
@@ -222,6 +240,50 @@ export class Metrics {
       registers,
     }).set(Math.round(Date.now() / 1000 - process.uptime()))
     return registry
+  }
+
+  /**
+   * The scheduler's work: status changes from the counts a trigger keeps with
+   * every server entry of the history (exact, kept across restarts), the
+   * jobs and tasks materialized and the sweeps since start.
+   */
+  private schedulerMetrics({ Counter, Gauge }: PromClient, registry: Registry, { readings, codes }: { readings: SchedulerReadings; codes: HistoryCodes }): void {
+    const registers = [registry]
+    const { database } = this
+    new Counter({
+      name: 'iceprod_scheduler_changes_total',
+      help: 'Status changes the scheduler made, by resource (dataset, job, task), new status and reason',
+      labelNames: ['resource', 'status', 'reason'],
+      registers,
+      collect() {
+        this.reset()
+        for (const row of database.schedulerChanges()) {
+          const labels = { resource: codes.kinds[row.kind] ?? String(row.kind), status: codes.statuses[row.kind]?.[row.to_status] ?? String(row.to_status), reason: codes.reasons[row.reason_code] ?? '' }
+          this.inc(labels, row.n)
+        }
+      },
+    })
+    const made = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          this.inc(read())
+        },
+      })
+    made('iceprod_scheduler_jobs_made_total', 'Jobs the scheduler made from dataset configs since start', () => readings.made.jobs)
+    made('iceprod_scheduler_tasks_made_total', 'Tasks the scheduler made from dataset configs since start', () => readings.made.tasks)
+    made('iceprod_scheduler_sweeps_total', 'Sweeps for lost tasks and silent pilots since start', () => readings.sweeps.sweeps)
+    new Gauge({
+      name: 'iceprod_scheduler_last_sweep_seconds',
+      help: 'How long the last sweep took, from its start to its last transaction',
+      registers,
+      collect() {
+        this.set(readings.sweeps.last?.seconds ?? 0)
+      },
+    })
   }
 
   /**

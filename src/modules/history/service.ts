@@ -41,6 +41,13 @@ export interface StatusChange {
 
 const STATUSES: Record<ResourceKind, StatusList> = { dataset: DATASET_STATUSES, job: JOB_STATUSES, task: TASK_STATUSES }
 
+/** How entries name kinds, statuses and server reasons: by their position in these lists (for readers of the raw table). */
+export const HISTORY_CODES = {
+  kinds: ['dataset', 'job', 'task'],
+  statuses: [STATUSES.dataset, STATUSES.job, STATUSES.task],
+  reasons: SERVER_REASONS,
+} as const
+
 export class HistoryService {
   private readonly queries
 

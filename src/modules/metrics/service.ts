@@ -11,5 +11,6 @@ export function databaseReadings(db: Db, path: string): DatabaseReadings {
     sizes: () => databaseSizes(db, path),
     diskFull: () => databaseWriteHealth(db).diskFull(),
     freeBytes: () => databaseWriteHealth(db).freeBytes(),
+    schedulerChanges: () => queries.schedulerChanges.all(),
   }
 }

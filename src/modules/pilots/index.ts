@@ -11,7 +11,7 @@ import { PilotsService } from './service'
 const manage = { roles: clients } as const
 const ownPilot = { roles: clientsAndPilots } as const
 
-export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db, ctx.clock)) =>
+export const pilotsModule = (ctx: AppContext, pilots = new PilotsService(ctx.db, ctx.transitions, ctx.clock)) =>
   new Elysia({ name: 'module:pilots', detail: { tags: ['Pilots'] } })
     .use(ctx.access)
     .get('/pilots', ({ query }) => {

@@ -15,6 +15,6 @@ export function pilotQueries(db: Db) {
     doc: prepared(db, () => db.select({ doc: pilots.doc }).from(pilots).where(eq(pilots.pilotId, p('pilot_id')))),
     insert: prepared(db, () => db.insert(pilots).values({ pilotId: p('pilot_id'), doc: p('doc') })),
     saveDoc: prepared(db, () => db.update(pilots).set({ doc: sql`${p('doc')}` }).where(eq(pilots.pilotId, p('pilot_id')))),
-    delete: prepared(db, () => db.delete(pilots).where(eq(pilots.pilotId, p('pilot_id'))).returning({ pilot_id: pilots.pilotId })),
+    delete: prepared(db, () => db.delete(pilots).where(eq(pilots.pilotId, p('pilot_id'))).returning({ doc: pilots.doc })),
   }
 }

@@ -7,6 +7,7 @@ import { mergePatch, newId, timestamp, type Document } from '../../db/documents'
 import { fail } from '../../errors'
 import type { PilotModel } from './model'
 import { pilotQueries } from './queries'
+import type { Transitions } from '../scheduler/transitions'
 
 export type NewPilot = typeof PilotModel.create.static
 export type PilotPatch = typeof PilotModel.patch.static
@@ -16,6 +17,7 @@ export class PilotsService {
 
   constructor(
     private readonly db: Db,
+    private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = pilotQueries(db)
@@ -67,9 +69,11 @@ export class PilotsService {
     })
   }
 
+  /** Deletes the pilot; with the scheduler, its tasks still processing are reset in the same transaction (§6.4). */
   async delete(pilotId: string): Promise<void> {
     await writeTx(this.db, () => {
-      if (this.queries.delete.all({ pilot_id: pilotId }).length === 0) fail(404, `pilot ${pilotId} not found`)
+      const deleted = this.queries.delete.get({ pilot_id: pilotId }) ?? fail(404, `pilot ${pilotId} not found`)
+      this.transitions.evict(listedTasks(deleted.doc), 'its pilot was deleted')
     })
   }
 
@@ -78,4 +82,10 @@ export class PilotsService {
     this.queries.saveDoc.run({ pilot_id: pilotId, doc: text })
     return text
   }
+}
+
+/** The task ids a pilot document lists in its `tasks`. */
+export function listedTasks(doc: string): string[] {
+  const tasks = (JSON.parse(doc) as Document).tasks
+  return Array.isArray(tasks) ? tasks.filter((task): task is string => typeof task === 'string') : []
 }

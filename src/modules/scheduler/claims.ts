@@ -14,7 +14,7 @@
  * the covering queue index, which holds exactly the queued tasks.
  */
 import type { Database, Statement } from 'bun:sqlite'
-import { newId, timestamp } from '../../db/documents'
+import { newId } from '../../db/documents'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
@@ -51,6 +51,10 @@ const CANDIDATES = `
     AND (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
     AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
   ORDER BY seq`
+/** A task a pilot claims leaves any other pilot's list: a pilot deleted later must not take it back from its new one. */
+const DELIST_ELSEWHERE = `
+  UPDATE pilots SET doc = json_set(doc, '$.tasks', json((SELECT json_group_array(value) FROM json_each(pilots.doc, '$.tasks') WHERE value IS NOT $taskId)))
+  WHERE pilot_id IN (SELECT pilot_id FROM pilot_tasks WHERE task_id = $taskId) AND pilot_id IS NOT $pilotId`
 const MARK_PROCESSING = `
   UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now, '$.instance_id', $instanceId)
   WHERE task_id = $taskId AND status = 'queued'
@@ -70,6 +74,7 @@ export class FairShareClaims {
     this.sqlite.prepare(`SELECT status = 'queued' AS queued FROM tasks WHERE task_id = $taskId`),
   )
   private readonly dropQueueRow: () => Statement = lazy(() => this.sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
+  private readonly delistElsewhere: () => Statement = lazy(() => this.sqlite.prepare(DELIST_ELSEWHERE))
   private readonly pilotExists: () => Statement<{ one: number }> = lazy(() => this.sqlite.prepare(`SELECT 1 AS one FROM pilots WHERE pilot_id = $pilotId`))
   // A claim is the pilot at work: its last_update is refreshed as a PUT of its tasks would.
   private readonly addToPilot: () => Statement = lazy(() =>
@@ -95,7 +100,8 @@ export class FairShareClaims {
     const claimed = this.take(numericBounds(offer), offer)
     if (!claimed) return undefined
     this.transitions.task(claimed, 'queued', 'processing', by)
-    if (pilotId !== undefined) this.addToPilot().run({ pilotId, taskId: claimed.taskId, now: timestamp() })
+    this.delistElsewhere().run({ taskId: claimed.taskId, pilotId: pilotId ?? null })
+    if (pilotId !== undefined) this.addToPilot().run({ pilotId, taskId: claimed.taskId, now: this.transitions.now() })
     return claimed.doc
   }
 
@@ -105,6 +111,7 @@ export class FairShareClaims {
       { name: 'claimable datasets', sql: CLAIMABLE },
       { name: 'candidates in a dataset', sql: CANDIDATES },
       { name: 'mark processing', sql: MARK_PROCESSING },
+      { name: 'delist elsewhere', sql: DELIST_ELSEWHERE },
     ]
   }
 
@@ -131,7 +138,7 @@ export class FairShareClaims {
     for (let after = -1; ; ) {
       const candidate = firstThatFits(this.candidates().iterate({ datasetId, after, ...bounds } as never), offer, verdicts)
       if (!candidate) return undefined
-      const claimed = this.markProcessing().get({ taskId: candidate.taskId, now: timestamp(), instanceId: newId() })
+      const claimed = this.markProcessing().get({ taskId: candidate.taskId, now: this.transitions.now(), instanceId: newId() })
       if (claimed) return claimed
       // Not taken: its job is not processing (skip it), or a queue row without a queued task (drop it).
       if (!this.isQueued().get({ taskId: candidate.taskId })?.queued) this.dropQueueRow().run({ taskId: candidate.taskId })

@@ -15,7 +15,7 @@
  */
 import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
-import { newId, timestamp } from '../../db/documents'
+import { newId } from '../../db/documents'
 import { lazy } from '../../db/lazy'
 import { planTasks, type TaskTemplate } from './task-plan'
 import type { Transitions } from './transitions'
@@ -172,7 +172,7 @@ export class Materializer {
       if (wanted <= 0) return false
       const limit = Math.min(wanted, MAX_JOBS_PER_TRANSACTION)
       let jobIndex = state.nextIndex ?? 0
-      const now = timestamp()
+      const now = this.transitions.now()
       while (made.jobs < limit && performance.now() - started < SLICE_MS) {
         if (!this.indexTaken().get({ datasetId, jobIndex })) {
           made.tasks += this.makeJob(datasetId, jobIndex, plan, now)

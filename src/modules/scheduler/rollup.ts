@@ -6,7 +6,6 @@
  * active but waiting tasks reads those tasks, to see whether they can run.
  */
 import type { Database, Statement } from 'bun:sqlite'
-import { timestamp } from '../../db/documents'
 import { lazy } from '../../db/lazy'
 import type { ServerReason } from '../history/reasons'
 import type { HistoryService } from '../history/service'
@@ -76,6 +75,8 @@ export class RollUp {
   constructor(
     private readonly sqlite: Database,
     private readonly history: HistoryService,
+    /** The time a change made now is stamped with. */
+    private readonly now: () => string,
   ) {}
 
   /** The SQL of the roll-up's statements, for query-plan checks. */
@@ -98,7 +99,7 @@ export class RollUp {
     if (!next || next[0] === job.status) return undefined
     // A job a client moved elsewhere (failed, processing by hand) is moved only when its tasks call for it.
     if (next[0] === 'processing' && !STOPPED.includes(job.status)) return undefined
-    this.setJobStatus().run({ jobId, status: next[0], now: timestamp() })
+    this.setJobStatus().run({ jobId, status: next[0], now: this.now() })
     return { ref: job, from: job.status, to: next[0], reason: next[1] }
   }
 

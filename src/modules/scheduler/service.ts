@@ -1,42 +1,57 @@
 /**
  * The scheduler of API.md §6, as one object the app builds and the services
  * call into: status transitions and their follow-ups (transitions.ts), the
- * background materialization of jobs and tasks (materializer.ts), and the
- * config check of PUT config. With ICEPROD_SCHEDULER=off it only keeps the
+ * background materialization of jobs and tasks (materializer.ts), the sweep
+ * for lost tasks (sweep.ts), and the config check of PUT config. With ICEPROD_SCHEDULER=off it only keeps the
  * status history and otherwise does nothing.
  */
 import type { Config } from '../../config'
 import type { Db } from '../../db'
+import { systemClock, type Clock } from '../../clock'
 import type { HistoryService } from '../history/service'
 import { Materializer } from './materializer'
+import { Sweep } from './sweep'
 import { planTasks } from './task-plan'
 import { Transitions } from './transitions'
 
 export interface SchedulerEnvironment {
   /** Where the scheduler reports problems it cannot answer a request with. */
   warn: (message: string, datasetId: string) => void
+  /** Now, in milliseconds since the epoch, for every time the server stamps and the sweep (tests inject one). */
+  clock?: Clock
 }
 
 export class Scheduler {
   readonly transitions: Transitions
   readonly materializer: Materializer
+  readonly sweep: Sweep
   readonly on: boolean
 
   constructor(db: Db, history: HistoryService, config: Config, environment: SchedulerEnvironment) {
     this.on = config.scheduler
-    this.transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures })
+    const clock = environment.clock ?? systemClock
+    this.transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures, clock })
     this.materializer = new Materializer(db, this.transitions, { bufferJobs: config.bufferJobs, warn: environment.warn })
     this.transitions.onMoreWork = (datasetId) => this.materializer.poke(datasetId)
+    this.sweep = new Sweep(db, this.transitions, {
+      intervalSeconds: config.sweepInterval,
+      graceSeconds: config.taskGrace,
+      pilotTimeoutSeconds: config.pilotTimeout,
+      clock,
+    })
   }
 
-  /** Starts the background work: materialization goes on where it stopped. */
+  /** Starts the background work: materialization goes on where it stopped, sweeps begin. */
   start(): void {
-    if (this.on) this.materializer.start()
+    if (!this.on) return
+    this.materializer.start()
+    this.sweep.start()
   }
 
   /** Stops the background work; what is committed stays. */
   stop(): void {
     this.materializer.stop()
+    this.sweep.stop()
   }
 
   /**

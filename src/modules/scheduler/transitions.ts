@@ -10,10 +10,12 @@
  * (§6.5), each job once after all the task changes of one report.
  */
 import type { Database, Statement } from 'bun:sqlite'
+import type { Clock } from '../../clock'
 import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
+import type { ServerReason } from '../history/reasons'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
 import { RollUp } from './rollup'
 
@@ -48,6 +50,8 @@ export interface SchedulerOptions {
   scheduling: boolean
   /** The failures a task may have, for datasets without `max_failures`. */
   maxFailures: number
+  /** The time every status change is stamped with. */
+  clock: Clock
 }
 
 /** The requirements a task's used resources can raise, to 1.5 × what was used. */
@@ -95,6 +99,13 @@ const JOBS_DOWNSTREAM = `
   SELECT t.job_id AS jobId FROM downstream JOIN tasks t ON t.task_id = downstream.task_id
   WHERE t.job_id IS NOT $jobId AND t.job_id IS NOT NULL`
 
+/** A processing task taken back from its pilot (§6.4): reset, one more eviction, no failure counted. */
+const EVICT = `
+  UPDATE tasks SET doc = json_set(doc, '$.status', 'reset', '$.status_changed', $now,
+    '$.evictions', coalesce(json_extract(doc, '$.evictions'), 0) + 1)
+  WHERE task_id = $taskId AND status = 'processing'
+  RETURNING ${TASK_REF_COLUMNS}`
+
 /** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
 const BLOCKING = ['failed', 'suspended']
 
@@ -125,12 +136,15 @@ export class Transitions {
   )
   private readonly unqueueDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(UNQUEUE_DEPENDENTS))
   private readonly jobsDownstream: () => Statement<{ jobId: string }> = lazy(() => this.sqlite.prepare(JOBS_DOWNSTREAM))
+  private readonly evictQuery: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(EVICT))
   private readonly claimOf: () => Statement<{ status: string; instanceId: unknown }> = lazy(() =>
     this.sqlite.prepare(`SELECT status, json_extract(doc, '$.instance_id') AS instanceId FROM tasks WHERE task_id = $taskId`),
   )
 
   /** The scheduler of §6 is on. */
   readonly scheduling: boolean
+  /** The app's clock (tests set it). */
+  readonly clock: Clock
   private readonly maxFailures: number
   private readonly rollUp: RollUp
   /** The jobs whose tasks changed in the report being followed, rolled up once it is. */
@@ -145,8 +159,14 @@ export class Transitions {
   ) {
     this.sqlite = db.$client
     this.scheduling = options.scheduling
+    this.clock = options.clock
     this.maxFailures = options.maxFailures
-    this.rollUp = new RollUp(this.sqlite, history)
+    this.rollUp = new RollUp(this.sqlite, history, () => this.now())
+  }
+
+  /** The time a status change made now is stamped with (`status_changed`, `last_update`), in IceProd's form. */
+  now(): string {
+    return timestamp(this.clock())
   }
 
   /**
@@ -191,7 +211,7 @@ export class Transitions {
       // Tasks of other jobs waiting for this one may be blocked, or free, now.
       for (const { jobId } of this.jobsDownstream().all({ taskId: task.taskId, jobId: task.jobId })) this.touchedJobs!.add(jobId)
     }
-    const now = timestamp()
+    const now = this.now()
     if (to === 'complete') {
       for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now })) {
         this.taskChanged(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
@@ -223,7 +243,7 @@ export class Transitions {
       state.failures > limit ? ['failed', 'failures exceed max_failures'] as const
       : state.debug === 1 ? ['suspended', 'dataset in debug mode'] as const
       : ['waiting', 'retry after reset'] as const
-    const now = timestamp()
+    const now = this.now()
     if (failure) {
       // Before the status moves on, so that the queue row it may get has the new requirements.
       const raised = raisedByUse(state.requirements === null ? {} : (JSON.parse(state.requirements) as Record<string, unknown>), failure.resources)
@@ -233,6 +253,24 @@ export class Transitions {
       this.moveOn().run({ taskId: task.taskId, status: next, now })
     }
     this.taskChanged(task, 'reset', next, SERVER, why)
+  }
+
+  /**
+   * With the scheduler, tasks taken back from a pilot that is gone (deleted,
+   * timed out) or that no pilot lists any more (§6.4): each one still
+   * processing is reset with `evictions` + 1, its failures unchanged, and
+   * moves on as any reset does. Returns how many were reset.
+   */
+  evict(taskIds: Iterable<string>, reason: ServerReason): number {
+    if (!this.scheduling) return 0
+    let evicted = 0
+    for (const taskId of taskIds) {
+      const task = this.evictQuery().get({ taskId, now: this.now() })
+      if (!task) continue
+      this.task(task, 'processing', 'reset', SERVER, reason)
+      evicted++
+    }
+    return evicted
   }
 
   /** A job went `from` → `to`; with the scheduler its dataset follows (§6.5). */
@@ -274,6 +312,7 @@ export class Transitions {
       { name: 'queue if ready', sql: QUEUE_IF_READY },
       { name: 'queue ready dependents', sql: QUEUE_READY_DEPENDENTS },
       { name: 'unqueue dependents', sql: UNQUEUE_DEPENDENTS },
+      { name: 'evict', sql: EVICT },
       { name: 'jobs downstream', sql: JOBS_DOWNSTREAM },
     ]
   }

@@ -1,0 +1,155 @@
+/**
+ * The sweep for lost tasks (API.md §6.4), every `intervalSeconds`: pilots not
+ * heard of for `pilotTimeoutSeconds` (when set) are deleted and their
+ * processing tasks reset; then every processing task that no pilot lists and
+ * that started more than `graceSeconds` ago is reset (evictions + 1).
+ *
+ * Neither step scans: stale pilots come from the index on their last_update,
+ * old processing tasks from the partial index of processing tasks by
+ * status_changed, whether a pilot lists a task from pilot_tasks. The work is
+ * done in short transactions (a few milliseconds each, at most a few hundred
+ * rows) with a turn of the event loop between them, so requests go on being
+ * answered during a sweep.
+ */
+import type { Database, Statement } from 'bun:sqlite'
+import type { Clock } from '../../clock'
+import { writeTx, type Db } from '../../db'
+import { timestamp } from '../../db/documents'
+import { lazy } from '../../db/lazy'
+import type { Transitions } from './transitions'
+
+export interface SweepOptions {
+  /** Seconds between sweeps; 0: no sweeps on a timer. */
+  intervalSeconds: number
+  graceSeconds: number
+  /** 0: pilots are never deleted for silence. */
+  pilotTimeoutSeconds: number
+  /** The app's clock. */
+  clock: Clock
+}
+
+/** What one sweep did, and how long it took. */
+export interface SweepOutcome {
+  pilotsDeleted: number
+  tasksReset: number
+  seconds: number
+}
+
+/** Rows one transaction looks at, at most. */
+const ROWS_PER_TRANSACTION = 256
+/** A transaction stops after this long, to let requests in. */
+const SLICE_MS = 4
+
+interface OldTask {
+  since: string
+  seq: number
+  taskId: string
+  listed: number
+}
+
+const SQL = {
+  stalePilots: `SELECT pilot_id AS pilotId FROM pilots WHERE last_update < $cutoff ORDER BY last_update LIMIT $limit`,
+  tasksOf: `SELECT task_id AS taskId FROM pilot_tasks WHERE pilot_id = $pilotId`,
+  deletePilot: `DELETE FROM pilots WHERE pilot_id = $pilotId`,
+  // Along the partial index, after the last row looked at: (status_changed, rowid) is its order.
+  oldProcessing: `
+    SELECT t.status_changed AS since, t.rowid AS seq, t.task_id AS taskId,
+      EXISTS (SELECT 1 FROM pilot_tasks p WHERE p.task_id = t.task_id) AS listed
+    FROM tasks t INDEXED BY tasks_processing_since
+    WHERE t.status = 'processing' AND t.status_changed < $cutoff AND (t.status_changed, t.rowid) > ($since, $seq)
+    ORDER BY t.status_changed, t.rowid LIMIT $limit`,
+}
+
+export class Sweep {
+  private readonly sqlite: Database
+  private readonly stalePilots: () => Statement<{ pilotId: string }> = lazy(() => this.sqlite.prepare(SQL.stalePilots))
+  private readonly tasksOf: () => Statement<{ taskId: string }> = lazy(() => this.sqlite.prepare(SQL.tasksOf))
+  private readonly deletePilot: () => Statement = lazy(() => this.sqlite.prepare(SQL.deletePilot))
+  private readonly oldProcessing: () => Statement<OldTask> = lazy(() => this.sqlite.prepare(SQL.oldProcessing))
+  private timer: ReturnType<typeof setInterval> | undefined
+  private running: Promise<SweepOutcome> | undefined
+  private stopped = false
+  /** The sweeps run so far and the last one's outcome, for /metrics. */
+  readonly done = { sweeps: 0, last: undefined as SweepOutcome | undefined }
+
+  constructor(
+    private readonly db: Db,
+    private readonly transitions: Transitions,
+    private readonly options: SweepOptions,
+  ) {
+    this.sqlite = db.$client
+  }
+
+  start(): void {
+    if (this.options.intervalSeconds <= 0) return
+    this.timer = setInterval(() => void this.run(), this.options.intervalSeconds * 1000)
+    // The timer never keeps the process alive on its own.
+    this.timer.unref()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.timer)
+  }
+
+  /** One sweep now; a sweep asked for while one runs is that one. */
+  run(): Promise<SweepOutcome> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined))
+    return this.running
+  }
+
+  private async sweep(): Promise<SweepOutcome> {
+    const started = performance.now()
+    const now = this.options.clock()
+    const outcome: SweepOutcome = { pilotsDeleted: 0, tasksReset: 0, seconds: 0 }
+    if (this.options.pilotTimeoutSeconds > 0) {
+      const cutoff = timestamp(now - this.options.pilotTimeoutSeconds * 1000)
+      while (!this.stopped && (await this.deleteStalePilots(cutoff, outcome))) await nextTurn()
+    }
+    const cutoff = timestamp(now - this.options.graceSeconds * 1000)
+    const after = { since: '', seq: 0 }
+    while (!this.stopped && (await this.resetLostTasks(cutoff, after, outcome))) await nextTurn()
+    outcome.seconds = (performance.now() - started) / 1000
+    this.done.sweeps++
+    this.done.last = outcome
+    return outcome
+  }
+
+  /** One transaction's worth of stale pilots deleted with their tasks reset; whether there may be more. */
+  private deleteStalePilots(cutoff: string, outcome: SweepOutcome): Promise<boolean> {
+    return writeTx(this.db, () => {
+      const started = performance.now()
+      const stale = this.stalePilots().all({ cutoff, limit: ROWS_PER_TRANSACTION })
+      for (const { pilotId } of stale) {
+        const taskIds = this.tasksOf().all({ pilotId }).map((row) => row.taskId)
+        this.deletePilot().run({ pilotId })
+        outcome.pilotsDeleted++
+        outcome.tasksReset += this.transitions.evict(taskIds, 'its pilot timed out')
+        if (performance.now() - started > SLICE_MS) return true
+      }
+      return stale.length === ROWS_PER_TRANSACTION
+    })
+  }
+
+  /** One transaction's worth of old processing tasks looked at, the unlisted ones reset; whether there may be more. */
+  private resetLostTasks(cutoff: string, after: { since: string; seq: number }, outcome: SweepOutcome): Promise<boolean> {
+    return writeTx(this.db, () => {
+      const started = performance.now()
+      const old = this.oldProcessing().all({ cutoff, since: after.since, seq: after.seq, limit: ROWS_PER_TRANSACTION })
+      for (const task of old) {
+        after.since = task.since
+        after.seq = task.seq
+        if (!task.listed) outcome.tasksReset += this.transitions.evict([task.taskId], 'lost: no pilot lists it')
+        if (performance.now() - started > SLICE_MS) return true
+      }
+      return old.length === ROWS_PER_TRANSACTION
+    })
+  }
+
+  /** The SQL of the statements, for query-plan checks. */
+  static queriesForPlanCheck(): { name: string; sql: string }[] {
+    return Object.entries(SQL).map(([name, sql]) => ({ name: `sweep: ${name}`, sql }))
+  }
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
