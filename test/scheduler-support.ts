@@ -1,0 +1,86 @@
+/**
+ * Checks of a dataset the scheduler runs, read straight from the database in
+ * one synchronous read (one consistent moment): statuses against the roll-up
+ * rules, written here independently of the server, and the maintained counts
+ * against a recount.
+ */
+import type { Database } from 'bun:sqlite'
+import { expect } from 'bun:test'
+
+export interface TaskRow {
+  task_id: string
+  job_id: string
+  name: string
+  status: string
+  depends: string
+  failures: number
+  evictions: number
+}
+
+export const tasksOf = (sqlite: Database, datasetId: string) =>
+  sqlite
+    .query(`SELECT task_id, job_id, name, status, json_extract(doc, '$.depends') AS depends, json_extract(doc, '$.failures') AS failures, json_extract(doc, '$.evictions') AS evictions FROM tasks WHERE dataset_id = ?`)
+    .all(datasetId) as TaskRow[]
+
+/**
+ * Every job's status is what its tasks call for (API.md §6.5, written here
+ * independently of the server), and the dataset's what its jobs call for.
+ */
+export function checkRollUp(sqlite: Database, datasetId: string, jobsSubmitted: number): void {
+  const tasks = tasksOf(sqlite, datasetId)
+  const byId = new Map(tasks.map((task) => [task.task_id, task]))
+  const blockedBy = (task: TaskRow, seen = new Set<string>()): string | null => {
+    let block: string | null = null
+    for (const id of JSON.parse(task.depends) as string[]) {
+      const upstream = byId.get(id)
+      if (!upstream || seen.has(id)) continue
+      if (upstream.status === 'failed') return 'failed'
+      if (upstream.status === 'suspended') block = 'suspended'
+      if (upstream.status === 'waiting') {
+        const above = blockedBy(upstream, new Set([...seen, id]))
+        if (above === 'failed') return 'failed'
+        block ??= above
+      }
+    }
+    return block
+  }
+  const byJob = new Map<string, TaskRow[]>()
+  for (const task of tasks) byJob.set(task.job_id, [...(byJob.get(task.job_id) ?? []), task])
+  const jobs = sqlite.query('SELECT job_id, status FROM jobs WHERE dataset_id = ?').all(datasetId) as { job_id: string; status: string }[]
+  for (const job of jobs) {
+    const mine = byJob.get(job.job_id) ?? []
+    const blocks = mine.map((task) => (task.status === 'waiting' ? blockedBy(task) : null))
+    const active = mine.some((task, i) => ['idle', 'queued', 'processing', 'reset'].includes(task.status) || (task.status === 'waiting' && blocks[i] === null))
+    const expected =
+      mine.every((task) => task.status === 'complete') ? 'complete'
+      : active ? 'processing'
+      : mine.some((task, i) => task.status === 'failed' || blocks[i] === 'failed') ? 'errors'
+      : 'suspended'
+    expect({ job: job.job_id, status: job.status }).toEqual({ job: job.job_id, status: expected })
+  }
+  const dataset = sqlite.query('SELECT status FROM datasets WHERE dataset_id = ?').get(datasetId) as { status: string }
+  const statuses = jobs.map((job) => job.status)
+  const expectedDataset =
+    jobs.length < jobsSubmitted ? 'processing'
+    : statuses.every((s) => s === 'complete') ? 'complete'
+    : statuses.includes('processing') ? 'processing'
+    : statuses.includes('errors') ? 'errors'
+    : 'suspended'
+  expect({ dataset: dataset.status }).toEqual({ dataset: expectedDataset })
+}
+
+/** The maintained counts equal a recount of the tasks and jobs. */
+export function checkCounts(sqlite: Database, datasetId: string): void {
+  const recount = (table: string) => sqlite.query(`SELECT status, count(*) AS n FROM ${table} WHERE dataset_id = ? GROUP BY status ORDER BY status`).all(datasetId)
+  expect(sqlite.query('SELECT status, n FROM task_counts WHERE dataset_id = ? AND n > 0 ORDER BY status').all(datasetId)).toEqual(recount('tasks'))
+  expect(sqlite.query('SELECT status, n FROM job_counts WHERE dataset_id = ? AND n > 0 ORDER BY status').all(datasetId)).toEqual(recount('jobs'))
+  const statuses = ['idle', 'waiting', 'queued', 'processing', 'reset', 'suspended', 'failed', 'complete']
+  const columns = statuses.map((s) => `c."${s}"`).join(', ')
+  const maintained = sqlite.query(`SELECT c.job_id, ${columns} FROM job_task_counts c JOIN jobs j ON j.job_id = c.job_id WHERE j.dataset_id = ? ORDER BY c.job_id`).all(datasetId)
+  const counted = sqlite.query(`SELECT job_id, ${statuses.map((s) => `sum(status IS '${s}') AS "${s}"`).join(', ')} FROM tasks WHERE dataset_id = ? GROUP BY job_id ORDER BY job_id`).all(datasetId)
+  expect(maintained).toEqual(counted)
+  expect(sqlite.query('SELECT count(*) AS n FROM task_queue q JOIN tasks t ON t.task_id = q.task_id WHERE t.dataset_id = ?').get(datasetId)).toEqual(
+    sqlite.query("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND status = 'queued'").get(datasetId),
+  )
+}
+
