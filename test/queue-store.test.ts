@@ -37,6 +37,7 @@ describe('task_queue triggers', () => {
     expect(queueRow('t1')).toEqual({
       task_id: 't1',
       dataset_id: 'ds',
+      job_active: 0,
       priority: 3.5,
       seq: rowid,
       cpu: 2,

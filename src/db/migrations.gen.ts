@@ -17,6 +17,8 @@ import m13 from '../../migrations/0013_lost_tasks.sql' with { type: 'text' }
 import m14 from '../../migrations/0014_pilot_tasks_triggers.sql' with { type: 'text' }
 import m15 from '../../migrations/0015_scheduler_changes.sql' with { type: 'text' }
 import m16 from '../../migrations/0016_scheduler_changes_trigger.sql' with { type: 'text' }
+import m17 from '../../migrations/0017_task_queue_job_active.sql' with { type: 'text' }
+import m18 from '../../migrations/0018_task_queue_job_active_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -37,4 +39,6 @@ export const migrationSql: Record<string, string> = {
   '0014_pilot_tasks_triggers': m14,
   '0015_scheduler_changes': m15,
   '0016_scheduler_changes_trigger': m16,
+  '0017_task_queue_job_active': m17,
+  '0018_task_queue_job_active_triggers': m18,
 }

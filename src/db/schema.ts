@@ -113,6 +113,8 @@ export const taskDepends = sqliteTable('task_depends', {
 export const taskQueue = sqliteTable('task_queue', {
   taskId: text('task_id').primaryKey(),
   datasetId: text('dataset_id'),
+  /** 1 while the task's job is `processing`: the scheduler hands out only those (triggers on tasks and jobs keep it). */
+  jobActive: integer('job_active').notNull().default(0),
   priority: real('priority').notNull(),
   seq: integer('seq').notNull(),
   cpu: real('cpu'),
@@ -127,8 +129,8 @@ export const taskQueue = sqliteTable('task_queue', {
   // Covering the claim: the numeric conditions are tested on index entries in
   // claim order, and the table row is read only for a task that is taken.
   index('task_queue_claim').on(sql`priority DESC`, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
-  // The same within one dataset, for the scheduler's fair share (§6.2).
-  index('task_queue_dataset_claim').on(t.datasetId, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
+  // The same within one dataset's tasks of processing jobs, for the scheduler's fair share (§6.2).
+  index('task_queue_active_claim').on(t.datasetId, t.jobActive, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
 ])
 
 /**

@@ -10,8 +10,9 @@
  * No claim scans: the claimable datasets and their processing counts are read
  * once per shared transaction from the maintained `task_counts` (a few rows
  * per dataset) and kept up to date in memory by the claims of that
- * transaction; each dataset is probed along its (dataset_id, seq) range of
- * the covering queue index, which holds exactly the queued tasks.
+ * transaction; each dataset is probed along its (dataset_id, job_active = 1,
+ * seq) range of the covering queue index, which holds exactly the queued
+ * tasks, marked by triggers with whether their job is processing.
  */
 import type { Database, Statement } from 'bun:sqlite'
 import { newId } from '../../db/documents'
@@ -43,11 +44,11 @@ const CLAIMABLE = `
     coalesce((SELECT n FROM task_counts p WHERE p.dataset_id = q.dataset_id AND p.status = 'processing'), 0) AS processing
   FROM task_counts q JOIN datasets d ON d.dataset_id = q.dataset_id
   WHERE q.status = 'queued' AND q.n > 0 AND d.status IN ('processing', 'truncated')`
-// One dataset's queued tasks after `$after`, in creation order, numeric
-// requirements tested on the index (as QueueService's candidates).
+// One dataset's queued tasks of processing jobs after `$after`, in creation
+// order, numeric requirements tested on the index (as the claim service's candidates).
 const CANDIDATES = `
   SELECT seq, task_id AS taskId, CASE WHEN has_other THEN requirements END AS other_requirements FROM task_queue
-  WHERE dataset_id = $datasetId AND seq > $after
+  WHERE dataset_id = $datasetId AND job_active = 1 AND seq > $after
     AND (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
     AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
   ORDER BY seq`
@@ -58,7 +59,6 @@ const DELIST_ELSEWHERE = `
 const MARK_PROCESSING = `
   UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now, '$.instance_id', $instanceId)
   WHERE task_id = $taskId AND status = 'queued'
-    AND EXISTS (SELECT 1 FROM jobs WHERE jobs.job_id = tasks.job_id AND jobs.status = 'processing')
   RETURNING ${TASK_REF_COLUMNS}, doc`
 
 /** Fair order: higher priority first, then fewer processing, then the older dataset. */
@@ -70,9 +70,6 @@ export class FairShareClaims {
   private readonly claimable: () => Statement<Slot> = lazy(() => this.sqlite.prepare(CLAIMABLE))
   private readonly candidates: () => Statement<Candidate> = lazy(() => this.sqlite.prepare(CANDIDATES))
   private readonly markProcessing: () => Statement<ClaimedTask> = lazy(() => this.sqlite.prepare(MARK_PROCESSING))
-  private readonly isQueued: () => Statement<{ queued: number }> = lazy(() =>
-    this.sqlite.prepare(`SELECT status = 'queued' AS queued FROM tasks WHERE task_id = $taskId`),
-  )
   private readonly dropQueueRow: () => Statement = lazy(() => this.sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
   private readonly delistElsewhere: () => Statement = lazy(() => this.sqlite.prepare(DELIST_ELSEWHERE))
   private readonly pilotExists: () => Statement<{ one: number }> = lazy(() => this.sqlite.prepare(`SELECT 1 AS one FROM pilots WHERE pilot_id = $pilotId`))
@@ -140,8 +137,8 @@ export class FairShareClaims {
       if (!candidate) return undefined
       const claimed = this.markProcessing().get({ taskId: candidate.taskId, now: this.transitions.now(), instanceId: newId() })
       if (claimed) return claimed
-      // Not taken: its job is not processing (skip it), or a queue row without a queued task (drop it).
-      if (!this.isQueued().get({ taskId: candidate.taskId })?.queued) this.dropQueueRow().run({ taskId: candidate.taskId })
+      // A queue row without a queued task (the triggers never leave one): drop it and look further.
+      this.dropQueueRow().run({ taskId: candidate.taskId })
       after = candidate.seq
     }
   }
