@@ -36,7 +36,7 @@ describe('task_queue triggers', () => {
     const rowid = (db().query("SELECT rowid AS r FROM tasks WHERE task_id = 't1'").get() as { r: number }).r
     expect(queueRow('t1')).toEqual({
       task_id: 't1',
-      dataset_id: 'ds',
+      dataset: 1,
       job_active: 0,
       priority: 3.5,
       seq: rowid,

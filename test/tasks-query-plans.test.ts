@@ -153,7 +153,7 @@ describe('query plans', () => {
 
   test("a scheduler claim walks only the queued tasks of one dataset's processing jobs", () => {
     const candidates = new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck().find((q) => q.name === 'candidates in a dataset')!
-    expect(plan(candidates.sql)).toEqual(['SEARCH task_queue USING INDEX task_queue_active_claim (dataset_id=? AND job_active=? AND seq>?)'])
+    expect(plan(candidates.sql)).toEqual(['SEARCH task_queue USING INDEX task_queue_active_claim (dataset=? AND job_active=? AND seq>?)'])
   })
 
   test('the check itself catches a full scan and a sort', () => {

@@ -6,19 +6,8 @@ import m2 from '../../migrations/0002_task_depends.sql' with { type: 'text' }
 import m3 from '../../migrations/0003_task_queue_claim_index.sql' with { type: 'text' }
 import m4 from '../../migrations/0004_task_queue_triggers.sql' with { type: 'text' }
 import m5 from '../../migrations/0005_drop_tasks_job_index.sql' with { type: 'text' }
-import m6 from '../../migrations/0006_status_history.sql' with { type: 'text' }
-import m7 from '../../migrations/0007_status_history_triggers.sql' with { type: 'text' }
-import m8 from '../../migrations/0008_task_queue_by_dataset.sql' with { type: 'text' }
-import m9 from '../../migrations/0009_task_queue_dataset_triggers.sql' with { type: 'text' }
-import m10 from '../../migrations/0010_job_task_counts.sql' with { type: 'text' }
-import m11 from '../../migrations/0011_job_task_counts_triggers.sql' with { type: 'text' }
-import m12 from '../../migrations/0012_materialization.sql' with { type: 'text' }
-import m13 from '../../migrations/0013_lost_tasks.sql' with { type: 'text' }
-import m14 from '../../migrations/0014_pilot_tasks_triggers.sql' with { type: 'text' }
-import m15 from '../../migrations/0015_scheduler_changes.sql' with { type: 'text' }
-import m16 from '../../migrations/0016_scheduler_changes_trigger.sql' with { type: 'text' }
-import m17 from '../../migrations/0017_task_queue_job_active.sql' with { type: 'text' }
-import m18 from '../../migrations/0018_task_queue_job_active_triggers.sql' with { type: 'text' }
+import m6 from '../../migrations/0006_scheduler.sql' with { type: 'text' }
+import m7 from '../../migrations/0007_scheduler_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -28,17 +17,6 @@ export const migrationSql: Record<string, string> = {
   '0003_task_queue_claim_index': m3,
   '0004_task_queue_triggers': m4,
   '0005_drop_tasks_job_index': m5,
-  '0006_status_history': m6,
-  '0007_status_history_triggers': m7,
-  '0008_task_queue_by_dataset': m8,
-  '0009_task_queue_dataset_triggers': m9,
-  '0010_job_task_counts': m10,
-  '0011_job_task_counts_triggers': m11,
-  '0012_materialization': m12,
-  '0013_lost_tasks': m13,
-  '0014_pilot_tasks_triggers': m14,
-  '0015_scheduler_changes': m15,
-  '0016_scheduler_changes_trigger': m16,
-  '0017_task_queue_job_active': m17,
-  '0018_task_queue_job_active_triggers': m18,
+  '0006_scheduler': m6,
+  '0007_scheduler_triggers': m7,
 }

@@ -112,7 +112,8 @@ export const taskDepends = sqliteTable('task_depends', {
  */
 export const taskQueue = sqliteTable('task_queue', {
   taskId: text('task_id').primaryKey(),
-  datasetId: text('dataset_id'),
+  /** The task's dataset by its rowid, for the scheduler's claims, which walk one dataset's queued tasks at a time. */
+  dataset: integer('dataset'),
   /** 1 while the task's job is `processing`: the scheduler hands out only those (triggers on tasks and jobs keep it). */
   jobActive: integer('job_active').notNull().default(0),
   priority: real('priority').notNull(),
@@ -130,7 +131,7 @@ export const taskQueue = sqliteTable('task_queue', {
   // claim order, and the table row is read only for a task that is taken.
   index('task_queue_claim').on(sql`priority DESC`, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
   // The same within one dataset's tasks of processing jobs, for the scheduler's fair share (§6.2).
-  index('task_queue_active_claim').on(t.datasetId, t.jobActive, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
+  index('task_queue_active_claim').on(t.dataset, t.jobActive, t.seq, t.cpu, t.gpu, t.memory, t.disk, t.time, t.hasOther, t.taskId),
 ])
 
 /**

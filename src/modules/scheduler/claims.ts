@@ -10,7 +10,7 @@
  * No claim scans: the claimable datasets and their processing counts are read
  * once per shared transaction from the maintained `task_counts` (a few rows
  * per dataset) and kept up to date in memory by the claims of that
- * transaction; each dataset is probed along its (dataset_id, job_active = 1,
+ * transaction; each dataset is probed along its (dataset, job_active = 1,
  * seq) range of the covering queue index, which holds exactly the queued
  * tasks, marked by triggers with whether their job is processing.
  */
@@ -24,11 +24,10 @@ import { TASK_REF_COLUMNS, type TaskRef, type Transitions } from './transitions'
 
 /** A claimable dataset in claim order, with its processing count as claims go on. */
 interface Slot {
-  datasetId: string
+  /** The dataset's rowid: its key in task_queue, and its creation order (the last tie-break). */
+  dataset: number
   priority: number
   processing: number
-  /** The dataset's creation order, the last tie-break. */
-  created: number
 }
 
 interface Candidate {
@@ -40,29 +39,37 @@ interface Candidate {
 export type ClaimedTask = TaskRef & { doc: string }
 
 const CLAIMABLE = `
-  SELECT q.dataset_id AS datasetId, d.priority AS priority, d.rowid AS created,
+  SELECT d.rowid AS dataset, d.priority AS priority,
     coalesce((SELECT n FROM task_counts p WHERE p.dataset_id = q.dataset_id AND p.status = 'processing'), 0) AS processing
   FROM task_counts q JOIN datasets d ON d.dataset_id = q.dataset_id
   WHERE q.status = 'queued' AND q.n > 0 AND d.status IN ('processing', 'truncated')`
 // One dataset's queued tasks of processing jobs after `$after`, in creation
-// order, numeric requirements tested on the index (as the claim service's candidates).
+// order, numeric requirements tested on the index (as the claim service's
+// candidates). The unary + on the parameter is for speed: an equality between
+// an index column and a bare parameter costs SQLite about 5 µs more a probe
+// than one with a value or an expression (measured on bun:sqlite; the plan is the same).
 const CANDIDATES = `
   SELECT seq, task_id AS taskId, CASE WHEN has_other THEN requirements END AS other_requirements FROM task_queue
-  WHERE dataset_id = $datasetId AND job_active = 1 AND seq > $after
+  WHERE dataset = +$dataset AND job_active = 1 AND seq > $after
     AND (cpu IS NULL OR cpu <= $cpu) AND (gpu IS NULL OR gpu <= $gpu) AND (memory IS NULL OR memory <= $memory)
     AND (disk IS NULL OR disk <= $disk) AND (time IS NULL OR time <= $time)
   ORDER BY seq`
-/** A task a pilot claims leaves any other pilot's list: a pilot deleted later must not take it back from its new one. */
-const DELIST_ELSEWHERE = `
+/**
+ * A task a pilot claims leaves any other pilot's list: a pilot deleted later
+ * must not take it back from its new one. Most claimed tasks are on no list,
+ * which one index lookup tells.
+ */
+const LISTED = `SELECT 1 AS listed FROM pilot_tasks WHERE task_id = $taskId LIMIT 1`
+const DELIST = `
   UPDATE pilots SET doc = json_set(doc, '$.tasks', json((SELECT json_group_array(value) FROM json_each(pilots.doc, '$.tasks') WHERE value IS NOT $taskId)))
-  WHERE pilot_id IN (SELECT pilot_id FROM pilot_tasks WHERE task_id = $taskId) AND pilot_id IS NOT $pilotId`
+  WHERE pilot_id IN (SELECT pilot_id FROM pilot_tasks WHERE task_id = $taskId)`
 const MARK_PROCESSING = `
   UPDATE tasks SET doc = json_set(doc, '$.status', 'processing', '$.status_changed', $now, '$.instance_id', $instanceId)
   WHERE task_id = $taskId AND status = 'queued'
   RETURNING ${TASK_REF_COLUMNS}, doc`
 
 /** Fair order: higher priority first, then fewer processing, then the older dataset. */
-const before = (a: Slot, b: Slot) => b.priority - a.priority || a.processing - b.processing || a.created - b.created
+const before = (a: Slot, b: Slot) => b.priority - a.priority || a.processing - b.processing || a.dataset - b.dataset
 
 export class FairShareClaims {
   /** The claimable datasets in claim order, read at the first claim of a shared transaction. */
@@ -71,7 +78,8 @@ export class FairShareClaims {
   private readonly candidates: () => Statement<Candidate> = lazy(() => this.sqlite.prepare(CANDIDATES))
   private readonly markProcessing: () => Statement<ClaimedTask> = lazy(() => this.sqlite.prepare(MARK_PROCESSING))
   private readonly dropQueueRow: () => Statement = lazy(() => this.sqlite.prepare(`DELETE FROM task_queue WHERE task_id = $taskId`))
-  private readonly delistElsewhere: () => Statement = lazy(() => this.sqlite.prepare(DELIST_ELSEWHERE))
+  private readonly listed: () => Statement<{ listed: number }> = lazy(() => this.sqlite.prepare(LISTED))
+  private readonly delist: () => Statement = lazy(() => this.sqlite.prepare(DELIST))
   private readonly pilotExists: () => Statement<{ one: number }> = lazy(() => this.sqlite.prepare(`SELECT 1 AS one FROM pilots WHERE pilot_id = $pilotId`))
   // A claim is the pilot at work: its last_update is refreshed as a PUT of its tasks would.
   private readonly addToPilot: () => Statement = lazy(() =>
@@ -97,7 +105,7 @@ export class FairShareClaims {
     const claimed = this.take(numericBounds(offer), offer)
     if (!claimed) return undefined
     this.transitions.task(claimed, 'queued', 'processing', by)
-    this.delistElsewhere().run({ taskId: claimed.taskId, pilotId: pilotId ?? null })
+    if (this.listed().get({ taskId: claimed.taskId })) this.delist().run({ taskId: claimed.taskId })
     if (pilotId !== undefined) this.addToPilot().run({ pilotId, taskId: claimed.taskId, now: this.transitions.now() })
     return claimed.doc
   }
@@ -108,7 +116,8 @@ export class FairShareClaims {
       { name: 'claimable datasets', sql: CLAIMABLE },
       { name: 'candidates in a dataset', sql: CANDIDATES },
       { name: 'mark processing', sql: MARK_PROCESSING },
-      { name: 'delist elsewhere', sql: DELIST_ELSEWHERE },
+      { name: 'listed by a pilot', sql: LISTED },
+      { name: 'delist', sql: DELIST },
     ]
   }
 
@@ -121,7 +130,7 @@ export class FairShareClaims {
   private take(bounds: Record<NumericKey, number>, offer: Record<string, unknown>): ClaimedTask | undefined {
     const slots = (this.slots ??= this.claimable().all().sort(before))
     for (let i = 0; i < slots.length; i++) {
-      const claimed = this.takeFrom(slots[i]!.datasetId, bounds, offer)
+      const claimed = this.takeFrom(slots[i]!.dataset, bounds, offer)
       if (claimed) {
         this.countClaim(slots, i)
         return claimed
@@ -130,10 +139,10 @@ export class FairShareClaims {
     return undefined
   }
 
-  private takeFrom(datasetId: string, bounds: Record<NumericKey, number>, offer: Record<string, unknown>): ClaimedTask | undefined {
+  private takeFrom(dataset: number, bounds: Record<NumericKey, number>, offer: Record<string, unknown>): ClaimedTask | undefined {
     const verdicts = new Map<string, boolean>()
     for (let after = -1; ; ) {
-      const candidate = firstThatFits(this.candidates().iterate({ datasetId, after, ...bounds } as never), offer, verdicts)
+      const candidate = firstThatFits(this.candidates().iterate({ dataset, after, ...bounds } as never), offer, verdicts)
       if (!candidate) return undefined
       const claimed = this.markProcessing().get({ taskId: candidate.taskId, now: this.transitions.now(), instanceId: newId() })
       if (claimed) return claimed

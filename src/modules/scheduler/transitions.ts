@@ -106,6 +106,8 @@ const EVICT = `
   WHERE task_id = $taskId AND status = 'processing'
   RETURNING ${TASK_REF_COLUMNS}`
 
+/** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
+const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
 /** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
 const BLOCKING = ['failed', 'suspended']
 
@@ -206,7 +208,8 @@ export class Transitions {
     // A reset task moves on even when it was reset already (left so by the scheduler being off).
     if (to === 'reset') this.retry(task, failure)
     if (from === to) return
-    this.touchedJobs!.add(task.jobId)
+    // Between two statuses that are active whatever the task waits for, the job's status cannot change.
+    if (!(STEADILY_ACTIVE.includes(from) && STEADILY_ACTIVE.includes(to))) this.touchedJobs!.add(task.jobId)
     if (BLOCKING.includes(from) || BLOCKING.includes(to)) {
       // Tasks of other jobs waiting for this one may be blocked, or free, now.
       for (const { jobId } of this.jobsDownstream().all({ taskId: task.taskId, jobId: task.jobId })) this.touchedJobs!.add(jobId)
