@@ -23,6 +23,7 @@ import { FairShareClaims } from '../src/modules/scheduler/claims'
 import { RollUp } from '../src/modules/scheduler/rollup'
 import { Materializer } from '../src/modules/scheduler/materializer'
 import { Sweep } from '../src/modules/scheduler/sweep'
+import { Retries } from '../src/modules/scheduler/retries'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -137,7 +138,7 @@ describe('query plans', () => {
   })
 
   test("the scheduler's claims and follow-ups: indexed, no scan of tasks, the queue or the counts", () => {
-    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck(), ...Sweep.queriesForPlanCheck()]
+    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck(), ...Sweep.queriesForPlanCheck(), ...Retries.queriesForPlanCheck()]
     for (const { name, sql } of queries) {
       const steps = plan(sql)
       for (const step of steps) {

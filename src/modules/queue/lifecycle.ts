@@ -12,7 +12,8 @@ import { GroupCommit } from '../../db/group-commit'
 import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
-import { taskRefOf, type FailureReport, type Transitions } from '../scheduler/transitions'
+import { taskRefOf, type FailureReport } from '../scheduler/refs'
+import type { Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 
 type ChangedRow = { rowid: number; task_id: string; dataset_id: string; job_id: string; doc: string }

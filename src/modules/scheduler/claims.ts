@@ -20,7 +20,8 @@ import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
 import { firstThatFits, numericBounds, type NumericKey } from '../queue/requirements'
-import { TASK_REF_COLUMNS, type TaskRef, type Transitions } from './transitions'
+import { TASK_REF_COLUMNS, type TaskRef } from './refs'
+import type { Transitions } from './transitions'
 
 /** A claimable dataset in claim order, with its processing count as claims go on. */
 interface Slot {
@@ -140,6 +141,7 @@ export class FairShareClaims {
   }
 
   private takeFrom(dataset: number, bounds: Record<NumericKey, number>, offer: Record<string, unknown>): ClaimedTask | undefined {
+    // Shared by the probes of one claim: the same requirements text is judged once.
     const verdicts = new Map<string, boolean>()
     for (let after = -1; ; ) {
       const candidate = firstThatFits(this.candidates().iterate({ dataset, after, ...bounds } as never), offer, verdicts)

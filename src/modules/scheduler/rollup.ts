@@ -9,7 +9,7 @@ import type { Database, Statement } from 'bun:sqlite'
 import { lazy } from '../../db/lazy'
 import type { ServerReason } from '../history/reasons'
 import type { HistoryService } from '../history/service'
-import type { DatasetRef, JobRef } from './transitions'
+import type { DatasetRef, JobRef } from './refs'
 
 export interface Change<Ref> {
   ref: Ref

@@ -17,33 +17,9 @@ import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
 import type { ServerReason } from '../history/reasons'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
+import { TASK_REF_COLUMNS, type DatasetRef, type FailureReport, type JobRef, type TaskRef } from './refs'
+import { Retries, type Step } from './retries'
 import { RollUp } from './rollup'
-
-/** A task whose status changed, as the statement that changed it returns it. */
-export interface TaskRef {
-  rowid: number
-  taskId: string
-  datasetId: string
-  jobId: string
-}
-
-export interface JobRef {
-  rowid: number
-  jobId: string
-  datasetId: string
-}
-
-export interface DatasetRef {
-  rowid: number
-  datasetId: string
-}
-
-/** What the reset action reports with a failure (§6.3). */
-export interface FailureReport {
-  reason?: string
-  /** What the task used, e.g. `{"memory": 3.1}`. */
-  resources?: Record<string, unknown>
-}
 
 export interface SchedulerOptions {
   /** The scheduler of §6 is on. */
@@ -53,20 +29,6 @@ export interface SchedulerOptions {
   /** The time every status change is stamped with. */
   clock: Clock
 }
-
-/** The requirements a task's used resources can raise, to 1.5 × what was used. */
-const RAISED_BY_USE = ['memory', 'disk', 'time'] as const
-
-/** A task's ref from a row keyed by its SQL column names. */
-export const taskRefOf = (row: { rowid: number; task_id: string; dataset_id: string; job_id: string }): TaskRef => ({
-  rowid: row.rowid,
-  taskId: row.task_id,
-  datasetId: row.dataset_id,
-  jobId: row.job_id,
-})
-
-/** The columns a task statement returns as its TaskRef. */
-export const TASK_REF_COLUMNS = 'rowid, task_id AS taskId, dataset_id AS datasetId, job_id AS jobId'
 
 /** A task is ready when every task it depends on exists and is complete (`$taskId`: the task). */
 const READY = `NOT EXISTS (
@@ -99,13 +61,6 @@ const JOBS_DOWNSTREAM = `
   SELECT t.job_id AS jobId FROM downstream JOIN tasks t ON t.task_id = downstream.task_id
   WHERE t.job_id IS NOT $jobId AND t.job_id IS NOT NULL`
 
-/** A processing task taken back from its pilot (§6.4): reset, one more eviction, no failure counted. */
-const EVICT = `
-  UPDATE tasks SET doc = json_set(doc, '$.status', 'reset', '$.status_changed', $now,
-    '$.evictions', coalesce(json_extract(doc, '$.evictions'), 0) + 1)
-  WHERE task_id = $taskId AND status = 'processing'
-  RETURNING ${TASK_REF_COLUMNS}`
-
 /** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
 const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
 /** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
@@ -120,25 +75,8 @@ export class Transitions {
   )
   private readonly queueIfReady: () => Statement<TaskRef & { hasDepends: number }> = lazy(() => this.sqlite.prepare(QUEUE_IF_READY))
   private readonly queueReadyDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(QUEUE_READY_DEPENDENTS))
-  private readonly retryState: () => Statement<{ failures: number; requirements: string | null; maxFailures: unknown; debug: unknown }> = lazy(() =>
-    this.sqlite.prepare(`
-      SELECT coalesce(json_extract(t.doc, '$.failures'), 0) AS failures,
-        CASE WHEN json_type(t.doc, '$.requirements') = 'object' THEN json_extract(t.doc, '$.requirements') END AS requirements,
-        json_extract(d.doc, '$.max_failures') AS maxFailures, json_extract(d.doc, '$.debug') AS debug
-      FROM tasks t LEFT JOIN datasets d ON d.dataset_id = t.dataset_id WHERE t.task_id = $taskId`),
-  )
-  private readonly moveOn: () => Statement = lazy(() =>
-    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now) WHERE task_id = $taskId`),
-  )
-  private readonly moveOnReported: () => Statement = lazy(() =>
-    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now, '$.failure_reason', $reason) WHERE task_id = $taskId`),
-  )
-  private readonly setRequirements: () => Statement = lazy(() =>
-    this.sqlite.prepare(`UPDATE tasks SET doc = json_set(doc, '$.requirements', json($requirements)) WHERE task_id = $taskId`),
-  )
   private readonly unqueueDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(UNQUEUE_DEPENDENTS))
   private readonly jobsDownstream: () => Statement<{ jobId: string }> = lazy(() => this.sqlite.prepare(JOBS_DOWNSTREAM))
-  private readonly evictQuery: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(EVICT))
   private readonly claimOf: () => Statement<{ status: string; instanceId: unknown }> = lazy(() =>
     this.sqlite.prepare(`SELECT status, json_extract(doc, '$.instance_id') AS instanceId FROM tasks WHERE task_id = $taskId`),
   )
@@ -147,8 +85,8 @@ export class Transitions {
   readonly scheduling: boolean
   /** The app's clock (tests set it). */
   readonly clock: Clock
-  private readonly maxFailures: number
   private readonly rollUp: RollUp
+  private readonly retries: Retries
   /** The jobs whose tasks changed in the report being followed, rolled up once it is. */
   private touchedJobs: Set<string> | undefined
   /** Told when a dataset may have jobs to make: resumed, a job finished, more jobs submitted (the materializer listens). */
@@ -162,8 +100,8 @@ export class Transitions {
     this.sqlite = db.$client
     this.scheduling = options.scheduling
     this.clock = options.clock
-    this.maxFailures = options.maxFailures
     this.rollUp = new RollUp(this.sqlite, history, () => this.now())
+    this.retries = new Retries(this.sqlite, options.maxFailures, () => this.now())
   }
 
   /** The time a status change made now is stamped with (`status_changed`, `last_update`), in IceProd's form. */
@@ -205,8 +143,19 @@ export class Transitions {
 
   private taskChanged(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
     if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
-    // A reset task moves on even when it was reset already (left so by the scheduler being off).
-    if (to === 'reset') this.retry(task, failure)
+    // A reset task moves on (§6.3), even one reset already (left so by the scheduler being off).
+    if (to === 'reset') return this.follow(task, from, this.retried(task, this.retries.moveOn(task.taskId, failure)))
+    this.follow(task, from, to)
+  }
+
+  /** Records a reset task's steps; where it ended. */
+  private retried(task: TaskRef, steps: Step[]): string {
+    for (const step of steps) this.history.record({ kind: 'task', subject: task.rowid, from: step.from, to: step.to, by: SERVER, reason: step.reason })
+    return steps.at(-1)?.to ?? 'reset'
+  }
+
+  /** What a task going `from` → `to` calls for: its job's roll-up, its dependents, its queueing. */
+  private follow(task: TaskRef, from: string, to: string): void {
     if (from === to) return
     // Between two statuses that are active whatever the task waits for, the job's status cannot change.
     if (!(STEADILY_ACTIVE.includes(from) && STEADILY_ACTIVE.includes(to))) this.touchedJobs!.add(task.jobId)
@@ -214,48 +163,20 @@ export class Transitions {
       // Tasks of other jobs waiting for this one may be blocked, or free, now.
       for (const { jobId } of this.jobsDownstream().all({ taskId: task.taskId, jobId: task.jobId })) this.touchedJobs!.add(jobId)
     }
-    const now = this.now()
     if (to === 'complete') {
-      for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now })) {
+      for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now: this.now() })) {
         this.taskChanged(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
       }
     }
     if (from === 'complete') {
-      for (const dependent of this.unqueueDependents().all({ taskId: task.taskId, now })) {
+      for (const dependent of this.unqueueDependents().all({ taskId: task.taskId, now: this.now() })) {
         this.taskChanged(dependent, 'queued', 'waiting', SERVER, 'a dependency runs again')
       }
     }
     if (to === 'waiting') {
-      const queued = this.queueIfReady().get({ taskId: task.taskId, now })
+      const queued = this.queueIfReady().get({ taskId: task.taskId, now: this.now() })
       if (queued) this.taskChanged(queued, 'waiting', 'queued', SERVER, queued.hasDepends ? 'dependencies complete' : 'no dependencies')
     }
-  }
-
-  /**
-   * §6.3: a reset task fails when its failures exceed its dataset's
-   * `max_failures`, is suspended in a `debug` dataset, else waits to run again
-   * (and is queued when ready). A reported reason becomes its
-   * `failure_reason`; used resources above its memory, disk or time
-   * requirements raise them to 1.5 × the use.
-   */
-  private retry(task: TaskRef, failure: FailureReport | undefined): void {
-    const state = this.retryState().get({ taskId: task.taskId })
-    if (!state) return
-    const limit = typeof state.maxFailures === 'number' && state.maxFailures >= 0 ? state.maxFailures : this.maxFailures
-    const [next, why] =
-      state.failures > limit ? ['failed', 'failures exceed max_failures'] as const
-      : state.debug === 1 ? ['suspended', 'dataset in debug mode'] as const
-      : ['waiting', 'retry after reset'] as const
-    const now = this.now()
-    if (failure) {
-      // Before the status moves on, so that the queue row it may get has the new requirements.
-      const raised = raisedByUse(state.requirements === null ? {} : (JSON.parse(state.requirements) as Record<string, unknown>), failure.resources)
-      if (raised) this.setRequirements().run({ taskId: task.taskId, requirements: JSON.stringify(raised) })
-      this.moveOnReported().run({ taskId: task.taskId, status: next, now, reason: failure.reason ?? null })
-    } else {
-      this.moveOn().run({ taskId: task.taskId, status: next, now })
-    }
-    this.taskChanged(task, 'reset', next, SERVER, why)
   }
 
   /**
@@ -268,9 +189,12 @@ export class Transitions {
     if (!this.scheduling) return 0
     let evicted = 0
     for (const taskId of taskIds) {
-      const task = this.evictQuery().get({ taskId, now: this.now() })
-      if (!task) continue
-      this.task(task, 'processing', 'reset', SERVER, reason)
+      const taken = this.retries.evict(taskId)
+      if (!taken) continue
+      this.rollingUp(() => {
+        this.history.record({ kind: 'task', subject: taken.task.rowid, from: 'processing', to: 'reset', by: SERVER, reason })
+        this.follow(taken.task, 'processing', this.retried(taken.task, taken.steps))
+      })
       evicted++
     }
     return evicted
@@ -315,7 +239,6 @@ export class Transitions {
       { name: 'queue if ready', sql: QUEUE_IF_READY },
       { name: 'queue ready dependents', sql: QUEUE_READY_DEPENDENTS },
       { name: 'unqueue dependents', sql: UNQUEUE_DEPENDENTS },
-      { name: 'evict', sql: EVICT },
       { name: 'jobs downstream', sql: JOBS_DOWNSTREAM },
     ]
   }
@@ -346,18 +269,3 @@ export class Transitions {
   }
 }
 
-/**
- * The requirements with each of memory, disk and time that `used` exceeds
- * raised to 1.5 × the use (a missing or null one counts as 0, one that is not
- * a number is left alone); undefined when none is exceeded.
- */
-function raisedByUse(requirements: Record<string, unknown>, used: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!used) return undefined
-  let raised: Record<string, unknown> | undefined
-  for (const key of RAISED_BY_USE) {
-    const use = used[key]
-    const stated = requirements[key] ?? 0
-    if (typeof use === 'number' && typeof stated === 'number' && use > stated) (raised ??= { ...requirements })[key] = 1.5 * use
-  }
-  return raised
-}
