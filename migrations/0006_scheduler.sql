@@ -22,6 +22,12 @@ CREATE TABLE `pilot_tasks` (
 );
 --> statement-breakpoint
 CREATE INDEX `pilot_tasks_pilot` ON `pilot_tasks` (`pilot_id`);--> statement-breakpoint
+CREATE TABLE `processing_since` (
+	`since` text NOT NULL,
+	`task_id` text NOT NULL,
+	PRIMARY KEY(`since`, `task_id`)
+);
+--> statement-breakpoint
 CREATE TABLE `scheduler_changes` (
 	`kind` integer NOT NULL,
 	`to_status` integer NOT NULL,
@@ -49,7 +55,5 @@ CREATE INDEX `pilots_last_update` ON `pilots` (`last_update`);--> statement-brea
 ALTER TABLE `task_queue` ADD `dataset` integer;--> statement-breakpoint
 ALTER TABLE `task_queue` ADD `job_active` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 CREATE INDEX `task_queue_active_claim` ON `task_queue` (`dataset`,`job_active`,`seq`,`cpu`,`gpu`,`memory`,`disk`,`time`,`has_other`,`task_id`);--> statement-breakpoint
-ALTER TABLE `tasks` ADD `status_changed` text GENERATED ALWAYS AS (json_extract(doc, '$.status_changed')) VIRTUAL;--> statement-breakpoint
-CREATE INDEX `tasks_processing_since` ON `tasks` (`status_changed`) WHERE status = 'processing';--> statement-breakpoint
 CREATE INDEX `task_counts_status` ON `task_counts` (`status`,`dataset_id`);--> statement-breakpoint
 CREATE INDEX `task_depends_on` ON `task_depends` (`depends_on`);

@@ -166,3 +166,27 @@ CREATE TRIGGER `scheduler_changes_count` AFTER INSERT ON `status_history`
   INSERT INTO `scheduler_changes` (`kind`, `to_status`, `reason_code`, `n`) VALUES (new.kind, new.to_status, coalesce(new.reason_code, -1), 1)
     ON CONFLICT (`kind`, `to_status`, `reason_code`) DO UPDATE SET `n` = `n` + 1;
 END;
+--> statement-breakpoint
+-- processing_since holds (status_changed, task_id) of exactly the processing tasks, whatever statement changed them.
+INSERT INTO `processing_since` (`since`, `task_id`)
+  SELECT coalesce(json_extract(doc, '$.status_changed'), ''), task_id FROM tasks WHERE status = 'processing';
+--> statement-breakpoint
+CREATE TRIGGER `processing_since_insert` AFTER INSERT ON `tasks`
+  WHEN new.status = 'processing' BEGIN
+  INSERT OR REPLACE INTO `processing_since` (`since`, `task_id`) VALUES (coalesce(json_extract(new.doc, '$.status_changed'), ''), new.task_id);
+END;
+--> statement-breakpoint
+-- Entering or leaving processing, or a processing task whose status_changed changed.
+CREATE TRIGGER `processing_since_update` AFTER UPDATE ON `tasks`
+  WHEN (old.status IS 'processing') IS NOT (new.status IS 'processing')
+    OR (new.status IS 'processing' AND json_extract(old.doc, '$.status_changed') IS NOT json_extract(new.doc, '$.status_changed')) BEGIN
+  DELETE FROM `processing_since` WHERE old.status IS 'processing'
+    AND `since` = coalesce(json_extract(old.doc, '$.status_changed'), '') AND `task_id` = old.task_id;
+  INSERT OR REPLACE INTO `processing_since` (`since`, `task_id`)
+    SELECT coalesce(json_extract(new.doc, '$.status_changed'), ''), new.task_id WHERE new.status IS 'processing';
+END;
+--> statement-breakpoint
+CREATE TRIGGER `processing_since_delete` AFTER DELETE ON `tasks`
+  WHEN old.status = 'processing' BEGIN
+  DELETE FROM `processing_since` WHERE `since` = coalesce(json_extract(old.doc, '$.status_changed'), '') AND `task_id` = old.task_id;
+END;

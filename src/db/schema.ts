@@ -78,7 +78,6 @@ export const tasks = sqliteTable('tasks', {
   status: text('status').generatedAlwaysAs(fromDoc('status'), stored),
   gridId: text('grid_id').generatedAlwaysAs(fromDoc('grid_id'), stored),
   doc: docColumn(),
-  statusChanged: text('status_changed').generatedAlwaysAs(fromDoc('status_changed'), virtual),
 }, (t) => [
   // Entries for one dataset are in rowid (creation) order: lists stream without sorting.
   // A job's tasks are found by (dataset_id, job_index), which a job's id
@@ -89,9 +88,20 @@ export const tasks = sqliteTable('tasks', {
   index('tasks_dataset_job_index').on(t.datasetId, t.jobIndex),
   index('tasks_dataset_grid').on(t.datasetId, t.gridId).where(sql`grid_id IS NOT NULL`),
   index('tasks_status').on(t.status),
-  // The processing tasks by when they started, for the scheduler's sweep of lost tasks (§6.4).
-  index('tasks_processing_since').on(t.statusChanged).where(sql`status = 'processing'`),
 ])
+
+/**
+ * The processing tasks by when they started (their `status_changed`), kept by
+ * triggers on `tasks` (see the scheduler triggers migration), for the
+ * scheduler's sweep of lost tasks (§6.4): its key is the whole row, so the
+ * sweep reads old processing tasks from the index alone, going on after the
+ * last one it saw. (An index on the tasks themselves could not serve: SQLite
+ * reads the task row for a generated column's value even when an index has it.)
+ */
+export const processingSince = sqliteTable('processing_since', {
+  since: text('since').notNull(),
+  taskId: text('task_id').notNull(),
+}, (t) => [primaryKey({ columns: [t.since, t.taskId] })])
 
 /**
  * A task's `depends` list, one row per dependency, for the queue's readiness

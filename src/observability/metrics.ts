@@ -113,7 +113,7 @@ function requestDurations({ Histogram }: PromClient) {
 /** What the scheduler has done since start, as it keeps count in memory. */
 export interface SchedulerReadings {
   made: { jobs: number; tasks: number }
-  sweeps: { sweeps: number; last: { seconds: number } | undefined }
+  sweeps: { sweeps: number; last: { seconds: number; longestStepSeconds: number } | undefined }
 }
 
 /** Resource kinds, statuses and reasons as the history stores them (codes), for the changes counter's labels. */
@@ -282,6 +282,14 @@ export class Metrics {
       registers,
       collect() {
         this.set(readings.sweeps.last?.seconds ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'iceprod_scheduler_last_sweep_longest_step_seconds',
+      help: "The last sweep's longest transaction: the longest a request could wait behind the sweep",
+      registers,
+      collect() {
+        this.set(readings.sweeps.last?.longestStepSeconds ?? 0)
       },
     })
   }

@@ -5,8 +5,9 @@
  * that started more than `graceSeconds` ago is reset (evictions + 1).
  *
  * Neither step scans: stale pilots come from the index on their last_update,
- * old processing tasks from the partial index of processing tasks by
- * status_changed, whether a pilot lists a task from pilot_tasks. The work is
+ * old processing tasks from `processing_since` (the processing tasks by
+ * status_changed), read on from the last entry seen, whether a pilot lists a
+ * task from pilot_tasks. The work is
  * done in short transactions (a few milliseconds each, at most a few hundred
  * rows) with a turn of the event loop between them, so requests go on being
  * answered during a sweep.
@@ -28,11 +29,12 @@ export interface SweepOptions {
   clock: Clock
 }
 
-/** What one sweep did, and how long it took. */
+/** What one sweep did, how long it took, and its longest transaction (the longest a request could wait behind it). */
 export interface SweepOutcome {
   pilotsDeleted: number
   tasksReset: number
   seconds: number
+  longestStepSeconds: number
 }
 
 /** Rows one transaction looks at, at most. */
@@ -42,7 +44,6 @@ const SLICE_MS = 4
 
 interface OldTask {
   since: string
-  seq: number
   taskId: string
   listed: number
 }
@@ -51,13 +52,12 @@ const SQL = {
   stalePilots: `SELECT pilot_id AS pilotId FROM pilots WHERE last_update < $cutoff ORDER BY last_update LIMIT $limit`,
   tasksOf: `SELECT task_id AS taskId FROM pilot_tasks WHERE pilot_id = $pilotId`,
   deletePilot: `DELETE FROM pilots WHERE pilot_id = $pilotId`,
-  // Along the partial index, after the last row looked at: (status_changed, rowid) is its order.
+  // In key order, after the last entry looked at.
   oldProcessing: `
-    SELECT t.status_changed AS since, t.rowid AS seq, t.task_id AS taskId,
-      EXISTS (SELECT 1 FROM pilot_tasks p WHERE p.task_id = t.task_id) AS listed
-    FROM tasks t INDEXED BY tasks_processing_since
-    WHERE t.status = 'processing' AND t.status_changed < $cutoff AND (t.status_changed, t.rowid) > ($since, $seq)
-    ORDER BY t.status_changed, t.rowid LIMIT $limit`,
+    SELECT s.since, s.task_id AS taskId, EXISTS (SELECT 1 FROM pilot_tasks p WHERE p.task_id = s.task_id) AS listed
+    FROM processing_since s
+    WHERE s.since < $cutoff AND (s.since, s.task_id) > ($since, $taskId)
+    ORDER BY s.since, s.task_id LIMIT $limit`,
 }
 
 export class Sweep {
@@ -101,13 +101,13 @@ export class Sweep {
   private async sweep(): Promise<SweepOutcome> {
     const started = performance.now()
     const now = this.options.clock()
-    const outcome: SweepOutcome = { pilotsDeleted: 0, tasksReset: 0, seconds: 0 }
+    const outcome: SweepOutcome = { pilotsDeleted: 0, tasksReset: 0, seconds: 0, longestStepSeconds: 0 }
     if (this.options.pilotTimeoutSeconds > 0) {
       const cutoff = timestamp(now - this.options.pilotTimeoutSeconds * 1000)
       while (!this.stopped && (await this.deleteStalePilots(cutoff, outcome))) await nextTurn()
     }
     const cutoff = timestamp(now - this.options.graceSeconds * 1000)
-    const after = { since: '', seq: 0 }
+    const after = { since: '', taskId: '' }
     while (!this.stopped && (await this.resetLostTasks(cutoff, after, outcome))) await nextTurn()
     outcome.seconds = (performance.now() - started) / 1000
     this.done.sweeps++
@@ -115,10 +115,21 @@ export class Sweep {
     return outcome
   }
 
+  /**
+   * One transaction of the sweep; `work` is given the time it began (its
+   * slice is counted from there) and says whether there may be more. The
+   * longest one, from its start to its commit, is kept in the outcome.
+   */
+  private async transaction(outcome: SweepOutcome, work: (began: number) => boolean): Promise<boolean> {
+    let began = 0
+    const more = await writeTx(this.db, () => work((began = performance.now())))
+    outcome.longestStepSeconds = Math.max(outcome.longestStepSeconds, (performance.now() - began) / 1000)
+    return more
+  }
+
   /** One transaction's worth of stale pilots deleted with their tasks reset; whether there may be more. */
   private deleteStalePilots(cutoff: string, outcome: SweepOutcome): Promise<boolean> {
-    return writeTx(this.db, () => {
-      const started = performance.now()
+    return this.transaction(outcome, (started) => {
       const stale = this.stalePilots().all({ cutoff, limit: ROWS_PER_TRANSACTION })
       for (const { pilotId } of stale) {
         const taskIds = this.tasksOf().all({ pilotId }).map((row) => row.taskId)
@@ -132,13 +143,12 @@ export class Sweep {
   }
 
   /** One transaction's worth of old processing tasks looked at, the unlisted ones reset; whether there may be more. */
-  private resetLostTasks(cutoff: string, after: { since: string; seq: number }, outcome: SweepOutcome): Promise<boolean> {
-    return writeTx(this.db, () => {
-      const started = performance.now()
-      const old = this.oldProcessing().all({ cutoff, since: after.since, seq: after.seq, limit: ROWS_PER_TRANSACTION })
+  private resetLostTasks(cutoff: string, after: { since: string; taskId: string }, outcome: SweepOutcome): Promise<boolean> {
+    return this.transaction(outcome, (started) => {
+      const old = this.oldProcessing().all({ cutoff, since: after.since, taskId: after.taskId, limit: ROWS_PER_TRANSACTION })
       for (const task of old) {
         after.since = task.since
-        after.seq = task.seq
+        after.taskId = task.taskId
         if (!task.listed) outcome.tasksReset += this.transitions.evict([task.taskId], 'lost: no pilot lists it')
         if (performance.now() - started > SLICE_MS) return true
       }
