@@ -5,7 +5,7 @@
  */
 import { createApp, type AppOptions } from './app'
 import type { Config } from './config'
-import { startBackgroundCheckpoints, walSize } from './db'
+import { deferInlineCheckpoints, inlineCheckpoints, startBackgroundCheckpoints, walSize } from './db'
 
 export interface RunningServer {
   /** The address actually listened on (port 0 picks a free port). */
@@ -29,7 +29,7 @@ export class ListenError extends Error {
 }
 
 /** How often a server that has not written yet looks whether it has. */
-const FIRST_WRITE_POLL_MS = 100
+const FIRST_WRITE_POLL_MS = 1000
 
 /** Builds the app and listens; the caller decides when to stop. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
@@ -62,10 +62,12 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     process.stderr.write(`iceprod-rest: new database ${config.db}; admin token (user "admin"):\n${firstToken}\n`)
   }
   // The checkpoint worker starts once the write-ahead log has something in it,
-  // within 100 ms of the first write: it adds nothing to start-up, and a server
-  // that only reads never pays for the worker's memory. Until then (or if it
-  // cannot start) SQLite checkpoints inline as usual, every 4 MiB of WAL, each
-  // checkpoint an fsync on the request path.
+  // at least a second after the server answers: it adds nothing to start-up,
+  // and a server that only reads never pays for the worker's memory. Until
+  // then SQLite checkpoints inline only at the backstop: at its default of
+  // every 4 MiB of WAL, a busy first second would put an fsync on the request
+  // path again and again. If the worker cannot start, inline checkpoints as usual.
+  deferInlineCheckpoints(built.ctx.sqlite)
   let checkpoints: Promise<() => Promise<void>> | undefined
   const firstWritePoll = setInterval(() => {
     if (walSize(config.db) === 0) return
@@ -77,6 +79,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
       },
       (error) => {
         built.log.warn({ err: error }, 'background checkpoints unavailable; checkpointing inline')
+        inlineCheckpoints(built.ctx.sqlite)
         return async () => {}
       },
     )

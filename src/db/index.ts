@@ -130,6 +130,16 @@ export function databaseWriteHealth(db: Db): WriteHealth {
   return writeHealth(db.$client)
 }
 
+/** Inline checkpoints only at the backstop, for a server whose checkpoint worker is about to start. */
+export function deferInlineCheckpoints(sqlite: Database): void {
+  sqlite.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
+}
+
+/** Inline checkpoints as SQLite makes them by default, every 1,000 WAL pages. */
+export function inlineCheckpoints(sqlite: Database): void {
+  sqlite.exec('PRAGMA wal_autocheckpoint = 1000')
+}
+
 /** How often the worker checkpoints. */
 const CHECKPOINT_INTERVAL_MS = 200
 /** Inline checkpoints stay on as a backstop, far out, should the worker fall behind. */
@@ -171,7 +181,7 @@ export async function startBackgroundCheckpoints(sqlite: Database, path: string,
     worker.terminate()
     throw error
   }
-  sqlite.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
+  deferInlineCheckpoints(sqlite)
   return async () => {
     // Held while stopping: otherwise nothing may keep the process alive until the worker answers.
     worker.ref()
