@@ -41,17 +41,18 @@ const QUEUE_IF_READY = `
   RETURNING ${TASK_REF_COLUMNS}, EXISTS (SELECT 1 FROM task_depends WHERE task_id = $taskId) AS hasDepends`
 /**
  * The waiting tasks that depend on a task just completed, and nothing else
- * now; found through task_depends (the unary + keeps SQLite from walking every
- * waiting task on the status index instead).
+ * now; found through task_depends (the unary + on status keeps SQLite from
+ * walking every waiting task on the status index instead; the one on the
+ * parameter saves a few microseconds, as for the claims' probe in claims.ts).
  */
 const QUEUE_READY_DEPENDENTS = `
   UPDATE tasks SET doc = ${SET_QUEUED}
-  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = $taskId) AND +status = 'waiting' AND ${READY}
+  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = +$taskId) AND +status = 'waiting' AND ${READY}
   RETURNING ${TASK_REF_COLUMNS}`
 /** The queued tasks that depend on a task that runs again (see QUEUE_READY_DEPENDENTS for the +). */
 const UNQUEUE_DEPENDENTS = `
   UPDATE tasks SET doc = json_set(doc, '$.status', 'waiting', '$.status_changed', $now)
-  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = $taskId) AND +status = 'queued'
+  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = +$taskId) AND +status = 'queued'
   RETURNING ${TASK_REF_COLUMNS}`
 /** The jobs of the tasks that wait, directly or not, for a task (other than its own job). */
 const JOBS_DOWNSTREAM = `
