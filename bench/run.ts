@@ -11,7 +11,8 @@ const USAGE = `Runs the benchmark targets one after another (they each need the 
 Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...] [--quiet-wait S]
   --quick  smaller databases and shorter runs (a smoke run)
   --soak   also run bench/soak.ts
-  --only   a comma-separated subset of: lookup, claims, counts, big-list, first-page, creation, startup, observability, lock-contention, soak
+  --only   a comma-separated subset of: lookup, claims, counts, big-list, first-page, creation, startup, observability,
+           lock-contention, materialization, scheduler-claims, completions, sweep, soak
   --quiet-wait S  before each target, wait up to S seconds (default 120) for
            the shared machine to be nearly idle; 0 starts at once
 Most targets load the servers with wrk, which must be installed.`
@@ -48,6 +49,10 @@ const targets: Target[] = [
   { name: 'startup', script: 'bench/startup.ts', wrk: false },
   { name: 'observability', script: 'bench/observability.ts', wrk: true },
   { name: 'lock-contention', script: 'bench/lock-contention.ts', wrk: false },
+  { name: 'materialization', script: 'bench/materialization.ts', wrk: false },
+  { name: 'scheduler-claims', script: 'bench/scheduler-claims.ts', wrk: true },
+  { name: 'completions', script: 'bench/completions.ts', wrk: true },
+  { name: 'sweep', script: 'bench/sweep.ts', wrk: false },
 ]
 if (values.soak) targets.push({ name: 'soak', script: 'bench/soak.ts', wrk: false })
 const only = values.only?.split(',').map((s) => s.trim())

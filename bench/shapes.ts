@@ -40,3 +40,50 @@ export function oneBigDataset(quick: boolean): CachedSeed {
 
 /** Queued tasks in `oneBigDataset(quick)`. */
 export const queuedIn = (quick: boolean) => (quick ? 20_000 : 100_000)
+
+/**
+ * The scheduler's claims target (bench/scheduler-claims.ts): one dataset of
+ * 1M tasks (200k with `quick`) as in oneBigDataset, but every job processing,
+ * so that the scheduler may hand out each of its 100k (20k) queued tasks as
+ * the queue without the scheduler does.
+ */
+export function oneActiveDataset(quick: boolean): CachedSeed {
+  return seedCached(quick ? 'one-active-dataset-200k' : 'one-active-dataset-1m', {
+    datasets: 1,
+    jobsPerDataset: quick ? 2_000 : 10_000,
+    tasksPerJob: 100,
+    status: (i) => {
+      const r = i % 10
+      if (r === 0) return 'queued'
+      if (r <= 4) return 'waiting'
+      if (r <= 6) return 'complete'
+      if (r === 7) return 'failed'
+      if (r === 8) return 'suspended'
+      return 'idle'
+    },
+  })
+}
+
+/**
+ * The completions target (bench/completions.ts): one dataset of 200,000 jobs
+ * (20,000 with `quick`) of two tasks. Every first task is processing; in even
+ * jobs the second waits for it (completing the first queues it), in odd jobs
+ * the second is complete already (completing the first completes the job).
+ */
+export function pairsDataset(quick: boolean): CachedSeed {
+  return seedCached(
+    quick ? 'pairs-40k' : 'pairs-400k',
+    {
+      datasets: 1,
+      jobsPerDataset: quick ? 20_000 : 200_000,
+      tasksPerJob: 2,
+      status: (i) => (i % 2 === 0 ? 'processing' : Math.floor(i / 2) % 2 === 0 ? 'waiting' : 'complete'),
+    },
+    // Through the tasks triggers, as an API update would: task_depends follows.
+    (sqlite) => {
+      sqlite.run(`UPDATE tasks SET doc = json_set(doc, '$.depends', json_array(
+        (SELECT p.task_id FROM tasks p WHERE p.dataset_id = tasks.dataset_id AND p.job_index = tasks.job_index AND p.task_index = 0)))
+        WHERE status = 'waiting'`)
+    },
+  )
+}

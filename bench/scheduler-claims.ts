@@ -1,0 +1,104 @@
+/**
+ * Scheduler target — claims with the scheduler on against the same server
+ * with ICEPROD_SCHEDULER=off, in the same run: POST /task_actions/process from
+ * 32 concurrent pilots, 100k queued tasks among the 1M tasks of one dataset
+ * whose jobs are all processing (so both modes may hand out every one).
+ * Goals: on ≥ 90% of off, on ≥ 5,000 claims/s, claim p99 ≤ 50 ms.
+ *
+ * wrk -t1 -c32 for 6 s, off/on/off/on…, each run on a fresh copy of the
+ * seeded database (flushed to disk first: see copyDatabase), medians. After
+ * every run the database must hold as many processing tasks as the 200s wrk
+ * counted (plus at most the 32 answers in flight when it stopped), and
+ * processing + still queued = queued at the start; with the scheduler on,
+ * every processing task must carry an instance_id.
+ * Usage: bun bench/scheduler-claims.ts [--quick] [--seconds N] [--rounds N]
+ */
+import { Database } from 'bun:sqlite'
+import { loadRunOptions } from './lib/ab'
+import { cpuShare, printCpuShare } from './lib/cpu'
+import { fmt, median, printResult, report } from './lib/report'
+import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
+import { startProject, stopTracked, token, tracked } from './lib/servers'
+import { wrkRun } from './lib/wrk'
+import { oneActiveDataset, queuedIn } from './shapes'
+
+const { quick, seconds, rounds, connections } = loadRunOptions(32, 6, 1)
+const RATIO = 0.9
+const RATE = 5000
+const P99_MS = 50
+const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
+
+const seeded = oneActiveDataset(quick)
+const queued = queuedIn(quick)
+const bearer = token(seeded.path, 'pilot')
+const { dir, cleanup } = tempDir('scheduler-claims')
+type Mode = 'on' | 'off'
+
+const script = `wrk.method = "POST"
+wrk.body = '${JSON.stringify(OFFER)}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ${bearer}"
+`
+
+interface Run {
+  rate: number
+  p50Ms: number
+  p99Ms: number
+}
+
+/** What the database says after a run, checked against what wrk counted. */
+function check(mode: Mode, db: string, succeeded: number): void {
+  const sqlite = new Database(db, { readonly: true })
+  try {
+    const processing = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM tasks WHERE status = 'processing'").get()!.n
+    const stillQueued = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM task_queue').get()!.n
+    if (processing + stillQueued !== queued) throw new Error(`${mode}: ${processing} processing + ${stillQueued} queued != ${queued}`)
+    const extra = processing - succeeded
+    if (extra < 0 || extra > connections) throw new Error(`${mode}: ${processing} processing after ${succeeded} claims answered 200`)
+    const withoutInstance = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM tasks WHERE status = 'processing' AND json_extract(doc, '$.instance_id') IS NULL").get()!.n
+    if (mode === 'on' && withoutInstance > 0) throw new Error(`on: ${withoutInstance} processing tasks without an instance_id`)
+  } finally {
+    sqlite.close()
+  }
+}
+
+async function round(mode: Mode): Promise<Run> {
+  const db = copyDatabase(seeded.path, dir, `${mode}.sqlite`)
+  const proc = await tracked(startProject(db, { ICEPROD_SCHEDULER: mode }))
+  const run = wrkRun(`${proc.url}/task_actions/process`, { connections, seconds, script })
+  await proc.stop()
+  if (run.errors) throw new Error(`${mode}: ${run.errors} socket errors`)
+  if (run.non2xx) throw new Error(`${mode}: ${run.non2xx} claims not answered 200 (queue of ${queued} exhausted? use fewer --seconds)`)
+  check(mode, db, run.succeeded)
+  removeDatabase(db)
+  const r = { rate: run.succeeded / run.seconds, p50Ms: run.p50Ms, p99Ms: run.p99Ms }
+  console.log(`  ${mode}: ${fmt(r.rate)} claims/s, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+  return r
+}
+
+const cpu = cpuShare()
+try {
+  const runs: Record<Mode, Run[]> = { on: [], off: [] }
+  for (let i = 0; i < rounds; i++) for (const mode of ['off', 'on'] as const) runs[mode].push(await round(mode))
+  const on = median(runs.on.map((r) => r.rate))
+  const off = median(runs.off.map((r) => r.rate))
+  const p99 = median(runs.on.map((r) => r.p99Ms))
+  const ratio = on / off
+  printCpuShare(cpu.stop())
+  const met = { ratio: ratio >= RATIO, rate: on >= RATE, p99: p99 <= P99_MS }
+  report(`scheduler claims, on against off (${queued} queued of ${seeded.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
+    'on claims/s (median)': on,
+    'off claims/s (median)': off,
+    'on / off': ratio,
+    'on runs': runs.on.map((r) => Math.round(r.rate)).join(' '),
+    'off runs': runs.off.map((r) => Math.round(r.rate)).join(' '),
+    'on p50 / p99 ms (medians)': `${fmt(median(runs.on.map((r) => r.p50Ms)))} / ${fmt(p99)}`,
+    'off p50 / p99 ms (medians)': `${fmt(median(runs.off.map((r) => r.p50Ms)))} / ${fmt(median(runs.off.map((r) => r.p99Ms)))}`,
+    result: met.ratio && met.rate && met.p99 ? 'MET' : 'NOT MET',
+  })
+  printResult({ target: 'scheduler claims', figure: `${fmt(on)} claims/s, ${fmt(ratio)} × off`, goal: `>= ${RATE} claims/s and >= ${RATIO} × off`, met: met.ratio && met.rate, baseline: `${fmt(off)} claims/s with ICEPROD_SCHEDULER=off` })
+  printResult({ target: 'claim p99', figure: `${fmt(p99)} ms (scheduler on)`, goal: `<= ${P99_MS} ms`, met: met.p99, baseline: `${fmt(median(runs.off.map((r) => r.p99Ms)))} ms off` })
+} finally {
+  await stopTracked()
+  cleanup()
+}
