@@ -6,7 +6,13 @@ import { prepared } from '../../db/query'
 import { datasets, jobs, statusHistory, tasks } from '../../db/schema'
 
 const p = sql.placeholder
-const inDataset = (idColumn: SQLiteColumn, datasetColumn: SQLiteColumn) => and(eq(idColumn, p('id')), eq(datasetColumn, p('dataset_id')))!
+/**
+ * `column = +placeholder`: the resource's row is the outer table of the read's
+ * join, and there a bare parameter costs about 10 µs more a lookup than an
+ * expression does (see the roll-up's jobState in scheduler/rollup.ts).
+ */
+const keyIs = (column: SQLiteColumn, name: string) => sql`${column} = +${p(name)}`
+const inDataset = (idColumn: SQLiteColumn, datasetColumn: SQLiteColumn) => and(keyIs(idColumn, 'id'), keyIs(datasetColumn, 'dataset_id'))!
 
 /** Where a resource's history hangs: its kind's code, its table, its rowid, and how it is found by the placeholders `id` and `dataset_id`. */
 interface Subject {
@@ -20,7 +26,7 @@ interface Subject {
 export const KIND_CODES = { dataset: 0, job: 1, task: 2 } as const
 
 const SUBJECTS = {
-  dataset: { code: KIND_CODES.dataset, table: datasets, rowid: sql`${datasets}.rowid`, where: eq(datasets.datasetId, p('dataset_id')) },
+  dataset: { code: KIND_CODES.dataset, table: datasets, rowid: sql`${datasets}.rowid`, where: keyIs(datasets.datasetId, 'dataset_id') },
   job: { code: KIND_CODES.job, table: jobs, rowid: sql`${jobs}.rowid`, where: inDataset(jobs.jobId, jobs.datasetId) },
   task: { code: KIND_CODES.task, table: tasks, rowid: sql`${tasks}.rowid`, where: inDataset(tasks.taskId, tasks.datasetId) },
 } satisfies Record<keyof typeof KIND_CODES, Subject>

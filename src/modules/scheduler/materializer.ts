@@ -43,7 +43,7 @@ const SQL = {
   datasetState: `
     SELECT d.status, json_extract(d.doc, '$.jobs_submitted') AS jobsSubmitted, c.doc AS config, m.next_index AS nextIndex
     FROM datasets d LEFT JOIN configs c ON c.dataset_id = d.dataset_id LEFT JOIN materialization m ON m.dataset_id = d.dataset_id
-    WHERE d.dataset_id = $datasetId`,
+    WHERE d.dataset_id = +$datasetId`,
   jobCounts: `SELECT status, n FROM job_counts WHERE dataset_id = $datasetId AND n > 0`,
   indexTaken: `SELECT 1 AS taken FROM jobs WHERE dataset_id = $datasetId AND job_index = $jobIndex`,
   insertJob: `INSERT INTO jobs (job_id, doc) VALUES ($jobId, $doc)`,
@@ -155,21 +155,15 @@ export class Materializer {
    */
   private async makeSome(datasetId: string): Promise<boolean> {
     const made = { jobs: 0, tasks: 0 }
+    // Most pokes find nothing to make (a dataset without a config, a full
+    // buffer): a read tells without taking the write lock.
+    if (!this.toMake(datasetId)) return false
     const more = await writeTx(this.db, () => {
       if (this.stopped) return false
       const started = performance.now()
-      const state = this.datasetState().get({ datasetId })
-      if (!state || state.status !== 'processing' || state.config === null || typeof state.jobsSubmitted !== 'number') return false
-      const plan = planTasks(JSON.parse(state.config) as Record<string, unknown>, this.taskExists)
-      if (!plan) return false
-      let total = 0
-      let processing = 0
-      for (const row of this.jobCounts().all({ datasetId })) {
-        total += row.n
-        if (row.status === 'processing') processing = row.n
-      }
-      const wanted = Math.min(state.jobsSubmitted - total, this.options.bufferJobs - processing)
-      if (wanted <= 0) return false
+      const work = this.toMake(datasetId)
+      if (!work) return false
+      const { state, plan, wanted } = work
       const limit = Math.min(wanted, MAX_JOBS_PER_TRANSACTION)
       let jobIndex = state.nextIndex ?? 0
       const now = this.transitions.now()
@@ -186,6 +180,22 @@ export class Materializer {
     this.made.jobs += made.jobs
     this.made.tasks += made.tasks
     return more
+  }
+
+  /** What the dataset has to make now: its state, its config's plan and how many jobs; undefined when nothing. */
+  private toMake(datasetId: string): { state: DatasetState; plan: TaskTemplate[]; wanted: number } | undefined {
+    const state = this.datasetState().get({ datasetId })
+    if (!state || state.status !== 'processing' || state.config === null || typeof state.jobsSubmitted !== 'number') return undefined
+    let total = 0
+    let processing = 0
+    for (const row of this.jobCounts().all({ datasetId })) {
+      total += row.n
+      if (row.status === 'processing') processing = row.n
+    }
+    const wanted = Math.min(state.jobsSubmitted - total, this.options.bufferJobs - processing)
+    if (wanted <= 0) return undefined
+    const plan = planTasks(JSON.parse(state.config) as Record<string, unknown>, this.taskExists)
+    return plan ? { state, plan, wanted } : undefined
   }
 
   /** One job and its tasks, looking exactly like those POST /jobs and POST /tasks make; returns the tasks made. */

@@ -38,7 +38,7 @@ const STATE = `
     NOT EXISTS (SELECT 1 FROM task_depends w WHERE w.task_id = t.task_id
       AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = w.depends_on AND p.status = 'complete')) AS ready,
     EXISTS (SELECT 1 FROM task_depends w WHERE w.task_id = t.task_id) AS hasDepends
-  FROM tasks t LEFT JOIN datasets d ON d.dataset_id = t.dataset_id WHERE t.task_id = $taskId`
+  FROM tasks t LEFT JOIN datasets d ON d.dataset_id = t.dataset_id WHERE t.task_id = +$taskId`
 const MOVE = `UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now) WHERE task_id = $taskId`
 /** With the reset action's report: its reason (null without one)… */
 const MOVE_REPORTED = `UPDATE tasks SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now, '$.failure_reason', $reason) WHERE task_id = $taskId`

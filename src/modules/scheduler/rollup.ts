@@ -41,12 +41,18 @@ const STOPPED = ['complete', 'errors', 'suspended']
 /** What stops a waiting task: a failed or suspended task it waits for; null when nothing does. */
 type Block = 'failed' | 'suspended' | null
 
-/** Every statement of the roll-up; `waitingOfJob`'s unary + keeps SQLite on the job's index, off the dataset's waiting tasks. */
+/**
+ * Every statement of the roll-up. The unary + in `waitingOfJob` keeps SQLite
+ * on the job's index, off the dataset's waiting tasks; the one on `$jobId`
+ * is for speed: in a join, a bare parameter compared with the key of the
+ * outer table costs about 10 µs more a lookup than an expression does
+ * (measured on bun:sqlite: 13–16 µs against 3–5; the plan is the same).
+ */
 const SQL = {
   jobState: `
     SELECT j.rowid, j.job_id AS jobId, j.dataset_id AS datasetId, j.job_index AS jobIndex, j.status,
       c.idle, c.waiting, c.queued, c.processing, c.reset, c.suspended, c.failed, c.complete
-    FROM jobs j LEFT JOIN job_task_counts c ON c.job_id = j.job_id WHERE j.job_id = $jobId`,
+    FROM jobs j LEFT JOIN job_task_counts c ON c.job_id = j.job_id WHERE j.job_id = +$jobId`,
   setJobStatus: `UPDATE jobs SET doc = json_set(doc, '$.status', $status, '$.status_changed', $now) WHERE job_id = $jobId`,
   waitingOfJob: `
     SELECT task_id AS taskId FROM tasks
