@@ -21,7 +21,7 @@ import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
 import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
-import { requireWrk, wrkRun } from './lib/wrk'
+import { postScript, requireWrk, wrkRun } from './lib/wrk'
 import { oneBigDataset, queuedIn } from './shapes'
 
 requireWrk()
@@ -66,11 +66,7 @@ function checkQueueConservation(label: string, state: QueueState) {
   }
 }
 
-const wrkScript = `wrk.method = "POST"
-wrk.body = '${JSON.stringify(OFFER)}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer ${bearer}"
-`
+const wrkScript = postScript(bearer, OFFER)
 
 /** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
 async function wrkRound(server: Server): Promise<RateRun> {

@@ -19,7 +19,7 @@ import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
 import { startProject, stopTracked, token, tracked } from './lib/servers'
-import { wrkRun } from './lib/wrk'
+import { postScript, wrkRun } from './lib/wrk'
 import { oneActiveDataset, queuedIn } from './shapes'
 
 const { quick, seconds, rounds, connections } = loadRunOptions(32, 6, 1)
@@ -34,11 +34,7 @@ const bearer = token(seeded.path, 'pilot')
 const { dir, cleanup } = tempDir('scheduler-claims')
 type Mode = 'on' | 'off'
 
-const script = `wrk.method = "POST"
-wrk.body = '${JSON.stringify(OFFER)}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer ${bearer}"
-`
+const script = postScript(bearer, OFFER)
 
 interface Run {
   rate: number

@@ -15,20 +15,7 @@ import { seedCached, type CachedSeed } from './lib/seed'
 export function oneBigDataset(quick: boolean): CachedSeed {
   return seedCached(
     quick ? 'one-dataset-200k' : 'one-dataset-1m',
-    {
-      datasets: 1,
-      jobsPerDataset: quick ? 2_000 : 10_000,
-      tasksPerJob: 100,
-      status: (i) => {
-        const r = i % 10
-        if (r === 0) return 'queued'
-        if (r <= 4) return 'waiting'
-        if (r <= 6) return 'complete'
-        if (r === 7) return 'failed'
-        if (r === 8) return 'suspended'
-        return i % 20 === 9 ? 'reset' : 'idle'
-      },
-    },
+    { datasets: 1, jobsPerDataset: quick ? 2_000 : 10_000, tasksPerJob: 100, status: bigDatasetStatus },
     // Job statuses change through the job_counts triggers, like an API update would.
     (sqlite) => {
       sqlite.run(`UPDATE jobs SET doc = json_set(doc, '$.status',
@@ -36,6 +23,17 @@ export function oneBigDataset(quick: boolean): CachedSeed {
         WHERE job_index % 10 < 4`)
     },
   )
+}
+
+/** The task statuses of oneBigDataset and oneActiveDataset, by task index. */
+function bigDatasetStatus(i: number): string {
+  const r = i % 10
+  if (r === 0) return 'queued'
+  if (r <= 4) return 'waiting'
+  if (r <= 6) return 'complete'
+  if (r === 7) return 'failed'
+  if (r === 8) return 'suspended'
+  return i % 20 === 9 ? 'reset' : 'idle'
 }
 
 /** Queued tasks in `oneBigDataset(quick)`. */
@@ -52,15 +50,7 @@ export function oneActiveDataset(quick: boolean): CachedSeed {
     datasets: 1,
     jobsPerDataset: quick ? 2_000 : 10_000,
     tasksPerJob: 100,
-    status: (i) => {
-      const r = i % 10
-      if (r === 0) return 'queued'
-      if (r <= 4) return 'waiting'
-      if (r <= 6) return 'complete'
-      if (r === 7) return 'failed'
-      if (r === 8) return 'suspended'
-      return 'idle'
-    },
+    status: bigDatasetStatus,
   })
 }
 

@@ -116,3 +116,12 @@ request = function()
 end
 `
 }
+
+/** A Lua script for wrk that POSTs the same JSON `body` with a bearer token on every request. */
+export function postScript(bearer: string, body: unknown): string {
+  return `wrk.method = "POST"
+wrk.body = '${JSON.stringify(body)}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ${bearer}"
+`
+}
