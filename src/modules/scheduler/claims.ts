@@ -11,8 +11,9 @@
  * once per shared transaction from the maintained `task_counts` (a few rows
  * per dataset) and kept up to date in memory by the claims of that
  * transaction; each dataset is probed along its (dataset, job_active = 1,
- * seq) range of the covering queue index, which holds exactly the queued
- * tasks, marked by triggers with whether their job is processing.
+ * seq) range of the queue's index, whose entries carry the numeric
+ * requirements, over exactly the queued tasks, marked by triggers with
+ * whether their job is processing.
  */
 import type { Database, Statement } from 'bun:sqlite'
 import { newId } from '../../db/documents'

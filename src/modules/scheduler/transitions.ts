@@ -5,9 +5,10 @@
  * on (§6), the changes it calls for follow in the same transaction, each
  * reported here in turn: a waiting task whose dependencies are all complete
  * is queued (§6.2); a reset task runs again, or fails, or is suspended
- * (§6.3); a complete task that runs again sends its dependents back to
- * waiting; and the jobs whose tasks changed, then their datasets, roll up
- * (§6.5), each job once after all the task changes of one report.
+ * (§6.3), also one taken back from its pilot (§6.4); a complete task that
+ * runs again sends its dependents back to waiting; and the jobs whose tasks
+ * changed, then their datasets, roll up (§6.5), each job once after all the
+ * task changes of one report.
  */
 import type { Database, Statement } from 'bun:sqlite'
 import type { Clock } from '../../clock'
