@@ -17,13 +17,9 @@ import { logQueries } from '../src/modules/logs/queries'
 import { metricsQueries } from '../src/modules/metrics/queries'
 import { pilotQueries } from '../src/modules/pilots/queries'
 import { queueQueries } from '../src/modules/queue/queries'
+import { schedulerQueries } from '../src/modules/scheduler/queries'
 import { taskStatQueries } from '../src/modules/task_stats/queries'
 import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modules/tasks/queries'
-import { FairShareClaims } from '../src/modules/scheduler/claims'
-import { RollUp } from '../src/modules/scheduler/rollup'
-import { Materializer } from '../src/modules/scheduler/materializer'
-import { Sweep } from '../src/modules/scheduler/sweep'
-import { Retries } from '../src/modules/scheduler/retries'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -105,6 +101,7 @@ const MODULES: Record<string, (db: TestApp['ctx']['db']) => QuerySet> = {
   pilots: pilotQueries,
   metrics: metricsQueries,
   history: historyQueries,
+  scheduler: schedulerQueries,
 }
 
 describe('query plans', () => {
@@ -137,10 +134,9 @@ describe('query plans', () => {
     expect(plan(byJob.sql)[0]).toContain('USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=? AND rowid>?)')
   })
 
-  test("the scheduler's claims and follow-ups: indexed, no scan of tasks, the queue or the counts", () => {
-    const queries = [...new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck(), ...t.ctx.transitions.queriesForPlanCheck(), ...RollUp.queriesForPlanCheck(), ...Materializer.queriesForPlanCheck(), ...Sweep.queriesForPlanCheck(), ...Retries.queriesForPlanCheck()]
-    for (const { name, sql } of queries) {
-      const steps = plan(sql)
+  test("the scheduler's queries: no scan of tasks, the queue or the counts, and none walks the tasks of a status", () => {
+    for (const [name, query] of Object.entries(schedulerQueries(t.ctx.db))) {
+      const steps = plan(query.sql)
       for (const step of steps) {
         for (const table of ['tasks', 'task_queue', 'task_depends', 'task_counts', 'jobs', 'datasets']) {
           expect({ name, step, fullScan: new RegExp(`^SCAN ${table}\\b`).test(step) && !step.includes('INDEX') }).toEqual({ name, step, fullScan: false })
@@ -153,8 +149,7 @@ describe('query plans', () => {
   })
 
   test("a scheduler claim walks only the queued tasks of one dataset's processing jobs", () => {
-    const candidates = new FairShareClaims(t.ctx.sqlite, t.ctx.transitions).queriesForPlanCheck().find((q) => q.name === 'candidates in a dataset')!
-    expect(plan(candidates.sql)).toEqual(['SEARCH task_queue USING INDEX task_queue_active_claim (dataset=? AND job_active=? AND seq>?)'])
+    expect(plan(schedulerQueries(t.ctx.db).candidates.sql)).toEqual(['SEARCH task_queue USING INDEX task_queue_active_claim (dataset=? AND job_active=? AND seq>?)'])
   })
 
   test('the check itself catches a full scan and a sort', () => {

@@ -89,7 +89,7 @@ export class DatasetService {
     await writeTx(this.db, () => {
       const state = this.queries.state.get({ dataset_id: datasetId }) ?? fail(404, `dataset ${datasetId} not found`)
       this.setField(datasetId, '$.status', status)
-      this.transitions.dataset({ rowid: state.rowid, datasetId }, state.status, status, by)
+      this.transitions.dataset({ rowid: state.rowid, dataset_id: datasetId }, state.status, status, by)
     })
   }
 

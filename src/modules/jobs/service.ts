@@ -91,7 +91,7 @@ export class JobService {
   private state(jobId: string, datasetId?: string): JobRef & { status: string; doc: string } {
     const row = datasetId === undefined ? this.queries.state.get({ job_id: jobId }) : this.queries.stateInDataset.get({ job_id: jobId, dataset_id: datasetId })
     if (!row) fail(404, `job ${jobId} not found`)
-    return { rowid: row.rowid, jobId, datasetId: row.dataset_id, status: row.status, doc: row.doc }
+    return { ...row, job_id: jobId }
   }
 
   /**

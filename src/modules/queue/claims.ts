@@ -10,7 +10,6 @@ import { timestamp } from '../../db/documents'
 import { GroupCommit } from '../../db/group-commit'
 import type { Actor } from '../history/service'
 import { FairShareClaims } from '../scheduler/claims'
-import { taskRefOf } from '../scheduler/refs'
 import type { Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 import { firstThatFits, numericBounds, type NumericKey, type Offer } from './requirements'
@@ -33,7 +32,7 @@ export class ClaimService {
     private readonly clock: Clock = systemClock,
   ) {
     this.queries = queueQueries(db)
-    const fairShare = transitions.scheduling ? new FairShareClaims(db.$client, transitions) : undefined
+    const fairShare = transitions.scheduling ? new FairShareClaims(db, transitions) : undefined
     this.claims = fairShare
       ? new GroupCommit(db, ({ offer, by, pilotId }) => fairShare.claim(offer, by, pilotId), { beforeBatch: () => fairShare.newBatch() })
       : new GroupCommit(db, (request) => this.takeFirstFitting(request))
@@ -61,7 +60,7 @@ export class ClaimService {
       if (taskId === undefined) return undefined
       const claimed = this.queries.markProcessing.get({ task_id: taskId, now: timestamp(this.clock()) })
       if (claimed) {
-        this.transitions.task(taskRefOf(claimed), 'queued', 'processing', by)
+        this.transitions.task(claimed, 'queued', 'processing', by)
         return claimed.doc
       }
       // A queue row without a queued task (the triggers never leave one): drop it and look again.

@@ -12,11 +12,11 @@ import { GroupCommit } from '../../db/group-commit'
 import type { Prepared } from '../../db/query'
 import { fail } from '../../errors'
 import type { Actor } from '../history/service'
-import { taskRefOf, type FailureReport } from '../scheduler/refs'
+import type { FailureReport, TaskRef } from '../scheduler/refs'
 import type { Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
 
-type ChangedRow = { rowid: number; task_id: string; dataset_id: string; job_id: string; doc: string }
+type ChangedRow = TaskRef & { doc: string }
 /** A status change that returns the task's ref and document when it applied. */
 type Change = Prepared<ChangedRow>
 
@@ -50,7 +50,7 @@ export class LifecycleService {
       this.transitions.checkClaim(taskId, report.instanceId)
       const from = this.queries.status.get({ task_id: taskId })?.status
       const row = this.change(taskId, report.timeUsed, this.queries.reset, this.queries.resetTimed) ?? this.refuse(taskId, 'is complete')
-      this.transitions.task(taskRefOf(row), from as string, 'reset', by, report.reason, report)
+      this.transitions.task(row, from as string, 'reset', by, report.reason, report)
       // With the scheduler the task has moved on from reset: answer with it as it is now.
       return this.transitions.scheduling ? this.queries.doc.get({ task_id: taskId })!.doc : row.doc
     })
@@ -65,7 +65,7 @@ export class LifecycleService {
     return this.answers.run(() => {
       this.transitions.checkClaim(taskId, instanceId)
       const row = this.change(taskId, timeUsed, this.queries.complete, this.queries.completeTimed) ?? this.refuse(taskId, 'is not processing')
-      this.transitions.task(taskRefOf(row), 'processing', 'complete', by)
+      this.transitions.task(row, 'processing', 'complete', by)
       return row.doc
     })
   }

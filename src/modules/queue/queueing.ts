@@ -7,7 +7,6 @@ import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import type { Actor } from '../history/service'
-import { taskRefOf } from '../scheduler/refs'
 import type { Transitions } from '../scheduler/transitions'
 import { CursorHeap } from './cursor-heap'
 import { queueQueries } from './queries'
@@ -43,7 +42,7 @@ export class QueueingService {
       const now = timestamp(this.clock())
       for (const { task_id, from } of chosen) {
         const task = this.queries.markQueued.get({ task_id, now })!
-        this.transitions.task(taskRefOf(task), from, 'queued', by)
+        this.transitions.task(task, from, 'queued', by)
       }
       return chosen.length
     })

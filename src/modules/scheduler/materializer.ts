@@ -13,10 +13,9 @@
  * index makes a job_index twice impossible anyway. Indexes that already have
  * a job (made by a client) are skipped.
  */
-import type { Database, Statement } from 'bun:sqlite'
 import { writeTx, type Db } from '../../db'
 import { newId } from '../../db/documents'
-import { lazy } from '../../db/lazy'
+import { schedulerQueries, type SchedulerQueries } from './queries'
 import { planTasks, type TaskTemplate } from './task-plan'
 import type { Transitions } from './transitions'
 
@@ -25,12 +24,7 @@ const MAX_JOBS_PER_TRANSACTION = 1000
 /** A transaction stops making jobs after this long, to let requests in. */
 const SLICE_MS = 8
 
-interface DatasetState {
-  status: string
-  jobsSubmitted: unknown
-  config: string | null
-  nextIndex: number | null
-}
+type DatasetState = NonNullable<ReturnType<SchedulerQueries['materialization']['get']>>
 
 export interface MaterializerOptions {
   /** Most jobs of one dataset processing at once. */
@@ -39,33 +33,8 @@ export interface MaterializerOptions {
   warn: (message: string, datasetId: string) => void
 }
 
-const SQL = {
-  datasetState: `
-    SELECT d.status, json_extract(d.doc, '$.jobs_submitted') AS jobsSubmitted, c.doc AS config, m.next_index AS nextIndex
-    FROM datasets d LEFT JOIN configs c ON c.dataset_id = d.dataset_id LEFT JOIN materialization m ON m.dataset_id = d.dataset_id
-    WHERE d.dataset_id = +$datasetId`,
-  jobCounts: `SELECT status, n FROM job_counts WHERE dataset_id = $datasetId AND n > 0`,
-  indexTaken: `SELECT 1 AS taken FROM jobs WHERE dataset_id = $datasetId AND job_index = $jobIndex`,
-  insertJob: `INSERT INTO jobs (job_id, doc) VALUES ($jobId, $doc)`,
-  insertTask: `INSERT INTO tasks (task_id, doc) VALUES ($taskId, $doc)`,
-  saveCursor: `
-    INSERT INTO materialization (dataset_id, next_index) VALUES ($datasetId, $nextIndex)
-    ON CONFLICT (dataset_id) DO UPDATE SET next_index = excluded.next_index`,
-  taskExists: `SELECT 1 AS found FROM tasks WHERE task_id = $taskId`,
-  resumable: `SELECT d.dataset_id AS datasetId FROM datasets d JOIN configs c ON c.dataset_id = d.dataset_id WHERE d.status = 'processing'`,
-}
-
 export class Materializer {
-  private readonly sqlite: Database
-  private readonly datasetState: () => Statement<DatasetState> = lazy(() => this.sqlite.prepare(SQL.datasetState))
-  private readonly jobCounts: () => Statement<{ status: string; n: number }> = lazy(() => this.sqlite.prepare(SQL.jobCounts))
-  private readonly indexTaken: () => Statement<{ taken: number }> = lazy(() => this.sqlite.prepare(SQL.indexTaken))
-  private readonly insertJob: () => Statement = lazy(() => this.sqlite.prepare(SQL.insertJob))
-  private readonly insertTask: () => Statement = lazy(() => this.sqlite.prepare(SQL.insertTask))
-  private readonly saveCursor: () => Statement = lazy(() => this.sqlite.prepare(SQL.saveCursor))
-  private readonly taskExistsQuery: () => Statement<{ found: number }> = lazy(() => this.sqlite.prepare(SQL.taskExists))
-  private readonly resumable: () => Statement<{ datasetId: string }> = lazy(() => this.sqlite.prepare(SQL.resumable))
-
+  private readonly queries
   /** Datasets that may have jobs to make, in the order they asked. */
   private readonly pending = new Set<string>()
   private scheduled: ReturnType<typeof setImmediate> | undefined
@@ -81,15 +50,15 @@ export class Materializer {
     private readonly transitions: Transitions,
     private readonly options: MaterializerOptions,
   ) {
-    this.sqlite = db.$client
+    this.queries = schedulerQueries(db)
   }
 
   /** Whether a string is the id of an existing task. */
-  readonly taskExists = (taskId: string): boolean => this.taskExistsQuery().get({ taskId }) !== null
+  readonly taskExists = (taskId: string): boolean => this.queries.taskExists.get({ task_id: taskId }) !== undefined
 
   /** Picks up every processing dataset with a config: what a restart interrupted goes on. */
   start(): void {
-    for (const { datasetId } of this.resumable().all()) this.pending.add(datasetId)
+    for (const { dataset_id } of this.queries.resumable.all()) this.pending.add(dataset_id)
     this.schedule()
   }
 
@@ -165,16 +134,16 @@ export class Materializer {
       if (!work) return false
       const { state, plan, wanted } = work
       const limit = Math.min(wanted, MAX_JOBS_PER_TRANSACTION)
-      let jobIndex = state.nextIndex ?? 0
+      let jobIndex = state.next_index ?? 0
       const now = this.transitions.now()
       while (made.jobs < limit && performance.now() - started < SLICE_MS) {
-        if (!this.indexTaken().get({ datasetId, jobIndex })) {
+        if (!this.queries.indexTaken.get({ dataset_id: datasetId, job_index: jobIndex })) {
           made.tasks += this.makeJob(datasetId, jobIndex, plan, now)
           made.jobs++
         }
         jobIndex++
       }
-      this.saveCursor().run({ datasetId, nextIndex: jobIndex })
+      this.queries.saveCursor.run({ dataset_id: datasetId, next_index: jobIndex })
       return made.jobs < wanted
     })
     this.made.jobs += made.jobs
@@ -184,15 +153,15 @@ export class Materializer {
 
   /** What the dataset has to make now: its state, its config's plan and how many jobs; undefined when nothing. */
   private toMake(datasetId: string): { state: DatasetState; plan: TaskTemplate[]; wanted: number } | undefined {
-    const state = this.datasetState().get({ datasetId })
-    if (!state || state.status !== 'processing' || state.config === null || typeof state.jobsSubmitted !== 'number') return undefined
+    const state = this.queries.materialization.get({ dataset_id: datasetId })
+    if (!state || state.status !== 'processing' || state.config === null || typeof state.jobs_submitted !== 'number') return undefined
     let total = 0
     let processing = 0
-    for (const row of this.jobCounts().all({ datasetId })) {
+    for (const row of this.queries.jobCounts.all({ dataset_id: datasetId })) {
       total += row.n
       if (row.status === 'processing') processing = row.n
     }
-    const wanted = Math.min(state.jobsSubmitted - total, this.options.bufferJobs - processing)
+    const wanted = Math.min(state.jobs_submitted - total, this.options.bufferJobs - processing)
     if (wanted <= 0) return undefined
     const plan = planTasks(JSON.parse(state.config) as Record<string, unknown>, this.taskExists)
     return plan ? { state, plan, wanted } : undefined
@@ -201,7 +170,7 @@ export class Materializer {
   /** One job and its tasks, looking exactly like those POST /jobs and POST /tasks make; returns the tasks made. */
   private makeJob(datasetId: string, jobIndex: number, plan: TaskTemplate[], now: string): number {
     const jobId = newId()
-    this.insertJob().run({ jobId, doc: JSON.stringify({ dataset_id: datasetId, job_index: jobIndex, job_id: jobId, status: 'processing', status_changed: now }) })
+    this.queries.insertJob.run({ job_id: jobId, doc: JSON.stringify({ dataset_id: datasetId, job_index: jobIndex, job_id: jobId, status: 'processing', status_changed: now }) })
     const taskIds = plan.map(() => newId())
     plan.forEach((template, taskIndex) => {
       const depends = template.depends.map((dependency) => (typeof dependency === 'number' ? taskIds[dependency]! : dependency))
@@ -223,13 +192,8 @@ export class Materializer {
         walltime_err: 0.0,
         walltime_err_n: 0,
       }
-      this.insertTask().run({ taskId: taskIds[taskIndex]!, doc: JSON.stringify(doc) })
+      this.queries.insertTask.run({ task_id: taskIds[taskIndex]!, doc: JSON.stringify(doc) })
     })
     return plan.length
-  }
-
-  /** The SQL of the statements, for query-plan checks. */
-  static queriesForPlanCheck(): { name: string; sql: string }[] {
-    return Object.entries(SQL).map(([name, sql]) => ({ name: `materialization: ${name}`, sql }))
   }
 }

@@ -12,11 +12,10 @@
  * rows) with a turn of the event loop between them, so requests go on being
  * answered during a sweep.
  */
-import type { Database, Statement } from 'bun:sqlite'
 import type { Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
 import { timestamp } from '../../db/documents'
-import { lazy } from '../../db/lazy'
+import { schedulerQueries } from './queries'
 import type { Transitions } from './transitions'
 
 export interface SweepOptions {
@@ -42,30 +41,8 @@ const ROWS_PER_TRANSACTION = 256
 /** A transaction stops after this long, to let requests in. */
 const SLICE_MS = 4
 
-interface OldTask {
-  since: string
-  taskId: string
-  listed: number
-}
-
-const SQL = {
-  stalePilots: `SELECT pilot_id AS pilotId FROM pilots WHERE last_update < $cutoff ORDER BY last_update LIMIT $limit`,
-  tasksOf: `SELECT task_id AS taskId FROM pilot_tasks WHERE pilot_id = $pilotId`,
-  deletePilot: `DELETE FROM pilots WHERE pilot_id = $pilotId`,
-  // In key order, after the last entry looked at.
-  oldProcessing: `
-    SELECT s.since, s.task_id AS taskId, EXISTS (SELECT 1 FROM pilot_tasks p WHERE p.task_id = s.task_id) AS listed
-    FROM processing_since s
-    WHERE s.since < $cutoff AND (s.since, s.task_id) > ($since, $taskId)
-    ORDER BY s.since, s.task_id LIMIT $limit`,
-}
-
 export class Sweep {
-  private readonly sqlite: Database
-  private readonly stalePilots: () => Statement<{ pilotId: string }> = lazy(() => this.sqlite.prepare(SQL.stalePilots))
-  private readonly tasksOf: () => Statement<{ taskId: string }> = lazy(() => this.sqlite.prepare(SQL.tasksOf))
-  private readonly deletePilot: () => Statement = lazy(() => this.sqlite.prepare(SQL.deletePilot))
-  private readonly oldProcessing: () => Statement<OldTask> = lazy(() => this.sqlite.prepare(SQL.oldProcessing))
+  private readonly queries
   private timer: ReturnType<typeof setInterval> | undefined
   private running: Promise<SweepOutcome> | undefined
   private stopped = false
@@ -77,7 +54,7 @@ export class Sweep {
     private readonly transitions: Transitions,
     private readonly options: SweepOptions,
   ) {
-    this.sqlite = db.$client
+    this.queries = schedulerQueries(db)
   }
 
   start(): void {
@@ -130,10 +107,10 @@ export class Sweep {
   /** One transaction's worth of stale pilots deleted with their tasks reset; whether there may be more. */
   private deleteStalePilots(cutoff: string, outcome: SweepOutcome): Promise<boolean> {
     return this.transaction(outcome, (started) => {
-      const stale = this.stalePilots().all({ cutoff, limit: ROWS_PER_TRANSACTION })
-      for (const { pilotId } of stale) {
-        const taskIds = this.tasksOf().all({ pilotId }).map((row) => row.taskId)
-        this.deletePilot().run({ pilotId })
+      const stale = this.queries.stalePilots.all({ cutoff, limit: ROWS_PER_TRANSACTION })
+      for (const { pilot_id } of stale) {
+        const taskIds = this.queries.tasksOfPilot.all({ pilot_id }).map((row) => row.task_id)
+        this.queries.deletePilot.run({ pilot_id })
         outcome.pilotsDeleted++
         outcome.tasksReset += this.transitions.evict(taskIds, 'its pilot timed out')
         if (performance.now() - started > SLICE_MS) return true
@@ -145,20 +122,15 @@ export class Sweep {
   /** One transaction's worth of old processing tasks looked at, the unlisted ones reset; whether there may be more. */
   private resetLostTasks(cutoff: string, after: { since: string; taskId: string }, outcome: SweepOutcome): Promise<boolean> {
     return this.transaction(outcome, (started) => {
-      const old = this.oldProcessing().all({ cutoff, since: after.since, taskId: after.taskId, limit: ROWS_PER_TRANSACTION })
+      const old = this.queries.oldProcessing.all({ cutoff, since: after.since, task_id: after.taskId, limit: ROWS_PER_TRANSACTION })
       for (const task of old) {
         after.since = task.since
-        after.taskId = task.taskId
-        if (!task.listed) outcome.tasksReset += this.transitions.evict([task.taskId], 'lost: no pilot lists it')
+        after.taskId = task.task_id
+        if (!task.listed) outcome.tasksReset += this.transitions.evict([task.task_id], 'lost: no pilot lists it')
         if (performance.now() - started > SLICE_MS) return true
       }
       return old.length === ROWS_PER_TRANSACTION
     })
-  }
-
-  /** The SQL of the statements, for query-plan checks. */
-  static queriesForPlanCheck(): { name: string; sql: string }[] {
-    return Object.entries(SQL).map(([name, sql]) => ({ name: `sweep: ${name}`, sql }))
   }
 }
 

@@ -10,15 +10,14 @@
  * changed, then their datasets, roll up (§6.5), each job once after all the
  * task changes of one report.
  */
-import type { Database, Statement } from 'bun:sqlite'
 import type { Clock } from '../../clock'
 import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
-import { lazy } from '../../db/lazy'
 import { fail } from '../../errors'
 import type { ServerReason } from '../history/reasons'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
-import { TASK_REF_COLUMNS, type DatasetRef, type FailureReport, type JobRef, type TaskRef } from './refs'
+import { schedulerQueries } from './queries'
+import type { DatasetRef, FailureReport, JobRef, TaskRef } from './refs'
 import { Retries, type Step } from './retries'
 import { RollUp } from './rollup'
 
@@ -31,57 +30,13 @@ export interface SchedulerOptions {
   clock: Clock
 }
 
-/** A task is ready when every task it depends on exists and is complete (`$taskId`: the task). */
-const READY = `NOT EXISTS (
-  SELECT 1 FROM task_depends d WHERE d.task_id = tasks.task_id
-    AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d.depends_on AND p.status = 'complete'))`
-const SET_QUEUED = `json_set(doc, '$.status', 'queued', '$.status_changed', $now)`
-const QUEUE_IF_READY = `
-  UPDATE tasks SET doc = ${SET_QUEUED}
-  WHERE task_id = $taskId AND status = 'waiting' AND ${READY}
-  RETURNING ${TASK_REF_COLUMNS}, EXISTS (SELECT 1 FROM task_depends WHERE task_id = $taskId) AS hasDepends`
-/**
- * The waiting tasks that depend on a task just completed, and nothing else
- * now; found through task_depends (the unary + on status keeps SQLite from
- * walking every waiting task on the status index instead; the one on the
- * parameter saves a few microseconds, as for the claims' probe in claims.ts).
- */
-const QUEUE_READY_DEPENDENTS = `
-  UPDATE tasks SET doc = ${SET_QUEUED}
-  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = +$taskId) AND +status = 'waiting' AND ${READY}
-  RETURNING ${TASK_REF_COLUMNS}`
-/** The queued tasks that depend on a task that runs again (see QUEUE_READY_DEPENDENTS for the +). */
-const UNQUEUE_DEPENDENTS = `
-  UPDATE tasks SET doc = json_set(doc, '$.status', 'waiting', '$.status_changed', $now)
-  WHERE task_id IN (SELECT task_id FROM task_depends WHERE depends_on = +$taskId) AND +status = 'queued'
-  RETURNING ${TASK_REF_COLUMNS}`
-/** The jobs of the tasks that wait, directly or not, for a task (other than its own job). */
-const JOBS_DOWNSTREAM = `
-  WITH RECURSIVE downstream(task_id) AS (
-    SELECT task_id FROM task_depends WHERE depends_on = $taskId
-    UNION SELECT d.task_id FROM task_depends d JOIN downstream ON d.depends_on = downstream.task_id)
-  SELECT t.job_id AS jobId FROM downstream JOIN tasks t ON t.task_id = downstream.task_id
-  WHERE t.job_id IS NOT $jobId AND t.job_id IS NOT NULL`
-
 /** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
 const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
 /** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
 const BLOCKING = ['failed', 'suspended']
 
 export class Transitions {
-  private readonly sqlite: Database
-  private readonly newTaskReady: () => Statement<{ ready: number }> = lazy(() =>
-    this.sqlite.prepare(`
-      SELECT NOT EXISTS (SELECT 1 FROM json_each($depends) j
-        WHERE NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = j.value AND p.status = 'complete')) AS ready`),
-  )
-  private readonly queueIfReady: () => Statement<TaskRef & { hasDepends: number }> = lazy(() => this.sqlite.prepare(QUEUE_IF_READY))
-  private readonly queueReadyDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(QUEUE_READY_DEPENDENTS))
-  private readonly unqueueDependents: () => Statement<TaskRef> = lazy(() => this.sqlite.prepare(UNQUEUE_DEPENDENTS))
-  private readonly jobsDownstream: () => Statement<{ jobId: string }> = lazy(() => this.sqlite.prepare(JOBS_DOWNSTREAM))
-  private readonly claimOf: () => Statement<{ status: string; instanceId: unknown }> = lazy(() =>
-    this.sqlite.prepare(`SELECT status, json_extract(doc, '$.instance_id') AS instanceId FROM tasks WHERE task_id = $taskId`),
-  )
+  private readonly queries
 
   /** The scheduler of §6 is on. */
   readonly scheduling: boolean
@@ -99,11 +54,11 @@ export class Transitions {
     private readonly history: HistoryService,
     options: SchedulerOptions,
   ) {
-    this.sqlite = db.$client
+    this.queries = schedulerQueries(db)
     this.scheduling = options.scheduling
     this.clock = options.clock
-    this.rollUp = new RollUp(this.sqlite, history, () => this.now())
-    this.retries = new Retries(this.sqlite, options.maxFailures, () => this.now())
+    this.rollUp = new RollUp(this.queries, history, () => this.now())
+    this.retries = new Retries(this.queries, options.maxFailures, () => this.now())
   }
 
   /** The time a status change made now is stamped with (`status_changed`, `last_update`), in IceProd's form. */
@@ -146,7 +101,7 @@ export class Transitions {
   private taskChanged(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
     if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
     // A reset task moves on (§6.3), even one reset already (left so by the scheduler being off).
-    if (to === 'reset') return this.follow(task, from, this.retried(task, this.retries.moveOn(task.taskId, failure)))
+    if (to === 'reset') return this.follow(task, from, this.retried(task, this.retries.moveOn(task.task_id, failure)))
     this.follow(task, from, to)
   }
 
@@ -160,24 +115,25 @@ export class Transitions {
   private follow(task: TaskRef, from: string, to: string): void {
     if (from === to) return
     // Between two statuses that are active whatever the task waits for, the job's status cannot change.
-    if (!(STEADILY_ACTIVE.includes(from) && STEADILY_ACTIVE.includes(to))) this.touchedJobs!.add(task.jobId)
+    const { queries } = this
+    const values = { task_id: task.task_id, now: this.now() }
+    if (!(STEADILY_ACTIVE.includes(from) && STEADILY_ACTIVE.includes(to))) this.touchedJobs!.add(task.job_id)
     if (BLOCKING.includes(from) || BLOCKING.includes(to)) {
       // Tasks of other jobs waiting for this one may be blocked, or free, now.
-      for (const { jobId } of this.jobsDownstream().all({ taskId: task.taskId, jobId: task.jobId })) this.touchedJobs!.add(jobId)
+      for (const { job_id } of queries.jobsDownstream.all({ task_id: task.task_id, job_id: task.job_id })) this.touchedJobs!.add(job_id)
     }
     if (to === 'complete') {
-      for (const dependent of this.queueReadyDependents().all({ taskId: task.taskId, now: this.now() })) {
-        this.taskChanged(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
-      }
+      for (const dependent of queries.queueReadyDependents.all(values)) this.taskChanged(dependent, 'waiting', 'queued', SERVER, 'dependencies complete')
     }
     if (from === 'complete') {
-      for (const dependent of this.unqueueDependents().all({ taskId: task.taskId, now: this.now() })) {
-        this.taskChanged(dependent, 'queued', 'waiting', SERVER, 'a dependency runs again')
-      }
+      for (const dependent of queries.unqueueDependents.all(values)) this.taskChanged(dependent, 'queued', 'waiting', SERVER, 'a dependency runs again')
     }
     if (to === 'waiting') {
-      const queued = this.queueIfReady().get({ taskId: task.taskId, now: this.now() })
-      if (queued) this.taskChanged(queued, 'waiting', 'queued', SERVER, queued.hasDepends ? 'dependencies complete' : 'no dependencies')
+      const queued = queries.queueIfReady.get(values)
+      if (queued) {
+        const reason = queries.hasDepends.get({ task_id: task.task_id }) ? 'dependencies complete' : 'no dependencies'
+        this.taskChanged(queued, 'waiting', 'queued', SERVER, reason)
+      }
     }
   }
 
@@ -207,10 +163,10 @@ export class Transitions {
     if (from === to) return
     this.history.record({ kind: 'job', subject: job.rowid, from, to, by, reason })
     if (!this.scheduling) return
-    const change = to === 'processing' ? this.rollUp.reopen(job.datasetId, 'a job is processing again') : this.rollUp.dataset(job.datasetId)
+    const change = to === 'processing' ? this.rollUp.reopen(job.dataset_id, 'a job is processing again') : this.rollUp.dataset(job.dataset_id)
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
     // A job that finished makes room in the dataset's buffer of processing jobs.
-    if (from === 'processing') this.onMoreWork(job.datasetId)
+    if (from === 'processing') this.onMoreWork(job.dataset_id)
   }
 
   /** A job was created: a dataset the roll-up stopped has work again. */
@@ -232,17 +188,7 @@ export class Transitions {
   dataset(dataset: DatasetRef, from: string, to: string, by: Actor, reason?: string): void {
     if (from === to) return
     this.history.record({ kind: 'dataset', subject: dataset.rowid, from, to, by, reason })
-    if (this.scheduling && to === 'processing') this.onMoreWork(dataset.datasetId)
-  }
-
-  /** The SQL of the follow-up queries, for query-plan checks. */
-  queriesForPlanCheck(): { name: string; sql: string }[] {
-    return [
-      { name: 'queue if ready', sql: QUEUE_IF_READY },
-      { name: 'queue ready dependents', sql: QUEUE_READY_DEPENDENTS },
-      { name: 'unqueue dependents', sql: UNQUEUE_DEPENDENTS },
-      { name: 'jobs downstream', sql: JOBS_DOWNSTREAM },
-    ]
+    if (this.scheduling && to === 'processing') this.onMoreWork(dataset.dataset_id)
   }
 
   /**
@@ -252,7 +198,7 @@ export class Transitions {
   statusOfNewTask(depends: readonly string[]): 'waiting' | 'queued' {
     if (!this.scheduling) return 'waiting'
     if (depends.length === 0) return 'queued'
-    return this.newTaskReady().get({ depends: JSON.stringify(depends) })?.ready ? 'queued' : 'waiting'
+    return this.queries.notComplete.get({ depends: JSON.stringify(depends) }) ? 'waiting' : 'queued'
   }
 
   /**
@@ -263,9 +209,9 @@ export class Transitions {
    */
   checkClaim(taskId: string, instanceId: string | undefined): void {
     if (!this.scheduling || instanceId === undefined) return
-    const task = this.claimOf().get({ taskId })
+    const task = this.queries.claimOf.get({ task_id: taskId })
     if (!task) fail(404, `task ${taskId} not found`)
-    if (task.status !== 'processing' || task.instanceId !== instanceId) {
+    if (task.status !== 'processing' || task.instance_id !== instanceId) {
       fail(409, `instance_id ${instanceId} is not the current claim of task ${taskId}`)
     }
   }

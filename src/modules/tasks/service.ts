@@ -120,7 +120,7 @@ export class TaskService {
   private state(taskId: string, datasetId?: string): TaskRef & { status: string; doc: string } {
     const row = datasetId === undefined ? this.queries.state.get({ task_id: taskId }) : this.queries.stateInDataset.get({ task_id: taskId, dataset_id: datasetId })
     if (!row) fail(404, `task ${taskId} not found`)
-    return { rowid: row.rowid, taskId, datasetId: row.dataset_id, jobId: row.job_id, status: row.status, doc: row.doc }
+    return { ...row, task_id: taskId }
   }
 
   /** Pages of the tasks matching `filter`, in creation order. */
