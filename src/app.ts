@@ -39,6 +39,9 @@ import { historyModule } from './modules/history'
 import { HISTORY_CODES, HistoryService } from './modules/history/service'
 import { Scheduler } from './modules/scheduler/service'
 import { uiModule } from './modules/ui'
+import { eventsModule } from './modules/events'
+import type { Ticker } from './modules/events/hub'
+import { EventFeed } from './modules/events/service'
 
 export interface AppOptions {
   /** Where log lines go; stderr (asynchronous, buffered) by default. */
@@ -52,6 +55,8 @@ export interface AppOptions {
   clock?: Clock
   /** The timers write-lock waits are measured and made with (tests); real ones by default. */
   lockTimer?: LockTimer
+  /** What times the event stream's reads of the history and its keep-alive comments (tests); intervals by default. */
+  ticker?: Ticker
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
@@ -74,6 +79,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
   const history = new HistoryService(db, clock)
+  const events = new EventFeed(history, auth, { ticker: options.ticker })
   const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message), clock })
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler }
 
@@ -131,6 +137,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(pilotsModule(ctx))
     .use(queueModule(ctx))
     .use(historyModule(ctx, history))
+    .use(eventsModule(ctx, events))
     .use(metricsModule(ctx, metrics, clientAddresses))
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
     .use(uiModule(ctx))
@@ -145,6 +152,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
     scheduler,
     log,
     metrics,
+    /** The live event stream (its streams end on `close`, and before the server stops). */
+    events,
     /** The server calls this with its way of telling a request's client address. */
     clientAddresses,
     /** Writes out log lines still waiting (request lines are handed to the output at once, the write completes later). */
@@ -154,6 +163,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     },
     /** Closes the database; log lines still waiting are written out. */
     close() {
+      events.close()
       scheduler.stop()
       observer.flush()
       void logOutput.flush()

@@ -91,6 +91,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   return {
     url,
     async stop() {
+      // Event streams never end by themselves: end them, so that the requests in flight can finish.
+      built.events.close()
       await server.stop(false)
       await built.flushLogs()
       clearInterval(firstWritePoll)

@@ -197,7 +197,7 @@ describe('the dashboard', () => {
     expect(await page.evaluate('sessionStorage.getItem("iceprod-token")?.split(".").length')).toBe(3)
     expect(await context.cookies()).toEqual([])
     // The failed sign-ins are answers the page shows.
-    expectNoProblems(problems, [[401, /\/datasets\?/], [401, /\/ldap$/]])
+    expectNoProblems(problems, [[401, /\/datasets\?/], [401, /\/events$/], [401, /\/ldap$/]])
     await context.close()
   })
 

@@ -248,6 +248,8 @@ export const QUERY_KINDS: Record<string, QueryKind | 'status' | null> = {
   after: 'task id',
   job_id: null,
   grid_id: null,
+  // Narrows /events to one dataset: an unreadable one is 403, a missing one 404 (never 400).
+  dataset_id: null,
   name: null,
 }
 

@@ -75,6 +75,41 @@ export function historyQueries(db: Db) {
         .orderBy(desc(statusHistory.entry))
         .limit(1),
     ),
+    /** Entries written after `after`, in the order they were written, with the ids of where each happened (the live events). */
+    since: prepared(db, () =>
+      db
+        .select({
+          entry: statusHistory.entry,
+          kind: statusHistory.kind,
+          time: statusHistory.time,
+          from_status: statusHistory.fromStatus,
+          to_status: statusHistory.toStatus,
+          username: statusHistory.username,
+          role: statusHistory.role,
+          reason_code: statusHistory.reasonCode,
+          reason: statusHistory.reason,
+          dataset_id: sql<string | null>`coalesce(${datasets.datasetId}, ${jobs.datasetId}, ${tasks.datasetId})`.as('dataset_id'),
+          job_id: sql<string | null>`coalesce(${jobs.jobId}, ${tasks.jobId})`.as('job_id'),
+          task_id: tasks.taskId,
+        })
+        .from(statusHistory)
+        // Each subject is found by its rowid in the table its kind names.
+        .leftJoin(datasets, and(eq(statusHistory.kind, KIND_CODES.dataset), eq(SUBJECTS.dataset.rowid, statusHistory.subject)))
+        .leftJoin(jobs, and(eq(statusHistory.kind, KIND_CODES.job), eq(SUBJECTS.job.rowid, statusHistory.subject)))
+        .leftJoin(tasks, and(eq(statusHistory.kind, KIND_CODES.task), eq(SUBJECTS.task.rowid, statusHistory.subject)))
+        .where(sql`${statusHistory.entry} > ${p('after')}`)
+        .orderBy(statusHistory.entry)
+        .limit(p('limit')),
+    ),
+    // The newest entry, read from the end of the rowid b-tree (entries count from 1).
+    lastEntry: prepared(db, () =>
+      db
+        .select({ entry: statusHistory.entry })
+        .from(statusHistory)
+        .where(sql`${statusHistory.entry} > 0`)
+        .orderBy(desc(statusHistory.entry))
+        .limit(1),
+    ),
     dataset: read(SUBJECTS.dataset),
     job: read(SUBJECTS.job),
     task: read(SUBJECTS.task),

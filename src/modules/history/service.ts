@@ -21,6 +21,13 @@ export type Actor = { readonly username: string; readonly role: string } | typeo
 
 export type ResourceKind = 'dataset' | 'job' | 'task'
 
+/** An entry with the ids of where it happened (null where they do not apply), as the event stream sends it. */
+export interface LocatedEntry extends HistoryEntry {
+  dataset_id: string | null
+  job_id: string | null
+  task_id: string | null
+}
+
 export interface HistoryEntry {
   time: string
   from: string
@@ -40,6 +47,8 @@ export interface StatusChange {
 }
 
 const STATUSES: Record<ResourceKind, StatusList> = { dataset: DATASET_STATUSES, job: JOB_STATUSES, task: TASK_STATUSES }
+/** Kinds by their code. */
+const KINDS = Object.keys(KIND_CODES) as ResourceKind[]
 
 /** How entries name kinds, statuses and server reasons: by their position in these lists (for readers of the raw table). */
 export const HISTORY_CODES = {
@@ -102,6 +111,34 @@ export class HistoryService {
       entries.push(entry)
     }
     return entries
+  }
+
+  /**
+   * The entries written after `afterEntry`, in the order they were written
+   * (commit order: one writer at a time), at most `limit`, each with where it
+   * happened: for the live event stream (API.md §8).
+   */
+  since(afterEntry: number, limit: number): { entry: number; event: LocatedEntry }[] {
+    return this.queries.since.all({ after: afterEntry, limit }).map((row) => {
+      const statuses = STATUSES[KINDS[row.kind]!]
+      const event: LocatedEntry = {
+        dataset_id: row.dataset_id,
+        job_id: row.job_id,
+        task_id: row.task_id,
+        time: timestampOfMicros(row.time),
+        from: statuses[row.from_status]!,
+        to: statuses[row.to_status]!,
+        by: row.username === null ? SERVER : { username: row.username, role: row.role ?? '' },
+      }
+      const reason = row.reason_code !== null ? SERVER_REASONS[row.reason_code] : row.reason
+      if (reason !== null && reason !== undefined) event.reason = reason
+      return { entry: row.entry, event }
+    })
+  }
+
+  /** The newest entry's number (0 when there is none): a reader of `since` from there sees only what comes next. */
+  lastEntry(): number {
+    return this.queries.lastEntry.get()?.entry ?? 0
   }
 
   /** The newest entry of a resource (by its rowid), without its time and reason; undefined when it has none. */
