@@ -11,7 +11,7 @@ const USAGE = `Runs the benchmark targets one after another (they each need the 
 Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...] [--quiet-wait S]
   --quick  smaller databases and shorter runs (a smoke run)
   --soak   also run bench/soak.ts
-  --only   a comma-separated subset of: lookup, claims, counts, big-list, first-page, creation, startup, observability,
+  --only   a comma-separated subset of: lookup, claims, counts, big-list, first-page, events, creation, startup, observability,
            lock-contention, materialization, scheduler-claims, completions, sweep, soak
   --quiet-wait S  before each target, wait up to S seconds (default 120) for
            the shared machine to be nearly idle; 0 starts at once
@@ -45,6 +45,7 @@ const targets: Target[] = [
   { name: 'counts', script: 'bench/counts.ts', wrk: true },
   { name: 'big-list', script: 'bench/big-list.ts', wrk: false },
   { name: 'first-page', script: 'bench/first-page.ts', wrk: false },
+  { name: 'events', script: 'bench/events.ts', wrk: false },
   { name: 'creation', script: 'bench/creation.ts', wrk: true },
   { name: 'startup', script: 'bench/startup.ts', wrk: false },
   { name: 'observability', script: 'bench/observability.ts', wrk: true },
