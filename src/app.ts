@@ -36,6 +36,7 @@ import { metricsModule } from './modules/metrics'
 import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
 import { historyModule } from './modules/history'
+import { actionsModule } from './modules/actions'
 import { HISTORY_CODES, HistoryService } from './modules/history/service'
 import { Scheduler } from './modules/scheduler/service'
 import { uiModule } from './modules/ui'
@@ -57,6 +58,11 @@ export interface AppOptions {
   lockTimer?: LockTimer
   /** What times the event stream's reads of the history and its keep-alive comments (tests); intervals by default. */
   ticker?: Ticker
+  /**
+   * The status history is written (default true). Only the history
+   * benchmark turns it off, to measure what it costs.
+   */
+  history?: boolean
 }
 
 /** What the observability hooks read from and keep on Elysia's per-request context. */
@@ -78,7 +84,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const clientAddresses = new ClientAddresses()
   const logOutput = options.logOutput ?? stderrOutput()
   const log = createLogger(config.logLevel, logOutput)
-  const history = new HistoryService(db, clock)
+  const history = new HistoryService(db, clock, options.history !== false)
   const events = new EventFeed(history, auth, { ticker: options.ticker })
   const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message), clock })
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler }
@@ -138,6 +144,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(queueModule(ctx))
     .use(historyModule(ctx, history))
     .use(eventsModule(ctx, events))
+    .use(actionsModule(ctx))
     .use(metricsModule(ctx, metrics, clientAddresses))
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
     .use(uiModule(ctx))

@@ -125,6 +125,8 @@ export async function startRouteFixture(overrides: Partial<Config> = {}): Promis
   ids.pilot_id = await ok('POST', '/pilots', { queue_host: 'h', queue_version: '1', resources: {}, grid_id: ids.grid_id })
   await ok('PUT', `/datasets/${ids.dataset_id}/config`, { steps: [] })
   ids.action = 'read'
+  ids.status = 'waiting'
+  ids.name = 'generate'
 
   const tokens: Record<string, string | null> = { public: null }
   for (const role of ROLES) tokens[role] = await t.token(role, { groups: [OTHER_GROUP] })
@@ -179,6 +181,7 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
   'PUT /datasets/:dataset_id/status': { body: () => ({ status: 'suspended' }) },
   'PUT /datasets/:dataset_id/description': { body: () => ({ description: 'new' }) },
   'PUT /datasets/:dataset_id/jobs_submitted': { body: () => ({ jobs_submitted: 20 }), refused: () => [[{ jobs_submitted: 0 }, 400]] },
+  'PUT /datasets/:dataset_id/priority': { body: () => ({ priority: 2.5 }) },
   // 4.3 Config
   ...Object.fromEntries(
     ['PUT /datasets/:dataset_id/config', 'PUT /config/:dataset_id'].map((label): [string, RouteExample] => [
@@ -213,6 +216,24 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
   'POST /task_actions/process': { body: () => ({ requirements: { cpu: 4 } }), validStatuses: [404] },
   'POST /tasks/:task_id/task_actions/reset': { body: () => ({ time_used: 60 }), validStatuses: [404] },
   'POST /tasks/:task_id/task_actions/complete': { body: () => ({ time_used: 60 }), validStatuses: [404] },
+  // 7.2 Operator actions
+  ...Object.fromEntries(
+    ['bulk_suspend', 'bulk_reset', 'bulk_hard_reset', 'bulk_status/:status'].map((action): [string, RouteExample] => [
+      `POST /datasets/:dataset_id/task_actions/${action}`,
+      {
+        body: (ids) => ({ task_ids: [ids.task_id], status: ['waiting', 'queued', 'failed', 'suspended'], name: 'generate' }),
+        // An id of nothing, an unknown status in the filter, a key that is no filter (IceProd v3's `tasks`).
+        refused: (ids) => [[{ task_ids: [ids.task_id, 'nosuchtask'] }, 400], [{ status: ['waiting', 'bogus'] }, 400], [{ tasks: [ids.task_id] }, 400]],
+      },
+    ]),
+  ),
+  'PATCH /datasets/:dataset_id/task_actions/bulk_requirements/:name': { body: () => ({ gpu: 0, os: 'RHEL_8' }), refused: () => [[{}, 400]] },
+  ...Object.fromEntries(
+    ['bulk_suspend', 'bulk_reset', 'bulk_hard_reset'].map((action): [string, RouteExample] => [
+      `POST /datasets/:dataset_id/job_actions/${action}`,
+      { body: (ids) => ({ job_ids: [ids.job_id] }), refused: (ids) => [[{ job_ids: [ids.job_id, 'nosuchjob'] }, 400], [{ jobs: [ids.job_id] }, 400]] },
+    ]),
+  ),
   // 4.6 Task stats
   'POST /tasks/:task_id/task_stats': { body: (ids) => ({ dataset_id: dataset(ids), walltime: 3 }), refused: () => [[{ dataset_id: 'otherdataset' }, 400]] },
   // 4.7 Logs

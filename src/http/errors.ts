@@ -34,6 +34,7 @@ interface SchemaError {
 }
 
 /** TypeBox ValueErrorType codes that matter for messages. */
+const ARRAY_MAX_ITEMS = 2
 const REQUIRED_PROPERTY = 45
 const ADDITIONAL_PROPERTY = 42
 
@@ -69,6 +70,7 @@ export function validationMessage(error: ValidationError): string {
     .join('.')
   if (first.type === REQUIRED_PROPERTY) return error.type === 'body' ? `missing key: ${key}` : `missing ${where}: ${key}`
   if (first.type === ADDITIONAL_PROPERTY) return `unknown ${where}: ${key === '' ? '""' : key}`
+  if (first.type === ARRAY_MAX_ITEMS) return `${where} ${key} holds more than ${String(first.schema?.maxItems)} items`
   const expected = first.schema?.type
   if (typeof expected === 'string' && TYPE_NAMES[expected]) {
     const typeOk = jsonTypeMatches(expected, first.value)

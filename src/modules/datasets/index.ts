@@ -49,6 +49,12 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       response: Empty,
       detail: { summary: 'set jobs_submitted, never below the jobs already created (tasks_submitted follows tasks_per_job)' },
     })
+    .put('/datasets/:dataset_id/priority', async ({ params, body }) => (await datasets.setPriority(params.dataset_id, body.priority), {}), {
+      access: adminOrWrite,
+      body: DatasetModel.priority,
+      response: Empty,
+      detail: { summary: "set the dataset's priority; its queued tasks follow at once" },
+    })
     .get('/dataset_summaries/status', ({ auth }) => datasets.statusSummary(auth), {
       access: { roles: servicesAndUsers },
       response: DatasetModel.statusSummary,

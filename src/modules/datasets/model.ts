@@ -16,6 +16,7 @@ export const DatasetModel = {
   status: Doc({ status: t.String({ description: 'processing, suspended, errors, truncated or complete' }) }),
   description: Doc({ description: t.String() }),
   jobsSubmitted: Doc({ jobs_submitted: Int({ minimum: 0 }) }),
+  priority: Doc({ priority: t.Number({ description: 'higher is handed out first' }) }),
   listQuery: t.Object(
     { status: t.Optional(t.String({ description: 'a dataset status, or several separated by |' })), keys: KeysQuery },
     { additionalProperties: true },

@@ -86,15 +86,28 @@ export class DatasetService {
 
   async setStatus(datasetId: string, status: string, by: Actor): Promise<void> {
     checkStatus(DATASET_STATUSES, status)
-    await writeTx(this.db, () => {
-      const state = this.queries.state.get({ dataset_id: datasetId }) ?? fail(404, `dataset ${datasetId} not found`)
-      this.setField(datasetId, '$.status', status)
-      this.transitions.dataset({ rowid: state.rowid, dataset_id: datasetId }, state.status, status, by)
-    })
+    await writeTx(this.db, () => this.changeStatus(datasetId, status, by))
+  }
+
+  /**
+   * Inside the caller's write transaction: sets a (checked) status and
+   * reports the change; returns whether the status changed. 404 when the
+   * dataset is missing.
+   */
+  changeStatus(datasetId: string, status: string, by: Actor): boolean {
+    const state = this.queries.state.get({ dataset_id: datasetId }) ?? fail(404, `dataset ${datasetId} not found`)
+    this.setField(datasetId, '$.status', status)
+    this.transitions.dataset({ rowid: state.rowid, dataset_id: datasetId }, state.status, status, by)
+    return state.status !== status
   }
 
   async setDescription(datasetId: string, description: string): Promise<void> {
     await writeTx(this.db, () => this.setField(datasetId, '$.description', description))
+  }
+
+  /** Sets `priority`; a trigger gives the dataset's queued tasks the new priority in the same statement. */
+  async setPriority(datasetId: string, priority: number): Promise<void> {
+    await writeTx(this.db, () => this.setField(datasetId, '$.priority', priority))
   }
 
   /**

@@ -4,6 +4,7 @@ import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
 import { prepared } from '../../db/query'
 import { datasets, jobs, statusHistory, tasks } from '../../db/schema'
+import { SERVER_REASONS } from './reasons'
 
 const p = sql.placeholder
 /**
@@ -114,4 +115,24 @@ export function historyQueries(db: Db) {
     job: read(SUBJECTS.job),
     task: read(SUBJECTS.task),
   }
+}
+
+/** SQL mapping a name held by `column` to its position in `names` (`otherwise` for a name not there). */
+function codeOf(names: readonly string[], column: string, otherwise = '-1'): string {
+  return `CASE ${column} ${names.map((name, i) => `WHEN '${name.replaceAll("'", "''")}' THEN ${i}`).join(' ')} ELSE ${otherwise} END`
+}
+
+/**
+ * One entry of kind `code` for each row of `rows` (a SELECT of `subject`,
+ * `from_status`, `to_status` and `reason`, by name), in one INSERT ... SELECT:
+ * the set-based writes of the bulk actions, whose rows come from their
+ * scratch tables (so the statement is composed here, not built by drizzle).
+ * Parameters: $history_time, and for a client $history_username and $history_role.
+ */
+export function insertSelectedSql(code: number, statuses: readonly string[], server: boolean, rows: string): string {
+  return `
+    INSERT INTO status_history (kind, subject, time, from_status, to_status, username, role, reason_code, reason)
+    SELECT ${code}, subject, $history_time, ${codeOf(statuses, 'from_status')}, ${codeOf(statuses, 'to_status')},
+      ${server ? 'NULL, NULL' : '$history_username, $history_role'}, ${server ? codeOf(SERVER_REASONS, 'reason', 'NULL') : 'NULL'}, NULL
+    FROM (${rows})`
 }

@@ -66,9 +66,14 @@ export class Retries {
     return { task, steps }
   }
 
+  /** The failures a task of a dataset with this `max_failures` may have. */
+  failureLimit(maxFailures: unknown): number {
+    return typeof maxFailures === 'number' && maxFailures >= 0 ? maxFailures : this.maxFailures
+  }
+
   /** The steps from `reset`: to failed or suspended, or to waiting and on to queued when ready. */
   private stepsFrom(state: RetryState): Step[] {
-    const limit = typeof state.max_failures === 'number' && state.max_failures >= 0 ? state.max_failures : this.maxFailures
+    const limit = this.failureLimit(state.max_failures)
     if (state.failures > limit) return [{ from: 'reset', to: 'failed', reason: 'failures exceed max_failures' }]
     if (state.debug === 1) return [{ from: 'reset', to: 'suspended', reason: 'dataset in debug mode' }]
     const again: Step = { from: 'reset', to: 'waiting', reason: 'retry after reset' }

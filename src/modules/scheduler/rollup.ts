@@ -17,7 +17,8 @@ export interface Change<Ref> {
   reason: ServerReason
 }
 
-type JobState = NonNullable<ReturnType<SchedulerQueries['jobState']['get']>>
+/** A job and its task counts by status, as the roll-up decides from them. */
+export type JobState = NonNullable<ReturnType<SchedulerQueries['jobState']['get']>>
 
 /** Where a job stops: none of its tasks is active any more. */
 const STOPPED = ['complete', 'errors', 'suspended']
@@ -43,12 +44,22 @@ export class RollUp {
   job(jobId: string): Change<JobRef> | undefined {
     const job = this.queries.jobState.get({ job_id: jobId })
     if (!job) return undefined
+    const next = this.nextStatusOf(job)
+    if (!next) return undefined
+    this.queries.setJobStatus.run({ job_id: jobId, status: next[0], now: this.now() })
+    return { ref: job, from: job.status, to: next[0], reason: next[1] }
+  }
+
+  /**
+   * The status a job in this state moves to, and why; undefined when it
+   * stays. The bulk actions decide the jobs they touch with it too.
+   */
+  nextStatusOf(job: JobState): [string, ServerReason] | undefined {
     const next = this.jobStatusOf(job)
     if (!next || next[0] === job.status) return undefined
     // A job a client moved elsewhere (failed, processing by hand) is moved only when its tasks call for it.
     if (next[0] === 'processing' && !STOPPED.includes(job.status)) return undefined
-    this.queries.setJobStatus.run({ job_id: jobId, status: next[0], now: this.now() })
-    return { ref: job, from: job.status, to: next[0], reason: next[1] }
+    return next
   }
 
   private jobStatusOf(job: JobState): [string, ServerReason] | undefined {

@@ -2,13 +2,15 @@
  * The scheduler of API.md §6, as one object the app builds and the services
  * call into: status transitions and their follow-ups (transitions.ts), the
  * background materialization of jobs and tasks (materializer.ts), the sweep
- * for lost tasks (sweep.ts), and the config check of PUT config. With ICEPROD_SCHEDULER=off it only keeps the
+ * for lost tasks (sweep.ts), the bulk actions' changes of many tasks at once
+ * (bulk.ts), and the config check of PUT config. With ICEPROD_SCHEDULER=off it only keeps the
  * status history and otherwise does nothing.
  */
 import type { Config } from '../../config'
 import type { Db } from '../../db'
 import { systemClock, type Clock } from '../../clock'
 import type { HistoryService } from '../history/service'
+import { BulkTransitions } from './bulk'
 import { Materializer } from './materializer'
 import { Sweep } from './sweep'
 import { planTasks } from './task-plan'
@@ -23,6 +25,8 @@ export interface SchedulerEnvironment {
 
 export class Scheduler {
   readonly transitions: Transitions
+  /** The bulk actions' set-based changes of many tasks (§7.2), with the same follow-ups as `transitions`. */
+  readonly bulk: BulkTransitions
   readonly materializer: Materializer
   readonly sweep: Sweep
   readonly on: boolean
@@ -31,6 +35,7 @@ export class Scheduler {
     this.on = config.scheduler
     const clock = environment.clock ?? systemClock
     this.transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures, clock })
+    this.bulk = new BulkTransitions(db, history, this.transitions)
     this.materializer = new Materializer(db, this.transitions, { bufferJobs: config.bufferJobs, warn: environment.warn })
     this.transitions.onMoreWork = (datasetId) => this.materializer.poke(datasetId)
     this.sweep = new Sweep(db, this.transitions, {

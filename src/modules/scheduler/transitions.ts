@@ -31,9 +31,9 @@ export interface SchedulerOptions {
 }
 
 /** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
-const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
+export const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
 /** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
-const BLOCKING = ['failed', 'suspended']
+export const BLOCKING = ['failed', 'suspended']
 
 export class Transitions {
   private readonly queries
@@ -138,6 +138,13 @@ export class Transitions {
   }
 
   /**
+   * The failures a task of a dataset with this `max_failures` may have (§6.3).
+   */
+  failureLimit(maxFailures: unknown): number {
+    return this.retries.failureLimit(maxFailures)
+  }
+
+  /**
    * With the scheduler, tasks taken back from a pilot that is gone (deleted,
    * timed out) or that no pilot lists any more (§6.4): each one still
    * processing is reset with `evictions` + 1, its failures unchanged, and
@@ -182,6 +189,23 @@ export class Transitions {
     const change = this.rollUp.reopen(datasetId, 'more jobs to make')
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
     this.onMoreWork(datasetId)
+  }
+
+  /**
+   * With the scheduler, after a client's change of a dataset's status or of
+   * many of its jobs at once: the dataset reopens when `reopened` (a job is
+   * processing again), then follows its jobs (§6.5), and jobs are made when
+   * `stopped` (a job left processing, making room in the buffer).
+   */
+  datasetFollowsJobs(datasetId: string, { reopened = false, stopped = false } = {}): void {
+    if (!this.scheduling) return
+    if (reopened) {
+      const change = this.rollUp.reopen(datasetId, 'a job is processing again')
+      if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+    }
+    const change = this.rollUp.dataset(datasetId)
+    if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+    if (stopped) this.onMoreWork(datasetId)
   }
 
   /** A dataset went `from` → `to`; with the scheduler a dataset processing again gets more jobs made. */
