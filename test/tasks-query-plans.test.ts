@@ -152,6 +152,29 @@ describe('query plans', () => {
     expect(plan(schedulerQueries(t.ctx.db).candidates.sql)).toEqual(['SEARCH task_queue USING INDEX task_queue_active_claim (dataset=? AND job_active=? AND seq>?)'])
   })
 
+  test("the bulk actions' statements: every table of the database searched by key, driven from the selected tasks or the ids named", () => {
+    const queries = t.scheduler.bulk.queriesForPlanCheck()
+    expect(queries.length).toBeGreaterThan(20)
+    const persistent = ['tasks', 'jobs', 'datasets', 'task_queue', 'task_depends', 'task_counts', 'job_counts', 'job_task_counts', 'status_history']
+    for (const { name, sql } of queries) {
+      const steps = plan(sql)
+      for (const step of steps) {
+        for (const table of persistent) expect({ name, step, fullScan: new RegExp(`^SCAN ${table}\\b`).test(step) && !step.includes('INDEX') }).toEqual({ name, step, fullScan: false })
+      }
+      // Only the selection of a status filter walks the dataset's tasks of a status; the follow-ups find their few tasks by key.
+      if (!name.startsWith('bulk: select by status')) expect({ name, steps, byStatus: steps.some((step) => /INDEX tasks_(dataset_)?status\b/.test(step)) }).toEqual({ name, steps, byStatus: false })
+    }
+    const byIds = queries.find((q) => q.name === 'bulk: select by job ids')!
+    expect(plan(byIds.sql).slice(0, 3)).toEqual([
+      'SCAN i',
+      'SEARCH j USING INDEX sqlite_autoindex_jobs_1 (job_id=?)',
+      'SEARCH t USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=?)',
+    ])
+    for (const name of ['bulk: apply', 'bulk: applyHardReset', 'bulk: applyFollow', 'bulk: applyRequirements']) {
+      expect(plan(queries.find((q) => q.name === name)!.sql)[0]).toBe('SEARCH tasks USING INTEGER PRIMARY KEY (rowid=?)')
+    }
+  })
+
   test('the check itself catches a full scan and a sort', () => {
     expect(() => expectIndexed('probe', "SELECT doc FROM tasks WHERE json_extract(doc, '$.name') = ?")).toThrow()
     expect(() => expectIndexed('list probe', 'SELECT doc FROM tasks WHERE dataset_id = ? ORDER BY task_index')).toThrow()

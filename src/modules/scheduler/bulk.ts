@@ -92,9 +92,13 @@ const READY_AFTER = `NOT EXISTS (SELECT 1 FROM task_depends d WHERE d.task_id = 
  * Dependents (`t`) of the changed tasks (`b`) whose status the action did
  * not set: the others' final status took their dependencies' into account.
  * A hard-reset task that kept its status (only its failures changed) is one.
+ * CROSS JOIN keeps this order (from the changed tasks along task_depends),
+ * and the unary + on the status keeps SQLite off the index of every task in it.
  */
-const DEPENDENTS = `FROM temp.bulk_task b JOIN task_depends d ON d.depends_on = b.task_id JOIN tasks t ON t.task_id = d.task_id
+const DEPENDENTS = `FROM temp.bulk_task b CROSS JOIN task_depends d ON d.depends_on = b.task_id CROSS JOIN tasks t ON t.task_id = d.task_id
   WHERE NOT EXISTS (SELECT 1 FROM temp.bulk_task o WHERE o.subject = t.rowid AND o.to_status IS NOT o.from_status)`
+/** A task's column in `temp.bulk_task`, inside a statement on `tasks`. */
+const SELECTED = (column: string) => `(SELECT b.${column} FROM temp.bulk_task b WHERE b.subject = tasks.rowid)`
 
 const SQL = {
   fillIds: `INSERT OR IGNORE INTO temp.bulk_id (id) SELECT value FROM json_each($ids)`,
@@ -111,28 +115,29 @@ const SQL = {
         ELSE ${NEXT} END`,
   plainFinal: `UPDATE temp.bulk_task SET final_status = to_status`,
   // One json_set per task, so that the counting and queue triggers see one old and one new status.
+  // Each statement on tasks finds its rows by rowid from the scratch table (an UPDATE ... FROM may walk every task instead).
   apply: `
-    UPDATE tasks SET doc = json_set(tasks.doc, '$.status', b.final_status, '$.status_changed', $now)
-    FROM temp.bulk_task b WHERE tasks.rowid = b.subject`,
+    UPDATE tasks SET doc = json_set(doc, '$.status', ${SELECTED('final_status')}, '$.status_changed', $now)
+    WHERE rowid IN (SELECT subject FROM temp.bulk_task)`,
   // A task that keeps its status keeps its status_changed: the last pair then sets the status again.
   applyHardReset: `
-    UPDATE tasks SET doc = json_set(tasks.doc, '$.status', b.final_status, '$.failures', 0,
-      CASE WHEN b.to_status IS b.from_status THEN '$.status' ELSE '$.status_changed' END,
-      CASE WHEN b.to_status IS b.from_status THEN b.final_status ELSE $now END)
-    FROM temp.bulk_task b WHERE tasks.rowid = b.subject`,
+    UPDATE tasks SET doc = json_set(doc, '$.status', ${SELECTED('final_status')}, '$.failures', 0,
+      iif(${SELECTED('to_status IS b.from_status')}, '$.status', '$.status_changed'),
+      iif(${SELECTED('to_status IS b.from_status')}, ${SELECTED('final_status')}, $now))
+    WHERE rowid IN (SELECT subject FROM temp.bulk_task)`,
   unqueueDependents: `
     INSERT OR IGNORE INTO temp.bulk_follow (subject, job_id, from_status, to_status, reason)
     SELECT t.rowid, t.job_id, 'queued', 'waiting', 'a dependency runs again' ${DEPENDENTS}
-      AND b.from_status = 'complete' AND b.final_status IS NOT 'complete' AND t.status = 'queued'`,
+      AND b.from_status = 'complete' AND b.final_status IS NOT 'complete' AND +t.status = 'queued'`,
   queueDependents: `
     INSERT OR IGNORE INTO temp.bulk_follow (subject, job_id, from_status, to_status, reason)
     SELECT t.rowid, t.job_id, 'waiting', 'queued', 'dependencies complete' ${DEPENDENTS}
-      AND b.final_status = 'complete' AND b.from_status IS NOT 'complete' AND t.status = 'waiting'
+      AND b.final_status = 'complete' AND b.from_status IS NOT 'complete' AND +t.status = 'waiting'
       AND NOT EXISTS (SELECT 1 FROM task_depends d2 WHERE d2.task_id = t.task_id
         AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d2.depends_on AND p.status = 'complete'))`,
   applyFollow: `
-    UPDATE tasks SET doc = json_set(tasks.doc, '$.status', f.to_status, '$.status_changed', $now)
-    FROM temp.bulk_follow f WHERE tasks.rowid = f.subject`,
+    UPDATE tasks SET doc = json_set(doc, '$.status', (SELECT f.to_status FROM temp.bulk_follow f WHERE f.subject = tasks.rowid), '$.status_changed', $now)
+    WHERE rowid IN (SELECT subject FROM temp.bulk_follow)`,
   // Between two statuses that are active whatever the task waits for, its job's status cannot change.
   touchedJobs: `
     INSERT OR IGNORE INTO temp.rollup_job (job_id) SELECT job_id FROM temp.bulk_task
@@ -166,8 +171,9 @@ const SQL = {
     UPDATE jobs SET doc = json_set(jobs.doc, '$.status', c.to_status, '$.status_changed', $now)
     FROM temp.rollup_change c WHERE jobs.job_id = c.job_id`,
   applyRequirements: `
-    UPDATE tasks SET doc = json_set(tasks.doc, '$.requirements', json(m.new))
-    FROM temp.bulk_requirements_task r JOIN temp.bulk_requirements m ON m.old = r.old WHERE tasks.rowid = r.subject`,
+    UPDATE tasks SET doc = json_set(doc, '$.requirements',
+      json((SELECT m.new FROM temp.bulk_requirements_task r JOIN temp.bulk_requirements m ON m.old = r.old WHERE r.subject = tasks.rowid)))
+    WHERE rowid IN (SELECT subject FROM temp.bulk_requirements_task)`,
 }
 
 /** The history entries of the selected tasks, in chain order: the client's change, the retry, the queueing. */
@@ -281,11 +287,12 @@ export class BulkTransitions {
   /** The statement that fills `bulk_task` with the selected tasks the action changes. */
   private selectionSql(action: BulkAction, ids: 'tasks' | 'jobs' | undefined, statuses: readonly string[] | undefined, byName: boolean): string {
     const { to, changes } = ACTIONS[action.kind]
+    // From the ids named (CROSS JOIN keeps that order), else along the dataset's (dataset_id, status) or (dataset_id) index.
     const source =
-      ids === 'tasks' ? 'temp.bulk_id i JOIN tasks t ON t.task_id = i.id'
+      ids === 'tasks' ? 'temp.bulk_id i CROSS JOIN tasks t ON t.task_id = i.id'
       : ids === 'jobs'
-        ? `temp.bulk_id i JOIN jobs j ON j.job_id = i.id AND j.dataset_id = $dataset_id
-           JOIN tasks t ON t.dataset_id = j.dataset_id AND t.job_index = j.job_index AND t.job_id = j.job_id`
+        ? `temp.bulk_id i CROSS JOIN jobs j ON j.job_id = i.id AND j.dataset_id = $dataset_id
+           CROSS JOIN tasks t ON t.dataset_id = j.dataset_id AND t.job_index = j.job_index AND t.job_id = j.job_id`
         : 'tasks t'
     // The statuses were checked against the task statuses: they are written into the SQL as they are.
     const filters = [statuses ? `t.status IN (${list(statuses)})` : '', byName ? 't.name = $name' : ''].filter(Boolean)
