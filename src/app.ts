@@ -37,6 +37,8 @@ import { databaseReadings } from './modules/metrics/service'
 import { openapiModule } from './modules/openapi'
 import { historyModule } from './modules/history'
 import { actionsModule } from './modules/actions'
+import { progressModule } from './modules/progress'
+import { OfferLog } from './modules/progress/offers'
 import { HISTORY_CODES, HistoryService } from './modules/history/service'
 import { Scheduler } from './modules/scheduler/service'
 import { uiModule } from './modules/ui'
@@ -87,7 +89,8 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const history = new HistoryService(db, clock, options.history !== false)
   const events = new EventFeed(history, auth, { ticker: options.ticker })
   const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn({ dataset_id: datasetId }, message), clock })
-  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler }
+  const offers = new OfferLog(clock)
+  const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler, offers }
 
   const metrics = new Metrics(databaseReadings(db, config.db), VERSION, {
     readings: { made: scheduler.materializer.made, sweeps: scheduler.sweep.done },
@@ -145,6 +148,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
     .use(historyModule(ctx, history))
     .use(eventsModule(ctx, events))
     .use(actionsModule(ctx))
+    .use(progressModule(ctx))
     .use(metricsModule(ctx, metrics, clientAddresses))
     .use(openapiModule(ctx, (): AnyElysia => app, VERSION))
     .use(uiModule(ctx))

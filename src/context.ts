@@ -7,6 +7,7 @@ import type { Clock } from './clock'
 import type { ClientAddresses } from './observability/client-address'
 import type { AuthService } from './modules/auth/service'
 import type { HistoryService } from './modules/history/service'
+import type { OfferLog } from './modules/progress/offers'
 import type { Scheduler } from './modules/scheduler/service'
 import type { Transitions } from './modules/scheduler/transitions'
 
@@ -31,4 +32,6 @@ export interface AppContext {
   transitions: Transitions
   /** The scheduler of §6 (materialization, config checks); inert with ICEPROD_SCHEDULER=off. */
   scheduler: Scheduler
+  /** The offers of the last hour's claims, for queue diagnostics (§7.3). */
+  offers: OfferLog
 }

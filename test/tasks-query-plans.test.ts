@@ -20,6 +20,7 @@ import { queueQueries } from '../src/modules/queue/queries'
 import { schedulerQueries } from '../src/modules/scheduler/queries'
 import { taskStatQueries } from '../src/modules/task_stats/queries'
 import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modules/tasks/queries'
+import { progressQueries } from '../src/modules/progress/queries'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -33,7 +34,7 @@ function plan(sql: string): string[] {
   return (t.ctx.sqlite.query(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[]).map((row) => row.detail)
 }
 
-const TABLES = ['tasks', 'jobs', 'datasets', 'logs', 'task_stats', 'task_counts', 'job_counts', 'auths', 'task_queue', 'task_depends', 'status_history']
+const TABLES = ['tasks', 'jobs', 'datasets', 'logs', 'task_stats', 'task_counts', 'job_counts', 'auths', 'task_queue', 'task_depends', 'status_history', 'task_completions']
 
 /**
  * Queries that read a whole table on purpose: listings of every row of a
@@ -102,6 +103,7 @@ const MODULES: Record<string, (db: TestApp['ctx']['db']) => QuerySet> = {
   metrics: metricsQueries,
   history: historyQueries,
   scheduler: schedulerQueries,
+  progress: progressQueries,
 }
 
 describe('query plans', () => {
@@ -173,6 +175,14 @@ describe('query plans', () => {
     for (const name of ['bulk: apply', 'bulk: applyHardReset', 'bulk: applyFollow', 'bulk: applyRequirements']) {
       expect(plan(queries.find((q) => q.name === name)!.sql)[0]).toBe('SEARCH tasks USING INTEGER PRIMARY KEY (rowid=?)')
     }
+  })
+
+  test('progress and queue diagnostics read maintained counts and the queue index: never a task or a history entry', () => {
+    for (const [name, query] of Object.entries(progressQueries(t.ctx.db))) {
+      const steps = plan(query.sql)
+      expect({ name, steps, reads: steps.some((step) => /^(SCAN|SEARCH) (tasks|status_history|jobs)\b/.test(step)) }).toEqual({ name, steps, reads: false })
+    }
+    expect(plan(progressQueries(t.ctx.db).numericUnmatched.sql)).toEqual(['SEARCH task_queue USING COVERING INDEX task_queue_active_claim (dataset=?)'])
   })
 
   test('the check itself catches a full scan and a sort', () => {

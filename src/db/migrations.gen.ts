@@ -8,6 +8,8 @@ import m4 from '../../migrations/0004_task_queue_triggers.sql' with { type: 'tex
 import m5 from '../../migrations/0005_drop_tasks_job_index.sql' with { type: 'text' }
 import m6 from '../../migrations/0006_scheduler.sql' with { type: 'text' }
 import m7 from '../../migrations/0007_scheduler_triggers.sql' with { type: 'text' }
+import m8 from '../../migrations/0008_progress.sql' with { type: 'text' }
+import m9 from '../../migrations/0009_operator_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -19,4 +21,6 @@ export const migrationSql: Record<string, string> = {
   '0005_drop_tasks_job_index': m5,
   '0006_scheduler': m6,
   '0007_scheduler_triggers': m7,
+  '0008_progress': m8,
+  '0009_operator_triggers': m9,
 }

@@ -270,3 +270,18 @@ export const schedulerChanges = sqliteTable('scheduler_changes', {
   reasonCode: integer('reason_code').notNull(),
   n: integer('n').notNull(),
 }, (t) => [primaryKey({ columns: [t.kind, t.toStatus, t.reasonCode] })])
+
+/**
+ * Task completions by dataset and minute, for progress (API.md §7.3): a
+ * trigger counts each task that becomes complete under the minute of its
+ * `status_changed`, in one of 60 slots per dataset (minute mod 60), so the
+ * last hour's completions are at most 60 rows and old minutes are
+ * overwritten rather than deleted (see the progress migration).
+ */
+export const taskCompletions = sqliteTable('task_completions', {
+  datasetId: text('dataset_id').notNull(),
+  slot: integer('slot').notNull(),
+  /** Minutes since the epoch. */
+  minute: integer('minute').notNull(),
+  n: integer('n').notNull(),
+}, (t) => [primaryKey({ columns: [t.datasetId, t.slot] })])

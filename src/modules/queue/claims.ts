@@ -9,6 +9,7 @@ import type { Db } from '../../db'
 import { timestamp } from '../../db/documents'
 import { GroupCommit } from '../../db/group-commit'
 import type { Actor } from '../history/service'
+import type { OfferLog } from '../progress/offers'
 import { FairShareClaims } from '../scheduler/claims'
 import type { Transitions } from '../scheduler/transitions'
 import { queueQueries } from './queries'
@@ -30,6 +31,8 @@ export class ClaimService {
     db: Db,
     private readonly transitions: Transitions,
     private readonly clock: Clock = systemClock,
+    /** Where every claim's offer is summed up, for the queue diagnostics (§7.3). */
+    private readonly offers?: OfferLog,
   ) {
     this.queries = queueQueries(db)
     const fairShare = transitions.scheduling ? new FairShareClaims(db, transitions) : undefined
@@ -49,6 +52,7 @@ export class ClaimService {
    * then pays one commit for many claims instead of one per claim.
    */
   claim(offer: Offer, by: Actor, pilotId?: string): Promise<string | undefined> {
+    this.offers?.record(offer)
     return this.claims.run({ offer, by, pilotId })
   }
 

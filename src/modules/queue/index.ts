@@ -13,7 +13,7 @@ const pilotActions = { roles: pilots } as const
 export const queueModule = (
   ctx: AppContext,
   queueing = new QueueingService(ctx.db, ctx.transitions, ctx.clock),
-  claims = new ClaimService(ctx.db, ctx.transitions, ctx.clock),
+  claims = new ClaimService(ctx.db, ctx.transitions, ctx.clock, ctx.offers),
   lifecycle = new LifecycleService(ctx.db, ctx.transitions, ctx.clock),
 ) =>
   new Elysia({ name: 'module:queue', detail: { tags: ['Task queue'] } })
