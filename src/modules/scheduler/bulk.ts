@@ -45,6 +45,9 @@ export interface TaskSelection {
   name?: string
 }
 
+/** Per dataset, whether a job of it went back to processing, and whether one left processing. */
+type Datasets = Map<string, { reopened: boolean; stopped: boolean }>
+
 const list = (values: readonly string[]) => values.map((value) => `'${value.replaceAll("'", "''")}'`).join(', ')
 
 const SCRATCH = [
@@ -138,6 +141,10 @@ const SQL = {
   applyFollow: `
     UPDATE tasks SET doc = json_set(doc, '$.status', (SELECT f.to_status FROM temp.bulk_follow f WHERE f.subject = tasks.rowid), '$.status_changed', $now)
     WHERE rowid IN (SELECT subject FROM temp.bulk_follow)`,
+  // A task the action sets steadily active (no follow-up of the action moves it again) makes its job active.
+  activeJobs: `
+    INSERT OR IGNORE INTO temp.rollup_job (job_id) SELECT job_id FROM temp.bulk_task
+    WHERE job_id IS NOT NULL AND final_status IN (${list(STEADILY_ACTIVE)}) AND to_status IS NOT from_status`,
   // Between two statuses that are active whatever the task waits for, its job's status cannot change.
   touchedJobs: `
     INSERT OR IGNORE INTO temp.rollup_job (job_id) SELECT job_id FROM temp.bulk_task
@@ -164,6 +171,14 @@ const SQL = {
     SELECT j.rowid, j.job_id, j.dataset_id, j.job_index, j.status,
       c.idle, c.waiting, c.queued, c.processing, c.reset, c.suspended, c.failed, c.complete
     FROM temp.rollup_job b CROSS JOIN jobs j ON j.job_id = b.job_id LEFT JOIN job_task_counts c ON c.job_id = j.job_id`,
+  /** The listed jobs that are stopped, as changes back to processing. */
+  reopenChanges: `
+    INSERT INTO temp.rollup_change (job_id, subject, dataset_id, from_status, to_status, reason)
+    SELECT j.job_id, j.rowid, j.dataset_id, j.status, 'processing', 'a task is active again'
+    FROM temp.rollup_job b CROSS JOIN jobs j ON j.job_id = b.job_id WHERE j.status IN ('complete', 'errors', 'suspended')`,
+  changedDatasets: `
+    SELECT dataset_id AS datasetId, max(to_status = 'processing') AS reopened, max(from_status = 'processing' AND to_status <> 'processing') AS stopped
+    FROM temp.rollup_change GROUP BY dataset_id`,
   saveRollUpChanges: `
     INSERT INTO temp.rollup_change (job_id, subject, dataset_id, from_status, to_status, reason)
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each($changes)`,
@@ -229,6 +244,7 @@ export class BulkTransitions {
       this.statement(SQL.plainFinal).run()
     }
     const now = this.transitions.now()
+    const reopened: Datasets = scheduling ? this.reopenJobs() : new Map()
     this.statement(action.kind === 'hard_reset' ? SQL.applyHardReset : SQL.apply).run({ now })
     this.history.recordSelected('task', TASK_ENTRIES.client, by)
     if (!scheduling) return this.done(changed)
@@ -239,7 +255,7 @@ export class BulkTransitions {
     if (to === 'complete') this.statement(SQL.queueDependents).run()
     this.statement(SQL.applyFollow).run({ now })
     this.history.recordSelected('task', TASK_ENTRIES.follow, SERVER)
-    this.rollUpJobs()
+    this.rollUpJobs(reopened)
     return this.done(changed)
   }
 
@@ -304,38 +320,59 @@ export class BulkTransitions {
       WHERE t.dataset_id = $dataset_id AND ${changes}${filters.map((filter) => ` AND ${filter}`).join('')}`
   }
 
-  /** The jobs whose tasks changed rolled up together, then their datasets (§6.5). */
-  private rollUpJobs(): void {
+  /**
+   * Before the tasks change: the stopped jobs that will have a task active
+   * whatever follows (one the action sets queued, processing, idle or reset)
+   * go back to processing at once, as RollUp.job will call for once that
+   * task is active. Written before the tasks, the jobs' tasks then enter the
+   * queue as a processing job's, rather than being marked so one by one
+   * afterwards. Returns, per dataset, the jobs changed (see `rollUpListed`).
+   */
+  private reopenJobs(): Datasets {
+    for (const sql of CLEAR_ROLLUP) this.statement(sql).run()
+    this.statement(SQL.activeJobs).run()
+    if (this.statement(SQL.reopenChanges).run().changes === 0) return new Map()
+    return this.applyRollUpChanges()
+  }
+
+  /** The jobs whose tasks changed rolled up together, then their datasets (§6.5), those of jobs reopened before included. */
+  private rollUpJobs(reopened: Datasets): void {
     for (const sql of CLEAR_ROLLUP) this.statement(sql).run()
     this.statement(SQL.touchedJobs).run()
     this.statement(SQL.followJobs).run()
     this.statement(SQL.downstreamJobs).run()
-    const datasets = this.rollUpListed()
+    const datasets = new Map(reopened)
+    for (const [datasetId, jobs] of this.rollUpListed()) {
+      const before = datasets.get(datasetId)
+      datasets.set(datasetId, { reopened: jobs.reopened || !!before?.reopened, stopped: jobs.stopped || !!before?.stopped })
+    }
     for (const [datasetId, jobs] of datasets) this.transitions.datasetFollowsJobs(datasetId, jobs)
   }
 
   /**
    * Rolls up every job listed in `temp.rollup_job` as RollUp.job would,
    * reading their states in one statement, writing the changes in one, and
-   * their history entries in one. Returns, per dataset, whether a job went
-   * back to processing and whether one left it.
+   * their history entries in one.
    */
-  private rollUpListed(): Map<string, { reopened: boolean; stopped: boolean }> {
+  private rollUpListed(): Datasets {
     const changes: [string, number, string, string, string, ServerReason][] = []
-    const datasets = new Map<string, { reopened: boolean; stopped: boolean }>()
     for (const job of this.statement(SQL.rollUpStates).all() as JobState[]) {
       const to = this.rollUp.nextStatusOf(job)
-      if (!to) continue
-      changes.push([job.job_id, job.rowid, job.dataset_id, job.status, to[0], to[1]])
-      const dataset = datasets.get(job.dataset_id) ?? { reopened: false, stopped: false }
-      if (to[0] === 'processing') dataset.reopened = true
-      else dataset.stopped ||= job.status === 'processing'
-      datasets.set(job.dataset_id, dataset)
+      if (to) changes.push([job.job_id, job.rowid, job.dataset_id, job.status, to[0], to[1]])
     }
-    if (changes.length === 0) return datasets
+    if (changes.length === 0) return new Map()
     this.statement(SQL.saveRollUpChanges).run({ changes: JSON.stringify(changes) })
+    return this.applyRollUpChanges()
+  }
+
+  /** The changes in `temp.rollup_change` written, with their history entries; per dataset, whether a job went back to processing and whether one left it. */
+  private applyRollUpChanges(): Datasets {
     this.statement(SQL.applyRollUpChanges).run({ now: this.transitions.now() })
     this.history.recordSelected('job', 'SELECT subject, from_status, to_status, reason FROM temp.rollup_change', SERVER)
+    const datasets: Datasets = new Map()
+    for (const row of this.statement(SQL.changedDatasets).all() as { datasetId: string; reopened: number; stopped: number }[]) {
+      datasets.set(row.datasetId, { reopened: row.reopened === 1, stopped: row.stopped === 1 })
+    }
     return datasets
   }
 
