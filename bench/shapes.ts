@@ -77,3 +77,21 @@ export function pairsDataset(quick: boolean): CachedSeed {
     },
   )
 }
+
+/**
+ * One dataset whose every task failed: `jobs` jobs of `tasksPerJob` tasks,
+ * the jobs in errors and the dataset stopped in errors by the roll-up (its
+ * history says so), as a dataset looks before an operator's bulk reset.
+ */
+export function failedDataset(jobs: number, tasksPerJob: number): CachedSeed {
+  return seedCached(
+    `failed-${jobs}-jobs-of-${tasksPerJob}`,
+    { datasets: 1, jobsPerDataset: jobs, tasksPerJob, status: () => 'failed' },
+    (sqlite) => {
+      sqlite.run(`UPDATE jobs SET doc = json_set(doc, '$.status', 'errors')`)
+      sqlite.run(`UPDATE datasets SET doc = json_set(doc, '$.status', 'errors')`)
+      // processing (0) → errors (2) by the server, reason 'jobs have errors, none processing' (11).
+      sqlite.run(`INSERT INTO status_history (kind, subject, time, from_status, to_status, reason_code) SELECT 0, rowid, 0, 0, 2, 11 FROM datasets`)
+    },
+  )
+}
