@@ -4,7 +4,7 @@
  * (task and job counts, completions per minute), on the executable.
  * Before measuring, pilots claim and complete 2,000 tasks through the API
  * (completions of the last hour, in both the counts and the history), and
- * the history gets 2M older entries, as a dataset that has run a while has.
+ * the history gets 1.5M older entries, as a dataset that has run a while has.
  * Baseline (bench/baseline-server.ts, same run): recounts of the tasks and
  * jobs by status, and the last hour's completions by a scan of the history.
  * One client sends one request at a time; A/B/A/B; the two servers' answers
@@ -79,7 +79,7 @@ try {
     }
   }))
   await warm.stop()
-  // An older history: two entries per task for a million tasks, more than an hour ago.
+  // An older history: three entries for every two tasks, more than an hour ago.
   const sqlite = new Database(db)
   sqlite.run(`INSERT INTO status_history (kind, subject, time, from_status, to_status, reason_code)
     SELECT 2, rowid, (unixepoch() - 7200) * 1000000, 1, 2, 1 FROM tasks UNION ALL SELECT 2, rowid, (unixepoch() - 7000) * 1000000, 2, 3, NULL FROM tasks WHERE rowid % 2 = 0 LIMIT ${quick ? 200_000 : 2_000_000}`)

@@ -12,7 +12,7 @@ Usage: bun bench/run.ts [--quick] [--soak] [--only claims,counts,...] [--quiet-w
   --quick  smaller databases and shorter runs (a smoke run)
   --soak   also run bench/soak.ts
   --only   a comma-separated subset of: lookup, claims, counts, big-list, first-page, events, creation, startup, observability,
-           lock-contention, materialization, scheduler-claims, completions, sweep, soak
+           lock-contention, materialization, scheduler-claims, completions, sweep, bulk, history, progress, soak
   --quiet-wait S  before each target, wait up to S seconds (default 120) for
            the shared machine to be nearly idle; 0 starts at once
 Most targets load the servers with wrk, which must be installed.`
@@ -54,6 +54,9 @@ const targets: Target[] = [
   { name: 'scheduler-claims', script: 'bench/scheduler-claims.ts', wrk: true },
   { name: 'completions', script: 'bench/completions.ts', wrk: true },
   { name: 'sweep', script: 'bench/sweep.ts', wrk: false },
+  { name: 'bulk', script: 'bench/bulk.ts', wrk: false },
+  { name: 'history', script: 'bench/history.ts', wrk: true },
+  { name: 'progress', script: 'bench/progress.ts', wrk: false },
 ]
 if (values.soak) targets.push({ name: 'soak', script: 'bench/soak.ts', wrk: false })
 const only = values.only?.split(',').map((s) => s.trim())
