@@ -32,6 +32,17 @@ const SUBJECTS = {
   task: { code: KIND_CODES.task, table: tasks, rowid: sql`${tasks}.rowid`, where: inDataset(tasks.taskId, tasks.datasetId) },
 } satisfies Record<keyof typeof KIND_CODES, Subject>
 
+/** The columns of one entry, as every reader of the history selects them. */
+const entryColumns = {
+  time: statusHistory.time,
+  from_status: statusHistory.fromStatus,
+  to_status: statusHistory.toStatus,
+  username: statusHistory.username,
+  role: statusHistory.role,
+  reason_code: statusHistory.reasonCode,
+  reason: statusHistory.reason,
+}
+
 export function historyQueries(db: Db) {
   /** Newest first: the resource's row, left-joined with its entries along the (kind, subject) index. */
   const read = (subject: Subject) =>
@@ -39,13 +50,7 @@ export function historyQueries(db: Db) {
       db
         .select({
           subject: sql<number>`${subject.rowid}`.as('subject'),
-          time: statusHistory.time,
-          from_status: statusHistory.fromStatus,
-          to_status: statusHistory.toStatus,
-          username: statusHistory.username,
-          role: statusHistory.role,
-          reason_code: statusHistory.reasonCode,
-          reason: statusHistory.reason,
+          ...entryColumns,
         })
         .from(subject.table)
         .leftJoin(statusHistory, and(eq(statusHistory.kind, subject.code), eq(statusHistory.subject, subject.rowid)))
@@ -82,13 +87,7 @@ export function historyQueries(db: Db) {
         .select({
           entry: statusHistory.entry,
           kind: statusHistory.kind,
-          time: statusHistory.time,
-          from_status: statusHistory.fromStatus,
-          to_status: statusHistory.toStatus,
-          username: statusHistory.username,
-          role: statusHistory.role,
-          reason_code: statusHistory.reasonCode,
-          reason: statusHistory.reason,
+          ...entryColumns,
           dataset_id: sql<string | null>`coalesce(${datasets.datasetId}, ${jobs.datasetId}, ${tasks.datasetId})`.as('dataset_id'),
           job_id: sql<string | null>`coalesce(${jobs.jobId}, ${tasks.jobId})`.as('job_id'),
           task_id: tasks.taskId,
