@@ -56,6 +56,8 @@ export interface ServerProcess {
   proc: ReturnType<typeof Bun.spawn>
   /** Everything the server wrote to stderr so far. */
   stderr(): string
+  /** Everything the server wrote to stderr, once it has closed it (its exit does not wait for the last lines to be read). */
+  stderrClosed: Promise<string>
   /** A token signed with the server's secret (as `iceprod-rest token` prints it; cli.test.ts tests that command). */
   token(role: string, username?: string): Promise<string>
 }
@@ -66,9 +68,10 @@ export async function startServerProcess(db: string, env: Record<string, string>
   const fullEnv = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'error', ...env }
   const proc = Bun.spawn([resolve(binary), 'serve', '--db', db, '--port', String(port)], { env: fullEnv, stdout: 'ignore', stderr: 'pipe' })
   let text = ''
-  void (async () => {
+  const stderrClosed = (async () => {
     const decoder = new TextDecoder()
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk)
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk, { stream: true })
+    return text
   })()
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
@@ -79,7 +82,7 @@ export async function startServerProcess(db: string, env: Record<string, string>
   }
   const tokens = new TokenService(fullEnv.ICEPROD_JWT_SECRET)
   const token = (role: string, username = role) => tokens.sign({ username, role, groups: [], type: 'user', ttl: 3600 })
-  return { url, port, proc, stderr: () => text, token }
+  return { url, port, proc, stderr: () => text, stderrClosed, token }
 }
 
 export interface JsonAnswer {

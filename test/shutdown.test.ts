@@ -15,28 +15,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** Sends a request by hand so that its body can be held back across the SIGTERM. */
 async function rawRequest(port: number) {
   let response = ''
-  let resolveClosed: () => void
-  const closed = new Promise<void>((r) => (resolveClosed = r))
+  const closed = Promise.withResolvers<void>()
+  const continued = Promise.withResolvers<void>()
   const socket = await Bun.connect({
     hostname: '127.0.0.1',
     port,
     socket: {
       data(_s, data) {
         response += data.toString()
+        if (response.startsWith(CONTINUE)) continued.resolve()
       },
       close() {
-        resolveClosed()
+        closed.resolve()
+        continued.reject(new Error(`closed before 100 Continue: ${response}`))
       },
     },
   })
-  return { socket, closed, response: () => response }
+  return { socket, closed: closed.promise, continued: continued.promise, response: () => response }
 }
+
+/** The server's interim answer to `Expect: 100-continue`, sent once the app starts reading the body. */
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n'
 
 test('SIGTERM finishes the request in flight, refuses new ones, closes the database cleanly', async () => {
   const server = await startServerProcess(db)
   const token = await server.token('admin')
   const body = JSON.stringify({ name: '/in-flight', padding: 'p'.repeat(100_000) })
-  const head = `POST /groups HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`
+  const head = `POST /groups HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`
 
   // Background load that keeps going until the server refuses it.
   let loadOk = 0
@@ -55,10 +60,15 @@ test('SIGTERM finishes the request in flight, refuses new ones, closes the datab
     }
   })()
 
+  // The load is being served before the signal.
+  for (const deadline = performance.now() + 5000; loadOk === 0; await Bun.sleep(1)) {
+    if (performance.now() > deadline) throw new Error(`no load request answered (${loadFailed} failed)`)
+  }
   const inFlight = await rawRequest(server.port)
-  inFlight.socket.write(head + body.slice(0, 50_000))
-  // Time for the server to take the connection and start reading the request.
-  await Bun.sleep(100)
+  inFlight.socket.write(head)
+  // The request is in flight once the app reads its body: the server then asks for it.
+  await inFlight.continued
+  inFlight.socket.write(body.slice(0, 50_000))
   server.proc.kill('SIGTERM')
 
   // New connections are refused (soon after the signal) while the old request is still open.
@@ -72,12 +82,12 @@ test('SIGTERM finishes the request in flight, refuses new ones, closes the datab
 
   inFlight.socket.write(body.slice(50_000))
   await inFlight.closed
-  expect(inFlight.response()).toStartWith('HTTP/1.1 201')
+  expect(inFlight.response().slice(CONTINUE.length)).toStartWith('HTTP/1.1 201')
   expect(await server.proc.exited).toBe(0)
   loadStop = true
   await load
   expect(loadOk).toBeGreaterThan(0)
-  expect(server.stderr()).toContain('stopped')
+  expect(await server.stderrClosed).toContain('stopped')
 
   const wal = `${db}-wal`
   expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0)
