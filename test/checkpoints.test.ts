@@ -1,20 +1,43 @@
 import { expect, setDefaultTimeout, test } from 'bun:test'
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeDatabase, openDatabase, startBackgroundCheckpoints } from '../src/db'
 
 setDefaultTimeout(60_000)
 
-/** The worker's interval here: a tenth of the server's, so that a pause of a few intervals is short. */
+/** The worker's interval here: a tenth of the server's. */
 const INTERVAL_MS = 20
-/** Between bursts: time for several of the worker's checkpoints, should a busy machine delay some. */
-const PAUSE_MS = 4 * INTERVAL_MS
 
 /**
- * Writes `batches` bursts of single-row transactions; with the worker, pauses
- * between bursts (without it nothing happens in a pause); returns the WAL's
- * largest size.
+ * Whether a checkpoint has copied every frame of the WAL into the database,
+ * read from the wal-index (the -shm file) without taking part: its header's
+ * mxFrame (offset 16) and its checkpoint info's nBackfill (offset 96), in
+ * the machine's byte order, little-endian here (SQLite's file format, "WAL-index format").
+ */
+function checkpointed(db: string): boolean {
+  const header = Buffer.alloc(100)
+  const fd = openSync(`${db}-shm`, 'r')
+  try {
+    readSync(fd, header, 0, header.length, 0)
+  } finally {
+    closeSync(fd)
+  }
+  const mxFrame = header.readUInt32LE(16)
+  return mxFrame > 0 && header.readUInt32LE(96) === mxFrame
+}
+
+/** Waits, without a fixed pause, until the worker (a thread on its own timer) has checkpointed the whole WAL. */
+async function untilCheckpointed(db: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !checkpointed(db); await Bun.sleep(1)) {
+    if (Date.now() > deadline) throw new Error('the worker did not checkpoint the WAL within 10 s')
+  }
+}
+
+/**
+ * Writes `batches` bursts of single-row transactions; with the worker, waits
+ * after each burst for it to checkpoint (without it nothing would happen in a
+ * wait); returns the WAL's largest size.
  */
 async function writeBursts(db: string, background: boolean): Promise<number> {
   const { sqlite } = openDatabase(db)
@@ -25,7 +48,7 @@ async function writeBursts(db: string, background: boolean): Promise<number> {
   for (let burst = 0; burst < 10; burst++) {
     for (let i = 0; i < 400; i++) insert.run(`g${burst}_${i}`, JSON.stringify({ grid_id: `g${burst}_${i}`, pad: 'x'.repeat(300) }))
     largest = Math.max(largest, statSync(`${db}-wal`).size)
-    if (background) await Bun.sleep(PAUSE_MS)
+    if (background) await untilCheckpointed(db)
   }
   await stop?.()
   closeDatabase(sqlite)
@@ -47,14 +70,21 @@ test('the checkpoint worker keeps the WAL from growing while the server writes',
 test('once the worker has stopped, closing the database leaves an empty WAL', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-checkpoints-'))
   try {
-    // Stopped at once, and after a checkpoint or two: each left the worker's statement open.
-    for (const [round, runMs] of [0, 0, 0, 0, 0, 0, INTERVAL_MS, 2 * INTERVAL_MS].entries()) {
+    // Stopped at once, and after one checkpoint or two: each left the worker's statement open.
+    for (const [round, checkpoints] of [0, 0, 0, 0, 0, 0, 1, 2].entries()) {
       const db = join(dir, `stop-${round}.sqlite`)
       const { sqlite } = openDatabase(db)
       const insert = sqlite.prepare('INSERT INTO grids (grid_id, doc) VALUES (?, ?)')
-      for (let i = 0; i < 50; i++) insert.run(`g${i}`, JSON.stringify({ grid_id: `g${i}`, pad: 'x'.repeat(300) }))
+      const write = (from: number) => {
+        for (let i = from; i < from + 50; i++) insert.run(`g${i}`, JSON.stringify({ grid_id: `g${i}`, pad: 'x'.repeat(300) }))
+      }
+      write(0)
       const stop = await startBackgroundCheckpoints(sqlite, db, INTERVAL_MS)
-      if (runMs > 0) await Bun.sleep(runMs)
+      for (let done = 0; done < checkpoints; done++) {
+        // Each checkpoint has something to copy: rows written after the one before.
+        if (done > 0) write(50 * done)
+        await untilCheckpointed(db)
+      }
       await stop()
       closeDatabase(sqlite)
       expect({ round, wal: existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0 }).toEqual({ round, wal: 0 })
