@@ -4,7 +4,9 @@
  * actions, live updates, logs, escaping of hostile names and logs, a 375 px
  * wide screen and the keyboard. Every page fails its test on a console
  * error, an uncaught error, a dialog, or a request to anywhere but the
- * server. One browser serves the whole file.
+ * server. One browser serves the whole file; the tests run at the same
+ * time, each in its own page (most of their time is the browser's round
+ * trips), and each test that changes a dataset has a dataset of its own.
  *
  * With ICEPROD_SCREENSHOTS=<folder>, the views are also saved there as PNG
  * (docs/ holds the ones the README shows).
@@ -40,6 +42,10 @@ let writer: string
 let reader: string
 const tokens = new TokenService(TEST_SECRET)
 const seeded = { datasetId: '', dataset: 0, tasks: [] as string[], hostileTask: '', bigLogTask: '', gridId: '' }
+/** The datasets the tests that change one have to themselves (the others read `seeded`'s). */
+const own = { statusChange: undefined as unknown as SeededDataset, actions: undefined as unknown as SeededDataset, reset: undefined as unknown as SeededDataset }
+/** Every dataset there is: the seeded one, another of /sim, and the tests' own. */
+const DATASETS = 5
 
 async function api<T = any>(method: string, path: string, body?: unknown, token = admin): Promise<T> {
   const response = await fetch(server.url + path, {
@@ -53,6 +59,33 @@ async function api<T = any>(method: string, path: string, body?: unknown, token 
 }
 const idOf = (reply: { result: string }) => reply.result.split('/').pop()!
 
+interface SeededDataset {
+  datasetId: string
+  dataset: number
+  tasks: string[]
+}
+
+/**
+ * A dataset of /sim (which /readers may read) with 4 jobs of a generate and
+ * a filter task (the last filter named `lastName`): two generate tasks
+ * complete (with walltimes), one filter failed, the rest waiting.
+ */
+async function seedDataset(description: string, lastName = 'filter'): Promise<SeededDataset> {
+  const datasetId = idOf(await api('POST', '/datasets', { description, jobs_submitted: 4, tasks_submitted: 8, tasks_per_job: 2, group: '/sim' }))
+  await api('PUT', `/auths/${datasetId}`, { read_groups: ['/sim', '/readers'], write_groups: ['/sim'] })
+  const dataset = (await api('GET', `/datasets/${datasetId}`)).dataset as number
+  const tasks: string[] = []
+  for (let job = 0; job < 4; job++) {
+    const jobId = await api('POST', '/jobs', { dataset_id: datasetId, job_index: job }).then((r) => r.result as string)
+    for (const [index, name] of ['generate', job === 3 ? lastName : 'filter'].entries()) {
+      tasks.push((await api('POST', '/tasks', { dataset_id: datasetId, job_id: jobId, task_index: index, name, depends: [], requirements: { cpu: 1 } })).result as string)
+    }
+  }
+  for (const [i, hours] of [[0, 1.5], [2, 2.5]] as const) await api('PATCH', `/tasks/${tasks[i]}`, { status: 'complete', walltime: hours, walltime_err: 0.5 })
+  await api('PUT', `/tasks/${tasks[1]}/status`, { status: 'failed' })
+  return { datasetId, dataset, tasks }
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-dashboard-'))
   ;[slapd, browser] = await Promise.all([startSlapd(), launchBrowser()])
@@ -63,21 +96,12 @@ beforeAll(async () => {
   for (const name of ['/sim', '/readers']) await api('POST', '/groups', { name })
   // An LDAP user the server knows, with a role and a group: its login token may list datasets.
   await api('POST', '/users', { username: 'alice', roles: ['user'], groups: ['/sim'] })
-  seeded.datasetId = idOf(await api('POST', '/datasets', { description: 'Corsika showers, <b>run 7</b>', jobs_submitted: 4, tasks_submitted: 8, tasks_per_job: 2, group: '/sim' }))
-  await api('PUT', `/auths/${seeded.datasetId}`, { read_groups: ['/sim', '/readers'], write_groups: ['/sim'] })
-  seeded.dataset = (await api('GET', `/datasets/${seeded.datasetId}`)).dataset
+  Object.assign(seeded, await seedDataset('Corsika showers, <b>run 7</b>', HOSTILE_NAME))
+  seeded.hostileTask = seeded.tasks[7]!
   await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: 1, group: '/sim' })
-  for (let job = 0; job < 4; job++) {
-    const jobId = await api('POST', '/jobs', { dataset_id: seeded.datasetId, job_index: job }).then((r) => r.result as string)
-    for (const [index, name] of ['generate', job === 3 ? HOSTILE_NAME : 'filter'].entries()) {
-      const taskId = (await api('POST', '/tasks', { dataset_id: seeded.datasetId, job_id: jobId, task_index: index, name, depends: [], requirements: { cpu: 1 } })).result as string
-      seeded.tasks.push(taskId)
-      if (name === HOSTILE_NAME) seeded.hostileTask = taskId
-    }
-  }
-  // Two complete (with walltimes), one failed, the rest waiting.
-  for (const [i, hours] of [[0, 1.5], [2, 2.5]] as const) await api('PATCH', `/tasks/${seeded.tasks[i]}`, { status: 'complete', walltime: hours, walltime_err: 0.5 })
-  await api('PUT', `/tasks/${seeded.tasks[1]}/status`, { status: 'failed' })
+  own.statusChange = await seedDataset('status change')
+  own.actions = await seedDataset('suspend and resume')
+  own.reset = await seedDataset('reset')
   seeded.bigLogTask = seeded.tasks[0]!
   await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
   await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
@@ -124,6 +148,25 @@ async function until(what: string, check: () => Promise<boolean>) {
   }
 }
 
+/** Pages open at once: enough to keep the browser busy, few enough that no page waits long for a turn of the CPU. */
+const PAGES_AT_ONCE = 3
+let open = 0
+const waiting: (() => void)[] = []
+/** A test of the dashboard: run at the same time as the others, at most PAGES_AT_ONCE at a time. */
+function pageTest(name: string, body: () => Promise<void>) {
+  test.concurrent(name, async () => {
+    if (open >= PAGES_AT_ONCE) await new Promise<void>((turn) => waiting.push(turn))
+    else open++
+    try {
+      await body()
+    } finally {
+      const next = waiting.shift()
+      if (next) next()
+      else open--
+    }
+  })
+}
+
 /** A page signed in with `token` through the sign-in form, then at `path`. */
 async function signedIn(token: string, path = '', options: { width?: number; clock?: boolean } = {}) {
   const opened = await openPage(browser.browser, server.url, options)
@@ -145,7 +188,7 @@ async function shoot(page: Page, name: string) {
 }
 
 describe('the dashboard', () => {
-  test('the page and its files come from the binary under a strict Content-Security-Policy', async () => {
+  test.concurrent('the page and its files come from the binary under a strict Content-Security-Policy', async () => {
     const page = await fetch(ui())
     expect(page.headers.get('content-security-policy')).toStartWith("default-src 'self';")
     const html = await page.text()
@@ -159,7 +202,7 @@ describe('the dashboard', () => {
     expect((await fetch(ui('datasets/a.b'))).status).toBe(404)
   })
 
-  test('sign in with a token: the datasets, each with a progress bar of the % of expected tasks complete', async () => {
+  pageTest('sign in with a token: the datasets, each with a progress bar of the % of expected tasks complete', async () => {
     const { page, problems, context } = await signedIn(admin)
     const name = `Dataset ${seeded.dataset}`
     const bar = page.getByRole('progressbar', { name: `Progress of ${name}` })
@@ -173,13 +216,13 @@ describe('the dashboard', () => {
     await page.getByLabel('Status').selectOption('complete')
     await page.getByText('No dataset matches.').waitFor()
     await page.getByLabel('Status').selectOption('')
-    await until('both datasets shown', async () => (await page.getByRole('progressbar').count()) === 2)
+    await until('every dataset shown', async () => (await page.getByRole('progressbar').count()) === DATASETS)
     await shoot(page, 'dashboard-datasets')
     expectNoProblems(problems)
     await context.close()
   })
 
-  test('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
+  pageTest('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
     const { page, problems, context } = await openPage(browser.browser, server.url)
     await page.goto(ui())
     await page.getByLabel('Token').fill('eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ4In0.bad')
@@ -201,7 +244,7 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
+  pageTest("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
     const { page, problems, context } = await signedIn(admin)
     await page.getByRole('link', { name: `Dataset ${seeded.dataset}` }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
@@ -234,11 +277,12 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('a status change through the API shows without a reload', async () => {
-    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.datasetId}`, { clock: true })
+  pageTest('a status change through the API shows without a reload', async () => {
+    const { datasetId, tasks } = own.statusChange
+    const { page, problems, context } = await signedIn(admin, `datasets/${datasetId}`, { clock: true })
     const counts = page.getByRole('figure', { name: 'Tasks by status' })
     await counts.getByText('2 complete').waitFor()
-    await api('PUT', `/tasks/${seeded.tasks[4]}/status`, { status: 'complete' })
+    await api('PUT', `/tasks/${tasks[4]}/status`, { status: 'complete' })
     // An event where the server sends them (and the moment the page waits for more to come with it), else the next poll.
     await page.clock.runFor(POLL_MS)
     await counts.getByText('3 complete').waitFor()
@@ -246,33 +290,35 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('actions ask for confirmation; a writer suspends and resumes the dataset; Cancel changes nothing', async () => {
-    const { page, problems, context } = await signedIn(writer, `datasets/${seeded.datasetId}`)
+  pageTest('actions ask for confirmation; a writer suspends and resumes the dataset; Cancel changes nothing', async () => {
+    const { datasetId, dataset } = own.actions
+    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
     const actions = page.getByRole('region', { name: 'Actions' })
     for (const label of ['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate']) await until(`${label} enabled`, () => actions.getByRole('button', { name: label, exact: true }).isEnabled())
     await actions.getByRole('button', { name: 'Truncate', exact: true }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
-    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
     await actions.getByRole('button', { name: 'Suspend', exact: true }).click()
     const dialog = page.getByRole('dialog')
-    await dialog.getByText(`Suspend dataset ${seeded.dataset}?`).waitFor()
+    await dialog.getByText(`Suspend dataset ${dataset}?`).waitFor()
     await dialog.getByRole('button', { name: 'Suspend' }).click()
     await actions.getByText('Suspend: done').waitFor()
-    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('suspended')
+    expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('suspended')
     await page.locator('h1 + .badge').getByText('suspended').waitFor()
     await actions.getByRole('button', { name: 'Resume', exact: true }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click()
     await actions.getByText('Resume: done').waitFor()
-    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
     expectNoProblems(problems)
     await context.close()
   })
 
-  test('Reset: the failed and suspended tasks wait again, and the counts follow without a reload', async () => {
+  pageTest('Reset: the failed and suspended tasks wait again, and the counts follow without a reload', async () => {
     // Until the server has API.md §7.2 (its OpenAPI document lists the route), the page says it lacks the action.
     const paths = Object.keys(((await (await fetch(`${server.url}/openapi/json`)).json()) as { paths: object }).paths)
     const hasBulkReset = paths.includes('/datasets/{dataset_id}/task_actions/bulk_reset')
-    const { page, problems, context } = await signedIn(writer, `datasets/${seeded.datasetId}`, { clock: true })
+    const { datasetId } = own.reset
+    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`, { clock: true })
     const counts = page.getByRole('figure', { name: 'Tasks by status' })
     await counts.getByText('1 failed').waitFor()
     const actions = page.getByRole('region', { name: 'Actions' })
@@ -284,16 +330,16 @@ describe('the dashboard', () => {
       await actions.getByText('Reset: done, 1 task changed.').waitFor()
       await page.clock.runFor(POLL_MS)
       await until('no task failed', async () => (await counts.getByText('failed').count()) === 0)
-      expect((await api('GET', `/datasets/${seeded.datasetId}/task_counts/status`)).failed).toBeUndefined()
+      expect((await api('GET', `/datasets/${datasetId}/task_counts/status`)).failed).toBeUndefined()
     } else {
       await actions.getByText('Reset failed: this server does not have this action.').waitFor()
-      expect((await api('GET', `/datasets/${seeded.datasetId}/task_counts/status`)).failed).toBe(1)
+      expect((await api('GET', `/datasets/${datasetId}/task_counts/status`)).failed).toBe(1)
     }
     expectNoProblems(problems)
     await context.close()
   })
 
-  test('a token that may not write sees no action enabled', async () => {
+  pageTest('a token that may not write sees no action enabled', async () => {
     const { page, problems, context } = await signedIn(reader, `datasets/${seeded.datasetId}`)
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByText('This token may not change this dataset.').waitFor()
@@ -303,7 +349,7 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
+  pageTest("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
     const { page, problems, context } = await signedIn(admin, `datasets/${seeded.datasetId}`)
     await page.getByRole('link', { name: HOSTILE_NAME }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${seeded.hostileTask}`))
@@ -328,7 +374,7 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('grids: active pilots per grid and the age of their last update', async () => {
+  pageTest('grids: active pilots per grid and the age of their last update', async () => {
     const { page, problems, context } = await signedIn(admin, 'grids')
     const grid = page.getByRole('region', { name: 'ce.example.org' })
     await grid.getByText('active pilots, 1 running tasks').waitFor()
@@ -339,7 +385,7 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('375 px wide: no view is wider than the screen', async () => {
+  pageTest('375 px wide: no view is wider than the screen', async () => {
     const { page, problems, context } = await signedIn(admin, '', { width: 375 })
     // Each view with what it shows last (the widest parts: tables, the log).
     const views: [string, () => Promise<void>][] = [
@@ -359,7 +405,7 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  test('keyboard only: sign in, open a dataset, open and cancel an action', async () => {
+  pageTest('keyboard only: sign in, open a dataset, open and cancel an action', async () => {
     const { page, problems, context } = await openPage(browser.browser, server.url)
     await page.goto(ui())
     await page.keyboard.press('Tab')
