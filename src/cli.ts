@@ -4,15 +4,14 @@
  * override ICEPROD_* environment variables; see `iceprod-rest <command> --help`.
  * Every help text is generated from `SETTINGS` and the option tables below,
  * and the README's configuration tables are checked against it.
+ * A command loads the code it runs when it runs (the server's for serve, the
+ * database's for migrate, backup and restore): help, the version and a bad
+ * flag load none of it.
  */
 import { parseArgs } from 'node:util'
 import { ROLES } from './auth/roles'
-import { TOKEN_TYPES, TokenService } from './auth/tokens'
-import { ConfigError, SETTINGS, loadConfig, resolveSecret, shownDefault, type Config } from './config'
-import { closeDatabase, openDatabase } from './db'
-import { VERSION } from './modules/system'
-import { BackupError, backupDatabase, restoreDatabase } from './ops/backup'
-import { ListenError, serve } from './server'
+import { SETTINGS, loadConfig, resolveSecret, shownDefault, type Config } from './config'
+import { VERSION } from './version'
 
 const USAGE = `iceprod-rest ${VERSION}: the IceProd REST server
 
@@ -35,11 +34,12 @@ interface CommandOption {
   default?: string
 }
 
-const TOKEN_OPTIONS: CommandOption[] = [
+/** The token command's own options, for these token types (auth/tokens.ts, loaded by that command). */
+const tokenOptions = (types: readonly string[]): CommandOption[] => [
   { flag: '--username', placeholder: 'NAME', meaning: "the token's user (required)" },
   { flag: '--role', placeholder: 'ROLE', meaning: `the token's role, one of ${ROLES.join(', ')} (required)` },
   { flag: '--groups', placeholder: 'LIST', meaning: 'comma-separated group names' },
-  { flag: '--type', placeholder: 'TYPE', meaning: `token type: ${TOKEN_TYPES.join(', ')}`, default: 'user' },
+  { flag: '--type', placeholder: 'TYPE', meaning: `token type: ${types.join(', ')}`, default: 'user' },
   { flag: '--ttl', placeholder: 'SECONDS', meaning: 'lifetime in seconds', default: '$ICEPROD_TOKEN_TTL' },
 ]
 
@@ -71,12 +71,12 @@ Log lines (JSON, one per request) go to stderr; GET /metrics serves Prometheus m
 Options and environment (a flag overrides its variable):
 ${optionsHelp(ALL_SETTINGS)}`
 
-const TOKEN_HELP = `Usage: iceprod-rest token --username NAME --role ROLE [options]
+const tokenHelp = (options: CommandOption[]) => `Usage: iceprod-rest token --username NAME --role ROLE [options]
 
 Prints a token signed with the server's secret (found the way "serve" finds it).
 
 Options and environment:
-${optionsHelp(TOKEN_SETTINGS, TOKEN_OPTIONS)}`
+${optionsHelp(TOKEN_SETTINGS, options)}`
 
 const MIGRATE_HELP = `Usage: iceprod-rest migrate [options]
 
@@ -138,13 +138,17 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { values } = parse(rest, settingFlags(ALL_SETTINGS))
       if (values.help) return help(SERVE_HELP)
-      await serve(configFrom(values))
+      const config = configFrom(values)
+      const { serve } = await import('./server')
+      await serve(config)
       return -1 // keep running
     }
     case 'token': {
-      const ownFlags = Object.fromEntries(TOKEN_OPTIONS.map((o) => [o.flag.slice(2), { type: 'string' as const }]))
+      const { TOKEN_TYPES, TokenService } = await import('./auth/tokens')
+      const options = tokenOptions(TOKEN_TYPES)
+      const ownFlags = Object.fromEntries(options.map((o) => [o.flag.slice(2), { type: 'string' as const }]))
       const { values } = parse(rest, { ...settingFlags(TOKEN_SETTINGS), ...ownFlags })
-      if (values.help) return help(TOKEN_HELP)
+      if (values.help) return help(tokenHelp(options))
       const config = configFrom(values)
       const username = values.username as string | undefined
       const role = values.role as string | undefined
@@ -163,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, settingFlags(DB_ONLY))
       if (values.help) return help(MIGRATE_HELP)
       const config = configFrom(values)
+      const { closeDatabase, openDatabase } = await import('./db')
       const { sqlite } = openDatabase(config.db)
       closeDatabase(sqlite)
       console.log(`iceprod-rest: ${config.db} is up to date`)
@@ -173,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(BACKUP_HELP)
       const target = onePositional(positionals, 'backup', '<file>')
       const config = configFrom(values)
+      const { backupDatabase } = await import('./ops/backup')
       const { bytes } = backupDatabase(config.db, target)
       console.log(`iceprod-rest: backed up ${config.db} to ${target} (${bytes} bytes)`)
       return 0
@@ -182,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(RESTORE_HELP)
       const source = onePositional(positionals, 'restore', '<backup>')
       const config = configFrom(values)
+      const { restoreDatabase } = await import('./ops/backup')
       const { previous } = restoreDatabase(source, config.db)
       console.log(`iceprod-rest: restored ${config.db} from ${source}${previous ? `; the database it replaced is kept as ${previous}` : ''}`)
       return 0
@@ -223,8 +230,7 @@ main(Bun.argv.slice(2)).then(
     if (code >= 0) process.exit(code)
   },
   (error) => {
-    const known = error instanceof UsageError || error instanceof ConfigError || error instanceof BackupError || error instanceof ListenError
-    const message = known ? error.message : ((error as Error)?.message ?? String(error))
+    const message = (error as Error)?.message ?? String(error)
     // One line, whatever the message holds.
     process.stderr.write(`iceprod-rest: ${message.replace(/\s*\n\s*/g, ' ')}\n`)
     process.exit(2)

@@ -6,7 +6,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { DEFAULT_LOCK_TIMEOUT_MS } from './db'
+// The lock's own module, not db/: the CLI reads the settings without loading the database code.
+import { DEFAULT_LOCK_TIMEOUT_MS } from './db/write-lock'
 
 export interface Config {
   host: string

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { TokenService } from '../src/auth/tokens'
 import { SETTINGS, loadConfig, resolveSecret, shownDefault } from '../src/config'
 import { embeddedMigrations } from '../src/db/migrator'
-import { VERSION } from '../src/modules/system'
+import { VERSION } from '../src/version'
 import { inParallel, runCli, runSourceCli } from './server-process'
 import { TEST_SECRET, startTestApp } from './support'
 

@@ -6,7 +6,7 @@ import { unavailability } from './faults'
 import { WriteHealth } from './health'
 import { migrate } from './migrator'
 import * as schema from './schema'
-import { WriteLock, type LockTimer } from './write-lock'
+import { DEFAULT_LOCK_TIMEOUT_MS, WriteLock, type LockTimer } from './write-lock'
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
 
@@ -24,7 +24,7 @@ export interface OpenOptions {
   lockTimer?: LockTimer
 }
 
-export const DEFAULT_LOCK_TIMEOUT_MS = 2000
+export { DEFAULT_LOCK_TIMEOUT_MS }
 
 /** Every open database's write lock, which also keeps its write health. */
 const writeLocks = new WeakMap<Database, WriteLock>()

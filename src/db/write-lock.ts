@@ -20,6 +20,9 @@ import type { Database, Statement } from 'bun:sqlite'
 import { StorageUnavailable, unavailability } from './faults'
 import type { WriteHealth } from './health'
 
+/** How long a write waits by default for a write lock that another process holds (ICEPROD_LOCK_TIMEOUT_MS). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 2000
+
 /** What a lock wait is measured and made with: real timers, or a test's own. */
 export interface LockTimer {
   /** Milliseconds, from any fixed origin. */

@@ -2,9 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { AppContext } from '../../context'
 import { databaseAnswers, writeHealth } from '../../db'
 import { fail } from '../../errors'
-import pkg from '../../../package.json'
-
-export const VERSION: string = pkg.version
+import { VERSION } from '../../version'
 
 export const systemModule = (ctx: AppContext) =>
   new Elysia({ name: 'module:system', detail: { tags: ['Service'] } })

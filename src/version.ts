@@ -1,0 +1,4 @@
+import pkg from '../package.json'
+
+/** The program's version, from package.json. */
+export const VERSION: string = pkg.version
