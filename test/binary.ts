@@ -1,69 +1,78 @@
 /**
- * The compiled binary, exactly as `bun run build` makes it: built at most
- * once per test run (whichever test asks first; the others wait for the same
- * build, in this process or another), and not again in a later run while
- * nothing it is built from has changed and no other build has replaced it.
+ * The compiled binary, exactly as `bun run build` makes it, and the other
+ * programs the tests compile with its flags: each built at most once per
+ * test run (whichever test asks first; the others wait for the same build,
+ * in this process or another), and not again in a later run while nothing it
+ * is built from has changed and no other build has replaced it.
  */
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { buildCommand } from '../bench/lib/binary'
 
 export const BINARY = 'dist/iceprod-rest'
-/** What the binary was built from, and the binary's size and time when it was. */
-const STAMP = 'dist/iceprod-rest.built-from'
 
-/** A hash of everything the build reads: Bun, the build script and dependencies, the sources. */
-function inputsHash(): string {
-  const hash = createHash('sha256').update(`${Bun.version} ${Bun.revision}\n`)
-  const files = ['package.json', 'bun.lock', 'tsconfig.json', 'bunfig.toml', ...new Bun.Glob('src/**/*').scanSync()].sort()
+/** A hash of everything a build reads: Bun, the build script and dependencies, the sources, `extra` files, the command. */
+function inputsHash(command: string[], extra: string[]): string {
+  const hash = createHash('sha256').update(`${Bun.version} ${Bun.revision}\n${command.join(' ')}\n`)
+  const files = ['package.json', 'bun.lock', 'tsconfig.json', 'bunfig.toml', ...new Bun.Glob('src/**/*').scanSync(), ...extra].sort()
   for (const file of files) hash.update(`${file}\n`).update(readFileSync(file))
   return hash.digest('hex')
 }
 
-const stampOf = (inputs: string) => {
-  const { size, mtimeMs } = statSync(BINARY)
+/** What `output` was built from, and its size and time when it was. */
+const stampOf = (output: string, inputs: string) => {
+  const { size, mtimeMs } = statSync(output)
   return `${inputs} ${size} ${mtimeMs}\n`
 }
 
-/** Held while a test process builds, so that test files run in parallel (`bun test --parallel`) build once between them. */
-const LOCK = 'dist/iceprod-rest.building'
 /** A lock older than this was left by a run that was killed. */
 const STALE_LOCK_MS = 120_000
 
-async function locked<T>(work: () => Promise<T>): Promise<T> {
+/** Holds `lock` while `work` runs, so that test files run in parallel (`bun test --parallel`) build once between them. */
+async function locked<T>(lock: string, work: () => Promise<T>): Promise<T> {
   mkdirSync('dist', { recursive: true })
   for (;;) {
     try {
-      mkdirSync(LOCK)
+      mkdirSync(lock)
       break
     } catch (error) {
       if ((error as { code?: string }).code !== 'EEXIST') throw error
     }
-    const age = Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now())
-    if (age > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true })
+    const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now())
+    if (age > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true })
     else await Bun.sleep(50)
   }
   try {
     return await work()
   } finally {
-    rmSync(LOCK, { recursive: true, force: true })
+    rmSync(lock, { recursive: true, force: true })
   }
 }
 
-async function build(): Promise<string> {
-  const inputs = inputsHash()
-  return locked(async () => {
-    if (existsSync(BINARY) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === stampOf(inputs)) return BINARY
-    const proc = Bun.spawn(['bun', 'run', 'build'], { stdout: 'pipe', stderr: 'pipe' })
+/** Runs `command`, which writes `output`, unless `output` is already what it would write. */
+async function build(output: string, command: string[], extraInputs: string[] = []): Promise<string> {
+  const inputs = inputsHash(command, extraInputs)
+  const stamp = `${output}.built-from`
+  return locked(`${output}.building`, async () => {
+    if (existsSync(output) && existsSync(stamp) && readFileSync(stamp, 'utf8') === stampOf(output, inputs)) return output
+    const proc = Bun.spawn(command, { stdout: 'pipe', stderr: 'pipe' })
     const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
-    if (code !== 0) throw new Error(`build failed: ${stderr}`)
-    writeFileSync(STAMP, stampOf(inputs))
-    return BINARY
+    if (code !== 0) throw new Error(`${command.join(' ')} failed: ${stderr}`)
+    writeFileSync(stamp, stampOf(output, inputs))
+    return output
   })
 }
 
-let built: Promise<string> | undefined
+const builds = new Map<string, Promise<string>>()
+const once = (output: string, start: () => Promise<string>) => builds.get(output) ?? builds.set(output, start()).get(output)!
 
 /** The path of the binary built from the current sources. */
 export function builtBinary(): Promise<string> {
-  return (built ??= build())
+  return once(BINARY, () => build(BINARY, ['bun', 'run', 'build']))
+}
+
+/** `entry` compiled with the flags of `bun run build` (test/build.test.ts compares what such a program generates with the source's). */
+export function compiledLikeBuild(entry: string): Promise<string> {
+  const output = `dist/${entry.replace(/\W+/g, '-')}`
+  return once(output, () => build(output, ['bun', 'build', ...buildCommand().flags, entry, '--outfile', output], [entry]))
 }

@@ -5,16 +5,11 @@
  * handlers that prepare everything, silently or with a warning, so the
  * build's flags are checked here on the code it generates.
  */
-import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { buildCommand } from '../bench/lib/binary'
+import { expect, setDefaultTimeout, test } from 'bun:test'
+import { resolve } from 'node:path'
+import { compiledLikeBuild } from './binary'
 
 setDefaultTimeout(60_000)
-
-const dir = mkdtempSync(join(tmpdir(), 'iceprod-build-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function generatedBy(cmd: string[]): Promise<string[]> {
   const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe' })
@@ -24,11 +19,8 @@ async function generatedBy(cmd: string[]): Promise<string[]> {
 }
 
 test('compiled with the flags of `bun run build`, the app composes the same request handlers as from source', async () => {
-  const probe = join(dir, 'composed-handlers')
-  const build = Bun.spawn(['bun', 'build', ...buildCommand().flags, 'test/composed-handlers.ts', '--outfile', probe], { stdout: 'ignore', stderr: 'pipe' })
-  const [built, fromSource] = await Promise.all([build.exited, generatedBy(['bun', 'test/composed-handlers.ts'])])
-  if (built !== 0) throw new Error(`bun build failed: ${await new Response(build.stderr).text()}`)
-  const compiled = await generatedBy([probe])
+  const [probe, fromSource] = await Promise.all([compiledLikeBuild('test/composed-handlers.ts'), generatedBy(['bun', 'test/composed-handlers.ts'])])
+  const compiled = await generatedBy([resolve(probe)])
   // A handler for each of the app's routes, at least.
   expect(fromSource.filter((code) => code.includes('function handle(c)')).length).toBeGreaterThan(50)
   expect(compiled.length).toBe(fromSource.length)
