@@ -2,11 +2,12 @@
  * Test harness: a real app on a real SQLite file in a fresh temp folder,
  * called in-process through app.handle (the same code path Bun.serve uses).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type AppOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
+import { closeDatabase, openDatabase } from '../src/db'
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
@@ -32,9 +33,27 @@ export interface TokenOptions {
   ttl?: number
 }
 
+let template: string | undefined
+
+/**
+ * A new database with every migration applied, made once per test process:
+ * migrating a new file is most of an app's start, and each test app starts
+ * on a copy (its migrator then finds nothing left to apply).
+ */
+function migratedDatabase(): string {
+  if (template) return template
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-migrated-'))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'iceprod.sqlite')
+  closeDatabase(openDatabase(path).sqlite)
+  return (template = path)
+}
+
 export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}, options: AppOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-test-'))
-  const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'warn', ...env }), ...overrides }
+  const db = join(dir, 'iceprod.sqlite')
+  const config = { ...loadConfig({ db }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'warn', ...env }), ...overrides }
+  if (config.db === db) copyFileSync(migratedDatabase(), db)
   const built = createApp(config, options)
   const token = (role: string, options: TokenOptions = {}) =>
     built.ctx.tokens.sign({ username: options.username ?? role, role, groups: options.groups ?? [], type: options.type ?? 'user', ttl: options.ttl ?? 3600 })
