@@ -21,6 +21,7 @@ import { schedulerQueries } from '../src/modules/scheduler/queries'
 import { taskStatQueries } from '../src/modules/task_stats/queries'
 import { PAGE_FILTERS, pageKey, taskQueries, type PageFilter } from '../src/modules/tasks/queries'
 import { progressQueries } from '../src/modules/progress/queries'
+import { bulkQueries, selectionKey } from '../src/modules/scheduler/queries'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -155,25 +156,32 @@ describe('query plans', () => {
   })
 
   test("the bulk actions' statements: every table of the database searched by key, driven from the selected tasks or the ids named", () => {
-    const queries = t.scheduler.bulk.queriesForPlanCheck()
-    expect(queries.length).toBeGreaterThan(20)
+    const { selection, ...fixed } = bulkQueries(t.ctx.db)
+    const selections = {
+      'select all': selection(selectionKey('hard_reset', 'dataset', undefined, false)),
+      'select by status': selection(selectionKey('reset', 'dataset', ['failed'], false)),
+      'select by name': selection(selectionKey('suspend', 'dataset', undefined, true)),
+      'select by task ids': selection(selectionKey('status', 'task ids', ['waiting'], true)),
+      'select by job ids': selection(selectionKey('suspend', 'job ids', undefined, false)),
+    }
+    const queries = Object.entries({ ...fixed, ...selections })
+    expect(queries.length).toBeGreaterThan(30)
     const persistent = ['tasks', 'jobs', 'datasets', 'task_queue', 'task_depends', 'task_counts', 'job_counts', 'job_task_counts', 'status_history']
-    for (const { name, sql } of queries) {
-      const steps = plan(sql)
+    for (const [name, query] of queries) {
+      const steps = plan(query.sql)
       for (const step of steps) {
         for (const table of persistent) expect({ name, step, fullScan: new RegExp(`^SCAN ${table}\\b`).test(step) && !step.includes('INDEX') }).toEqual({ name, step, fullScan: false })
       }
       // Only the selection of a status filter walks the dataset's tasks of a status; the follow-ups find their few tasks by key.
-      if (!name.startsWith('bulk: select by status')) expect({ name, steps, byStatus: steps.some((step) => /INDEX tasks_(dataset_)?status\b/.test(step)) }).toEqual({ name, steps, byStatus: false })
+      if (name !== 'select by status') expect({ name, steps, byStatus: steps.some((step) => /INDEX tasks_(dataset_)?status\b/.test(step)) }).toEqual({ name, steps, byStatus: false })
     }
-    const byIds = queries.find((q) => q.name === 'bulk: select by job ids')!
-    expect(plan(byIds.sql).slice(0, 3)).toEqual([
-      'SCAN i',
-      'SEARCH j USING INDEX sqlite_autoindex_jobs_1 (job_id=?)',
-      'SEARCH t USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=?)',
+    expect(plan(selections['select by job ids'].sql).slice(0, 3)).toEqual([
+      'SCAN bulk_id',
+      'SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (job_id=?)',
+      'SEARCH tasks USING INDEX tasks_dataset_job_index (dataset_id=? AND job_index=?)',
     ])
-    for (const name of ['bulk: apply', 'bulk: applyHardReset', 'bulk: applyFollow', 'bulk: applyRequirements']) {
-      expect(plan(queries.find((q) => q.name === name)!.sql)[0]).toBe('SEARCH tasks USING INTEGER PRIMARY KEY (rowid=?)')
+    for (const name of ['apply', 'applyHardReset', 'applyFollow', 'applyRequirements'] as const) {
+      expect({ name, first: plan(fixed[name].sql)[0] }).toEqual({ name, first: 'SEARCH tasks USING INTEGER PRIMARY KEY (rowid=?)' })
     }
   })
 

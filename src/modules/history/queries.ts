@@ -1,5 +1,6 @@
 /** The status history's queries (see db/query.ts). */
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
+import type { Subquery } from 'drizzle-orm'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
 import { prepared } from '../../db/query'
@@ -116,22 +117,41 @@ export function historyQueries(db: Db) {
   }
 }
 
-/** SQL mapping a name held by `column` to its position in `names` (`otherwise` for a name not there). */
-function codeOf(names: readonly string[], column: string, otherwise = '-1'): string {
-  return `CASE ${column} ${names.map((name, i) => `WHEN '${name.replaceAll("'", "''")}' THEN ${i}`).join(' ')} ELSE ${otherwise} END`
+/** A name held by `value` as its position in `names` (`otherwise` for a name not there). */
+function codeOf(names: readonly string[], value: SQL | SQLiteColumn, otherwise: SQL): SQL {
+  return sql`CASE ${value} ${sql.raw(names.map((name, i) => `WHEN '${name.replaceAll("'", "''")}' THEN ${i}`).join(' '))} ELSE ${otherwise} END`
+}
+
+/** A select of rows to write as history entries: each changed resource's `subject` (rowid), `from_status` and `to_status` by name, and the server's `reason` by name (or null). */
+export interface EntryRows {
+  as(alias: string): unknown
 }
 
 /**
- * One entry of kind `code` for each row of `rows` (a SELECT of `subject`,
- * `from_status`, `to_status` and `reason`, by name), in one INSERT ... SELECT:
- * the set-based writes of the bulk actions, whose rows come from their
- * scratch tables (so the statement is composed here, not built by drizzle).
- * Parameters: $history_time, and for a client $history_username and $history_role.
+ * One entry of `kind` for each of `rows`, in one INSERT ... SELECT (the
+ * set-based writes of the bulk actions), by the server or by a client
+ * (whose reason is not kept). Placeholders: `history_time`, and for a
+ * client `history_username` and `history_role`.
  */
-export function insertSelectedSql(code: number, statuses: readonly string[], server: boolean, rows: string): string {
-  return `
-    INSERT INTO status_history (kind, subject, time, from_status, to_status, username, role, reason_code, reason)
-    SELECT ${code}, subject, $history_time, ${codeOf(statuses, 'from_status')}, ${codeOf(statuses, 'to_status')},
-      ${server ? 'NULL, NULL' : '$history_username, $history_role'}, ${server ? codeOf(SERVER_REASONS, 'reason', 'NULL') : 'NULL'}, NULL
-    FROM (${rows})`
+export function entriesFrom(db: Db, kind: keyof typeof KIND_CODES, statuses: readonly string[], by: 'server' | 'client', rows: () => EntryRows) {
+  return prepared(db, () => {
+    const r = rows().as('entry_rows') as unknown as Record<'subject' | 'from_status' | 'to_status' | 'reason', SQL> & Subquery
+    const server = by === 'server'
+    return db.insert(statusHistory).select(
+      db
+        .select({
+          entry: sql`NULL`.as('entry'),
+          kind: sql`${KIND_CODES[kind]}`.as('kind'),
+          subject: sql`${r.subject}`.as('subject'),
+          time: sql`${p('history_time')}`.as('time'),
+          fromStatus: codeOf(statuses, r.from_status, sql`-1`).as('from_status'),
+          toStatus: codeOf(statuses, r.to_status, sql`-1`).as('to_status'),
+          username: (server ? sql`NULL` : sql`${p('history_username')}`).as('username'),
+          role: (server ? sql`NULL` : sql`${p('history_role')}`).as('role'),
+          reasonCode: (server ? codeOf(SERVER_REASONS, r.reason, sql`NULL`) : sql`NULL`).as('reason_code'),
+          reason: sql`NULL`.as('reason'),
+        })
+        .from(r),
+    )
+  })
 }

@@ -5,13 +5,13 @@
  * place that calls `record`). Entries are compact rows (see the schema's
  * `status_history`); a resource's history is read with one indexed query.
  */
-import type { SQLQueryBindings, Statement } from 'bun:sqlite'
 import { systemClock, type Clock } from '../../clock'
 import type { Db } from '../../db'
 import { timestampOfMicros } from '../../db/documents'
 import { fail } from '../../errors'
 import { DATASET_STATUSES, JOB_STATUSES, TASK_STATUSES, type StatusList } from '../../status'
-import { historyQueries, insertSelectedSql, KIND_CODES } from './queries'
+import type { Prepared } from '../../db/query'
+import { historyQueries, KIND_CODES } from './queries'
 import { reasonCode, SERVER_REASONS, type ServerReason } from './reasons'
 
 /** The server itself, as `by` says it. */
@@ -60,11 +60,9 @@ export const HISTORY_CODES = {
 
 export class HistoryService {
   private readonly queries
-  /** One INSERT ... SELECT per source of rows, prepared on first use (see `recordSelected`). */
-  private readonly selectedInserts = new Map<string, Statement>()
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     /** The time an entry is written at. */
     private readonly clock: Clock = systemClock,
     /**
@@ -96,24 +94,15 @@ export class HistoryService {
   }
 
   /**
-   * Appends one entry for each row that `rows` selects, in one statement,
-   * inside the transaction that made the changes (the set-based changes of
-   * the bulk actions). `rows` is a SELECT giving each changed resource's
-   * `subject` (its rowid), `from_status` and `to_status` as status names,
-   * and, for the server, a `reason` column holding a server reason (null for
-   * none); for a client, `reason` is ignored. Its named parameters are `params`.
+   * Appends the entries `entries` makes (an INSERT ... SELECT from
+   * queries.ts's `entriesFrom`, by the server or by a client as `by` is), in
+   * one statement, inside the transaction that made the changes: the
+   * set-based changes of the bulk actions.
    */
-  recordSelected(kind: ResourceKind, rows: string, by: Actor, params: Record<string, SQLQueryBindings> = {}): void {
+  recordSelected(entries: Prepared<unknown>, by: Actor): void {
     if (!this.recording) return
-    const server = by === SERVER
-    const key = `${kind} ${server} ${rows}`
-    let insert = this.selectedInserts.get(key)
-    if (!insert) {
-      insert = this.db.$client.prepare(insertSelectedSql(KIND_CODES[kind], STATUSES[kind], server, rows))
-      this.selectedInserts.set(key, insert)
-    }
-    const actor = server ? {} : { history_username: (by as Exclude<Actor, typeof SERVER>).username, history_role: (by as Exclude<Actor, typeof SERVER>).role }
-    insert.run({ ...params, ...actor, history_time: Math.floor(this.clock() * 1000) } as never)
+    const time = { history_time: Math.floor(this.clock() * 1000) }
+    entries.run(by === SERVER ? time : { ...time, history_username: by.username, history_role: by.role })
   }
 
   /**

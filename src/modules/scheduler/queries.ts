@@ -1,9 +1,10 @@
 /**
  * The scheduler's queries (see db/query.ts), by the part that runs them:
- * claims, transitions, roll-up, retries, materialization, the sweep. Each
- * status change is one `json_set` on the document, so the counting, queue
- * and pilot-list triggers follow it in the same statement; a change returns
- * the resource's ref (refs.ts) for the history.
+ * claims, transitions, roll-up, retries, materialization, the sweep, and
+ * (bulkQueries) the bulk actions. Each status change is one `json_set` on
+ * the document, so the counting, queue and pilot-list triggers follow it in
+ * the same statement; a change returns the resource's ref (refs.ts) for the
+ * history.
  *
  * A unary + on a bound parameter (`= +$x`) is for speed: an equality between
  * an index column and a bare parameter, or a lookup by a bare parameter in a
@@ -12,10 +13,10 @@
  * the same). A + on a column (`+status = 'waiting'`) keeps SQLite off that
  * column's index, which would walk every task of the status.
  */
-import { and, asc, eq, exists, gt, inArray, isNull, lte, notExists, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, exists, gt, inArray, isNotNull, isNull, lte, notExists, or, sql, type SQL } from 'drizzle-orm'
 import { alias, type SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
-import { prepared } from '../../db/query'
+import { prepared, preparedPer } from '../../db/query'
 import {
   configs,
   datasets,
@@ -31,7 +32,11 @@ import {
   taskQueue,
   tasks,
 } from '../../db/schema'
+import { JOB_STATUSES, TASK_STATUSES } from '../../status'
+import { entriesFrom } from '../history/queries'
 import { NUMERIC_KEYS } from '../queue/requirements'
+import { BLOCKING, STEADILY_ACTIVE } from './refs'
+import { bulkFollows, bulkIds, bulkRequirements, bulkRequirementsTasks, bulkTasks, rollupChanges, rollupJobs } from './scratch'
 
 const p = sql.placeholder
 /** `column = +placeholder` (see above). */
@@ -369,3 +374,425 @@ export function schedulerQueries(db: Db) {
 }
 
 export type SchedulerQueries = ReturnType<typeof schedulerQueries>
+
+// ---- the bulk actions (bulk.ts) ----
+
+/**
+ * The bulk actions' queries, set-based
+ * over the scratch tables of scratch.ts. Each statement on the tasks finds
+ * its rows by key from the scratch tables (rowid IN, or a CROSS JOIN that
+ * keeps that order): planned without statistics, an UPDATE ... FROM walked
+ * every task, and a join on the status index every queued one. A + on a
+ * column (`+status = 'queued'`) keeps SQLite off that column's index.
+ */
+/** A list of known words (statuses) as SQL literals. */
+const literals = (values: readonly string[]) => sql.raw(values.map((value) => `'${value.replaceAll("'", "''")}'`).join(', '))
+
+/** What a bulk action does to each selected task (see bulk.ts's BulkAction). */
+export type ActionKind = 'suspend' | 'reset' | 'hard_reset' | 'status'
+/** Where the selected tasks come from: the dataset's tasks, the ids named, or the tasks of the jobs named. */
+export type SelectionSource = 'dataset' | 'task ids' | 'job ids'
+
+/** The key of a selection statement: one is prepared per combination of action, source, status filter and name filter. */
+export function selectionKey(kind: ActionKind, source: SelectionSource, statuses: readonly string[] | undefined, byName: boolean): string {
+  return [kind, source, statuses?.join('|') ?? '', byName ? 'name' : ''].join(':')
+}
+
+function parseSelectionKey(key: string) {
+  const [kind, source, statuses, byName] = key.split(':') as [ActionKind, SelectionSource, string, string]
+  // The statuses were checked against the task statuses; they are written into the SQL as they are.
+  const filter = statuses === '' ? undefined : statuses.split('|')
+  if (filter?.some((status) => !(TASK_STATUSES as readonly string[]).includes(status))) throw new Error(`not task statuses: ${statuses}`)
+  return { kind, source, statuses: filter, byName: byName === 'name' }
+}
+
+const changedTask = alias(bulkTasks, 'changed')
+const laterDepends = alias(taskDepends, 'later_depends')
+
+/** A selected task's column, inside a statement on `tasks`. */
+const selected = (column: SQL) => sql`(SELECT ${column} FROM ${bulkTasks} WHERE ${bulkTasks.subject} = ${tasks}.rowid)`
+const byChosenRowid = (table: typeof bulkTasks | typeof bulkFollows | typeof bulkRequirementsTasks) => sql`${tasks}.rowid IN (SELECT ${table.subject} FROM ${table})`
+
+/** Where a task set reset moves on to (§6.3): its dataset's limit and debug flag are the placeholders `limit` and `debug`. */
+const retry = sql`CASE WHEN ${bulkTasks.failures} > ${p('limit')} THEN 'failed' WHEN ${p('debug')} THEN 'suspended' ELSE 'waiting' END`
+const next = sql`CASE WHEN ${bulkTasks.toStatus} = 'reset' THEN ${retry} ELSE ${bulkTasks.toStatus} END`
+
+export function bulkQueries(db: Db) {
+  /** A task the action changes: one of `bulk_task`, found by rowid. */
+  const isChanged = (rowid: SQL) => exists(db.select({ one: sql`1` }).from(changedTask).where(eq(changedTask.subject, rowid)))
+  /**
+   * A selected task is ready when every task it depends on is complete once
+   * the action is done: complete now and not among the tasks that change
+   * (which never end complete when this is asked).
+   */
+  const readyAfter = notExists(
+    db
+      .select({ one: sql`1` })
+      .from(taskDepends)
+      .where(
+        and(
+          eq(taskDepends.taskId, bulkTasks.taskId),
+          notExists(
+            db
+              .select({ one: sql`1` })
+              .from(dependency)
+              .where(and(eq(dependency.taskId, taskDepends.dependsOn), sql`${dependency.status} = 'complete'`, sql`NOT ${isChanged(sql`${dependency}.rowid`)}`)),
+          ),
+        ),
+      ),
+  )
+  /** Ready now: every task it depends on exists and is complete. */
+  const readyNow = notExists(
+    db
+      .select({ one: sql`1` })
+      .from(laterDepends)
+      .where(and(eq(laterDepends.taskId, tasks.taskId), notExists(db.select({ one: sql`1` }).from(dependency).where(and(eq(dependency.taskId, laterDepends.dependsOn), sql`${dependency.status} = 'complete'`))))),
+  )
+  /**
+   * The dependents (`tasks`) of the changed tasks whose status the action did
+   * not set: the others' final status took their dependencies' into account.
+   * A hard-reset task that kept its status (only its failures changed) is one.
+   */
+  const notSetByAction = notExists(
+    db
+      .select({ one: sql`1` })
+      .from(changedTask)
+      .where(and(eq(changedTask.subject, sql`${tasks}.rowid`), sql`${changedTask.toStatus} IS NOT ${changedTask.fromStatus}`)),
+  )
+  const followOf = (from: string, to: string, reason: string, condition: SQL) =>
+    prepared(db, () =>
+      db
+        .insert(bulkFollows)
+        .select(
+          db
+            .select({
+              subject: sql<number>`${tasks}.rowid`.as('subject'),
+              jobId: tasks.jobId,
+              fromStatus: sql`${from}`.as('from_status'),
+              toStatus: sql`${to}`.as('to_status'),
+              reason: sql`${reason}`.as('reason'),
+            })
+            .from(bulkTasks)
+            .crossJoin(taskDepends)
+            .crossJoin(tasks)
+            .where(and(eq(taskDepends.dependsOn, bulkTasks.taskId), eq(tasks.taskId, taskDepends.taskId), notSetByAction, condition)),
+        )
+        .onConflictDoNothing(),
+    )
+  /** Jobs into `rollup_job`, each once. */
+  const listJobs = (select: ReturnType<typeof db.select>) => db.insert(rollupJobs).select(select as never).onConflictDoNothing()
+
+  return {
+    clearIds: prepared(db, () => db.delete(bulkIds)),
+    clearTasks: prepared(db, () => db.delete(bulkTasks)),
+    clearFollows: prepared(db, () => db.delete(bulkFollows)),
+    clearRequirements: prepared(db, () => db.delete(bulkRequirements)),
+    clearRequirementsTasks: prepared(db, () => db.delete(bulkRequirementsTasks)),
+    clearRollUpJobs: prepared(db, () => db.delete(rollupJobs)),
+    clearRollUpChanges: prepared(db, () => db.delete(rollupChanges)),
+    fillIds: prepared(db, () =>
+      db
+        .insert(bulkIds)
+        .select(db.select({ id: sql<string>`value`.as('id') }).from(sql`json_each(${p('ids')})`).where(sql`true`))
+        .onConflictDoNothing(),
+    ),
+    foreignTask: prepared(db, () =>
+      db
+        .select({ id: bulkIds.id })
+        .from(bulkIds)
+        .where(notExists(db.select({ one: sql`1` }).from(tasks).where(and(eq(tasks.taskId, bulkIds.id), eq(tasks.datasetId, p('dataset_id'))))))
+        .limit(1),
+    ),
+    foreignJob: prepared(db, () =>
+      db
+        .select({ id: bulkIds.id })
+        .from(bulkIds)
+        .where(notExists(db.select({ one: sql`1` }).from(jobs).where(and(eq(jobs.jobId, bulkIds.id), eq(jobs.datasetId, p('dataset_id'))))))
+        .limit(1),
+    ),
+    datasetRetry: prepared(db, () =>
+      db
+        .select({
+          max_failures: sql<unknown>`json_extract(${datasets.doc}, '$.max_failures')`.as('max_failures'),
+          debug: sql<unknown>`json_extract(${datasets.doc}, '$.debug')`.as('debug'),
+        })
+        .from(datasets)
+        .where(eq(datasets.datasetId, p('dataset_id'))),
+    ),
+    /** Fills `bulk_task` with the selected tasks that the action changes, with where the action sends each. */
+    selection: preparedPer(db, (key: string) => {
+      const { kind, source, statuses, byName } = parseSelectionKey(key)
+      const to = { suspend: sql`'suspended'`, reset: sql`'waiting'`, hard_reset: sql`CASE WHEN ${tasks.status} IN ('waiting', 'queued') THEN ${tasks.status} ELSE 'waiting' END`, status: sql`${p('to')}` }[kind]
+      const failures = sql`coalesce(json_extract(${tasks.doc}, '$.failures'), 0)`
+      const changes = {
+        suspend: sql`${tasks.status} NOT IN ('complete', 'suspended')`,
+        reset: sql`${tasks.status} IN ('failed', 'suspended')`,
+        hard_reset: sql`NOT (${tasks.status} IN ('waiting', 'queued') AND ${failures} = 0)`,
+        status: sql`${tasks.status} IS NOT ${p('to')}`,
+      }[kind]
+      const fields = {
+        subject: sql<number>`${tasks}.rowid`.as('subject'),
+        taskId: tasks.taskId,
+        jobId: tasks.jobId,
+        fromStatus: sql`${tasks.status}`.as('from_status'),
+        toStatus: to.as('to_status'),
+        failures: failures.as('failures'),
+        hasDepends: sql`${exists(db.select({ one: sql`1` }).from(taskDepends).where(eq(taskDepends.taskId, tasks.taskId)))}`.as('has_depends'),
+        retryTo: sql`NULL`.as('retry_to'),
+        finalStatus: sql`NULL`.as('final_status'),
+      }
+      const conditions = [
+        eq(tasks.datasetId, p('dataset_id')),
+        changes,
+        statuses ? sql`${tasks.status} IN (${literals(statuses)})` : undefined,
+        byName ? eq(tasks.name, p('name')) : undefined,
+      ]
+      // From the ids named (CROSS JOIN keeps that order), else along the dataset's (dataset_id, status) or (dataset_id) index.
+      const select =
+        source === 'task ids' ? db.select(fields).from(bulkIds).crossJoin(tasks).where(and(eq(tasks.taskId, bulkIds.id), ...conditions))
+        : source === 'job ids'
+          ? db
+              .select(fields)
+              .from(bulkIds)
+              .crossJoin(jobs)
+              .crossJoin(tasks)
+              .where(and(eq(jobs.jobId, bulkIds.id), eq(jobs.datasetId, p('dataset_id')), eq(tasks.datasetId, jobs.datasetId), eq(tasks.jobIndex, jobs.jobIndex), eq(tasks.jobId, jobs.jobId), ...conditions))
+          : db.select(fields).from(tasks).where(and(...conditions))
+      return db.insert(bulkTasks).select(select)
+    }),
+    /** With the scheduler: a reset task moves on, a waiting one that is ready is queued. */
+    scheduledFinal: prepared(db, () =>
+      db.update(bulkTasks).set({
+        retryTo: sql`CASE WHEN ${bulkTasks.toStatus} = 'reset' THEN ${retry} END`,
+        finalStatus: sql`CASE
+          WHEN ${bulkTasks.toStatus} IS ${bulkTasks.fromStatus} THEN ${bulkTasks.fromStatus}
+          WHEN ${next} = 'waiting' AND ${readyAfter} THEN 'queued'
+          ELSE ${next} END`,
+      }),
+    ),
+    plainFinal: prepared(db, () => db.update(bulkTasks).set({ finalStatus: sql`${bulkTasks.toStatus}` })),
+    // One json_set per task, so that the counting and queue triggers see one old and one new status.
+    apply: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, '$.status', ${selected(sql`${bulkTasks.finalStatus}`)}, '$.status_changed', ${p('now')})` })
+        .where(byChosenRowid(bulkTasks)),
+    ),
+    // A task that keeps its status keeps its status_changed: the last pair then sets the status again.
+    applyHardReset: prepared(db, () => {
+      const keeps = selected(sql`${bulkTasks.toStatus} IS ${bulkTasks.fromStatus}`)
+      const status = selected(sql`${bulkTasks.finalStatus}`)
+      return db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, '$.status', ${status}, '$.failures', 0, iif(${keeps}, '$.status', '$.status_changed'), iif(${keeps}, ${status}, ${p('now')}))` })
+        .where(byChosenRowid(bulkTasks))
+    }),
+    unqueueDependents: followOf(
+      'queued',
+      'waiting',
+      'a dependency runs again',
+      sql`${bulkTasks.fromStatus} = 'complete' AND ${bulkTasks.finalStatus} IS NOT 'complete' AND +${tasks.status} = 'queued'`,
+    ),
+    queueDependents: followOf(
+      'waiting',
+      'queued',
+      'dependencies complete',
+      sql`${bulkTasks.finalStatus} = 'complete' AND ${bulkTasks.fromStatus} IS NOT 'complete' AND +${tasks.status} = 'waiting' AND ${readyNow}`,
+    ),
+    applyFollow: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({ doc: sql`json_set(${tasks.doc}, '$.status', (SELECT ${bulkFollows.toStatus} FROM ${bulkFollows} WHERE ${bulkFollows.subject} = ${tasks}.rowid), '$.status_changed', ${p('now')})` })
+        .where(byChosenRowid(bulkFollows)),
+    ),
+    // A task the action sets steadily active (no follow-up of the action moves it again) makes its job active.
+    activeJobs: prepared(db, () =>
+      listJobs(
+        db
+          .select({ jobId: sql`${bulkTasks.jobId}`.as('job_id') })
+          .from(bulkTasks)
+          .where(and(isNotNull(bulkTasks.jobId), sql`${bulkTasks.finalStatus} IN (${literals(STEADILY_ACTIVE)})`, sql`${bulkTasks.toStatus} IS NOT ${bulkTasks.fromStatus}`)) as never,
+      ),
+    ),
+    // Between two statuses that are active whatever the task waits for, its job's status cannot change.
+    touchedJobs: prepared(db, () =>
+      listJobs(
+        db
+          .select({ jobId: sql`${bulkTasks.jobId}`.as('job_id') })
+          .from(bulkTasks)
+          .where(
+            and(
+              isNotNull(bulkTasks.jobId),
+              sql`${bulkTasks.fromStatus} IS NOT ${bulkTasks.finalStatus}`,
+              sql`NOT (${bulkTasks.fromStatus} IN (${literals(STEADILY_ACTIVE)}) AND ${bulkTasks.finalStatus} IN (${literals(STEADILY_ACTIVE)}))`,
+            ),
+          ) as never,
+      ),
+    ),
+    followJobs: prepared(db, () => listJobs(db.select({ jobId: sql`${bulkFollows.jobId}`.as('job_id') }).from(bulkFollows).where(isNotNull(bulkFollows.jobId)) as never)),
+    /** The jobs of the tasks that wait, directly or not, for a task that became or stopped being failed or suspended. */
+    downstreamJobs: prepared(db, () =>
+      listJobs(
+        db
+          .select({ jobId: sql`${tasks.jobId}`.as('job_id') })
+          .from(tasks)
+          .where(
+            and(
+              sql`${tasks.taskId} IN (
+                WITH RECURSIVE downstream(task_id) AS (
+                  SELECT d.task_id FROM ${bulkTasks} b JOIN ${taskDepends} d ON d.depends_on = b.task_id
+                  WHERE b.from_status IN (${literals(BLOCKING)}) OR b.final_status IN (${literals(BLOCKING)})
+                  UNION SELECT d.task_id FROM ${taskDepends} d JOIN downstream ON d.depends_on = downstream.task_id)
+                SELECT task_id FROM downstream)`,
+              isNotNull(tasks.jobId),
+            ),
+          ) as never,
+      ),
+    ),
+    /** The jobs listed in `rollup_job` with their task counts, as the roll-up's jobState reads one. */
+    rollUpStates: prepared(db, () =>
+      db
+        .select({
+          rowid: sql<number>`${jobs}.rowid`,
+          job_id: jobs.jobId,
+          dataset_id: sql<string>`${jobs.datasetId}`.as('dataset_id'),
+          job_index: sql<number>`${jobs.jobIndex}`.as('job_index'),
+          status: sql<string>`${jobs.status}`.as('status'),
+          idle: jobTaskCounts.idle,
+          waiting: jobTaskCounts.waiting,
+          queued: jobTaskCounts.queued,
+          processing: jobTaskCounts.processing,
+          reset: jobTaskCounts.reset,
+          suspended: jobTaskCounts.suspended,
+          failed: jobTaskCounts.failed,
+          complete: jobTaskCounts.complete,
+        })
+        .from(rollupJobs)
+        .crossJoin(jobs)
+        .leftJoin(jobTaskCounts, eq(jobTaskCounts.jobId, jobs.jobId))
+        .where(eq(jobs.jobId, rollupJobs.jobId)),
+    ),
+    /** The listed jobs that are stopped, as changes back to processing. */
+    reopenChanges: prepared(db, () =>
+      db.insert(rollupChanges).select(
+        db
+          .select({
+            jobId: jobs.jobId,
+            subject: sql<number>`${jobs}.rowid`.as('subject'),
+            datasetId: sql`${jobs.datasetId}`.as('dataset_id'),
+            fromStatus: sql`${jobs.status}`.as('from_status'),
+            toStatus: sql`'processing'`.as('to_status'),
+            reason: sql`'a task is active again'`.as('reason'),
+          })
+          .from(rollupJobs)
+          .crossJoin(jobs)
+          .where(and(eq(jobs.jobId, rollupJobs.jobId), inArray(jobs.status, ['complete', 'errors', 'suspended']))),
+      ),
+    ),
+    saveRollUpChanges: prepared(db, () =>
+      db.insert(rollupChanges).select(
+        db
+          .select({
+            jobId: sql`value ->> 0`.as('job_id'),
+            subject: sql`value ->> 1`.as('subject'),
+            datasetId: sql`value ->> 2`.as('dataset_id'),
+            fromStatus: sql`value ->> 3`.as('from_status'),
+            toStatus: sql`value ->> 4`.as('to_status'),
+            reason: sql`value ->> 5`.as('reason'),
+          })
+          .from(sql`json_each(${p('changes')})`),
+      ),
+    ),
+    applyRollUpChanges: prepared(db, () =>
+      db
+        .update(jobs)
+        .set({ doc: sql`json_set(${jobs.doc}, '$.status', ${rollupChanges.toStatus}, '$.status_changed', ${p('now')})` })
+        .from(rollupChanges)
+        .where(eq(jobs.jobId, rollupChanges.jobId)),
+    ),
+    changedDatasets: prepared(db, () =>
+      db
+        .select({
+          dataset_id: rollupChanges.datasetId,
+          reopened: sql<number>`max(${rollupChanges.toStatus} = 'processing')`.as('reopened'),
+          stopped: sql<number>`max(${rollupChanges.fromStatus} = 'processing' AND ${rollupChanges.toStatus} <> 'processing')`.as('stopped'),
+        })
+        .from(rollupChanges)
+        .groupBy(rollupChanges.datasetId),
+    ),
+    nameExists: prepared(db, () =>
+      db.select({ one: sql<number>`1`.as('one') }).from(tasks).where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.name, p('name')))).limit(1),
+    ),
+    requirementsOfName: prepared(db, () =>
+      db.insert(bulkRequirementsTasks).select(
+        db
+          .select({
+            subject: sql<number>`${tasks}.rowid`.as('subject'),
+            old: sql<string>`CASE WHEN json_type(${tasks.doc}, '$.requirements') = 'object' THEN json_extract(${tasks.doc}, '$.requirements') ELSE '{}' END`.as('old'),
+          })
+          .from(tasks)
+          .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.name, p('name')), sql`${tasks.status} IS NOT 'complete'`)),
+      ),
+    ),
+    distinctRequirements: prepared(db, () =>
+      db
+        .insert(bulkRequirements)
+        .select(db.select({ old: bulkRequirementsTasks.old, new: sql`NULL`.as('new') }).from(bulkRequirementsTasks).where(sql`true`))
+        .onConflictDoNothing(),
+    ),
+    oldRequirements: prepared(db, () => db.select({ old: bulkRequirements.old }).from(bulkRequirements)),
+    newRequirements: prepared(db, () =>
+      db
+        .insert(bulkRequirements)
+        .select(db.select({ old: sql`value ->> 0`.as('old'), new: sql`value ->> 1`.as('new') }).from(sql`json_each(${p('pairs')})`).where(sql`true`))
+        .onConflictDoUpdate({ target: bulkRequirements.old, set: { new: sql`excluded.new` } }),
+    ),
+    applyRequirements: prepared(db, () =>
+      db
+        .update(tasks)
+        .set({
+          doc: sql`json_set(${tasks.doc}, '$.requirements', json((SELECT ${bulkRequirements.new} FROM ${bulkRequirementsTasks}
+            JOIN ${bulkRequirements} ON ${bulkRequirements.old} = ${bulkRequirementsTasks.old} WHERE ${bulkRequirementsTasks.subject} = ${tasks}.rowid)))`,
+        })
+        .where(byChosenRowid(bulkRequirementsTasks)),
+    ),
+
+    // ---- the history entries, in chain order: the client's change, the retry, the queueing, the dependents ----
+    clientEntries: entriesFrom(db, 'task', TASK_STATUSES, 'client', () =>
+      db
+        .select({ subject: bulkTasks.subject, from_status: bulkTasks.fromStatus, to_status: bulkTasks.toStatus, reason: sql`NULL`.as('reason') })
+        .from(bulkTasks)
+        .where(sql`${bulkTasks.fromStatus} IS NOT ${bulkTasks.toStatus}`),
+    ),
+    retryEntries: entriesFrom(db, 'task', TASK_STATUSES, 'server', () =>
+      db
+        .select({
+          subject: bulkTasks.subject,
+          from_status: sql`'reset'`.as('from_status'),
+          to_status: sql`${bulkTasks.retryTo}`.as('to_status'),
+          reason: sql`CASE ${bulkTasks.retryTo} WHEN 'failed' THEN 'failures exceed max_failures' WHEN 'suspended' THEN 'dataset in debug mode' ELSE 'retry after reset' END`.as('reason'),
+        })
+        .from(bulkTasks)
+        .where(isNotNull(bulkTasks.retryTo)),
+    ),
+    queuedEntries: entriesFrom(db, 'task', TASK_STATUSES, 'server', () =>
+      db
+        .select({
+          subject: bulkTasks.subject,
+          from_status: sql`'waiting'`.as('from_status'),
+          to_status: sql`'queued'`.as('to_status'),
+          reason: sql`CASE WHEN ${bulkTasks.hasDepends} THEN 'dependencies complete' ELSE 'no dependencies' END`.as('reason'),
+        })
+        .from(bulkTasks)
+        .where(sql`${bulkTasks.finalStatus} = 'queued' AND ${bulkTasks.toStatus} IS NOT 'queued'`),
+    ),
+    followEntries: entriesFrom(db, 'task', TASK_STATUSES, 'server', () =>
+      db.select({ subject: bulkFollows.subject, from_status: bulkFollows.fromStatus, to_status: bulkFollows.toStatus, reason: bulkFollows.reason }).from(bulkFollows),
+    ),
+    jobEntries: entriesFrom(db, 'job', JOB_STATUSES, 'server', () =>
+      db.select({ subject: rollupChanges.subject, from_status: rollupChanges.fromStatus, to_status: rollupChanges.toStatus, reason: rollupChanges.reason }).from(rollupChanges),
+    ),
+  }
+}
+
+export type BulkQueries = ReturnType<typeof bulkQueries>

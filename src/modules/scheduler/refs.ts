@@ -29,3 +29,8 @@ export interface FailureReport {
   /** What the task used, e.g. `{"memory": 3.1}`. */
   resources?: Record<string, unknown>
 }
+
+/** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
+export const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
+/** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
+export const BLOCKING = ['failed', 'suspended']

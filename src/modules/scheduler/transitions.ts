@@ -17,7 +17,7 @@ import { fail } from '../../errors'
 import type { ServerReason } from '../history/reasons'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
 import { schedulerQueries } from './queries'
-import type { DatasetRef, FailureReport, JobRef, TaskRef } from './refs'
+import { BLOCKING, STEADILY_ACTIVE, type DatasetRef, type FailureReport, type JobRef, type TaskRef } from './refs'
 import { Retries, type Step } from './retries'
 import { RollUp } from './rollup'
 
@@ -29,11 +29,6 @@ export interface SchedulerOptions {
   /** The time every status change is stamped with. */
   clock: Clock
 }
-
-/** Active statuses (§6.5) that stay active whatever the task waits for: `waiting` is not one of them. */
-export const STEADILY_ACTIVE = ['idle', 'queued', 'processing', 'reset']
-/** Statuses that stop the tasks waiting for them, and so may stop other jobs. */
-export const BLOCKING = ['failed', 'suspended']
 
 export class Transitions {
   private readonly queries
