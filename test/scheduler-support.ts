@@ -82,5 +82,13 @@ export function checkCounts(sqlite: Database, datasetId: string): void {
   expect(sqlite.query('SELECT count(*) AS n FROM task_queue q JOIN tasks t ON t.task_id = q.task_id WHERE t.dataset_id = ?').get(datasetId)).toEqual(
     sqlite.query("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND status = 'queued'").get(datasetId),
   )
+  // A queue row is marked active exactly while its task's job is processing.
+  expect(
+    sqlite
+      .query("SELECT q.task_id, q.job_active FROM task_queue q JOIN tasks t ON t.task_id = q.task_id LEFT JOIN jobs j ON j.job_id = t.job_id WHERE t.dataset_id = ? AND q.job_active IS NOT coalesce(j.status = 'processing', 0)")
+      .all(datasetId),
+  ).toEqual([])
+  // Outside a bulk action's update of its tasks, the count triggers count every change.
+  expect(sqlite.query('SELECT count(*) AS n FROM bulk_update').get()).toEqual({ n: 0 })
 }
 

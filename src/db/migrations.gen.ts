@@ -10,6 +10,8 @@ import m6 from '../../migrations/0006_scheduler.sql' with { type: 'text' }
 import m7 from '../../migrations/0007_scheduler_triggers.sql' with { type: 'text' }
 import m8 from '../../migrations/0008_progress.sql' with { type: 'text' }
 import m9 from '../../migrations/0009_operator_triggers.sql' with { type: 'text' }
+import m10 from '../../migrations/0010_bulk_update.sql' with { type: 'text' }
+import m11 from '../../migrations/0011_bulk_counts_triggers.sql' with { type: 'text' }
 
 export { journal }
 export const migrationSql: Record<string, string> = {
@@ -23,4 +25,6 @@ export const migrationSql: Record<string, string> = {
   '0007_scheduler_triggers': m7,
   '0008_progress': m8,
   '0009_operator_triggers': m9,
+  '0010_bulk_update': m10,
+  '0011_bulk_counts_triggers': m11,
 }

@@ -285,3 +285,15 @@ export const taskCompletions = sqliteTable('task_completions', {
   minute: integer('minute').notNull(),
   n: integer('n').notNull(),
 }, (t) => [primaryKey({ columns: [t.datasetId, t.slot] })])
+
+/**
+ * Holds a row only while a bulk action's one UPDATE of its selected tasks
+ * runs, inside the action's transaction (so no other connection ever sees
+ * it, and a crash leaves it empty): the triggers that keep task_counts and
+ * job_task_counts, and the one that mirrors `depends`, then skip each row,
+ * and the action updates those counts with one set-based statement each
+ * (scheduler/queries.ts, bulkQueries). See the bulk counts migration.
+ */
+export const bulkUpdate = sqliteTable('bulk_update', {
+  active: integer('active').primaryKey(),
+})

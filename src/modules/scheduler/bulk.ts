@@ -89,7 +89,7 @@ export class BulkTransitions {
     }
     const now = this.transitions.now()
     const reopened: Datasets = scheduling ? this.reopenJobs() : new Map()
-    ;(action.kind === 'hard_reset' ? queries.applyHardReset : queries.apply).run({ now })
+    this.applyToTasks(datasetId, action.kind === 'hard_reset' ? queries.applyHardReset : queries.apply, now)
     this.history.recordSelected(queries.clientEntries, by)
     if (!scheduling) return this.done(changed)
     this.history.recordSelected(queries.retryEntries, SERVER)
@@ -121,6 +121,24 @@ export class BulkTransitions {
     queries.newRequirements.run({ pairs: JSON.stringify(pairs) })
     queries.applyRequirements.run()
     return this.done(changed)
+  }
+
+  /**
+   * The one UPDATE of the selected tasks, their counts kept set-based: the
+   * per-row count triggers skip its rows (see schema.ts, bulkUpdate), and
+   * each count is moved by one statement over all of them.
+   */
+  private applyToTasks(datasetId: string, update: BulkQueries['apply'], now: string): void {
+    const { queries } = this
+    queries.startBulkUpdate.run()
+    try {
+      update.run({ now })
+    } finally {
+      queries.endBulkUpdate.run()
+    }
+    queries.taskCountsLeft.run({ dataset_id: datasetId })
+    queries.taskCountsEntered.run({ dataset_id: datasetId })
+    queries.jobTaskCountsMoved.run()
   }
 
   /** 400 naming the first id that is not a task (job) of the dataset; the ids are left in `bulk_id`. */

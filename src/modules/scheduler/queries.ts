@@ -18,6 +18,7 @@ import { alias, type SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
 import { prepared, preparedPer } from '../../db/query'
 import {
+  bulkUpdate,
   configs,
   datasets,
   jobCounts,
@@ -406,6 +407,8 @@ function parseSelectionKey(key: string) {
   return { kind, source, statuses: filter, byName: byName === 'name' }
 }
 
+/** A selected task whose status the one UPDATE changes (a hard-reset task may keep its status). */
+const movedTask = sql`${bulkTasks.fromStatus} IS NOT ${bulkTasks.finalStatus}`
 const changedTask = alias(bulkTasks, 'changed')
 const laterDepends = alias(taskDepends, 'later_depends')
 
@@ -586,6 +589,61 @@ export function bulkQueries(db: Db) {
         .update(tasks)
         .set({ doc: sql`json_set(${tasks.doc}, '$.status', ${status}, '$.failures', 0, iif(${keeps}, '$.status', '$.status_changed'), iif(${keeps}, ${status}, ${p('now')}))` })
         .where(byChosenRowid(bulkTasks))
+    }),
+    /**
+     * Around the one UPDATE of the selected tasks (apply, applyHardReset):
+     * the per-row triggers of task_counts, job_task_counts and task_depends
+     * skip its rows (see schema.ts, bulkUpdate), and the counts statements
+     * below apply its changes to the counts in one pass each.
+     */
+    startBulkUpdate: prepared(db, () => db.insert(bulkUpdate).values({ active: 1 })),
+    endBulkUpdate: prepared(db, () => db.delete(bulkUpdate)),
+    /** The dataset's count of each status the changed tasks left, lowered by how many left it. */
+    taskCountsLeft: prepared(db, () => {
+      const left = db
+        .select({ left_status: sql<string>`${bulkTasks.fromStatus}`.as('left_status'), tasks_left: sql<number>`count(*)`.as('tasks_left') })
+        .from(bulkTasks)
+        .where(movedTask)
+        .groupBy(bulkTasks.fromStatus)
+        .as('left_status')
+      return db
+        .update(taskCounts)
+        .set({ n: sql`${taskCounts.n} - ${left.tasks_left}` })
+        .from(left)
+        .where(and(eq(taskCounts.datasetId, p('dataset_id')), eq(taskCounts.status, left.left_status)))
+    }),
+    /** …and of each status they entered, raised. */
+    taskCountsEntered: prepared(db, () =>
+      db
+        .insert(taskCounts)
+        .select(
+          db
+            .select({ datasetId: sql`${p('dataset_id')}`.as('dataset_id'), status: sql`${bulkTasks.finalStatus}`.as('status'), n: sql`count(*)`.as('n') })
+            .from(bulkTasks)
+            .where(movedTask)
+            .groupBy(bulkTasks.finalStatus),
+        )
+        .onConflictDoUpdate({ target: [taskCounts.datasetId, taskCounts.status], set: { n: sql`${taskCounts.n} + excluded.n` } }),
+    ),
+    /** Each job's counts of its changed tasks' statuses, moved in one update of its row (`moved_<status>`: by how much). */
+    jobTaskCountsMoved: prepared(db, () => {
+      const moved = db
+        .select({
+          moved_job: sql<string>`${bulkTasks.jobId}`.as('moved_job'),
+          ...Object.fromEntries(
+            TASK_STATUSES.map((status) => [`moved_${status}`, sql<number>`sum(${bulkTasks.finalStatus} IS ${status}) - sum(${bulkTasks.fromStatus} IS ${status})`.as(`moved_${status}`)]),
+          ),
+        })
+        .from(bulkTasks)
+        .where(and(movedTask, isNotNull(bulkTasks.jobId)))
+        .groupBy(bulkTasks.jobId)
+        .as('moved')
+      const by = moved as unknown as Record<string, SQL>
+      return db
+        .update(jobTaskCounts)
+        .set(Object.fromEntries(TASK_STATUSES.map((status) => [status, sql`${jobTaskCounts[status]} + ${by[`moved_${status}`]}`])))
+        .from(moved)
+        .where(eq(jobTaskCounts.jobId, by.moved_job!))
     }),
     unqueueDependents: followOf(
       'queued',

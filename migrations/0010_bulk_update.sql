@@ -1,0 +1,3 @@
+CREATE TABLE `bulk_update` (
+	`active` integer PRIMARY KEY NOT NULL
+);
