@@ -142,8 +142,13 @@ export function inlineCheckpoints(sqlite: Database): void {
 
 /** How often the worker checkpoints. */
 const CHECKPOINT_INTERVAL_MS = 200
-/** Inline checkpoints stay on as a backstop, far out, should the worker fall behind. */
-const BACKSTOP_CHECKPOINT_PAGES = 25_000
+/**
+ * Inline checkpoints stay on as a backstop, far out, should the worker fall
+ * behind: beyond what one bulk action of 100,000 tasks writes in its commit
+ * (about 28,000 pages, see docs/BENCHMARKS.md), whose commit would otherwise
+ * copy the whole WAL inline (0.2 s) instead of leaving it to the worker.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 50_000
 /**
  * Past this many WAL pages (16 MiB) the worker restarts the WAL after its
  * checkpoint. Under a steady stream of writes a PASSIVE checkpoint never
