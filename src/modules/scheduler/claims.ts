@@ -32,7 +32,7 @@ interface Slot {
   processing: number
 }
 
-export type ClaimedTask = TaskRef & { doc: string }
+export type ClaimedTask = TaskRef & { doc: string; listed: number }
 
 /** Fair order: higher priority first, then fewer processing, then the older dataset. */
 const before = (a: Slot, b: Slot) => b.priority - a.priority || a.processing - b.processing || a.dataset - b.dataset
@@ -61,7 +61,7 @@ export class FairShareClaims {
     if (!claimed) return undefined
     this.transitions.task(claimed, 'queued', 'processing', by)
     // A task a pilot claims leaves any other pilot's list: a pilot deleted later must not take it back from its new one.
-    if (queries.listed.get({ task_id: claimed.task_id })) queries.delist.run({ task_id: claimed.task_id })
+    if (claimed.listed) queries.delist.run({ task_id: claimed.task_id })
     if (pilotId !== undefined) queries.addToPilot.run({ pilot_id: pilotId, task_id: claimed.task_id, now: this.transitions.now() })
     return claimed.doc
   }

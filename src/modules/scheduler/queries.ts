@@ -117,12 +117,11 @@ export function schedulerQueries(db: Db) {
         .update(tasks)
         .set(setStatus(sql`'processing'`, sql`, '$.instance_id', ${p('instance_id')}`))
         .where(and(byTaskId, sql`${tasks.status} = 'queued'`))
-        .returning({ ...taskRef, doc: tasks.doc }),
+        // Whether a pilot lists the task already: most claimed tasks are on no list, which one index lookup tells.
+        .returning({ ...taskRef, doc: tasks.doc, listed: sql<number>`${exists(db.select({ one: sql`1` }).from(pilotTasks).where(eq(pilotTasks.taskId, p('task_id'))))}`.as('listed') }),
     ),
     dropQueueRow: prepared(db, () => db.delete(taskQueue).where(eq(taskQueue.taskId, p('task_id')))),
     pilotExists: prepared(db, () => db.select({ one: sql<number>`1`.as('one') }).from(pilots).where(eq(pilots.pilotId, p('pilot_id')))),
-    /** Whether any pilot lists the task: most claimed tasks are on no list, which one index lookup tells. */
-    listed: prepared(db, () => db.select({ listed: sql<number>`1`.as('listed') }).from(pilotTasks).where(eq(pilotTasks.taskId, p('task_id'))).limit(1)),
     /** The task leaves every pilot's list: a pilot deleted later must not take it back from its new one. */
     delist: prepared(db, () =>
       db

@@ -66,7 +66,8 @@ export class Transitions {
    * same. `failure` is what the reset action reported with it.
    */
   task(task: TaskRef, from: string, to: string, by: Actor, reason?: string, failure?: FailureReport): void {
-    if (!this.scheduling) {
+    // Between two steadily active statuses (a claim, most often) there is nothing to follow.
+    if (!this.scheduling || (STEADILY_ACTIVE.includes(from) && STEADILY_ACTIVE.includes(to) && to !== 'reset')) {
       if (from !== to) this.history.record({ kind: 'task', subject: task.rowid, from, to, by, reason })
       return
     }
