@@ -1,19 +1,22 @@
 /**
  * Diagnostic (not a target): how much of the claims' and creations' latency
- * tail and cost is the WAL checkpoint that SQLite runs inline, on the
- * committing write, every `wal_autocheckpoint` pages.
+ * tail and cost is WAL checkpointing: the checkpoint SQLite runs inline, on
+ * the committing write, every `wal_autocheckpoint` pages, and the background
+ * worker a server starts (PASSIVE every 200 ms, RESTART past RESTART_PAGES,
+ * the inline one left as a backstop at 25,000 pages).
  *
  * In process, without HTTP: 32 concurrent claimers through ClaimService and
  * 16 concurrent creators through TaskService (the services the routes use,
- * with their group commit) on a copy of the 1M-task database, once with the
- * connection as openDatabase configures it and once with automatic
- * checkpoints turned off (PRAGMA wal_autocheckpoint = 0) on that connection.
- * Prints operations per second and every stall over 50 ms seen by one of the
- * loops, with the operation count at which it happened.
+ * with their group commit) on a copy of the 1M-task database: with the
+ * connection as openDatabase configures it (inline checkpoints), with the
+ * worker as a server runs it, and with no checkpoints at all
+ * (PRAGMA wal_autocheckpoint = 0, no worker). Prints operations per second,
+ * the p99, and every stall over 50 ms seen by one of the loops, with the
+ * operation count at which it happened.
  * Usage: bun bench/checkpoint-stalls.ts [--quick] [--seconds N]
  */
 import { parseArgs } from 'node:util'
-import { closeDatabase, openDatabase } from '../src/db'
+import { closeDatabase, openDatabase, startBackgroundCheckpoints } from '../src/db'
 import { ClaimService } from '../src/modules/queue/claims'
 import { TaskService } from '../src/modules/tasks/service'
 import { HistoryService, SERVER } from '../src/modules/history/service'
@@ -58,11 +61,19 @@ async function drive(loops: number, operation: (n: number) => Promise<unknown>):
   return { perSecond: done / ((performance.now() - started) / 1000), p99Ms: percentile(latencies, 99), stalls }
 }
 
-async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): Promise<Outcome> {
+type Checkpoints = 'inline' | 'worker' | 'none'
+const LABELS: Record<Checkpoints, string> = {
+  inline: 'inline autocheckpoint (as openDatabase configures)',
+  worker: 'background worker (as a server runs)',
+  none: 'no checkpoints (wal_autocheckpoint = 0)',
+}
+
+async function measure(kind: 'claims' | 'creations', checkpoints: Checkpoints): Promise<Outcome> {
   const path = copyDatabase(seeded.path, dir)
   const { db, sqlite } = openDatabase(path)
   const transitions = new Transitions(db, new HistoryService(db), { scheduling: false, maxFailures: 10, clock: Date.now })
-  if (!autocheckpoint) sqlite.exec('PRAGMA wal_autocheckpoint = 0')
+  if (checkpoints === 'none') sqlite.exec('PRAGMA wal_autocheckpoint = 0')
+  const stopWorker = checkpoints === 'worker' ? await startBackgroundCheckpoints(sqlite, path) : undefined
   try {
     if (kind === 'claims') {
       const queue = new ClaimService(db, transitions)
@@ -76,6 +87,7 @@ async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): P
       tasks.create({ dataset_id: datasetId, job_id: jobs[n % jobs.length]!, task_index: 1000 + n, name: 'diagnostic', depends: [], requirements: { cpu: 1 } }),
     )
   } finally {
+    await stopWorker?.()
     closeDatabase(sqlite)
     removeDatabase(path)
   }
@@ -83,10 +95,10 @@ async function measure(kind: 'claims' | 'creations', autocheckpoint: boolean): P
 
 try {
   for (const kind of ['claims', 'creations'] as const) {
-    for (const autocheckpoint of [true, false, true, false]) {
-      const o = await measure(kind, autocheckpoint)
-      const label = `${kind}, ${autocheckpoint ? 'inline autocheckpoint (as configured)' : 'wal_autocheckpoint = 0'}`
-      console.log(`${label.padEnd(50)} ${fmt(o.perSecond).padStart(6)}/s  p99 ${fmt(o.p99Ms)} ms  stalls > ${STALL_MS} ms: ${o.stalls.length ? o.stalls.join(', ') : 'none'}`)
+    for (const checkpoints of ['inline', 'worker', 'none', 'inline', 'worker', 'none'] as const) {
+      const o = await measure(kind, checkpoints)
+      const label = `${kind}, ${LABELS[checkpoints]}`
+      console.log(`${label.padEnd(64)} ${fmt(o.perSecond).padStart(6)}/s  p99 ${fmt(o.p99Ms)} ms  stalls > ${STALL_MS} ms: ${o.stalls.length ? o.stalls.join(', ') : 'none'}`)
     }
   }
 } finally {
