@@ -165,6 +165,101 @@ describe('datasets follow their jobs', () => {
   })
 })
 
+describe('a dataset the roll-up stopped keeps following its jobs', () => {
+  const reasonsOf = async (datasetId: string) => (await historyOf(t, datasetId)).map((e) => `${e.from}>${e.to} ${e.by === 'server' ? e.reason : 'client'}`)
+
+  test('errors → suspended when the failed job is suspended, then processing again when a job runs', async () => {
+    const { datasetId, jobs } = await pipeline(2)
+    await setStatus(jobs[0]!.generate, 'failed')
+    await setStatus(jobs[1]!.generate, 'suspended')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    await setStatus(jobs[0]!.generate, 'suspended')
+    expect(await jobStatus(jobs[0]!.jobId)).toBe('suspended')
+    expect(await datasetStatus(datasetId)).toBe('suspended')
+    await setStatus(jobs[0]!.generate, 'waiting')
+    expect(await jobStatus(jobs[0]!.jobId)).toBe('processing')
+    expect(await datasetStatus(datasetId)).toBe('processing')
+    expect(await reasonsOf(datasetId)).toEqual([
+      'processing>errors jobs have errors, none processing',
+      'errors>suspended jobs stopped, none processing',
+      'suspended>processing a job is processing again',
+    ])
+    expectChain(await historyOf(t, datasetId), 'processing')
+  })
+
+  test('errors → complete when the failed task is completed after all', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    const job = jobs[0]!
+    for (const task of [job.generate, job.filter]) await setStatus(task, 'complete')
+    await setStatus(job.hist, 'failed')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    await setStatus(job.hist, 'complete')
+    expect(await jobStatus(job.jobId)).toBe('complete')
+    expect(await datasetStatus(datasetId)).toBe('complete')
+    expect(await reasonsOf(datasetId)).toEqual(['processing>errors jobs have errors, none processing', 'errors>complete all jobs complete'])
+  })
+
+  test('suspended → errors when a suspended task fails; complete → errors when a complete task is set failed', async () => {
+    const held = await pipeline(1)
+    await setStatus(held.jobs[0]!.generate, 'suspended')
+    expect(await datasetStatus(held.datasetId)).toBe('suspended')
+    await setStatus(held.jobs[0]!.generate, 'failed')
+    expect(await jobStatus(held.jobs[0]!.jobId)).toBe('errors')
+    expect(await datasetStatus(held.datasetId)).toBe('errors')
+    expect(await reasonsOf(held.datasetId)).toEqual(['processing>suspended jobs stopped, none processing', 'suspended>errors jobs have errors, none processing'])
+
+    const done = await pipeline(1)
+    for (const task of [done.jobs[0]!.generate, done.jobs[0]!.filter, done.jobs[0]!.hist]) await setStatus(task, 'complete')
+    expect(await datasetStatus(done.datasetId)).toBe('complete')
+    await setStatus(done.jobs[0]!.hist, 'failed')
+    expect(await jobStatus(done.jobs[0]!.jobId)).toBe('errors')
+    expect(await datasetStatus(done.datasetId)).toBe('errors')
+    // And back through every stopped status: the failed task completes again.
+    await setStatus(done.jobs[0]!.hist, 'complete')
+    expect(await datasetStatus(done.datasetId)).toBe('complete')
+    expectChain(await historyOf(t, done.datasetId), 'complete')
+  })
+
+  test('a job status set by a client moves a stopped dataset too', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    await setStatus(jobs[0]!.generate, 'failed')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    await t.call('PUT', `/datasets/${datasetId}/jobs/${jobs[0]!.jobId}/status`, { body: { status: 'suspended' } })
+    expect(await datasetStatus(datasetId)).toBe('suspended')
+  })
+
+  test('a truncated dataset the roll-up stopped goes back to truncated, not processing', async () => {
+    const { datasetId, jobs } = await pipeline(2, { jobs_submitted: 5 })
+    await t.call('PUT', `/datasets/${datasetId}/status`, { body: { status: 'truncated' } })
+    await setStatus(jobs[0]!.generate, 'failed')
+    await setStatus(jobs[1]!.generate, 'failed')
+    expect(await datasetStatus(datasetId)).toBe('errors')
+    await setStatus(jobs[0]!.generate, 'suspended')
+    await setStatus(jobs[1]!.generate, 'suspended')
+    expect(await datasetStatus(datasetId)).toBe('suspended')
+    await setStatus(jobs[1]!.generate, 'waiting')
+    expect(await datasetStatus(datasetId)).toBe('truncated')
+    expect((await reasonsOf(datasetId)).slice(1)).toEqual([
+      'truncated>errors jobs have errors, none processing',
+      'errors>suspended jobs stopped, none processing',
+      'suspended>truncated a job is processing again',
+    ])
+  })
+
+  test('a dataset a client set errors, suspended or complete stays so whatever its jobs do', async () => {
+    for (const status of ['errors', 'suspended', 'complete']) {
+      const { datasetId, jobs } = await pipeline(1)
+      expect((await t.call('PUT', `/datasets/${datasetId}/status`, { body: { status } })).status).toBe(200)
+      await setStatus(jobs[0]!.generate, 'failed')
+      await setStatus(jobs[0]!.generate, 'suspended')
+      for (const task of [jobs[0]!.generate, jobs[0]!.filter, jobs[0]!.hist]) await setStatus(task, 'complete')
+      expect(await jobStatus(jobs[0]!.jobId)).toBe('complete')
+      expect({ status, now: await datasetStatus(datasetId) }).toEqual({ status, now: status })
+      expect(await reasonsOf(datasetId)).toEqual([`processing>${status} client`])
+    }
+  })
+})
+
 describe('per-job task counts', () => {
   test('equal a recount after any mix of inserts, status changes and deletes, whatever statement made them', () => {
     const db = t.ctx.sqlite

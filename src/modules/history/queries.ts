@@ -73,12 +73,24 @@ export function historyQueries(db: Db) {
         reason: p('reason'),
       }),
     ),
-    // The newest entry of a subject given by its kind's code and rowid.
-    last: prepared(db, () =>
+    /**
+     * The newest entry of a subject (its kind's code and rowid) that is not
+     * the server moving it between two of the statuses (codes) in the JSON
+     * list `among`: walked newest first along the (kind, subject) index.
+     */
+    lastOutside: prepared(db, () =>
       db
         .select({ from_status: statusHistory.fromStatus, to_status: statusHistory.toStatus, username: statusHistory.username })
         .from(statusHistory)
-        .where(and(eq(statusHistory.kind, p('kind')), eq(statusHistory.subject, p('subject'))))
+        .where(
+          and(
+            eq(statusHistory.kind, p('kind')),
+            eq(statusHistory.subject, p('subject')),
+            sql`NOT (${statusHistory.username} IS NULL
+              AND ${statusHistory.fromStatus} IN (SELECT value FROM json_each(${p('among')}))
+              AND ${statusHistory.toStatus} IN (SELECT value FROM json_each(${p('among')})))`,
+          ),
+        )
         .orderBy(desc(statusHistory.entry))
         .limit(1),
     ),

@@ -160,10 +160,16 @@ export class HistoryService {
     return this.queries.lastEntry.get()?.entry ?? 0
   }
 
-  /** The newest entry of a resource (by its rowid), without its time and reason; undefined when it has none. */
-  last(kind: ResourceKind, subject: number): Pick<HistoryEntry, 'from' | 'to'> & { by: { username: string } | typeof SERVER } | undefined {
+  /**
+   * The newest entry of a resource (by its rowid) other than the server's
+   * moves between two of `among`, without its time and reason; undefined when
+   * there is none. The roll-up finds with it what the server stopped a
+   * dataset from, however often it moved it between stopped statuses since.
+   */
+  lastOutside(kind: ResourceKind, subject: number, among: readonly string[]): Pick<HistoryEntry, 'from' | 'to'> & { by: { username: string } | typeof SERVER } | undefined {
     const statuses = STATUSES[kind]
-    const row = this.queries.last.get({ kind: KIND_CODES[kind], subject })
+    const codes = JSON.stringify(among.map((status) => statuses.indexOf(status)))
+    const row = this.queries.lastOutside.get({ kind: KIND_CODES[kind], subject, among: codes })
     if (!row) return undefined
     return { from: statuses[row.from_status]!, to: statuses[row.to_status]!, by: row.username === null ? SERVER : { username: row.username } }
   }

@@ -6,7 +6,7 @@
  * active but waiting tasks reads those tasks, to see whether they can run.
  */
 import type { ServerReason } from '../history/reasons'
-import type { HistoryService } from '../history/service'
+import { SERVER, type HistoryService } from '../history/service'
 import type { SchedulerQueries } from './queries'
 import type { DatasetRef, JobRef } from './refs'
 
@@ -19,6 +19,7 @@ export interface Change<Ref> {
 
 /** A job and its task counts by status, as the roll-up decides from them. */
 export type JobState = NonNullable<ReturnType<SchedulerQueries['jobState']['get']>>
+type DatasetState = NonNullable<ReturnType<SchedulerQueries['datasetState']['get']>>
 
 /** Where a job stops: none of its tasks is active any more. */
 const STOPPED = ['complete', 'errors', 'suspended']
@@ -114,11 +115,16 @@ export class RollUp {
   /**
    * A processing dataset whose jobs_submitted jobs all exist, or a truncated
    * one, follows its jobs: all complete → complete; none processing and any
-   * errors → errors; none processing otherwise → suspended.
+   * errors → errors; none processing otherwise → suspended. So does one the
+   * roll-up stopped (complete, errors, suspended by the server): it moves
+   * between those as its jobs do, and back to the status it was stopped
+   * from when a job is processing again. One a client stopped stays.
    */
   dataset(datasetId: string): Change<DatasetRef> | undefined {
     const dataset = this.queries.datasetState.get({ dataset_id: datasetId })
-    if (!dataset || (dataset.status !== 'processing' && dataset.status !== 'truncated')) return undefined
+    if (!dataset) return undefined
+    const following = this.followedStatus(dataset)
+    if (!following) return undefined
     const counts: Record<string, number> = {}
     let total = 0
     for (const row of this.queries.jobCounts.all({ dataset_id: datasetId })) {
@@ -126,13 +132,13 @@ export class RollUp {
       total += row.n
     }
     if (total === 0) return undefined
-    if (dataset.status === 'processing' && typeof dataset.jobs_submitted === 'number' && total < dataset.jobs_submitted) return undefined
-    const next: [string, ServerReason] | undefined =
+    if (following === 'processing' && typeof dataset.jobs_submitted === 'number' && total < dataset.jobs_submitted) return undefined
+    const next: [string, ServerReason] =
       counts.complete === total ? ['complete', 'all jobs complete']
-      : counts.processing ? undefined
+      : counts.processing ? [following, 'a job is processing again']
       : counts.errors ? ['errors', 'jobs have errors, none processing']
       : ['suspended', 'jobs stopped, none processing']
-    if (!next) return undefined
+    if (next[0] === dataset.status) return undefined
     this.queries.setDatasetStatus.run({ dataset_id: datasetId, status: next[0] })
     return { ref: dataset, from: dataset.status, to: next[0], reason: next[1] }
   }
@@ -140,17 +146,31 @@ export class RollUp {
   /**
    * A dataset the roll-up stopped (complete, errors, or suspended by the
    * server) that has work again (a job processing again, or more jobs to
-   * make than exist): back to the status it had before (processing or
+   * make than exist): back to the status it was stopped from (processing or
    * truncated). A dataset a client stopped stays so until a client resumes it.
    */
   reopen(datasetId: string, reason: ServerReason): Change<DatasetRef> | undefined {
     const dataset = this.queries.datasetState.get({ dataset_id: datasetId })
     if (!dataset || !STOPPED.includes(dataset.status)) return undefined
     if (reason === 'more jobs to make' && !(typeof dataset.jobs_submitted === 'number' && dataset.jobs_submitted > this.jobTotal(datasetId))) return undefined
-    const last = this.history.last('dataset', dataset.rowid)
-    if (!last || last.by !== 'server' || last.to !== dataset.status || (last.from !== 'processing' && last.from !== 'truncated')) return undefined
-    this.queries.setDatasetStatus.run({ dataset_id: datasetId, status: last.from })
-    return { ref: dataset, from: dataset.status, to: last.from, reason }
+    const following = this.followedStatus(dataset)
+    if (!following) return undefined
+    this.queries.setDatasetStatus.run({ dataset_id: datasetId, status: following })
+    return { ref: dataset, from: dataset.status, to: following, reason }
+  }
+
+  /**
+   * The status whose roll-up rule a dataset follows: its own when processing
+   * or truncated; for one the server stopped, the status it was stopped
+   * from, found past the server's later moves between stopped statuses
+   * (errors → suspended → complete …); undefined for one a client set.
+   */
+  private followedStatus(dataset: DatasetState): 'processing' | 'truncated' | undefined {
+    if (dataset.status === 'processing' || dataset.status === 'truncated') return dataset.status
+    if (!STOPPED.includes(dataset.status)) return undefined
+    const stop = this.history.lastOutside('dataset', dataset.rowid, STOPPED)
+    if (!stop || stop.by !== SERVER || !STOPPED.includes(stop.to)) return undefined
+    return stop.from === 'processing' || stop.from === 'truncated' ? stop.from : undefined
   }
 
   private jobTotal(datasetId: string): number {
