@@ -79,6 +79,8 @@ export class Sweep {
     const started = performance.now()
     const now = this.options.clock()
     const outcome: SweepOutcome = { pilotsDeleted: 0, tasksReset: 0, seconds: 0, longestStepSeconds: 0 }
+    // With the scheduler off nothing is taken back or deleted, even by a sweep asked for.
+    if (!this.transitions.scheduling) return outcome
     if (this.options.pilotTimeoutSeconds > 0) {
       const cutoff = timestamp(now - this.options.pilotTimeoutSeconds * 1000)
       while (!this.stopped && (await this.deleteStalePilots(cutoff, outcome))) await nextTurn()
