@@ -14,6 +14,7 @@
  * a job (made by a client) are skipped.
  */
 import { writeTx, type Db } from '../../db'
+import { StorageUnavailable } from '../../db/faults'
 import { newId } from '../../db/documents'
 import { schedulerQueries, type SchedulerQueries } from './queries'
 import { planTasks, type TaskTemplate } from './task-plan'
@@ -33,11 +34,16 @@ export interface MaterializerOptions {
   warn: (message: string, datasetId: string) => void
 }
 
+/** The pause before materialization tries again after the database refused a transaction. */
+const RETRY_AFTER_MS = 1000
+
 export class Materializer {
   private readonly queries
   /** Datasets that may have jobs to make, in the order they asked. */
   private readonly pending = new Set<string>()
   private scheduled: ReturnType<typeof setImmediate> | undefined
+  /** The pause after a transaction the database refused (see retryLater). */
+  private retry: ReturnType<typeof setTimeout> | undefined
   /** A step is under way (its transaction may wait for another process's write lock). */
   private running = false
   private stopped = false
@@ -71,7 +77,7 @@ export class Materializer {
 
   /** Resolves once nothing is left to make (for tests and shutdown). */
   idle(): Promise<void> {
-    if (this.pending.size === 0 && this.scheduled === undefined && !this.running) return Promise.resolve()
+    if (this.pending.size === 0 && this.scheduled === undefined && this.retry === undefined && !this.running) return Promise.resolve()
     return new Promise((resolve) => this.waiters.push(resolve))
   }
 
@@ -80,12 +86,22 @@ export class Materializer {
     this.stopped = true
     if (this.scheduled !== undefined) clearImmediate(this.scheduled)
     this.scheduled = undefined
+    clearTimeout(this.retry)
+    this.retry = undefined
     this.pending.clear()
     this.settle()
   }
 
+  /** After a refused transaction: the work goes on after a pause, as a request's client would retry. */
+  private retryLater(): void {
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      this.schedule()
+    }, RETRY_AFTER_MS)
+  }
+
   private schedule(): void {
-    if (this.scheduled !== undefined || this.running || this.stopped) return
+    if (this.scheduled !== undefined || this.retry !== undefined || this.running || this.stopped) return
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined
       void this.step()
@@ -98,21 +114,25 @@ export class Materializer {
     if (datasetId === undefined) return this.settle()
     this.running = true
     let more = false
+    let unavailable = false
     try {
       more = await this.makeSome(datasetId)
     } catch (error) {
-      if (!this.stopped) this.options.warn(`materialization stopped: ${(error as Error).message}`, datasetId)
+      // The write lock stayed taken by another process, or the disk is full: nothing was written; try again shortly.
+      if (error instanceof StorageUnavailable) unavailable = true
+      else if (!this.stopped) this.options.warn(`materialization stopped: ${(error as Error).message}`, datasetId)
     }
     this.running = false
     this.pending.delete(datasetId)
     // To the back of the line: datasets take turns.
-    if (more && !this.stopped) this.pending.add(datasetId)
-    if (this.pending.size > 0) this.schedule()
+    if ((more || unavailable) && !this.stopped) this.pending.add(datasetId)
+    if (unavailable && !this.stopped) this.retryLater()
+    else if (this.pending.size > 0) this.schedule()
     else this.settle()
   }
 
   private settle(): void {
-    if (this.pending.size > 0 || this.scheduled !== undefined || this.running) return
+    if (this.pending.size > 0 || this.scheduled !== undefined || this.retry !== undefined || this.running) return
     const waiters = this.waiters
     this.waiters = []
     for (const resolve of waiters) resolve()

@@ -18,7 +18,7 @@ import { Transitions } from './transitions'
 
 export interface SchedulerEnvironment {
   /** Where the scheduler reports problems it cannot answer a request with. */
-  warn: (message: string, datasetId: string) => void
+  warn: (message: string, datasetId?: string) => void
   /** Now, in milliseconds since the epoch, for every time the server stamps and the sweep (tests inject one). */
   clock?: Clock
 }
@@ -43,6 +43,7 @@ export class Scheduler {
       graceSeconds: config.taskGrace,
       pilotTimeoutSeconds: config.pilotTimeout,
       clock,
+      warn: environment.warn,
     })
   }
 

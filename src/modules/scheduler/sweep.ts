@@ -26,6 +26,8 @@ export interface SweepOptions {
   pilotTimeoutSeconds: number
   /** The app's clock. */
   clock: Clock
+  /** Where a timed sweep that failed is reported (the next one goes on). */
+  warn: (message: string) => void
 }
 
 /** What one sweep did, how long it took, and its longest transaction (the longest a request could wait behind it). */
@@ -59,7 +61,7 @@ export class Sweep {
 
   start(): void {
     if (this.options.intervalSeconds <= 0) return
-    this.timer = setInterval(() => void this.run(), this.options.intervalSeconds * 1000)
+    this.timer = setInterval(() => void this.runOnTimer(), this.options.intervalSeconds * 1000)
     // The timer never keeps the process alive on its own.
     this.timer.unref()
   }
@@ -67,6 +69,19 @@ export class Sweep {
   stop(): void {
     this.stopped = true
     clearInterval(this.timer)
+  }
+
+  /**
+   * A timed sweep: one that fails (the write lock held by another process
+   * past ICEPROD_LOCK_TIMEOUT_MS, a full disk) is reported and left to the
+   * next, which starts over; it never ends the server.
+   */
+  async runOnTimer(): Promise<void> {
+    try {
+      await this.run()
+    } catch (error) {
+      this.options.warn(`sweep for lost tasks stopped, the next one goes on: ${(error as Error).message}`)
+    }
   }
 
   /** One sweep now; a sweep asked for while one runs is that one. */
