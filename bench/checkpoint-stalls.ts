@@ -94,8 +94,8 @@ async function measure(kind: 'claims' | 'creations', checkpoints: Checkpoints): 
 }
 
 try {
-  for (const kind of ['claims', 'creations'] as const) {
-    for (const checkpoints of ['inline', 'worker', 'none', 'inline', 'worker', 'none'] as const) {
+  for (const kind of (process.env.KINDS ?? 'claims,creations').split(',') as ('claims' | 'creations')[]) {
+    for (const checkpoints of (process.env.CK ?? 'inline,worker,none,inline,worker,none').split(',') as Checkpoints[]) {
       const o = await measure(kind, checkpoints)
       const label = `${kind}, ${LABELS[checkpoints]}`
       console.log(`${label.padEnd(64)} ${fmt(o.perSecond).padStart(6)}/s  p99 ${fmt(o.p99Ms)} ms  stalls > ${STALL_MS} ms: ${o.stalls.length ? o.stalls.join(', ') : 'none'}`)

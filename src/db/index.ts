@@ -150,15 +150,17 @@ const CHECKPOINT_INTERVAL_MS = 200
  */
 const BACKSTOP_CHECKPOINT_PAGES = 50_000
 /**
- * Past this many WAL pages (16 MiB) the worker restarts the WAL after its
- * checkpoint. Under a steady stream of writes a PASSIVE checkpoint never
- * finds the WAL fully copied when a write begins, which is when SQLite starts
- * the WAL over: it would grow until the inline backstop, whose copy and fsync
- * stall a commit for 60–110 ms (measured under the claims benchmark). A
- * RESTART right after a PASSIVE has little left to copy; writers wait for it
- * (13–40 ms measured, mostly its fsync) and the WAL stays small.
+ * Past this many WAL pages (64 MiB, the journal_size_limit) the worker
+ * restarts the WAL after its checkpoint. Under a steady stream of writes a
+ * PASSIVE checkpoint never finds the WAL fully copied when a write begins,
+ * which is when SQLite starts the WAL over: it would grow until the inline
+ * backstop, whose copy and fsync stall a commit for 60–110 ms (measured under
+ * the claims benchmark). A RESTART right after PASSIVEs has little left to
+ * copy, but holds the write lock for its two fsyncs (35–50 ms measured under
+ * the claims benchmark): the fewer of them the fewer requests wait for one,
+ * so the WAL goes to 64 MiB between them (about half a second of claims).
  */
-const RESTART_PAGES = 4096
+const RESTART_PAGES = 16_384
 
 /**
  * Moves WAL checkpoints off the serving thread: a worker with its own

@@ -35,8 +35,13 @@ export const realTimer: LockTimer = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 }
 
-/** Waits between tries while another process holds the lock: short first, as SQLite's own busy handler does, then every 20 ms. */
-const RETRY_DELAYS_MS = [1, 2, 5, 10, 15, 20]
+/**
+ * Waits between tries while another connection holds the lock: short first,
+ * as SQLite's own busy handler does, then every 5 ms. Most waits are for
+ * this server's checkpoint worker, whose RESTART holds the lock for a few
+ * tens of milliseconds (its fsyncs): longer steps would add up to 20 ms to each.
+ */
+const RETRY_DELAYS_MS = [1, 2, 5]
 
 interface Waiter {
   work: () => unknown
