@@ -55,6 +55,22 @@ const taskRef = {
   job_id: sql<string>`${tasks.jobId}`.as('job_id'),
 }
 const byTaskId = eq(tasks.taskId, p('task_id'))
+/** A job as the roll-up reads it: its key fields and its task counts by status. */
+const jobStateColumns = {
+  rowid: sql<number>`${jobs}.rowid`,
+  job_id: jobs.jobId,
+  dataset_id: sql<string>`${jobs.datasetId}`.as('dataset_id'),
+  job_index: sql<number>`${jobs.jobIndex}`.as('job_index'),
+  status: sql<string>`${jobs.status}`.as('status'),
+  idle: jobTaskCounts.idle,
+  waiting: jobTaskCounts.waiting,
+  queued: jobTaskCounts.queued,
+  processing: jobTaskCounts.processing,
+  reset: jobTaskCounts.reset,
+  suspended: jobTaskCounts.suspended,
+  failed: jobTaskCounts.failed,
+  complete: jobTaskCounts.complete,
+}
 
 /** A task is ready when every task it depends on exists and is complete. */
 function ready(db: Db): SQL {
@@ -203,21 +219,7 @@ export function schedulerQueries(db: Db) {
     // ---- roll-up (rollup.ts) ----
     jobState: prepared(db, () =>
       db
-        .select({
-          rowid: sql<number>`${jobs}.rowid`,
-          job_id: jobs.jobId,
-          dataset_id: sql<string>`${jobs.datasetId}`.as('dataset_id'),
-          job_index: sql<number>`${jobs.jobIndex}`.as('job_index'),
-          status: sql<string>`${jobs.status}`.as('status'),
-          idle: jobTaskCounts.idle,
-          waiting: jobTaskCounts.waiting,
-          queued: jobTaskCounts.queued,
-          processing: jobTaskCounts.processing,
-          reset: jobTaskCounts.reset,
-          suspended: jobTaskCounts.suspended,
-          failed: jobTaskCounts.failed,
-          complete: jobTaskCounts.complete,
-        })
+        .select(jobStateColumns)
         .from(jobs)
         .leftJoin(jobTaskCounts, eq(jobTaskCounts.jobId, jobs.jobId))
         .where(keyIs(jobs.jobId, 'job_id')),
@@ -709,21 +711,7 @@ export function bulkQueries(db: Db) {
     /** The jobs listed in `rollup_job` with their task counts, as the roll-up's jobState reads one. */
     rollUpStates: prepared(db, () =>
       db
-        .select({
-          rowid: sql<number>`${jobs}.rowid`,
-          job_id: jobs.jobId,
-          dataset_id: sql<string>`${jobs.datasetId}`.as('dataset_id'),
-          job_index: sql<number>`${jobs.jobIndex}`.as('job_index'),
-          status: sql<string>`${jobs.status}`.as('status'),
-          idle: jobTaskCounts.idle,
-          waiting: jobTaskCounts.waiting,
-          queued: jobTaskCounts.queued,
-          processing: jobTaskCounts.processing,
-          reset: jobTaskCounts.reset,
-          suspended: jobTaskCounts.suspended,
-          failed: jobTaskCounts.failed,
-          complete: jobTaskCounts.complete,
-        })
+        .select(jobStateColumns)
         .from(rollupJobs)
         .crossJoin(jobs)
         .leftJoin(jobTaskCounts, eq(jobTaskCounts.jobId, jobs.jobId))
