@@ -268,7 +268,7 @@ describe('dataset access rules', () => {
     expect((await t.call('GET', '/auths/nosuchdataset')).status).toBe(404)
   })
 
-  test('actions: groups grant access, path groups grant what lies under them, roles do not count', async () => {
+  test('actions: groups grant access, path groups grant what lies under them; roles do not count for read', async () => {
     const cases: [string[], string, string, number][] = [
       [['/sim/filtering'], 'read', 'dsrules', 200],
       [['/sim/filtering'], 'write', 'dsrules', 200],
@@ -286,8 +286,22 @@ describe('dataset access rules', () => {
       expect(`${groups} ${action} ${dataset} ${r.status}`).toBe(`${groups} ${action} ${dataset} ${status}`)
       if (status === 200) expect(r.body).toEqual({})
     }
-    // An admin token without groups has no dataset access here.
+    // An admin token without groups has no read access here.
     expect((await t.call('GET', '/auths/dsrules/actions/read')).status).toBe(403)
+  })
+
+  test('write: admins may write every dataset that exists, as they may run its actions; no other role counts', async () => {
+    const adminToken = await t.token('admin', { groups: [] })
+    expect(await t.call('GET', '/auths/dsrules/actions/write', { token: adminToken })).toMatchObject({ status: 200, body: {} })
+    expect((await t.call('GET', '/auths/nosuchdataset/actions/write', { token: adminToken })).status).toBe(403)
+    for (const role of ['user', 'system', 'client', 'pilot', 'anonymous']) {
+      const token = await t.token(role, { groups: ['/other'] })
+      expect(`${role} ${(await t.call('GET', '/auths/dsrules/actions/write', { token })).status}`).toBe(`${role} 403`)
+      // What the route answers is what the actions do.
+      expect(`${role} ${(await t.call('POST', '/datasets/dsrules/dataset_actions/resume', { token, body: {} })).status}`).toBe(`${role} 403`)
+    }
+    const member = await t.token('user', { groups: ['/sim/filtering'] })
+    expect((await t.call('GET', '/auths/dsrules/actions/write', { token: member })).status).toBe(200)
   })
 
   test('an unknown action word is 400; no token is 401', async () => {

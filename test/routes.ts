@@ -166,10 +166,10 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
   // The fixture's own rule: the cases after this one still find it.
   'PUT /auths/:dataset_id': { body: () => DATASET_RULE, refused: () => [[{ read_groups: ['/nosuchgroup'], write_groups: [] }, 400]] },
   'GET /auths/:dataset_id/actions/:action': {
-    // The token's groups decide; roles do not count (API.md 4.1).
+    // Read: the token's groups alone, roles do not count (API.md 4.1). Write: whoever may run the dataset's actions (§7.2: admin, write).
     handlerDecides: [
       { params: { action: 'read' }, access: { groups: 'read' } },
-      { params: { action: 'write' }, access: { groups: 'write' } },
+      { params: { action: 'write' }, access: { roles: ['admin'], dataset: 'write' } },
     ],
   },
   // 4.2 Datasets

@@ -12,7 +12,7 @@ import { Elysia } from 'elysia'
 import { fail } from '../errors'
 import { refuseUnroutableParams } from '../http/path-params'
 import { refuseRepeated } from '../http/query'
-import type { Role } from './roles'
+import { adminOnly, type Role } from './roles'
 import { bearerToken, type Auth, type TokenService } from './tokens'
 
 export type DatasetMode = 'read' | 'write'
@@ -51,6 +51,20 @@ export function hasDatasetAccess(groups: readonly string[], rule: DatasetRule | 
   return groups.some((held) => required.some((r) => grants(held, r)))
 }
 
+/** Who may write a dataset: the rule of every operator action (API.md §7.2), and what `/auths/<d>/actions/write` answers. */
+export const DATASET_WRITERS = { roles: adminOnly, dataset: 'write' } as const satisfies AccessRule
+
+/**
+ * What `rule` gives `auth` for `datasetId` (a route's path parameter, if it has one):
+ * a role of the rule passes, on a dataset that exists ('missing' otherwise); else the dataset's groups decide.
+ */
+export function decide(rule: Exclude<AccessRule, 'public'>, auth: Auth, datasets: DatasetRules, datasetId: string | undefined): 'allowed' | 'missing' | 'refused' {
+  if (rule.roles === 'any') return 'allowed'
+  const dataset = rule.dataset ? datasetId : undefined
+  if ((rule.roles as readonly string[]).includes(auth.role)) return dataset !== undefined && !datasets.exists(dataset) ? 'missing' : 'allowed'
+  return dataset !== undefined && hasDatasetAccess(auth.groups, datasets.rule(dataset), rule.dataset!) ? 'allowed' : 'refused'
+}
+
 /** The bearer of the request's token: 401 when there is none or it fails verification. */
 export function authenticate(tokens: TokenService, header: string | null): Auth | Promise<Auth> {
   const token = bearerToken(header)
@@ -76,19 +90,15 @@ interface Started {
  * a body was marked already, before its body was read.
  */
 export function accessGuard(tokens: TokenService, datasets: DatasetRules, markStart = false) {
-  async function authorize(rule: Exclude<AccessRule, 'public'>, request: Request, params: Record<string, string>): Promise<Auth> {
+  async function authorize(rule: Exclude<AccessRule, 'public'>, request: Request, params: Record<string, string> | undefined): Promise<Auth> {
     // Every route with path parameters declares an access rule other than public.
-    refuseUnroutableParams(params)
+    if (params) refuseUnroutableParams(params)
     const pending = authenticate(tokens, request.headers.get('authorization'))
     const auth = pending instanceof Promise ? await pending : pending
-    if (rule.roles === 'any') return auth
-    const datasetId = rule.dataset ? params.dataset_id : undefined
-    if ((rule.roles as readonly string[]).includes(auth.role)) {
-      if (datasetId !== undefined && !datasets.exists(datasetId)) fail(404, `dataset ${datasetId} not found`)
-      return auth
-    }
-    if (datasetId !== undefined && hasDatasetAccess(auth.groups, datasets.rule(datasetId), rule.dataset!)) return auth
-    fail(403, 'not allowed')
+    const decision = decide(rule, auth, datasets, params?.dataset_id)
+    if (decision === 'missing') fail(404, `dataset ${params?.dataset_id} not found`)
+    if (decision === 'refused') fail(403, 'not allowed')
+    return auth
   }
 
   return new Elysia({ name: 'access-guard' }).macro({
@@ -114,7 +124,7 @@ export function accessGuard(tokens: TokenService, datasets: DatasetRules, markSt
         introspect,
         transform: declare(rule, async (ctx: { request: Request; params: unknown }) => {
           if (markStart) (ctx as Started).startedAt ??= performance.now()
-          ;(ctx as unknown as { auth: Auth }).auth = await authorize(rule, ctx.request, ctx.params as Record<string, string>)
+          ;(ctx as unknown as { auth: Auth }).auth = await authorize(rule, ctx.request, ctx.params as Record<string, string> | undefined)
           if (declared !== undefined) refuseRepeated(ctx.request.url, declared)
         }),
         resolve(ctx) {

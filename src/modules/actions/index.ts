@@ -1,11 +1,11 @@
 import { Elysia } from 'elysia'
+import { DATASET_WRITERS } from '../../auth/access'
 import type { AppContext } from '../../context'
 import { DatasetService } from '../datasets/service'
 import type { BulkAction } from '../scheduler/bulk'
 import { ActionModel } from './model'
 import { ActionService, type DatasetAction } from './service'
 
-const adminOrWrite = { roles: ['admin'], dataset: 'write' } as const
 const TASK_ACTIONS: [string, BulkAction, string][] = [
   ['bulk_suspend', { kind: 'suspend' }, 'tasks not complete → suspended'],
   ['bulk_reset', { kind: 'reset' }, 'failed and suspended tasks → waiting, failures kept'],
@@ -26,7 +26,7 @@ export const actionsModule = (
   const app = new Elysia({ name: 'module:actions', detail: { tags: ['Operator actions'] } }).use(ctx.access)
   for (const [name, action, summary] of TASK_ACTIONS) {
     app.post(`/datasets/:dataset_id/task_actions/${name}`, async ({ params, body, auth }) => ({ changed: await actions.tasks(params.dataset_id, body, action, auth) }), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: ActionModel.tasks,
       response: ActionModel.changed,
       detail: { summary: `${summary}; {"changed": n}` },
@@ -36,7 +36,7 @@ export const actionsModule = (
     .post('/datasets/:dataset_id/task_actions/bulk_status/:status', async ({ params, body, auth }) => ({
       changed: await actions.tasks(params.dataset_id, body, { kind: 'status', status: params.status }, auth),
     }), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: ActionModel.tasks,
       response: ActionModel.changed,
       detail: { summary: 'tasks not in that status already → that status; {"changed": n}' },
@@ -44,14 +44,14 @@ export const actionsModule = (
     .patch('/datasets/:dataset_id/task_actions/bulk_requirements/:name', async ({ params, body }) => ({
       changed: await actions.requirements(params.dataset_id, params.name, body),
     }), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: ActionModel.requirements,
       response: ActionModel.changed,
       detail: { summary: 'requirements merged into every task of that name not complete; {"changed": n}' },
     })
   for (const [name, action, summary] of TASK_ACTIONS) {
     app.post(`/datasets/:dataset_id/job_actions/${name}`, async ({ params, body, auth }) => ({ changed: await actions.jobs(params.dataset_id, body, action, auth) }), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: ActionModel.jobs,
       response: ActionModel.changed,
       detail: { summary: `the jobs' tasks: ${summary}; {"changed": tasks changed}` },
@@ -59,7 +59,7 @@ export const actionsModule = (
   }
   for (const [action, summary] of DATASET_ACTIONS) {
     app.post(`/datasets/:dataset_id/dataset_actions/${action}`, async ({ params, auth }) => ({ changed: await actions.dataset(params.dataset_id, action, auth) }), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       response: ActionModel.changed,
       detail: { summary },
     })

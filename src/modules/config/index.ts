@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
-import { adminOnly, clientsAndPilots } from '../../auth/roles'
+import { DATASET_WRITERS } from '../../auth/access'
+import { clientsAndPilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { jsonText } from '../../http/respond'
 import { Empty } from '../../http/schema'
@@ -7,7 +8,6 @@ import { ConfigModel } from './model'
 import { ConfigService } from './service'
 
 const readers = { roles: clientsAndPilots, dataset: 'read' } as const
-const writers = { roles: adminOnly, dataset: 'write' } as const
 const getSummary = { summary: "the dataset's config, with its dataset_id; 404 if none" }
 const putSummary = { summary: "replace the dataset's whole config" }
 
@@ -17,14 +17,14 @@ export const configModule = (ctx: AppContext, configs = new ConfigService(ctx.db
     .use(ctx.access)
     .get('/datasets/:dataset_id/config', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
     .put('/datasets/:dataset_id/config', async ({ params, body }) => (await configs.put(params.dataset_id, body), {}), {
-      access: writers,
+      access: DATASET_WRITERS,
       body: ConfigModel.config,
       response: Empty,
       detail: putSummary,
     })
     .get('/config/:dataset_id', ({ params }) => jsonText(configs.get(params.dataset_id)), { access: readers, detail: getSummary })
     .put('/config/:dataset_id', async ({ params, body }) => (await configs.put(params.dataset_id, body), {}), {
-      access: writers,
+      access: DATASET_WRITERS,
       body: ConfigModel.config,
       response: Empty,
       detail: putSummary,

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
-import { adminOnly, services, servicesAndPilots, servicesAndUsers, users } from '../../auth/roles'
+import { DATASET_WRITERS } from '../../auth/access'
+import { services, servicesAndPilots, servicesAndUsers, users } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { keyedCollection } from '../../http/listing'
 import { parseKeys, parseStatusFilter } from '../../http/query'
@@ -9,7 +10,6 @@ import { DATASET_STATUSES } from '../../status'
 import { DatasetModel } from './model'
 import { DatasetService } from './service'
 
-const adminOrWrite = { roles: adminOnly, dataset: 'write' } as const
 
 export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ctx.db, ctx.auth, ctx.transitions, ctx.clock)) =>
   new Elysia({ name: 'module:datasets', detail: { tags: ['Datasets'] } })
@@ -38,19 +38,19 @@ export const datasetsModule = (ctx: AppContext, datasets = new DatasetService(ct
       detail: { summary: "set the dataset's status" },
     })
     .put('/datasets/:dataset_id/description', async ({ params, body }) => (await datasets.setDescription(params.dataset_id, body.description), {}), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: DatasetModel.description,
       response: Empty,
       detail: { summary: "set the dataset's description" },
     })
     .put('/datasets/:dataset_id/jobs_submitted', async ({ params, body }) => (await datasets.setJobsSubmitted(params.dataset_id, body.jobs_submitted), {}), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: DatasetModel.jobsSubmitted,
       response: Empty,
       detail: { summary: 'set jobs_submitted, never below the jobs already created (tasks_submitted follows tasks_per_job)' },
     })
     .put('/datasets/:dataset_id/priority', async ({ params, body }) => (await datasets.setPriority(params.dataset_id, body.priority), {}), {
-      access: adminOrWrite,
+      access: DATASET_WRITERS,
       body: DatasetModel.priority,
       response: Empty,
       detail: { summary: "set the dataset's priority; its queued tasks follow at once" },
