@@ -41,6 +41,8 @@ describe('/ui', () => {
       const r = await inProcess(path)
       expect({ path, status: r.status, type: r.headers.get('content-type') }).toEqual({ path, status: 200, type: 'text/html; charset=utf-8' })
       expect(r.headers.get('content-security-policy')).toBe("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      // The API viewer's page is sent under the same policy.
+      expect(r.headers.get('content-security-policy')).toBe((await inProcess('/openapi')).headers.get('content-security-policy'))
       const html = await r.text()
       expect(html).toContain(`<meta name="iceprod-root" content="${root}">`)
       expect(html).toMatch(new RegExp(`<script type="module" src="${root.replaceAll('.', '\\.')}ui/app\\.js\\?v=[\\w-]+"></script>`))

@@ -19,6 +19,7 @@ import type { AnyElysia } from 'elysia'
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerStyles from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import type { AppContext } from '../../context'
+import { PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
 import { jsonText } from '../../http/respond'
 
 const DOCUMENTATION = {
@@ -26,20 +27,6 @@ const DOCUMENTATION = {
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
   security: [{ bearer: [] }],
 }
-
-/**
- * Everything the page loads comes from this server: scripts and styles from
- * `/openapi/...`, the document and "Try it out" requests from the API itself,
- * images only as data: URIs inside Swagger UI's stylesheet.
- */
-export const VIEWER_CSP = [
-  "default-src 'self'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
 
 /** The viewer page; its URLs are relative to `/openapi`, so that the page also works behind a proxy's path prefix. */
 const VIEWER_PAGE = `<!doctype html>
@@ -73,8 +60,7 @@ const VIEWER_SCRIPT = `window.ui = SwaggerUIBundle({
 });
 `
 
-const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': VIEWER_CSP, 'x-content-type-options': 'nosniff' }
-const ASSET_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'public, max-age=3600' }
+const ASSET_HEADERS = { ...PAGE_FILE_HEADERS, 'cache-control': 'public, max-age=3600' }
 
 const asset = (body: string | Blob, contentType: string) => new Response(body, { headers: { 'content-type': contentType, ...ASSET_HEADERS } })
 

@@ -3,23 +3,8 @@
  * server start: the bundle is imported at the first request for the page or
  * a file of it.
  */
+import { PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
 import type { DashboardBundle } from './bundle-macro'
-
-/**
- * The page loads its script and styles from this server and talks only to
- * it (fetch, the event stream); no inline script or style, no frames, no
- * plugins, no forms posted anywhere (sign-in is a fetch), no <base>.
- */
-export const DASHBOARD_CSP = [
-  "default-src 'self'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
-
-const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }
 
 let loading: Promise<DashboardBundle> | undefined
 const bundle = () => (loading ??= import('./bundle').then((module) => module.BUNDLE))
@@ -56,7 +41,7 @@ export async function pageResponse(pathname: string): Promise<Response> {
 </html>
 `
   return new Response(html, {
-    headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP, 'cache-control': 'no-cache', ...COMMON_HEADERS },
+    headers: { ...PAGE_HEADERS, 'cache-control': 'no-cache' },
   })
 }
 
@@ -69,7 +54,7 @@ export async function assetResponse(kind: 'js' | 'css', ifNoneMatch: string | nu
     etag,
     // Revalidated on each load (a 304 while the build is the same): an upgraded server's page never runs an old script.
     'cache-control': 'no-cache',
-    ...COMMON_HEADERS,
+    ...PAGE_FILE_HEADERS,
   }
   if (ifNoneMatch === etag) return new Response(null, { status: 304, headers })
   return new Response(built[kind], { headers })
