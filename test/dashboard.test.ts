@@ -24,9 +24,6 @@ import { TEST_SECRET } from './support'
 
 setDefaultTimeout(60_000)
 
-/** The page's poll interval on a server without events (browser/live.ts). */
-const POLL_MS = 5000
-
 /** A name and a log line written to run script if they were ever taken for HTML. */
 const HOSTILE_NAME = '<img src=x onerror="alert(1)">evil & "quoted"'
 const HOSTILE_LOG = '<script>alert("log")</script><b>not bold</b> &amp; done'
@@ -41,11 +38,18 @@ let admin: string
 let writer: string
 let reader: string
 const tokens = new TokenService(TEST_SECRET)
-const seeded = { datasetId: '', dataset: 0, tasks: [] as string[], hostileTask: '', bigLogTask: '', gridId: '' }
+const seeded = { datasetId: '', dataset: 0, tasks: [] as string[], hostileTask: '', bigLogTask: '', gridId: '', pagedDatasetId: '', pagedDataset: 0 }
+/** The tasks of the dataset that fills more than one page of the task list (50 a page). */
+const PAGED_TASKS = 61
 /** The datasets the tests that change one have to themselves (the others read `seeded`'s). */
-const own = { statusChange: undefined as unknown as SeededDataset, actions: undefined as unknown as SeededDataset, reset: undefined as unknown as SeededDataset }
-/** Every dataset there is: the seeded one, another of /sim, and the tests' own. */
-const DATASETS = 5
+const own = {
+  statusChange: undefined as unknown as SeededDataset,
+  actions: undefined as unknown as SeededDataset,
+  reset: undefined as unknown as SeededDataset,
+  keyboard: undefined as unknown as SeededDataset,
+}
+/** Every dataset there is: the seeded one, the paged one, and the tests' own. */
+const DATASETS = 2 + Object.keys(own).length
 
 async function api<T = any>(method: string, path: string, body?: unknown, token = admin): Promise<T> {
   const response = await fetch(server.url + path, {
@@ -98,10 +102,15 @@ beforeAll(async () => {
   await api('POST', '/users', { username: 'alice', roles: ['user'], groups: ['/sim'] })
   Object.assign(seeded, await seedDataset('Corsika showers, <b>run 7</b>', HOSTILE_NAME))
   seeded.hostileTask = seeded.tasks[7]!
-  await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: 1, group: '/sim' })
+  seeded.pagedDatasetId = idOf(await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: PAGED_TASKS, group: '/sim' }))
+  seeded.pagedDataset = (await api('GET', `/datasets/${seeded.pagedDatasetId}`)).dataset
+  const pagedJob = (await api('POST', '/jobs', { dataset_id: seeded.pagedDatasetId, job_index: 0 })).result as string
+  for (let index = 0; index < PAGED_TASKS; index++) await api('POST', '/tasks', { dataset_id: seeded.pagedDatasetId, job_id: pagedJob, task_index: index, name: `step${index}`, depends: [], requirements: {} })
   own.statusChange = await seedDataset('status change')
   own.actions = await seedDataset('suspend and resume')
-  own.reset = await seedDataset('reset')
+  // Its last task is not a filter: the filter's waiting tasks are two, as in the seeded dataset.
+  own.reset = await seedDataset('bulk suspend and reset', 'merge')
+  own.keyboard = await seedDataset('keyboard')
   seeded.bigLogTask = seeded.tasks[0]!
   await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
   await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
@@ -124,20 +133,23 @@ afterAll(async () => {
 const ui = (path = '') => `${server.url}/ui/${path}`
 
 /**
- * Routes the page asks for that a server may not have yet (API.md §7, §8):
- * their 404 is an answer the page handles, which Chromium still logs.
- */
-const OPTIONAL_ROUTES = /\/(progress|history|queue_diagnostics|events)(\?|$)|\/dataset_actions\/|\/task_actions\/bulk_/
-
-/**
  * Fails on what no page may do. Chromium logs every answer of 400 or more as
  * a console error; the answers a page asks for knowingly are not faults:
- * `expected` (status and URL pattern), and a 404 of a route a server may lack.
+ * `expected` (status and URL pattern).
  */
 function expectNoProblems(problems: PageProblems, expected: [number, RegExp][] = []) {
   const answered = (text: string, status: number, url: RegExp) => text.startsWith(`Failed to load resource: the server responded with a status of ${status} `) && url.test(text)
-  const errors = problems.consoleErrors.filter((text) => !answered(text, 404, OPTIONAL_ROUTES) && !expected.some(([status, url]) => answered(text, status, url)))
+  const errors = problems.consoleErrors.filter((text) => !expected.some(([status, url]) => answered(text, status, url)))
   expect({ ...problems, consoleErrors: errors }).toEqual({ consoleErrors: [], pageErrors: [], dialogs: [], foreignRequests: [] })
+}
+
+/** The calls a page makes that change something (every method but GET), as `METHOD /path body`. */
+function changesMade(page: Page): string[] {
+  const calls: string[] = []
+  page.on('request', (request) => {
+    if (request.method() !== 'GET') calls.push(`${request.method()} ${new URL(request.url()).pathname} ${request.postData() ?? ''}`.trim())
+  })
+  return calls
 }
 
 /** Waits until `check` holds (the page updates on its own time), failing after 10 s. */
@@ -168,11 +180,9 @@ function pageTest(name: string, body: () => Promise<void>) {
 }
 
 /** A page signed in with `token` through the sign-in form, then at `path`. */
-async function signedIn(token: string, path = '', options: { width?: number; clock?: boolean } = {}) {
+async function signedIn(token: string, path = '', options: { width?: number } = {}) {
   const opened = await openPage(browser.browser, server.url, options)
   const { page } = opened
-  // The page's timers (polls, retries) then move when the test says.
-  if (options.clock) await page.clock.install()
   await page.goto(ui(path))
   await page.getByLabel('Token').fill(token)
   await page.getByRole('button', { name: 'Sign in', exact: true }).click()
@@ -202,21 +212,37 @@ describe('the dashboard', () => {
     expect((await fetch(ui('datasets/a.b'))).status).toBe(404)
   })
 
-  pageTest('sign in with a token: the datasets, each with a progress bar of the % of expected tasks complete', async () => {
+  pageTest('sign in with a token: the datasets, each with its status, a progress bar of the % of expected tasks complete, counts and ETA', async () => {
     const { page, problems, context } = await signedIn(admin)
     const name = `Dataset ${seeded.dataset}`
     const bar = page.getByRole('progressbar', { name: `Progress of ${name}` })
     // 2 of the 8 expected tasks are complete.
     await until('the bar is at 25%', async () => (await bar.getAttribute('value')) === '25')
-    await page.getByText('Corsika showers, <b>run 7</b>').waitFor()
+    const row = page.getByRole('listitem').filter({ has: page.getByRole('link', { name, exact: true }) })
+    await row.getByText('Corsika showers, <b>run 7</b>').waitFor()
+    expect(await row.locator('.badge').innerText()).toBe('processing')
+    const counts = await row.locator('.counts').innerText()
+    for (const part of ['2 complete', '1 failed', '5 waiting']) expect(counts).toContain(part)
+    // The ETA is the server's: 6 tasks to go at the 2 completed in the last hour.
+    const progress = await api('GET', `/datasets/${seeded.datasetId}/progress`)
+    expect(progress.completed_last_hour).toBe(2)
+    const eta = Date.parse(`${progress.eta}Z`)
+    const shown = Date.parse((await row.locator('time').getAttribute('datetime'))!)
+    expect(Math.abs(shown - eta)).toBeLessThan(60_000)
+    expect(await row.locator('time').innerText()).toMatch(/^in (2 h 59 min|3 h 0 min)$/)
+    // The other dataset: no task complete yet, so no ETA.
+    await page.getByRole('progressbar', { name: `Progress of Dataset ${seeded.pagedDataset}` }).waitFor()
+    expect(await page.getByRole('listitem').filter({ has: page.getByRole('link', { name: `Dataset ${seeded.pagedDataset}`, exact: true }) }).locator('.counts').innerText()).toContain('ETA none')
     // Search and filter.
     await page.getByRole('searchbox').fill('corsika')
     await until('one dataset shown', async () => (await page.getByRole('progressbar').count()) === 1)
     await page.getByRole('searchbox').fill('')
-    await page.getByLabel('Status').selectOption('complete')
+    await page.getByRole('combobox', { name: /^Status/ }).selectOption('complete')
     await page.getByText('No dataset matches.').waitFor()
-    await page.getByLabel('Status').selectOption('')
+    await page.getByRole('combobox', { name: /^Status/ }).selectOption('')
     await until('every dataset shown', async () => (await page.getByRole('progressbar').count()) === DATASETS)
+    // The description's markup is text.
+    expect(await page.locator('main img, main b, main script').count()).toBe(0)
     await shoot(page, 'dashboard-datasets')
     expectNoProblems(problems)
     await context.close()
@@ -225,6 +251,8 @@ describe('the dashboard', () => {
   pageTest('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
     const { page, problems, context } = await openPage(browser.browser, server.url)
     await page.goto(ui())
+    await page.getByLabel('Token').waitFor()
+    await shoot(page, 'dashboard-signin')
     await page.getByLabel('Token').fill('eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ4In0.bad')
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await page.getByText('Signed out: the server refused the token (invalid token).').waitFor()
@@ -256,19 +284,33 @@ describe('the dashboard', () => {
     expect(await byName.getByRole('row', { name: /^generate/ }).innerText()).toContain('4: 2 waiting, 2 complete')
     // The hostile task name is a row header of the chart, as text.
     await byName.getByRole('rowheader', { name: HOSTILE_NAME }).waitFor()
+    // Jobs by status, as the server counts them.
+    const jobCounts = (await api('GET', `/datasets/${seeded.datasetId}/job_counts/status`)) as Record<string, number>
+    const jobsRow = await page.getByRole('figure', { name: 'Jobs by status' }).getByRole('row', { name: /^jobs/ }).innerText()
+    expect(jobsRow).toContain('4: ')
+    for (const [status, n] of Object.entries(jobCounts)) expect(jobsRow).toContain(`${n} ${status}`)
+    // Walltime (the average of 1.5 h and 2.5 h) and efficiency per name.
     const stats = page.getByRole('region', { name: 'Task statistics' })
-    expect(await stats.getByRole('row', { name: /^generate/ }).innerText()).toContain('80.0%')
+    const generateStats = await stats.getByRole('row', { name: /^generate/ }).innerText()
+    expect(generateStats).toContain('2.00 h')
+    expect(generateStats).toContain('80.0%')
+    // Queue diagnostics, as the server counts them.
+    const diagnostics = await api('GET', `/datasets/${seeded.datasetId}/queue_diagnostics`)
+    await page
+      .getByRole('region', { name: 'Queue diagnostics' })
+      .getByText(`${diagnostics.queued} queued task${diagnostics.queued === 1 ? '' : 's'}, ${diagnostics.offers_last_hour} offer${diagnostics.offers_last_hour === 1 ? '' : 's'} from pilots in the last hour.`)
+      .waitFor()
     // Tasks, filtered by status and name, in server pages.
     const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
     const rows = (n: number) => until(`${n} rows`, async () => (await tasks.getByRole('row').count()) === n)
     // A header row and the 8 tasks.
     await rows(9)
-    await tasks.getByLabel('Status').selectOption('waiting')
+    await tasks.getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
     await rows(6)
-    await tasks.getByLabel('Name').selectOption('filter')
+    await tasks.getByRole('combobox', { name: /^Name/ }).selectOption('filter')
     await rows(3)
-    await tasks.getByLabel('Status').selectOption('')
-    await tasks.getByLabel('Name').selectOption('')
+    await tasks.getByRole('combobox', { name: /^Status/ }).selectOption('')
+    await tasks.getByRole('combobox', { name: /^Name/ }).selectOption('')
     await rows(9)
     expect(await tasks.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true)
     await shoot(page, 'dashboard-dataset')
@@ -277,24 +319,57 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  pageTest('a status change through the API shows without a reload', async () => {
+  pageTest('the task list is paged by the server: 50 a page, the next and previous pages', async () => {
+    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.pagedDatasetId}`)
+    const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
+    const rows = (n: number) => until(`${n} rows`, async () => (await tasks.getByRole('row').count()) === n)
+    const pageAsked = (after: string | null) =>
+      page.waitForRequest((request) => {
+        const url = new URL(request.url())
+        return url.pathname.endsWith(`/datasets/${seeded.pagedDatasetId}/tasks`) && url.searchParams.get('limit') === '50' && url.searchParams.get('after') === after
+      })
+    // A header row and the first 50 tasks, in creation order.
+    await rows(51)
+    expect(await tasks.getByRole('row').nth(1).innerText()).toContain('step0')
+    const next = tasks.getByRole('button', { name: 'Next page' })
+    const lastOfFirst = (await api('GET', `/datasets/${seeded.pagedDatasetId}/tasks?limit=50&keys=task_id`)) as Record<string, unknown>
+    const asked = pageAsked(Object.keys(lastOfFirst).pop()!)
+    await next.click()
+    await asked
+    await rows(PAGED_TASKS - 50 + 1)
+    expect(await tasks.getByRole('row').nth(1).innerText()).toContain('step50')
+    await tasks.getByText('Page 2').waitFor()
+    expect(await next.isDisabled()).toBe(true)
+    await tasks.getByRole('button', { name: 'Previous page' }).click()
+    await rows(51)
+    expect(await tasks.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true)
+    expectNoProblems(problems)
+    await context.close()
+  })
+
+  pageTest('a status change through the API shows without a reload, from the event stream', async () => {
     const { datasetId, tasks } = own.statusChange
-    const { page, problems, context } = await signedIn(admin, `datasets/${datasetId}`, { clock: true })
+    const { page, problems, context } = await signedIn(admin, `datasets/${datasetId}`)
     const counts = page.getByRole('figure', { name: 'Tasks by status' })
     await counts.getByText('2 complete').waitFor()
+    await page.locator('.live').getByText('live', { exact: true }).waitFor()
     await api('PUT', `/tasks/${tasks[4]}/status`, { status: 'complete' })
-    // An event where the server sends them (and the moment the page waits for more to come with it), else the next poll.
-    await page.clock.runFor(POLL_MS)
     await counts.getByText('3 complete').waitFor()
     expectNoProblems(problems)
     await context.close()
   })
 
-  pageTest('actions ask for confirmation; a writer suspends and resumes the dataset; Cancel changes nothing', async () => {
+  pageTest("actions ask for confirmation and call API.md §7.2's routes; a writer suspends and resumes the dataset; another tab follows live; Cancel changes nothing", async () => {
     const { datasetId, dataset } = own.actions
     const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
+    const calls = changesMade(page)
+    // Another tab, on the datasets: it sees the status change by itself.
+    const other = await signedIn(admin)
+    const otherRow = other.page.getByRole('listitem').filter({ has: other.page.getByRole('link', { name: `Dataset ${dataset}`, exact: true }) })
+    await otherRow.locator('.badge').getByText('processing').waitFor()
     const actions = page.getByRole('region', { name: 'Actions' })
-    for (const label of ['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate']) await until(`${label} enabled`, () => actions.getByRole('button', { name: label, exact: true }).isEnabled())
+    await actions.getByRole('button', { name: 'Suspend', exact: true }).waitFor()
+    expect(await actions.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate'])
     await actions.getByRole('button', { name: 'Truncate', exact: true }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
@@ -302,48 +377,78 @@ describe('the dashboard', () => {
     const dialog = page.getByRole('dialog')
     await dialog.getByText(`Suspend dataset ${dataset}?`).waitFor()
     await dialog.getByRole('button', { name: 'Suspend' }).click()
-    await actions.getByText('Suspend: done').waitFor()
+    await actions.getByText('Suspend: done, the dataset is suspended.').waitFor()
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('suspended')
     await page.locator('h1 + .badge').getByText('suspended').waitFor()
+    await otherRow.locator('.badge').getByText('suspended').waitFor()
     await actions.getByRole('button', { name: 'Resume', exact: true }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click()
-    await actions.getByText('Resume: done').waitFor()
+    await actions.getByText('Resume: done, the dataset is processing.').waitFor()
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
+    await otherRow.locator('.badge').getByText('processing').waitFor()
+    // The dataset actions' own routes, nothing else (no status PUT); Cancel called none.
+    expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/suspend {}`, `POST /datasets/${datasetId}/dataset_actions/resume {}`])
     expectNoProblems(problems)
+    expectNoProblems(other.problems)
+    await other.context.close()
     await context.close()
   })
 
-  pageTest('Reset: the failed and suspended tasks wait again, and the counts follow without a reload', async () => {
-    // Until the server has API.md §7.2 (its OpenAPI document lists the route), the page says it lacks the action.
-    const paths = Object.keys(((await (await fetch(`${server.url}/openapi/json`)).json()) as { paths: object }).paths)
-    const hasBulkReset = paths.includes('/datasets/{dataset_id}/task_actions/bulk_reset')
-    const { datasetId } = own.reset
-    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`, { clock: true })
-    const counts = page.getByRole('figure', { name: 'Tasks by status' })
-    await counts.getByText('1 failed').waitFor()
+  pageTest('Suspend on the filtered tasks, then Reset: bulk_suspend with the filter, bulk_reset; the counts follow live in another tab', async () => {
+    const { datasetId, dataset } = own.reset
+    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
+    const calls = changesMade(page)
+    // Another tab on the same dataset, which acts on nothing.
+    const other = await signedIn(admin, `datasets/${datasetId}`)
+    const otherCounts = other.page.getByRole('figure', { name: 'Tasks by status' })
+    await otherCounts.getByText('1 failed').waitFor()
+    await other.page.locator('.live').getByText('live', { exact: true }).waitFor()
+    // The filter's tasks: 'filter' tasks waiting are two (the third is failed).
+    const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
+    await tasks.getByRole('combobox', { name: /^Name/ }).getByRole('option', { name: 'filter', exact: true }).waitFor({ state: 'attached' })
+    expect(await tasks.getByRole('group', { name: 'Actions on the tasks that match' }).count()).toBe(0)
+    await tasks.getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
+    await tasks.getByRole('combobox', { name: /^Name/ }).selectOption('filter')
+    const onMatching = tasks.getByRole('group', { name: 'Actions on the tasks that match' })
+    expect(await onMatching.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Reset', 'Hard reset'])
+    await onMatching.getByRole('button', { name: 'Suspend', exact: true }).click()
+    await page.getByRole('dialog').getByText(`Suspend the waiting tasks named filter of dataset ${dataset}`).waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Suspend' }).click()
+    await tasks.getByText('Suspend: done, 2 tasks changed.').waitFor()
+    await otherCounts.getByText('2 suspended').waitFor()
+    // Reset, the dataset's: the failed task and the two suspended ones.
     const actions = page.getByRole('region', { name: 'Actions' })
-    await until('Reset enabled', () => actions.getByRole('button', { name: 'Reset', exact: true }).isEnabled())
     await actions.getByRole('button', { name: 'Reset', exact: true }).click()
     await page.getByRole('dialog').getByText('Reset the failed and suspended tasks').waitFor()
     await page.getByRole('dialog').getByRole('button', { name: 'Reset' }).click()
-    if (hasBulkReset) {
-      await actions.getByText('Reset: done, 1 task changed.').waitFor()
-      await page.clock.runFor(POLL_MS)
-      await until('no task failed', async () => (await counts.getByText('failed').count()) === 0)
-      expect((await api('GET', `/datasets/${datasetId}/task_counts/status`)).failed).toBeUndefined()
-    } else {
-      await actions.getByText('Reset failed: this server does not have this action.').waitFor()
-      expect((await api('GET', `/datasets/${datasetId}/task_counts/status`)).failed).toBe(1)
-    }
+    await actions.getByText('Reset: done, 3 tasks changed.').waitFor()
+    await until('no task failed or suspended in the other tab', async () => (await otherCounts.getByText(/failed|suspended/).count()) === 0)
+    // The 5 waiting before, and the three reset.
+    expect(await otherCounts.innerText()).toContain('6 waiting')
+    const now = await api('GET', `/datasets/${datasetId}/task_counts/status`)
+    expect([now.failed, now.suspended]).toEqual([undefined, undefined])
+    expect(calls).toEqual([
+      `POST /datasets/${datasetId}/task_actions/bulk_suspend {"status":["waiting"],"name":"filter"}`,
+      `POST /datasets/${datasetId}/task_actions/bulk_reset {}`,
+    ])
     expectNoProblems(problems)
+    expectNoProblems(other.problems)
+    await other.context.close()
     await context.close()
   })
 
-  pageTest('a token that may not write sees no action enabled', async () => {
+  pageTest("who may write is the server's answer: an admin without groups sees the actions; a token that may not write sees none", async () => {
+    const asAdmin = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    await asAdmin.page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
+    expectNoProblems(asAdmin.problems)
+    await asAdmin.context.close()
     const { page, problems, context } = await signedIn(reader, `datasets/${seeded.datasetId}`)
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByText('This token may not change this dataset.').waitFor()
-    for (const label of ['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate']) expect(await actions.getByRole('button', { name: label, exact: true }).isDisabled()).toBe(true)
+    expect(await actions.getByRole('button').count()).toBe(0)
+    await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
+    await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('row').nth(1).waitFor()
+    expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
     // The write check's 403 is its answer.
     expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
     await context.close()
@@ -368,6 +473,11 @@ describe('the dashboard', () => {
     await stdout.getByRole('tab', { name: /^stderr/ }).click()
     await stdout.locator('pre').getByText('all good').waitFor()
     await page.getByRole('region', { name: 'Document' }).getByText(`"task_id": "${seeded.bigLogTask}"`).waitFor()
+    // Its history: the one change, made by the admin's PATCH.
+    const history = page.getByRole('region', { name: 'History' })
+    const [entry] = (await api('GET', `/datasets/${seeded.datasetId}/tasks/${seeded.bigLogTask}/history`)).history
+    await until('one change shown', async () => (await history.getByRole('row').count()) === 2)
+    expect(await history.getByRole('row').nth(1).innerText()).toMatch(new RegExp(`${entry.from}\\s+complete\\s+admin \\(admin\\)`))
     await stdout.getByRole('tab', { name: /^stdout/ }).click()
     await shoot(page, 'dashboard-task')
     expectNoProblems(problems)
@@ -405,29 +515,57 @@ describe('the dashboard', () => {
     await context.close()
   })
 
-  pageTest('keyboard only: sign in, open a dataset, open and cancel an action', async () => {
+  pageTest('keyboard only: sign in, open a dataset; Tab reaches every action with its focus shown, Space and Enter work, Escape cancels', async () => {
+    const { datasetId, dataset } = own.keyboard
     const { page, problems, context } = await openPage(browser.browser, server.url)
+    const calls = changesMade(page)
     await page.goto(ui())
     await page.keyboard.press('Tab')
     expect(await page.evaluate('document.activeElement?.id')).toBe('signin-token')
     await page.keyboard.type(writer)
     await page.keyboard.press('Tab')
     await page.keyboard.press('Enter')
-    const link = page.getByRole('link', { name: `Dataset ${seeded.dataset}` })
+    const link = page.getByRole('link', { name: `Dataset ${dataset}` })
     await link.waitFor()
     // Tab until the dataset's link has the focus, then follow it.
-    for (let i = 0; i < 30 && !(await link.evaluate((a, active) => a === active, await page.evaluateHandle('document.activeElement'))); i++) await page.keyboard.press('Tab')
+    for (let i = 0; i < 30 && !(await link.evaluate((a) => a === a.ownerDocument.activeElement)); i++) await page.keyboard.press('Tab')
     await page.keyboard.press('Enter')
-    await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
+    await page.waitForURL(ui(`datasets/${datasetId}`))
+    await page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Truncate', exact: true }).waitFor()
+    await page.getByRole('region', { name: 'Task statistics' }).getByRole('row', { name: /^generate/ }).waitFor()
+    // Every stop of the tab order, round the whole page once: what it is, and whether its focus shows.
+    const stops = new Map<number, { text: string; outline: string }>()
+    for (let i = 0; i < 200; i++) {
+      await page.keyboard.press('Tab')
+      const stop = (await page.evaluate(
+        '(() => { const e = document.activeElement; if (!e || e === document.body) return null; const style = getComputedStyle(e); return { at: [...document.querySelectorAll("*")].indexOf(e), text: (e.getAttribute("aria-label") || e.textContent || e.tagName).trim().slice(0, 40), outline: style.outlineStyle + " " + style.outlineWidth } })()',
+      )) as { at: number; text: string; outline: string } | null
+      if (!stop) continue
+      if (stops.has(stop.at)) break
+      stops.set(stop.at, { text: stop.text, outline: stop.outline })
+    }
+    const texts = [...stops.values()].map((stop) => stop.text)
+    for (const label of ['Skip to content', 'Datasets', 'Grids', 'Sign out', 'Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate', 'generate']) expect(texts).toContain(label)
+    expect([...stops.values()].filter((stop) => stop.outline !== 'solid 3px')).toEqual([])
+    // Space opens an action's question with Cancel focused; Escape closes it and nothing is called.
     const suspend = page.getByRole('button', { name: 'Suspend', exact: true })
-    await until('Suspend enabled', () => suspend.isEnabled())
     await suspend.focus()
-    await page.keyboard.press('Enter')
+    await page.keyboard.press('Space')
     await page.getByRole('dialog').waitFor()
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Cancel')
     await page.keyboard.press('Escape')
     await page.getByRole('dialog').waitFor({ state: 'hidden' })
-    expect((await api('GET', `/datasets/${seeded.datasetId}`)).status).toBe('processing')
+    expect(calls).toEqual([])
+    // Enter opens Resume's question; Tab to its confirm button, Enter runs it.
+    await page.getByRole('button', { name: 'Resume', exact: true }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog').waitFor()
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Resume')
+    await page.keyboard.press('Enter')
+    await page.getByText('Resume: the dataset was processing already.').waitFor()
+    expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/resume {}`])
+    expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
     expectNoProblems(problems)
     await context.close()
   })

@@ -15,10 +15,6 @@ export class ApiError extends Error {
   ) {
     super(message)
   }
-  /** The router's own 404: the server has no such route (an older server, or a part not built yet). */
-  get noRoute(): boolean {
-    return this.status === 404 && this.message === 'not found'
-  }
 }
 
 export interface Claims {
@@ -92,29 +88,7 @@ export async function call<T = unknown>(method: string, path: string, body?: unk
 
 export const get = <T = unknown>(path: string, signal?: AbortSignal) => call<T>('GET', path, undefined, signal)
 
-/** Routes of API.md §7–8 that this server turned out not to have (answered the router's 404): not asked again in this tab. */
-const missingRoutes = new Set<string>()
-
-/**
- * A GET of a route an older server may not have, named by `route` (e.g.
- * `history`): its 404 `not found` is remembered, and later calls fail the
- * same way without a request.
- */
-export async function getOptional<T = unknown>(route: string, path: string, signal?: AbortSignal): Promise<T> {
-  if (missingRoutes.has(route)) throw new ApiError(404, 'not found')
-  try {
-    return await get<T>(path, signal)
-  } catch (error) {
-    if (error instanceof ApiError && error.noRoute) missingRoutes.add(route)
-    throw error
-  }
-}
-
-/** Whether the server turned out not to have `route` (see getOptional). */
-export const lacks = (route: string) => missingRoutes.has(route)
-export const markMissing = (route: string) => void missingRoutes.add(route)
 export const post = <T = unknown>(path: string, body: unknown) => call<T>('POST', path, body)
-export const put = <T = unknown>(path: string, body: unknown) => call<T>('PUT', path, body)
 
 /** `path` with the query parameters that are set. */
 export function withQuery(path: string, query: Record<string, string | number | undefined>): string {

@@ -1,16 +1,13 @@
 /** Pieces the views share. Every text from the API is rendered as text (JSX children), never as HTML. */
 import type { ComponentChildren } from 'preact'
-import { useId, useRef } from 'preact/hooks'
+import { useId, useRef, useState } from 'preact/hooks'
 import type { ApiError } from './api'
-import { formatNumber, total, type Counts } from './data'
+import { duration, formatNumber, formatTime, parseTime, total, type Counts } from './data'
+import type { LiveMode } from './live'
 
 export function ErrorNote({ error, what }: { error: ApiError | undefined; what: string }) {
   if (!error) return null
-  const reason =
-    error.status === 403 ? 'this token may not see it'
-    : error.message
-  // A part the server does not have yet is no fault: said plainly, not as an alert.
-  if (error.noRoute) return <p class="muted">This server does not have {what} yet.</p>
+  const reason = error.status === 403 ? 'this token may not see it' : error.message
   return (
     <p class="note error" role="alert">
       Cannot show {what}: {reason}.
@@ -19,7 +16,7 @@ export function ErrorNote({ error, what }: { error: ApiError | undefined; what: 
 }
 
 /** A titled region (found by its title, as assistive tools find it). */
-export function Section({ title, children }: { title: string; children: ComponentChildren; id?: string }) {
+export function Section({ title, children }: { title: string; children: ComponentChildren }) {
   const id = useId()
   return (
     <section aria-labelledby={id} class="card">
@@ -84,12 +81,7 @@ export function StatusBars({ rows, statuses, label }: { rows: [string, Counts][]
                   <span class="bar-text">
                     {formatNumber(sum)}
                     {parts.length > 0 && ': '}
-                    {parts.map(([status, n], i) => (
-                      <span key={status}>
-                        {i > 0 && ', '}
-                        {formatNumber(n)} {status}
-                      </span>
-                    ))}
+                    <CountsText counts={counts} empty="" />
                   </span>
                 </td>
               </tr>
@@ -101,16 +93,174 @@ export function StatusBars({ rows, statuses, label }: { rows: [string, Counts][]
   )
 }
 
+/** Counts by status as text (`2 waiting, 1 failed`), those above zero, in the order given. */
+export function CountsText({ counts, empty = 'no tasks' }: { counts: Counts; empty?: string }) {
+  const entries = Object.entries(counts).filter(([, n]) => n > 0)
+  if (entries.length === 0) return empty ? <span class="muted">{empty}</span> : null
+  return (
+    <span>
+      {entries.map(([status, n], i) => (
+        <span key={status}>
+          {i > 0 && ', '}
+          {formatNumber(n)} {status}
+        </span>
+      ))}
+    </span>
+  )
+}
+
+/** A titled chart of counts by status, one bar per row (`rows` undefined while loading). */
+export function CountsChart({ title, rows, statuses, error, empty }: { title: string; rows: [string, Counts][] | undefined; statuses: readonly string[]; error?: ApiError; empty: string }) {
+  return (
+    <Section title={title}>
+      <ErrorNote error={error} what={title.toLowerCase()} />
+      {rows && (rows.length > 0 ? <StatusBars rows={rows} statuses={statuses} label={title} /> : <p class="muted">{empty}</p>)}
+    </Section>
+  )
+}
+
+/**
+ * A table of rows, scrolled sideways on a narrow screen; with `rowHeaders`
+ * each row's first cell names it (as assistive tools and tests find rows).
+ */
+export function DataTable({ caption, columns, rows, rowHeaders, class: className }: { caption: string; columns: string[]; rows: { key: string; cells: ComponentChildren[] }[]; rowHeaders?: boolean; class?: string }) {
+  return (
+    <div class="table-scroll">
+      <table class={className}>
+        <caption class="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(({ key, cells }) => (
+            <tr key={key}>
+              {cells.map((cell, i) =>
+                i === 0 && rowHeaders ? (
+                  <th key={i} scope="row">
+                    {cell}
+                  </th>
+                ) : (
+                  <td key={i}>{cell}</td>
+                ),
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+/** A labelled choice of one of `options`, or all of them (the value ''). */
+export function Choice({ label, value, options, onChange }: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {label}{' '}
+      <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">all</option>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </label>
+  )
+}
+
+/** One status change of a resource (API.md §7.1). */
+export interface HistoryEntry {
+  time: string
+  from: string
+  to: string
+  by: { username?: string; role?: string } | string
+  reason?: string
+}
+
+/** Status changes, newest first. */
+export function History({ entries, caption }: { entries: HistoryEntry[]; caption: string }) {
+  if (entries.length === 0) return <p class="muted">No status change yet.</p>
+  return (
+    <DataTable
+      caption={caption}
+      columns={['Time', 'From', 'To', 'By', 'Reason']}
+      rows={[...entries].reverse().map((entry, i) => ({
+        key: String(i),
+        cells: [
+          parseTime(entry.time) ? formatTime(parseTime(entry.time)!) : String(entry.time),
+          <StatusBadge status={entry.from} />,
+          <StatusBadge status={entry.to} />,
+          typeof entry.by === 'string' ? entry.by : `${entry.by?.username ?? '?'} (${entry.by?.role ?? '?'})`,
+          String(entry.reason ?? ''),
+        ],
+      }))}
+    />
+  )
+}
+
+export function Eta({ eta, now }: { eta: string | null; now: number }) {
+  const date = parseTime(eta)
+  if (!date) return <span class="muted">none</span>
+  return <time dateTime={date.toISOString()}>in {duration(date.getTime() - now)}</time>
+}
+
+export function LiveBadge({ mode }: { mode: LiveMode }) {
+  const text = mode === 'live' ? 'live' : mode === 'connecting' ? 'connecting…' : 'not updating'
+  return <span class={`live live-${mode}`}>{text}</span>
+}
+
+/** An operator action (API.md §7.2): what its button says, what it asks first, and what it does (its outcome, said after it). */
+export interface Action {
+  label: 'Suspend' | 'Resume' | 'Reset' | 'Hard reset' | 'Truncate'
+  question: string
+  run: () => Promise<string>
+  danger?: boolean
+}
+
+/** The buttons of `actions`, each asking first; the outcome of the last one run is said below them. */
+export function ActionButtons({ actions, label, onDone }: { actions: Action[]; label: string; onDone: () => void }) {
+  const [outcome, setOutcome] = useState<{ text: string; error?: boolean } | undefined>()
+  const run = async (action: Action) => {
+    setOutcome({ text: `${action.label}…` })
+    try {
+      setOutcome({ text: `${action.label}: ${await action.run()}` })
+    } catch (error) {
+      setOutcome({ text: `${action.label} failed: ${(error as Error).message}.`, error: true })
+    }
+    onDone()
+  }
+  return (
+    <>
+      <div class="buttons" role="group" aria-label={label}>
+        {actions.map((action) => (
+          <ConfirmButton key={action.label} label={action.label} question={action.question} danger={action.danger} onConfirm={() => void run(action)} />
+        ))}
+      </div>
+      {outcome && (
+        <p class={outcome.error ? 'note error' : 'note'} role="status">
+          {outcome.text}
+        </p>
+      )}
+    </>
+  )
+}
+
 /**
  * A button that asks first: a modal dialog (keyboard: Escape cancels,
  * focus starts on Cancel) names what will happen; only its confirm button acts.
  */
-export function ConfirmButton({ label, question, disabled, onConfirm, danger }: { label: string; question: string; disabled?: boolean; onConfirm: () => void; danger?: boolean }) {
+function ConfirmButton({ label, question, onConfirm, danger }: { label: string; question: string; onConfirm: () => void; danger?: boolean }) {
   const dialog = useRef<HTMLDialogElement>(null)
   const questionId = useId()
   return (
     <>
-      <button type="button" class={danger ? 'danger' : undefined} disabled={disabled} onClick={() => dialog.current?.showModal()}>
+      <button type="button" class={danger ? 'danger' : undefined} onClick={() => dialog.current?.showModal()}>
         {label}
       </button>
       <dialog ref={dialog} aria-labelledby={questionId}>

@@ -1,12 +1,11 @@
 /**
  * Live updates: the server's event stream (`GET /events`, API.md §8) read
  * with fetch, so that the token goes in the Authorization header as on every
- * call (EventSource cannot send one). A server without the stream (404) is
- * polled instead. Views say what to refresh; events and polls only tell them
- * when.
+ * call (EventSource cannot send one). Views say what to refresh; events
+ * only tell them when.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { lacks, markMissing, session, url } from './api'
+import { session, url } from './api'
 
 /** One status change, as the stream sends it. */
 export interface StatusEvent {
@@ -18,13 +17,11 @@ export interface StatusEvent {
   time?: string
 }
 
-/** How often a server without the event stream is polled. */
-export const POLL_MS = 5000
 /** Events that arrive together cause one refresh. */
 const SETTLE_MS = 300
 const RETRY_MS = 3000
 
-export type LiveMode = 'connecting' | 'live' | 'polling' | 'offline'
+export type LiveMode = 'connecting' | 'live' | 'offline'
 
 /** Reads `text/event-stream` from `response`, calling `onEvent` with each `data:` JSON. */
 async function readEvents(response: Response, onEvent: (event: StatusEvent) => void, signal: AbortSignal) {
@@ -55,9 +52,9 @@ async function readEvents(response: Response, onEvent: (event: StatusEvent) => v
 }
 
 /**
- * Calls `refresh` after status changes of `datasetId` (of any readable
- * dataset when null), or every POLL_MS when the server has no event stream.
- * `onEvent` sees each event first (e.g. to refresh only the dataset it names).
+ * Calls `refresh` with the status changes of `datasetId` (of any readable
+ * dataset when null) that arrived together, and with none after the stream
+ * was lost and found again (what changed meanwhile is unknown: all of it may have).
  */
 export function useLive(datasetId: string | null, refresh: (events: StatusEvent[]) => void): LiveMode {
   const [mode, setMode] = useState<LiveMode>('connecting')
@@ -67,7 +64,6 @@ export function useLive(datasetId: string | null, refresh: (events: StatusEvent[
     const stop = new AbortController()
     let pending: StatusEvent[] = []
     let settle: ReturnType<typeof setTimeout> | undefined
-    let poll: ReturnType<typeof setInterval> | undefined
     const deliver = (event: StatusEvent) => {
       pending.push(event)
       settle ??= setTimeout(() => {
@@ -77,36 +73,24 @@ export function useLive(datasetId: string | null, refresh: (events: StatusEvent[
         latest.current(events)
       }, SETTLE_MS)
     }
-    const startPolling = () => {
-      setMode('polling')
-      poll = setInterval(() => latest.current([]), POLL_MS)
-    }
     const connect = async () => {
-      if (lacks('events')) return startPolling()
-      while (!stop.signal.aborted) {
+      for (let first = true; !stop.signal.aborted; first = false) {
         try {
           const token = session.token()
           const response = await fetch(url(datasetId ? `events?dataset_id=${encodeURIComponent(datasetId)}` : 'events'), {
             headers: token ? { authorization: `Bearer ${token}`, accept: 'text/event-stream' } : {},
             signal: stop.signal,
           })
-          if (response.status === 404) {
-            // No event stream on this server: poll.
-            markMissing('events')
-            return startPolling()
-          }
-          if (!response.ok || !response.body) {
-            setMode('offline')
-            return
-          }
+          // Refused (a token that expired, a dataset no longer readable): trying again would not help.
+          if (!response.ok || !response.body) return setMode('offline')
           setMode('live')
+          if (!first) latest.current([])
           await readEvents(response, deliver, stop.signal)
         } catch {
           if (stop.signal.aborted) return
         }
-        // The stream ended (a restart, a slow reader dropped): catch up once, then reconnect.
+        // The stream ended (a restart, a slow reader dropped): reconnect, then catch up.
         setMode('connecting')
-        latest.current([])
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
       }
     }
@@ -114,7 +98,6 @@ export function useLive(datasetId: string | null, refresh: (events: StatusEvent[
     return () => {
       stop.abort()
       clearTimeout(settle)
-      clearInterval(poll)
     }
   }, [datasetId])
   return mode

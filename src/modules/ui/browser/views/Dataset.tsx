@@ -1,34 +1,16 @@
 /**
- * One dataset: status, progress, the bulk actions of API.md §7.2, job and
- * task counts by status and by task name, task statistics, queue
- * diagnostics and its tasks, paged by the server and filtered by status and name.
+ * One dataset: status, progress, the operator actions of API.md §7.2 (for a
+ * token that may write it), job and task counts by status and by task name,
+ * task statistics, queue diagnostics and its tasks, paged by the server and
+ * filtered by status and name.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError, claimsOf, enc, get, getOptional, post, put, session, withQuery } from '../api'
-import { ConfirmButton, ErrorNote, Progress, Section, StatusBadge, StatusBars } from '../components'
-import { formatNumber, JOB_STATUSES, parseTime, TASK_STATUSES, useLoad, useNow, duration, formatTime, type Counts } from '../data'
+import { ApiError, enc, get, post, withQuery } from '../api'
+import { ActionButtons, Choice, CountsChart, DataTable, ErrorNote, Eta, History, LiveBadge, Progress, Section, StatusBadge, type Action, type HistoryEntry } from '../components'
+import { duration, formatNumber, formatTime, JOB_STATUSES, parseTime, TASK_STATUSES, useLoad, useNow, type Counts } from '../data'
 import { useLive } from '../live'
 import { progressOf, type DatasetDoc } from '../progress'
 import { hrefOf } from '../router'
-import { CountsText, Eta, LiveBadge } from './Datasets'
-import { History, type HistoryEntry } from './Task'
-
-interface Action {
-  label: 'Suspend' | 'Resume' | 'Reset' | 'Hard reset' | 'Truncate'
-  question: string
-  path: string
-  /** What a server without the dataset actions does for the same (a status PUT), if anything. */
-  statusFallback?: string
-  danger?: boolean
-}
-
-const actionsOf = (name: string, id: string): Action[] => [
-  { label: 'Suspend', question: `Suspend ${name}? No task of it is handed out until it is resumed.`, path: `datasets/${id}/dataset_actions/suspend`, statusFallback: 'suspended' },
-  { label: 'Resume', question: `Resume ${name}? Its tasks are handed out again.`, path: `datasets/${id}/dataset_actions/resume`, statusFallback: 'processing' },
-  { label: 'Reset', question: `Reset the failed and suspended tasks of ${name}? They wait to run again, keeping their failure counts.`, path: `datasets/${id}/task_actions/bulk_reset` },
-  { label: 'Hard reset', question: `Hard reset ${name}? Every task, complete ones too, runs again from the start with no failures counted.`, path: `datasets/${id}/dataset_actions/hard_reset`, danger: true },
-  { label: 'Truncate', question: `Truncate ${name}? No more jobs are made for it; the tasks that exist go on.`, path: `datasets/${id}/dataset_actions/truncate`, statusFallback: 'truncated', danger: true },
-]
 
 const TASK_PAGE = 50
 /** How often live updates read the counts by name and the statistics again (each reads every task of the dataset). */
@@ -55,22 +37,59 @@ interface TaskStat {
   efficiency: number
 }
 
+interface TaskFilter {
+  status: string
+  name: string
+}
+
+const plural = (n: number, one: string) => `${formatNumber(n)} ${one}${n === 1 ? '' : 's'}`
+/** What an action's `{"changed": n}` says: tasks changed, or for a status action whether the dataset's status changed. */
+const changedTasks = async (path: string, body: object = {}) => `done, ${plural((await post<{ changed: number }>(path, body)).changed, 'task')} changed.`
+const changedStatus = (status: string) => async (path: string) =>
+  (await post<{ changed: number }>(path, {})).changed > 0 ? `done, the dataset is ${status}.` : `the dataset was ${status} already.`
+
+/** The dataset's own actions: its status, and every one of its tasks. */
+function datasetActions(name: string, id: string): Action[] {
+  const at = (action: string) => `datasets/${id}/dataset_actions/${action}`
+  return [
+    { label: 'Suspend', question: `Suspend ${name}? No task of it is handed out until it is resumed.`, run: () => changedStatus('suspended')(at('suspend')) },
+    { label: 'Resume', question: `Resume ${name}? Its tasks are handed out again.`, run: () => changedStatus('processing')(at('resume')) },
+    { label: 'Reset', question: `Reset the failed and suspended tasks of ${name}? They wait to run again, keeping their failure counts.`, run: () => changedTasks(`datasets/${id}/task_actions/bulk_reset`) },
+    { label: 'Hard reset', question: `Hard reset ${name}? Every task, complete ones too, runs again from the start with no failures counted.`, run: () => changedTasks(at('hard_reset')), danger: true },
+    { label: 'Truncate', question: `Truncate ${name}? No more jobs are made for it; the tasks that exist go on.`, run: () => changedStatus('truncated')(at('truncate')), danger: true },
+  ]
+}
+
+/** The same task actions on the tasks the list's filter selects (every page of them). */
+function filteredActions(name: string, id: string, filter: TaskFilter): Action[] {
+  const which = [filter.status && `${filter.status}`, 'tasks', filter.name && `named ${filter.name}`].filter(Boolean).join(' ')
+  const body = { ...(filter.status ? { status: [filter.status] } : {}), ...(filter.name ? { name: filter.name } : {}) }
+  const at = (action: string) => `datasets/${id}/task_actions/${action}`
+  return [
+    { label: 'Suspend', question: `Suspend the ${which} of ${name} that are not complete? They are not handed out until reset.`, run: () => changedTasks(at('bulk_suspend'), body) },
+    { label: 'Reset', question: `Reset the ${which} of ${name} that are failed or suspended? They wait to run again, keeping their failure counts.`, run: () => changedTasks(at('bulk_reset'), body) },
+    { label: 'Hard reset', question: `Hard reset the ${which} of ${name}? They run again from the start with no failures counted, complete ones too.`, run: () => changedTasks(at('bulk_hard_reset'), body), danger: true },
+  ]
+}
+
 export function Dataset({ datasetId }: { datasetId: string }) {
   const id = enc(datasetId)
   const dataset = useLoad(() => get<DatasetDoc>(`datasets/${id}`), [datasetId])
-  const progress = useLoad(() => (dataset.data ? progressOf(dataset.data) : Promise.resolve(undefined)), [dataset.data])
+  const progress = useLoad(() => progressOf(datasetId), [datasetId])
   const jobCounts = useLoad(() => get<Counts>(`datasets/${id}/job_counts/status`), [datasetId])
-  const diagnostics = useLoad(() => getOptional<{ queued: number; offers_last_hour: number; unmatched: Counts }>('queue_diagnostics', `datasets/${id}/queue_diagnostics`), [datasetId])
-  const history = useLoad(() => getOptional<{ history: HistoryEntry[] }>('history', `datasets/${id}/history?num=20`), [datasetId])
-  const canWrite = useLoad(async () => {
-    if (claimsOf(session.token() ?? '')?.role === 'admin') return true
-    return get(`auths/${id}/actions/write`).then(
-      () => true,
-      () => false,
-    )
-  }, [datasetId])
+  const diagnostics = useLoad(() => get<{ queued: number; offers_last_hour: number; unmatched: Counts }>(`datasets/${id}/queue_diagnostics`), [datasetId])
+  const history = useLoad(() => get<{ history: HistoryEntry[] }>(`datasets/${id}/history?num=20`), [datasetId])
+  // The server's answer alone decides (API.md §4.1): admins, and the dataset's write groups.
+  const canWrite = useLoad(
+    () =>
+      get(`auths/${id}/actions/write`).then(
+        () => true,
+        (error: unknown) => (error instanceof ApiError && error.status === 403 ? false : Promise.reject(error)),
+      ),
+    [datasetId],
+  )
 
-  const [taskFilter, setTaskFilter] = useState({ status: '', name: '' })
+  const [taskFilter, setTaskFilter] = useState<TaskFilter>({ status: '', name: '' })
   // The ids the pages so far start after: [] is the first page.
   const [pageStarts, setPageStarts] = useState<string[]>([])
   useEffect(() => setPageStarts([]), [taskFilter.status, taskFilter.name, datasetId])
@@ -89,54 +108,35 @@ export function Dataset({ datasetId }: { datasetId: string }) {
   const stats = useLoad(() => get<Record<string, TaskStat>>(`datasets/${id}/task_stats`), [datasetId], firstPageShown)
   const scannedAt = useRef(0)
 
-  const live = useLive(datasetId, (events) => {
-    if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) {
+  const refresh = (datasetChanged: boolean, scans: boolean) => {
+    if (datasetChanged) {
       dataset.reload()
       history.reload()
-    } else progress.reload()
+    }
+    progress.reload()
     jobCounts.reload()
     tasks.reload()
     diagnostics.reload()
-    // The scans at most every SCAN_REFRESH_MS, however busy the dataset.
-    if (Date.now() - scannedAt.current >= SCAN_REFRESH_MS) {
+    if (scans) {
       scannedAt.current = Date.now()
       byName.reload()
       stats.reload()
     }
-  })
-
-  const [outcome, setOutcome] = useState<{ text: string; error?: boolean } | undefined>()
-  const now = useNow()
-  const doc = dataset.data
-  const name = doc ? `dataset ${doc.dataset ?? datasetId}` : `dataset ${datasetId}`
-
-  const run = async (action: Action) => {
-    setOutcome({ text: `${action.label}…` })
-    try {
-      let reply: { changed?: number } | undefined
-      try {
-        reply = await post<{ changed?: number }>(action.path, {})
-      } catch (error) {
-        if (!(error instanceof ApiError && error.noRoute && action.statusFallback)) throw error
-        await put(`datasets/${id}/status`, { status: action.statusFallback })
-      }
-      setOutcome({ text: `${action.label}: done${typeof reply?.changed === 'number' ? `, ${formatNumber(reply.changed)} task${reply.changed === 1 ? '' : 's'} changed` : ''}.` })
-    } catch (error) {
-      const e = error as ApiError
-      setOutcome({ text: `${action.label} failed: ${e.noRoute ? 'this server does not have this action' : e.message}.`, error: true })
-    }
-    dataset.reload()
-    history.reload()
-    jobCounts.reload()
-    byName.reload()
-    tasks.reload()
   }
+  const live = useLive(datasetId, (events) =>
+    // The scans at most every SCAN_REFRESH_MS, however busy the dataset.
+    refresh(events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null), Date.now() - scannedAt.current >= SCAN_REFRESH_MS),
+  )
   useEffect(() => {
     if (byName.data) scannedAt.current = Date.now()
   }, [byName.data])
 
+  const now = useNow()
+  const doc = dataset.data
+  const name = doc ? `dataset ${doc.dataset ?? datasetId}` : `dataset ${datasetId}`
   const names = Object.keys(byName.data ?? {})
   const rows = Object.values(tasks.data ?? {})
+  const filtered = taskFilter.status !== '' || taskFilter.name !== ''
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -160,108 +160,59 @@ export function Dataset({ datasetId }: { datasetId: string }) {
             <div class="card">
               <Progress complete={progress.data.tasks.complete ?? 0} expected={progress.data.tasks_expected} label={`Progress of ${name}`} />
               <p class="counts">
-                ETA <Eta eta={progress.data.eta} now={now} fromServer={progress.data.fromServer} />
-                {typeof progress.data.completed_last_hour === 'number' && ` · ${formatNumber(progress.data.completed_last_hour)} tasks completed in the last hour`}
+                ETA <Eta eta={progress.data.eta} now={now} /> · {plural(progress.data.completed_last_hour, 'task')} completed in the last hour
               </p>
             </div>
           )}
           <ErrorNote error={progress.error} what="the progress" />
           <section class="card actions" aria-labelledby="actions-title">
             <h2 id="actions-title">Actions</h2>
-            <div class="buttons">
-              {actionsOf(name, id).map((action) => (
-                <ConfirmButton key={action.label} label={action.label} question={action.question} disabled={canWrite.data !== true} danger={action.danger} onConfirm={() => void run(action)} />
-              ))}
-            </div>
+            <ErrorNote error={canWrite.error} what="whether this token may change this dataset" />
+            {canWrite.data === true && <ActionButtons label={`Actions on ${name}`} actions={datasetActions(name, id)} onDone={() => refresh(true, true)} />}
             {canWrite.data === false && <p class="muted small">This token may not change this dataset.</p>}
-            {outcome && (
-              <p class={outcome.error ? 'note error' : 'note'} role="status">
-                {outcome.text}
-              </p>
-            )}
           </section>
         </>
       )}
       <div class="grid2">
-        <Section title="Jobs by status" id="jobs">
-          <ErrorNote error={jobCounts.error} what="the job counts" />
-          {jobCounts.data && <StatusBars rows={[['jobs', jobCounts.data]]} statuses={JOB_STATUSES} label="Jobs by status" />}
-        </Section>
-        <Section title="Tasks by status" id="tasks-by-status">
-          {progress.data && <StatusBars rows={[['tasks', progress.data.tasks]]} statuses={TASK_STATUSES} label="Tasks by status" />}
-        </Section>
+        <CountsChart title="Jobs by status" rows={jobCounts.data && [['jobs', jobCounts.data]]} statuses={JOB_STATUSES} error={jobCounts.error} empty="No jobs yet." />
+        <CountsChart title="Tasks by status" rows={progress.data && [['tasks', progress.data.tasks]]} statuses={TASK_STATUSES} error={progress.error} empty="No tasks yet." />
       </div>
-      <Section title="Tasks by name and status" id="by-name">
-        <ErrorNote error={byName.error} what="the counts by task name" />
-        {byName.data && (names.length > 0 ? <StatusBars rows={Object.entries(byName.data)} statuses={TASK_STATUSES} label="Tasks by name and status" /> : <p class="muted">No tasks yet.</p>)}
-      </Section>
-      <Section title="Task statistics" id="stats">
+      <CountsChart title="Tasks by name and status" rows={byName.data && Object.entries(byName.data)} statuses={TASK_STATUSES} error={byName.error} empty="No tasks yet." />
+      <Section title="Task statistics">
         <ErrorNote error={stats.error} what="the task statistics" />
         {stats.data && <StatsTable stats={stats.data} />}
       </Section>
-      <Section title="Queue diagnostics" id="diagnostics">
+      <Section title="Queue diagnostics">
         <Diagnostics data={diagnostics.data} error={diagnostics.error} />
       </Section>
-      <Section title="Status history" id="history">
-        {history.error ? <ErrorNote error={history.error} what="the status history" /> : history.data && <History entries={history.data.history} />}
+      <Section title="Status history">
+        <ErrorNote error={history.error} what="the status history" />
+        {history.data && <History entries={history.data.history} caption={`Status changes of ${name}, newest first`} />}
       </Section>
-      <Section title="Tasks" id="task-list">
+      <Section title="Tasks">
         <form class="filters" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            Status{' '}
-            <select value={taskFilter.status} onChange={(e) => setTaskFilter({ ...taskFilter, status: e.currentTarget.value })}>
-              <option value="">all</option>
-              {TASK_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Name{' '}
-            <select value={taskFilter.name} onChange={(e) => setTaskFilter({ ...taskFilter, name: e.currentTarget.value })}>
-              <option value="">all</option>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
+          <Choice label="Status" value={taskFilter.status} options={TASK_STATUSES} onChange={(status) => setTaskFilter({ ...taskFilter, status })} />
+          <Choice label="Name" value={taskFilter.name} options={names} onChange={(name) => setTaskFilter({ ...taskFilter, name })} />
         </form>
+        {filtered && canWrite.data === true && (
+          <ActionButtons label="Actions on the tasks that match" actions={filteredActions(name, id, taskFilter)} onDone={() => refresh(false, true)} />
+        )}
         <ErrorNote error={tasks.error} what="the tasks" />
-        <div class="table-scroll">
-          <table class="tasks">
-            <caption class="visually-hidden">Tasks of {name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Job.task</th>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Failures</th>
-                <th scope="col">Status changed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((task) => (
-                <tr key={task.task_id}>
-                  <td>
-                    {String(task.job_index ?? '?')}.{String(task.task_index ?? '?')}
-                  </td>
-                  <td>
-                    <a href={hrefOf({ name: 'task', datasetId, taskId: task.task_id })}>{String(task.name ?? task.task_id)}</a>
-                  </td>
-                  <td>
-                    <StatusBadge status={task.status} />
-                  </td>
-                  <td>{String(task.failures ?? 0)}</td>
-                  <td>{parseTime(task.status_changed) ? `${duration(now - parseTime(task.status_changed)!.getTime())} ago` : '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          class="tasks"
+          caption={`Tasks of ${name}`}
+          columns={['Job.task', 'Name', 'Status', 'Failures', 'Status changed']}
+          rows={rows.map((task) => ({
+            key: task.task_id,
+            cells: [
+              `${String(task.job_index ?? '?')}.${String(task.task_index ?? '?')}`,
+              <a href={hrefOf({ name: 'task', datasetId, taskId: task.task_id })}>{String(task.name ?? task.task_id)}</a>,
+              <StatusBadge status={task.status} />,
+              String(task.failures ?? 0),
+              parseTime(task.status_changed) ? `${duration(now - parseTime(task.status_changed)!.getTime())} ago` : '—',
+            ],
+          }))}
+        />
         {tasks.data && rows.length === 0 && <p class="muted">No task matches.</p>}
         <div class="pager">
           <button type="button" disabled={pageStarts.length === 0} onClick={() => setPageStarts(pageStarts.slice(0, -1))}>
@@ -283,37 +234,15 @@ function StatsTable({ stats }: { stats: Record<string, TaskStat> }) {
   const entries = Object.entries(stats)
   if (entries.length === 0) return <p class="muted">No task has completed yet.</p>
   return (
-    <div class="table-scroll">
-      <table>
-        <caption class="visually-hidden">Walltime of complete tasks per task name</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Complete</th>
-            <th scope="col">Average</th>
-            <th scope="col">Min</th>
-            <th scope="col">Max</th>
-            <th scope="col">Std dev</th>
-            <th scope="col">Total</th>
-            <th scope="col">Efficiency</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map(([name, s]) => (
-            <tr key={name}>
-              <th scope="row">{name}</th>
-              <td>{formatNumber(s.count)}</td>
-              <td>{hours(s.avg_hrs)}</td>
-              <td>{hours(s.min_hrs)}</td>
-              <td>{hours(s.max_hrs)}</td>
-              <td>{hours(s.stddev_hrs)}</td>
-              <td>{hours(s.total_hrs)}</td>
-              <td>{(s.efficiency * 100).toFixed(1)}%</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption="Walltime of complete tasks per task name"
+      columns={['Name', 'Complete', 'Average', 'Min', 'Max', 'Std dev', 'Total', 'Efficiency']}
+      rowHeaders
+      rows={entries.map(([name, s]) => ({
+        key: name,
+        cells: [name, formatNumber(s.count), hours(s.avg_hrs), hours(s.min_hrs), hours(s.max_hrs), hours(s.stddev_hrs), hours(s.total_hrs), `${(s.efficiency * 100).toFixed(1)}%`],
+      }))}
+    />
   )
 }
 
@@ -341,4 +270,3 @@ function Diagnostics({ data, error }: { data: { queued: number; offers_last_hour
   )
 }
 
-export { CountsText }

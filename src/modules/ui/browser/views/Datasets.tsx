@@ -1,14 +1,14 @@
 /** The datasets the token may see: status, progress, counts, ETA; filtered by status and searched by text. */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { get, withQuery } from '../api'
-import { ErrorNote, Progress, StatusBadge } from '../components'
-import { DATASET_STATUSES, duration, formatNumber, parseTime, useLoad, useNow, type Counts } from '../data'
+import { Choice, CountsText, ErrorNote, Eta, LiveBadge, Progress, StatusBadge } from '../components'
+import { DATASET_STATUSES, formatNumber, useLoad, useNow } from '../data'
 import { useLive, type StatusEvent } from '../live'
 import { progressOf, type DatasetDoc, type DatasetProgress } from '../progress'
 import { hrefOf } from '../router'
 
 const PAGE = 25
-const KEYS = 'dataset|description|status|jobs_submitted|tasks_submitted|tasks_per_job|username|group|priority|start_date'
+const KEYS = 'dataset|description|status|username|group|priority'
 
 export function Datasets() {
   const [status, setStatus] = useState('')
@@ -31,7 +31,7 @@ export function Datasets() {
   const [progress, setProgress] = useState<Record<string, DatasetProgress | Error>>({})
   const refresh = (ids: string[]) => {
     for (const dataset of visible.filter((d) => ids.includes(d.dataset_id))) {
-      progressOf(dataset).then(
+      progressOf(dataset.dataset_id).then(
         (p) => setProgress((all) => ({ ...all, [dataset.dataset_id]: p })),
         (e: Error) => setProgress((all) => ({ ...all, [dataset.dataset_id]: e })),
       )
@@ -41,7 +41,7 @@ export function Datasets() {
   useEffect(() => refresh(visible.map((d) => d.dataset_id).filter((id) => !(id in progress))), [visibleIds])
   const live = useLive(null, (events: StatusEvent[]) => {
     const named = events.map((e) => e.dataset_id).filter((id): id is string => !!id)
-    // A poll, or a dataset's own status change: read the list again too.
+    // Back after a lost stream, or a dataset's own status change: read the list again too.
     if (events.length === 0 || events.some((e) => e.task_id === null && e.job_id === null)) datasets.reload()
     refresh(events.length === 0 ? visible.map((d) => d.dataset_id) : [...new Set(named)])
   })
@@ -54,17 +54,7 @@ export function Datasets() {
         <LiveBadge mode={live} />
       </div>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">all</option>
-            {DATASET_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Status" value={status} options={DATASET_STATUSES} onChange={setStatus} />
         <label>
           Search{' '}
           <input type="search" value={search} placeholder="number, description, user, group" onInput={(e) => setSearch(e.currentTarget.value)} />
@@ -105,7 +95,7 @@ function DatasetRow({ dataset, progress, now }: { dataset: DatasetDoc; progress:
         <>
           <Progress complete={progress.tasks.complete ?? 0} expected={progress.tasks_expected} label={`Progress of ${name}`} />
           <p class="counts">
-            <CountsText counts={progress.tasks} /> · ETA <Eta eta={progress.eta} now={now} fromServer={progress.fromServer} />
+            <CountsText counts={progress.tasks} /> · ETA <Eta eta={progress.eta} now={now} />
           </p>
         </>
       ) : (
@@ -116,30 +106,4 @@ function DatasetRow({ dataset, progress, now }: { dataset: DatasetDoc; progress:
       </p>
     </li>
   )
-}
-
-export function CountsText({ counts }: { counts: Counts }) {
-  const entries = Object.entries(counts).filter(([, n]) => n > 0)
-  if (entries.length === 0) return <span class="muted">no tasks</span>
-  return (
-    <span>
-      {entries.map(([status, n], i) => (
-        <span key={status}>
-          {i > 0 && ', '}
-          <span class={`count status-text-${status}`}>{formatNumber(n)}</span> {status}
-        </span>
-      ))}
-    </span>
-  )
-}
-
-export function Eta({ eta, now, fromServer }: { eta: string | null; now: number; fromServer: boolean }) {
-  const date = parseTime(eta)
-  if (!date) return <span class="muted">{fromServer ? 'none' : 'unknown'}</span>
-  return <time dateTime={date.toISOString()}>in {duration(date.getTime() - now)}</time>
-}
-
-export function LiveBadge({ mode }: { mode: string }) {
-  const text = mode === 'live' ? 'live' : mode === 'polling' ? `updates every ${5} s` : mode === 'connecting' ? 'connecting…' : 'not updating'
-  return <span class={`live live-${mode}`}>{text}</span>
 }

@@ -1,9 +1,8 @@
 /** Grids and their pilots: how many are active per grid, and how long since each last reported. */
 import { get, withQuery } from '../api'
-import { ErrorNote, Section } from '../components'
+import { DataTable, ErrorNote, LiveBadge, Section } from '../components'
 import { duration, formatNumber, parseTime, useLoad, useNow } from '../data'
 import { useLive } from '../live'
-import { LiveBadge } from './Datasets'
 
 interface Grid {
   grid_id: string
@@ -27,7 +26,7 @@ export function Grids() {
   const grids = useLoad(() => get<Record<string, Grid>>('grids'), [])
   const pilots = useLoad(() => get<Record<string, Pilot>>(withQuery('pilots', { keys: 'grid_id|host|queue_host|tasks|last_update|resources' })), [])
   const live = useLive(null, (events) => {
-    // Pilots and grids are not in the event stream: a refresh follows task changes (pilots take and finish tasks) or each poll.
+    // Pilots and grids are not in the event stream: a refresh follows task changes (pilots take and finish tasks) or a lost stream.
     if (events.length === 0 || events.some((e) => e.task_id)) {
       grids.reload()
       pilots.reload()
@@ -67,29 +66,14 @@ export function Grids() {
               {grid && <> · grid updated {age(grid.last_update)}{grid.version ? ` · version ${grid.version}` : ''}</>}
             </p>
             {list.length > 0 && (
-              <div class="table-scroll">
-                <table>
-                  <caption class="visually-hidden">Pilots of {title}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Pilot</th>
-                      <th scope="col">Host</th>
-                      <th scope="col">Tasks</th>
-                      <th scope="col">Last update</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((pilot) => (
-                      <tr key={pilot.pilot_id}>
-                        <td class="mono">{pilot.pilot_id.slice(0, 12)}</td>
-                        <td>{String(pilot.host || pilot.queue_host || '—')}</td>
-                        <td>{formatNumber((pilot.tasks ?? []).length)}</td>
-                        <td>{age(pilot.last_update)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                caption={`Pilots of ${title}`}
+                columns={['Pilot', 'Host', 'Tasks', 'Last update']}
+                rows={list.map((pilot) => ({
+                  key: pilot.pilot_id,
+                  cells: [<span class="mono">{pilot.pilot_id.slice(0, 12)}</span>, String(pilot.host || pilot.queue_host || '—'), formatNumber((pilot.tasks ?? []).length), age(pilot.last_update)],
+                }))}
+              />
             )}
           </Section>
         )

@@ -1,19 +1,10 @@
 /** One task: its document, its status history (API.md §7.1) and its logs. */
 import { useState } from 'preact/hooks'
-import { enc, get, getOptional, url, withQuery } from '../api'
-import { ErrorNote, JsonView, Section, StatusBadge } from '../components'
+import { enc, get, url, withQuery } from '../api'
+import { ErrorNote, History, JsonView, LiveBadge, Section, StatusBadge, type HistoryEntry } from '../components'
 import { formatBytes, formatTime, parseTime, useLoad } from '../data'
 import { useLive } from '../live'
 import { hrefOf } from '../router'
-import { LiveBadge } from './Datasets'
-
-export interface HistoryEntry {
-  time: string
-  from: string
-  to: string
-  by: { username?: string; role?: string } | string
-  reason?: string
-}
 
 interface LogEntry {
   log_id: string
@@ -25,9 +16,9 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
   const d = enc(datasetId)
   const t = enc(taskId)
   const task = useLoad(() => get<Record<string, unknown>>(`datasets/${d}/tasks/${t}`), [datasetId, taskId])
-  const history = useLoad(() => getOptional<{ history: HistoryEntry[] }>('history', `datasets/${d}/tasks/${t}/history`), [datasetId, taskId])
+  const history = useLoad(() => get<{ history: HistoryEntry[] }>(`datasets/${d}/tasks/${t}/history`), [datasetId, taskId])
   const logs = useLoad(
-    () => get<{ logs: LogEntry[] }>(withQuery(`datasets/${d}/tasks/${t}/logs`, { keys: 'log_id|name|timestamp' })).catch((e) => (e.status === 404 && !e.noRoute ? { logs: [] } : Promise.reject(e))),
+    () => get<{ logs: LogEntry[] }>(withQuery(`datasets/${d}/tasks/${t}/logs`, { keys: 'log_id|name|timestamp' })).catch((e) => (e.status === 404 ? { logs: [] } : Promise.reject(e))),
     [datasetId, taskId],
   )
   const live = useLive(datasetId, (events) => {
@@ -50,52 +41,17 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
       </div>
       <p class="muted small mono">{taskId}</p>
       <ErrorNote error={task.error} what="this task" />
-      <Section title="Logs" id="logs">
+      <Section title="Logs">
         <ErrorNote error={logs.error} what="the logs" />
         {logs.data && <Logs datasetId={datasetId} logs={logs.data.logs} />}
       </Section>
-      <Section title="History" id="history">
-        {history.error ? <ErrorNote error={history.error} what="the history" /> : history.data && <History entries={history.data.history} />}
+      <Section title="History">
+        {history.error ? <ErrorNote error={history.error} what="the history" /> : history.data && <History entries={history.data.history} caption="Status changes of this task, newest first" />}
       </Section>
-      <Section title="Document" id="document">
+      <Section title="Document">
         {doc && <JsonView value={doc} />}
       </Section>
     </main>
-  )
-}
-
-/** Status changes, newest first. */
-export function History({ entries }: { entries: HistoryEntry[] }) {
-  if (entries.length === 0) return <p class="muted">No status change yet.</p>
-  return (
-    <div class="table-scroll">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">From</th>
-            <th scope="col">To</th>
-            <th scope="col">By</th>
-            <th scope="col">Reason</th>
-          </tr>
-        </thead>
-        <tbody>
-          {[...entries].reverse().map((entry, i) => (
-            <tr key={i}>
-              <td>{parseTime(entry.time) ? formatTime(parseTime(entry.time)!) : String(entry.time)}</td>
-              <td>
-                <StatusBadge status={entry.from} />
-              </td>
-              <td>
-                <StatusBadge status={entry.to} />
-              </td>
-              <td>{typeof entry.by === 'string' ? entry.by : `${entry.by?.username ?? '?'} (${entry.by?.role ?? '?'})`}</td>
-              <td>{String(entry.reason ?? '')}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
   )
 }
 
