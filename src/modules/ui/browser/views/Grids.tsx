@@ -71,7 +71,7 @@ export function Grids() {
                 columns={['Pilot', 'Host', 'Tasks', 'Last update']}
                 rows={list.map((pilot) => ({
                   key: pilot.pilot_id,
-                  cells: [<span class="mono">{pilot.pilot_id.slice(0, 12)}</span>, String(pilot.host || pilot.queue_host || '—'), formatNumber((pilot.tasks ?? []).length), age(pilot.last_update)],
+                  cells: [<span class="mono">{pilot.pilot_id}</span>, String(pilot.host || pilot.queue_host || '—'), formatNumber((pilot.tasks ?? []).length), age(pilot.last_update)],
                 }))}
               />
             )}
