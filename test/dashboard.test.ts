@@ -47,6 +47,7 @@ const own = {
   actions: undefined as unknown as SeededDataset,
   reset: undefined as unknown as SeededDataset,
   keyboard: undefined as unknown as SeededDataset,
+  jobActions: undefined as unknown as SeededDataset,
 }
 /** Every dataset there is: the seeded one, the paged one, and the tests' own. */
 const DATASETS = 2 + Object.keys(own).length
@@ -111,6 +112,7 @@ beforeAll(async () => {
   // Its last task is not a filter: the filter's waiting tasks are two, as in the seeded dataset.
   own.reset = await seedDataset('bulk suspend and reset', 'merge')
   own.keyboard = await seedDataset('keyboard')
+  own.jobActions = await seedDataset('job actions')
   seeded.bigLogTask = seeded.tasks[0]!
   await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
   await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
@@ -451,8 +453,44 @@ describe('the dashboard', () => {
     await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
     await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('row').nth(1).waitFor()
     expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
+    // On a task's page too, once the server has answered that this token may not write.
+    const refused = page.waitForResponse((response) => response.url().endsWith(`/auths/${seeded.datasetId}/actions/write`) && response.status() === 403)
+    await page.goto(ui(`datasets/${seeded.datasetId}/tasks/${seeded.tasks[0]}`))
+    await refused
+    await page.getByRole('region', { name: 'Document' }).getByText(`"task_id": "${seeded.tasks[0]}"`).waitFor()
+    expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
     // The write check's 403 is its answer.
     expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
+    await context.close()
+  })
+
+  pageTest("a task's job: Suspend and Reset call job_actions with its id, and the task's status follows", async () => {
+    const { datasetId, tasks } = own.jobActions
+    // The second task of job 3.
+    const task = tasks[7]!
+    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}/tasks/${task}`)
+    const calls = changesMade(page)
+    const { job_id: jobId } = await api('GET', `/datasets/${datasetId}/tasks/${task}`)
+    const actions = page.getByRole('region', { name: "Actions on this task's job" })
+    expect(await actions.getByRole('button', { name: /./ }).allInnerTexts()).toEqual(['Suspend', 'Reset', 'Hard reset'])
+    const status = page.locator('h1 + .badge')
+    await status.getByText('waiting').waitFor()
+    await actions.getByRole('button', { name: 'Suspend', exact: true }).click()
+    await page.getByRole('dialog').getByText('Suspend the tasks of job 3 that are not complete?').waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Suspend' }).click()
+    // The job's two tasks, this one among them.
+    await actions.getByText('Suspend: done, 2 tasks changed.').waitFor()
+    await status.getByText('suspended').waitFor()
+    await actions.getByRole('button', { name: 'Reset', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Reset' }).click()
+    await actions.getByText('Reset: done, 2 tasks changed.').waitFor()
+    await status.getByText('waiting').waitFor()
+    expect(calls).toEqual([
+      `POST /datasets/${datasetId}/job_actions/bulk_suspend {"job_ids":["${jobId}"]}`,
+      `POST /datasets/${datasetId}/job_actions/bulk_reset {"job_ids":["${jobId}"]}`,
+    ])
+    // This task has no logs: their 404 is the answer the page shows as none.
+    expectNoProblems(problems, [[404, /\/tasks\/\w+\/logs\?/]])
     await context.close()
   })
 

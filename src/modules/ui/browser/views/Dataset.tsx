@@ -5,8 +5,9 @@
  * filtered by status and name.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError, enc, get, post, withQuery } from '../api'
-import { ActionButtons, Choice, CountsChart, DataTable, ErrorNote, Eta, History, LiveBadge, Progress, Section, StatusBadge, type Action, type HistoryEntry } from '../components'
+import { datasetActions, filteredActions, plural, useMayWrite, type TaskFilter } from '../actions'
+import { ApiError, enc, get, withQuery } from '../api'
+import { ActionButtons, Choice, CountsChart, DataTable, ErrorNote, Eta, History, LiveBadge, Progress, Section, StatusBadge, type HistoryEntry } from '../components'
 import { duration, formatNumber, formatTime, JOB_STATUSES, parseTime, TASK_STATUSES, useLoad, useNow, type Counts } from '../data'
 import { useLive } from '../live'
 import { progressOf, type DatasetDoc } from '../progress'
@@ -37,41 +38,6 @@ interface TaskStat {
   efficiency: number
 }
 
-interface TaskFilter {
-  status: string
-  name: string
-}
-
-const plural = (n: number, one: string) => `${formatNumber(n)} ${one}${n === 1 ? '' : 's'}`
-/** What an action's `{"changed": n}` says: tasks changed, or for a status action whether the dataset's status changed. */
-const changedTasks = async (path: string, body: object = {}) => `done, ${plural((await post<{ changed: number }>(path, body)).changed, 'task')} changed.`
-const changedStatus = (status: string) => async (path: string) =>
-  (await post<{ changed: number }>(path, {})).changed > 0 ? `done, the dataset is ${status}.` : `the dataset was ${status} already.`
-
-/** The dataset's own actions: its status, and every one of its tasks. */
-function datasetActions(name: string, id: string): Action[] {
-  const at = (action: string) => `datasets/${id}/dataset_actions/${action}`
-  return [
-    { label: 'Suspend', question: `Suspend ${name}? No task of it is handed out until it is resumed.`, run: () => changedStatus('suspended')(at('suspend')) },
-    { label: 'Resume', question: `Resume ${name}? Its tasks are handed out again.`, run: () => changedStatus('processing')(at('resume')) },
-    { label: 'Reset', question: `Reset the failed and suspended tasks of ${name}? They wait to run again, keeping their failure counts.`, run: () => changedTasks(`datasets/${id}/task_actions/bulk_reset`) },
-    { label: 'Hard reset', question: `Hard reset ${name}? Every task, complete ones too, runs again from the start with no failures counted.`, run: () => changedTasks(at('hard_reset')), danger: true },
-    { label: 'Truncate', question: `Truncate ${name}? No more jobs are made for it; the tasks that exist go on.`, run: () => changedStatus('truncated')(at('truncate')), danger: true },
-  ]
-}
-
-/** The same task actions on the tasks the list's filter selects (every page of them). */
-function filteredActions(name: string, id: string, filter: TaskFilter): Action[] {
-  const which = [filter.status && `${filter.status}`, 'tasks', filter.name && `named ${filter.name}`].filter(Boolean).join(' ')
-  const body = { ...(filter.status ? { status: [filter.status] } : {}), ...(filter.name ? { name: filter.name } : {}) }
-  const at = (action: string) => `datasets/${id}/task_actions/${action}`
-  return [
-    { label: 'Suspend', question: `Suspend the ${which} of ${name} that are not complete? They are not handed out until reset.`, run: () => changedTasks(at('bulk_suspend'), body) },
-    { label: 'Reset', question: `Reset the ${which} of ${name} that are failed or suspended? They wait to run again, keeping their failure counts.`, run: () => changedTasks(at('bulk_reset'), body) },
-    { label: 'Hard reset', question: `Hard reset the ${which} of ${name}? They run again from the start with no failures counted, complete ones too.`, run: () => changedTasks(at('bulk_hard_reset'), body), danger: true },
-  ]
-}
-
 export function Dataset({ datasetId }: { datasetId: string }) {
   const id = enc(datasetId)
   const dataset = useLoad(() => get<DatasetDoc>(`datasets/${id}`), [datasetId])
@@ -79,15 +45,7 @@ export function Dataset({ datasetId }: { datasetId: string }) {
   const jobCounts = useLoad(() => get<Counts>(`datasets/${id}/job_counts/status`), [datasetId])
   const diagnostics = useLoad(() => get<{ queued: number; offers_last_hour: number; unmatched: Counts }>(`datasets/${id}/queue_diagnostics`), [datasetId])
   const history = useLoad(() => get<{ history: HistoryEntry[] }>(`datasets/${id}/history?num=20`), [datasetId])
-  // The server's answer alone decides (API.md §4.1): admins, and the dataset's write groups.
-  const canWrite = useLoad(
-    () =>
-      get(`auths/${id}/actions/write`).then(
-        () => true,
-        (error: unknown) => (error instanceof ApiError && error.status === 403 ? false : Promise.reject(error)),
-      ),
-    [datasetId],
-  )
+  const canWrite = useMayWrite(datasetId)
 
   const [taskFilter, setTaskFilter] = useState<TaskFilter>({ status: '', name: '' })
   // The ids the pages so far start after: [] is the first page.
@@ -168,7 +126,7 @@ export function Dataset({ datasetId }: { datasetId: string }) {
           <section class="card actions" aria-labelledby="actions-title">
             <h2 id="actions-title">Actions</h2>
             <ErrorNote error={canWrite.error} what="whether this token may change this dataset" />
-            {canWrite.data === true && <ActionButtons label={`Actions on ${name}`} actions={datasetActions(name, id)} onDone={() => refresh(true, true)} />}
+            {canWrite.data === true && <ActionButtons label={`Actions on ${name}`} actions={datasetActions(name, datasetId)} onDone={() => refresh(true, true)} />}
             {canWrite.data === false && <p class="muted small">This token may not change this dataset.</p>}
           </section>
         </>
@@ -195,7 +153,7 @@ export function Dataset({ datasetId }: { datasetId: string }) {
           <Choice label="Name" value={taskFilter.name} options={names} onChange={(name) => setTaskFilter({ ...taskFilter, name })} />
         </form>
         {filtered && canWrite.data === true && (
-          <ActionButtons label="Actions on the tasks that match" actions={filteredActions(name, id, taskFilter)} onDone={() => refresh(false, true)} />
+          <ActionButtons label="Actions on the tasks that match" actions={filteredActions(name, datasetId, taskFilter)} onDone={() => refresh(false, true)} />
         )}
         <ErrorNote error={tasks.error} what="the tasks" />
         <DataTable

@@ -1,7 +1,8 @@
-/** One task: its document, its status history (API.md §7.1) and its logs. */
+/** One task: its document, its status history (API.md §7.1), its logs, and the actions on its job (§7.2). */
 import { useState } from 'preact/hooks'
+import { jobActions, useMayWrite } from '../actions'
 import { enc, get, url, withQuery } from '../api'
-import { ErrorNote, History, JsonView, LiveBadge, Section, StatusBadge, type HistoryEntry } from '../components'
+import { ActionButtons, ErrorNote, History, JsonView, LiveBadge, Section, StatusBadge, type HistoryEntry } from '../components'
 import { formatBytes, formatTime, parseTime, useLoad } from '../data'
 import { useLive } from '../live'
 import { hrefOf } from '../router'
@@ -21,13 +22,17 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
     () => get<{ logs: LogEntry[] }>(withQuery(`datasets/${d}/tasks/${t}/logs`, { keys: 'log_id|name|timestamp' })).catch((e) => (e.status === 404 ? { logs: [] } : Promise.reject(e))),
     [datasetId, taskId],
   )
-  const live = useLive(datasetId, (events) => {
-    if (events.length > 0 && !events.some((e) => e.task_id === taskId)) return
+  const canWrite = useMayWrite(datasetId)
+  const refresh = () => {
     task.reload()
     history.reload()
     logs.reload()
+  }
+  const live = useLive(datasetId, (events) => {
+    if (events.length === 0 || events.some((e) => e.task_id === taskId)) refresh()
   })
   const doc = task.data
+  const jobId = typeof doc?.job_id === 'string' ? doc.job_id : undefined
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -41,6 +46,12 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
       </div>
       <p class="muted small mono">{taskId}</p>
       <ErrorNote error={task.error} what="this task" />
+      {canWrite.data === true && jobId && (
+        <Section title="Actions on this task's job">
+          <ActionButtons label="Actions on this task's job" actions={jobActions(`job ${String(doc?.job_index ?? jobId)}`, datasetId, jobId)} onDone={refresh} />
+        </Section>
+      )}
+      <ErrorNote error={canWrite.error} what="whether this token may change this dataset" />
       <Section title="Logs">
         <ErrorNote error={logs.error} what="the logs" />
         {logs.data && <Logs datasetId={datasetId} logs={logs.data.logs} />}
