@@ -410,10 +410,13 @@ describe('the dashboard', () => {
     // The filter's tasks: 'filter' tasks waiting are two (the third is failed).
     const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
     await tasks.getByRole('combobox', { name: /^Name/ }).getByRole('option', { name: 'filter', exact: true }).waitFor({ state: 'attached' })
+    // Unfiltered, the list offers no actions of its own (the dataset's are there: this token may write).
+    await page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Reset', exact: true }).waitFor()
     expect(await tasks.getByRole('group', { name: 'Actions on the tasks that match' }).count()).toBe(0)
     await tasks.getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
     await tasks.getByRole('combobox', { name: /^Name/ }).selectOption('filter')
     const onMatching = tasks.getByRole('group', { name: 'Actions on the tasks that match' })
+    await onMatching.getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
     expect(await onMatching.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Reset', 'Hard reset'])
     await onMatching.getByRole('button', { name: 'Suspend', exact: true }).click()
     await page.getByRole('dialog').getByText(`Suspend the waiting tasks named filter of dataset ${dataset}`).waitFor()
@@ -472,7 +475,9 @@ describe('the dashboard', () => {
     const calls = changesMade(page)
     const { job_id: jobId } = await api('GET', `/datasets/${datasetId}/tasks/${task}`)
     const actions = page.getByRole('region', { name: "Actions on this task's job" })
-    expect(await actions.getByRole('button', { name: /./ }).allInnerTexts()).toEqual(['Suspend', 'Reset', 'Hard reset'])
+    // Shown once the server has said this token may write.
+    await actions.getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
+    expect(await actions.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Reset', 'Hard reset'])
     const status = page.locator('h1 + .badge')
     await status.getByText('waiting').waitFor()
     await actions.getByRole('button', { name: 'Suspend', exact: true }).click()
