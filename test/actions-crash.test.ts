@@ -1,40 +1,66 @@
 /**
  * A bulk action is one transaction (API.md §7.2): a real server process (the
- * compiled binary) killed with SIGKILL in the middle of a bulk reset of
- * 20,000 failed tasks leaves all of it or nothing, and a restart then does
- * all of it. "In the middle" is made sure of: the kill comes once the
- * transaction has spilled uncommitted pages into the write-ahead log, which
- * nothing else writes to meanwhile. After each: the file is sound, the
- * tasks are either all failed (their jobs errors, no history written) or all
- * queued (jobs processing, two history entries each), every maintained count
- * equals a recount and statuses are what the roll-up rules call for.
+ * compiled binary) killed with SIGKILL at any moment of a bulk reset leaves
+ * all of it or nothing, and a restart then does all of it.
+ *
+ * The reset is a sequence of statements: the stopped jobs reopened with their
+ * history entries, the one UPDATE of the selected tasks, the counts, the
+ * tasks' history entries, the roll-up of the jobs and the dataset. Each of
+ * them is atomic on its own, so a kill inside the one big UPDATE shows
+ * nothing whether or not they share a transaction: the kills are spread over
+ * the whole action. A first run on a copy of the same file measures the
+ * complete action: the CPU time the server's main thread (where every
+ * statement runs) spends on it, and the WAL it writes. Each later run, on a
+ * fresh copy, is killed at a share of one of them (KILL_POINTS), and checked
+ * to have been killed before the commit (no answer, the WAL short of the
+ * complete action's). With the statements each in a transaction of its own
+ * (the action's writeTx taken away), the midway and late kills find the
+ * jobs reopened with their history and `bulk_update` holding its row, the
+ * tasks not reset.
+ *
+ * After each kill the file is sound and holds none of the reset: every task
+ * failed without history entries, its job in errors, the dataset in errors,
+ * `bulk_update` empty, every maintained count equal to a recount, the queue
+ * equal to the queued tasks. After the restart's reset: every task queued
+ * with its two entries, every job and the dataset processing.
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeDatabase, openDatabase } from '../src/db'
 import { newId, timestamp } from '../src/db/documents'
+import { KIND_CODES } from '../src/modules/history/queries'
 import { reasonCode } from '../src/modules/history/reasons'
-import { DATASET_STATUSES } from '../src/status'
+import { DATASET_STATUSES, TASK_STATUSES } from '../src/status'
 import { checkCounts, checkRollUp } from './scheduler-support'
 import { startServerProcess } from './server-process'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-actions-crash-'))
-const db = join(dir, 'iceprod.sqlite')
+const seeded = join(dir, 'seeded.sqlite')
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** Jobs of a failed generate and a filter waiting for it: a reset of 10,000 tasks, about 0.3 s of work. */
+const JOBS = 10_000
+
 /**
- * Enough for the transaction to spill uncommitted pages into the WAL (past
- * the 16 MB page cache) long before it commits: the reset writes about 45 MB
- * of WAL and the kill comes at 4 MiB.
+ * Where the kills come, as shares of what the complete action takes: early
+ * and midway by its main-thread CPU time (the jobs reopened; the tasks'
+ * UPDATE), late by the WAL it writes. The transaction's pages stay in the
+ * page cache until it fills, midway through the tasks' UPDATE; from then on
+ * they spill into the WAL, and the commit writes the rest (most of it). A
+ * quarter of the WAL is spilled past the tasks' UPDATE, among the history
+ * entries and the roll-up, or (on a slower disk) early in the commit; a
+ * share of the CPU time would land there too, but the CPU time of one run
+ * differs from another's by up to a third on this shared machine, the WAL
+ * by a few pages.
  */
-const JOBS = 20_000
+const KILL_POINTS = { early: { cpu: 0.1 }, middle: { cpu: 0.45 }, late: { wal: 0.25 } } as const
 
 /** A dataset in errors: each job's generate failed, its filter waits for it. Written through the real schema and its triggers. */
 function seed(): string {
-  const { sqlite } = openDatabase(db)
+  const { sqlite } = openDatabase(seeded)
   const datasetId = newId()
   const now = timestamp()
   sqlite.transaction(() => {
@@ -56,59 +82,152 @@ function seed(): string {
       DATASET_STATUSES.indexOf('processing'), DATASET_STATUSES.indexOf('errors'), reasonCode('jobs have errors, none processing'),
     ])
   })()
+  // Checkpointed and closed: the copies are one file each, alike.
   closeDatabase(sqlite)
   return datasetId
 }
 
-/** What the file holds, read in one snapshot: all of the reset, or none of it, and everything consistent. */
-function outcome(datasetId: string): 'all' | 'nothing' {
+let copies = 0
+/** A fresh copy of the seeded file. */
+function copyOfSeeded(): string {
+  const path = join(dir, `run-${copies++}.sqlite`)
+  copyFileSync(seeded, path)
+  return path
+}
+
+const walBytes = (db: string) => statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0
+
+/** Nanoseconds the process's main thread has run on a CPU (/proc/<pid>/schedstat): there bun:sqlite runs every statement. */
+const mainThreadCpu = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
+
+const TASK = KIND_CODES.task
+const status = (name: string) => TASK_STATUSES.indexOf(name as (typeof TASK_STATUSES)[number])
+
+/**
+ * What of the reset the sound file holds, read in one snapshot, each part
+ * on its own (so that a partial reset shows which parts it holds), and the
+ * tasks by their status and chain of history entries (each untouched, or
+ * reset with both entries).
+ */
+function stateOf(db: string, datasetId: string) {
   const sqlite = new Database(db, { readonly: true })
   try {
     return sqlite.transaction(() => {
       expect(sqlite.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
-      const byStatus = Object.fromEntries((sqlite.query("SELECT status, count(*) AS n FROM tasks WHERE name = 'generate' GROUP BY status").all() as { status: string; n: number }[]).map((r) => [r.status, r.n]))
-      const entries = (sqlite.query('SELECT count(*) AS n FROM status_history WHERE kind = 2').get() as { n: number }).n
-      const dataset = (sqlite.query('SELECT status FROM datasets').get() as { status: string }).status
-      const jobs = Object.fromEntries((sqlite.query('SELECT status, count(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]))
-      checkCounts(sqlite, datasetId)
-      checkRollUp(sqlite, datasetId, JOBS)
-      if (byStatus.failed === JOBS) {
-        expect({ entries, jobs, dataset }).toEqual({ entries: 0, jobs: { errors: JOBS }, dataset: 'errors' })
-        return 'nothing' as const
+      const one = (sql: string, ...values: (string | number)[]) => (sqlite.query(sql).get(...values) as { n: number }).n
+      // Per task: its status and its entries, as all of the reset or none of it.
+      const perTask = sqlite
+        .query(
+          `SELECT status || ': ' || coalesce(chain, 'no entries') AS shape, count(*) AS n FROM (
+             SELECT t.status, (SELECT group_concat(h.from_status || '>' || h.to_status, ' ' ORDER BY h.rowid) FROM status_history h WHERE h.kind = ${TASK} AND h.subject = t.rowid) AS chain
+             FROM tasks t WHERE t.name = 'generate')
+           GROUP BY status, chain`,
+        )
+        .all() as { shape: string; n: number }[]
+      const state = {
+        jobsProcessing: one("SELECT count(*) AS n FROM jobs WHERE status = 'processing'"),
+        jobEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${KIND_CODES.job}`),
+        tasksReset: one("SELECT count(*) AS n FROM tasks WHERE name = 'generate' AND status <> 'failed'"),
+        resetEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('failed'), status('waiting')),
+        queuedEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('waiting'), status('queued')),
+        queueRows: one('SELECT count(*) AS n FROM task_queue'),
+        dataset: (sqlite.query('SELECT status FROM datasets').get() as { status: string }).status,
+        bulkUpdateRows: one('SELECT count(*) AS n FROM bulk_update'),
+        perTask,
       }
-      expect({ byStatus, entries, jobs, dataset }).toEqual({ byStatus: { queued: JOBS }, entries: 2 * JOBS, jobs: { processing: JOBS }, dataset: 'processing' })
-      return 'all' as const
+      return state
     })()
   } finally {
     sqlite.close()
   }
 }
 
-const walBytes = () => statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0
+/** The file before the reset, as it is after any kill. */
+const NOTHING = {
+  jobsProcessing: 0, jobEntries: 0, tasksReset: 0, resetEntries: 0, queuedEntries: 0, queueRows: 0, dataset: 'errors', bulkUpdateRows: 0,
+  perTask: [{ shape: 'failed: no entries', n: JOBS }],
+}
+/** The file after the reset, done whole. */
+const ALL = {
+  jobsProcessing: JOBS, jobEntries: JOBS, tasksReset: JOBS, resetEntries: JOBS, queuedEntries: JOBS, queueRows: JOBS, dataset: 'processing', bulkUpdateRows: 0,
+  perTask: [{ shape: `queued: ${status('failed')}>${status('waiting')} ${status('waiting')}>${status('queued')}`, n: JOBS }],
+}
 
-test('kill -9 during a bulk reset of 20,000 tasks leaves all or nothing; after a restart it is done whole', async () => {
-  const datasetId = seed()
-  expect(outcome(datasetId)).toBe('nothing')
+function expectState(db: string, datasetId: string, expected: typeof NOTHING, label: string): void {
+  // Read and closed before the counts are checked, so that a failure shows which parts of the reset are there.
+  const state = stateOf(db, datasetId)
+  expect({ at: label, ...state }).toEqual({ at: label, ...expected })
+  const sqlite = new Database(db, { readonly: true })
+  try {
+    sqlite.transaction(() => (checkCounts(sqlite, datasetId), checkRollUp(sqlite, datasetId, JOBS)))()
+  } finally {
+    sqlite.close()
+  }
+}
 
+interface Run {
+  /** Main-thread CPU nanoseconds from the request to the answer, or to the kill. */
+  cpu: number
+  /** Bytes the WAL grew by meanwhile. */
+  wal: number
+  answered: number | 'killed'
+}
+
+/** When to kill: once the main thread has spent `cpu` nanoseconds on the reset, or the WAL has grown by `wal` bytes. */
+type KillPoint = { cpu: number } | { wal: number }
+
+/** A server on `db` asked for the reset; killed with SIGKILL at `kill`, or left to answer. */
+async function resetRun(db: string, datasetId: string, kill?: KillPoint): Promise<Run> {
   const server = await startServerProcess(db)
   const token = await server.token('admin')
-  const reset = () => fetch(`${server.url}/datasets/${datasetId}/task_actions/bulk_reset`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })
-  const before = walBytes()
-  const answered = reset().then((r) => r.status, () => 'killed')
-  // Uncommitted pages in the WAL: the transaction has begun and is far from done.
-  for (const deadline = Date.now() + 30_000; walBytes() < before + 4 * 2 ** 20; ) {
-    if (Date.now() > deadline) throw new Error(`the WAL did not grow (${walBytes()} bytes)`)
+  const pid = server.proc.pid
+  const wal0 = walBytes(db)
+  const cpu0 = mainThreadCpu(pid)
+  let answered: number | 'killed' | undefined
+  const answer = fetch(`${server.url}/datasets/${datasetId}/task_actions/bulk_reset`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })
+    .then(async (r) => ((await r.json()) as { changed: number }).changed, () => 'killed' as const)
+    .then((value) => (answered = value))
+  if (kill === undefined) {
+    await answer
+    const run = { cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0, answered: answered! }
+    server.proc.kill('SIGKILL')
+    await server.proc.exited
+    return run
+  }
+  const reached = 'cpu' in kill ? () => mainThreadCpu(pid) - cpu0 >= kill.cpu : () => walBytes(db) - wal0 >= kill.wal
+  for (const deadline = Date.now() + 30_000; !reached(); ) {
+    if (answered !== undefined) throw new Error(`answered ${answered} before the kill point (${JSON.stringify(kill)})`)
+    if (Date.now() > deadline) throw new Error(`the kill point (${JSON.stringify(kill)}) not reached in 30 s`)
     await Bun.sleep(1)
   }
   server.proc.kill('SIGKILL')
+  const run = { cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0 }
   await server.proc.exited
-  expect(await answered).toBe('killed')
-  expect(outcome(datasetId)).toBe('nothing')
+  await answer
+  return { ...run, answered: answered! }
+}
 
-  const again = await startServerProcess(db)
-  const r = await fetch(`${again.url}/datasets/${datasetId}/task_actions/bulk_reset`, { method: 'POST', headers: { authorization: `Bearer ${await again.token('admin')}` }, body: '{}' })
-  expect(await r.json()).toEqual({ changed: JOBS })
-  again.proc.kill('SIGKILL')
-  await again.proc.exited
-  expect(outcome(datasetId)).toBe('all')
+test('kill -9 early, midway and late in a bulk reset of 10,000 tasks leaves all or nothing; after a restart it is done whole', async () => {
+  const datasetId = seed()
+  expectState(seeded, datasetId, NOTHING, 'seeded')
+
+  // The complete action, on a copy: how much CPU and WAL it takes.
+  const calibration = copyOfSeeded()
+  const full = await resetRun(calibration, datasetId)
+  expect(full.answered).toBe(JOBS)
+  expectState(calibration, datasetId, ALL, 'complete')
+
+  let last = ''
+  for (const [point, share] of Object.entries(KILL_POINTS)) {
+    const db = copyOfSeeded()
+    const killed = await resetRun(db, datasetId, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal })
+    expectState(db, datasetId, NOTHING, `killed ${point} (${Math.round((100 * killed.cpu) / full.cpu)} % of the CPU, WAL ${killed.wal} of ${full.wal} bytes)`)
+    // Before the commit: no answer, and the WAL short of the complete action's.
+    expect({ point, answered: killed.answered, beforeCommit: killed.wal < full.wal }).toEqual({ point, answered: 'killed', beforeCommit: true })
+    last = db
+  }
+
+  const again = await resetRun(last, datasetId)
+  expect(again.answered).toBe(JOBS)
+  expectState(last, datasetId, ALL, 'reset after a restart')
 }, 120_000)
