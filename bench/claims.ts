@@ -5,7 +5,7 @@
  *
  * Two load generators, each against the project and the raw baseline
  * (bench/baseline-server.ts: one UPDATE ... RETURNING and one commit per claim):
- * - wrk -t1 -c32 for 6 s, A/B/A/B, medians: the claim rate (wrk costs the shared CPU
+ * - wrk -t1 -c32 for 4 s, A/B/A/B, medians: the claim rate (wrk costs the shared CPU
  *   least). Checked from the database afterwards: the processing tasks are
  *   the tasks that left the queue, and their number is the 200s wrk counted
  *   plus at most the 32 requests in flight when wrk stopped.
@@ -26,10 +26,10 @@ import { oneBigDataset, queuedIn } from './shapes'
 
 requireWrk()
 
-// 6 s rather than 10 (1 s with --quick, 20k queued): at the 10-12k claims/s
-// the project reaches on a quick minute of this VM, 10 s would empty the
+// 4 s rather than 10 (1 s with --quick, 20k queued): at the 12-17k claims/s
+// the project reaches on a quiet minute of this VM, 6 s would empty the
 // queue of 100k before wrk stops.
-const { quick, seconds, rounds, connections } = loadRunOptions(32, 6, 1)
+const { quick, seconds, rounds, connections } = loadRunOptions(32, 4, 1)
 const TARGET = 5000
 const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
 
