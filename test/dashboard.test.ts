@@ -48,6 +48,7 @@ const own = {
   reset: undefined as unknown as SeededDataset,
   keyboard: undefined as unknown as SeededDataset,
   jobActions: undefined as unknown as SeededDataset,
+  valueActions: undefined as unknown as SeededDataset,
 }
 /** Every dataset there is: the seeded one, the paged one, and the tests' own. */
 const DATASETS = 2 + Object.keys(own).length
@@ -113,6 +114,7 @@ beforeAll(async () => {
   own.reset = await seedDataset('bulk suspend and reset', 'merge')
   own.keyboard = await seedDataset('keyboard')
   own.jobActions = await seedDataset('job actions')
+  own.valueActions = await seedDataset('status, requirements and priority')
   seeded.bigLogTask = seeded.tasks[0]!
   await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
   await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
@@ -373,7 +375,7 @@ describe('the dashboard', () => {
     await otherRow.locator('.badge').getByText('processing').waitFor()
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByRole('button', { name: 'Suspend', exact: true }).waitFor()
-    expect(await actions.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate'])
+    expect(await actions.getByRole('button').allInnerTexts()).toEqual(['Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate', 'Set priority', 'Set requirement'])
     await actions.getByRole('button', { name: 'Truncate', exact: true }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
@@ -442,6 +444,77 @@ describe('the dashboard', () => {
     expectNoProblems(other.problems)
     await other.context.close()
     await context.close()
+  })
+
+  pageTest('Set priority, Set requirement and Set status (on the filtered tasks) ask first and call their routes with the values typed; a reader sees none of them', async () => {
+    const { datasetId, dataset, tasks } = own.valueActions
+    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
+    const calls = changesMade(page)
+    const actions = page.getByRole('region', { name: 'Actions' })
+    // The priority field shows the dataset's.
+    const priorityField = actions.getByRole('spinbutton', { name: 'Priority' })
+    await priorityField.waitFor()
+    expect(await priorityField.inputValue()).toBe('0')
+    await priorityField.fill('7.5')
+    await actions.getByRole('button', { name: 'Set priority', exact: true }).click()
+    await page.getByRole('dialog').getByText(`Set the priority of dataset ${dataset} to 7.5?`).waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Set priority' }).click()
+    await actions.getByText('Set priority: done, the priority is 7.5.').waitFor()
+    await page.getByText(/priority 7\.5/).waitFor()
+    expect((await api('GET', `/datasets/${datasetId}`)).priority).toBe(7.5)
+
+    // A requirement of the tasks named filter (four, none complete); its value a number.
+    const requirements = actions.getByRole('group', { name: 'Requirements of a task name' })
+    const setRequirement = requirements.getByRole('button', { name: 'Set requirement', exact: true })
+    expect(await setRequirement.isDisabled()).toBe(true)
+    await requirements.getByRole('combobox', { name: /^Task name/ }).getByRole('option', { name: 'filter', exact: true }).waitFor({ state: 'attached' })
+    await requirements.getByRole('combobox', { name: /^Task name/ }).selectOption('filter')
+    await requirements.getByRole('textbox', { name: 'Requirement' }).fill('gpu')
+    await requirements.getByRole('textbox', { name: 'Value' }).fill('2')
+    await setRequirement.click()
+    await page.getByRole('dialog').getByText(`Set the requirement gpu to 2 on the tasks named filter of dataset ${dataset} that are not complete?`).waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Set requirement' }).click()
+    await requirements.getByText('Set requirement: done, 4 tasks changed.').waitFor()
+    expect((await api('GET', `/datasets/${datasetId}/tasks/${tasks[3]}`)).requirements).toEqual({ cpu: 1, gpu: 2 })
+    expect((await api('GET', `/datasets/${datasetId}/tasks/${tasks[2]}`)).requirements).toEqual({ cpu: 1 })
+
+    // The status of the waiting generate tasks (two of the four).
+    const list = page.getByRole('region', { name: 'Tasks', exact: true })
+    expect(await list.getByRole('button', { name: 'Set status' }).count()).toBe(0)
+    await list.getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
+    await list.getByRole('combobox', { name: /^Name/ }).selectOption('generate')
+    const statusForm = list.getByRole('group', { name: 'Status of the tasks that match' })
+    const setStatus = statusForm.getByRole('button', { name: 'Set status', exact: true })
+    await setStatus.waitFor()
+    expect(await setStatus.isDisabled()).toBe(true)
+    await statusForm.getByRole('combobox', { name: /^New status/ }).selectOption('idle')
+    await setStatus.click()
+    await page.getByRole('dialog').getByText(`Set the status of the waiting tasks named generate of dataset ${dataset} to idle?`).waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Set status' }).click()
+    await statusForm.getByText('Set status: done, 2 tasks changed.').waitFor()
+    expect((await api('GET', `/datasets/${datasetId}/tasks/${tasks[4]}`)).status).toBe('idle')
+    expect((await api('GET', `/datasets/${datasetId}/tasks/${tasks[5]}`)).status).toBe('waiting')
+    expect(calls).toEqual([
+      `PUT /datasets/${datasetId}/priority {"priority":7.5}`,
+      `PATCH /datasets/${datasetId}/task_actions/bulk_requirements/filter {"gpu":2}`,
+      `POST /datasets/${datasetId}/task_actions/bulk_status/idle {"status":["waiting"],"name":"generate"}`,
+    ])
+    expectNoProblems(problems)
+    await context.close()
+
+    // A reader, with the list filtered too: no field or button of these actions.
+    const asReader = await signedIn(reader, `datasets/${datasetId}`)
+    await asReader.page.getByRole('region', { name: 'Actions' }).getByText('This token may not change this dataset.').waitFor()
+    const readerList = asReader.page.getByRole('region', { name: 'Tasks', exact: true })
+    await readerList.getByRole('combobox', { name: /^Status/ }).selectOption('idle')
+    await readerList.getByRole('row').nth(2).waitFor()
+    const main = asReader.page.getByRole('main')
+    expect(await main.getByRole('button', { name: /^Set / }).count()).toBe(0)
+    expect(await main.getByRole('spinbutton').count()).toBe(0)
+    expect(await main.getByRole('textbox').count()).toBe(0)
+    expect(await main.getByRole('combobox', { name: /^(Task name|New status)/ }).count()).toBe(0)
+    expectNoProblems(asReader.problems, [[403, /\/auths\/\w+\/actions\/write$/]])
+    await asReader.context.close()
   })
 
   pageTest("who may write is the server's answer: an admin without groups sees the actions; a token that may not write sees none", async () => {
@@ -595,7 +668,7 @@ describe('the dashboard', () => {
       stops.set(stop.at, { text: stop.text, outline: stop.outline })
     }
     const texts = [...stops.values()].map((stop) => stop.text)
-    for (const label of ['Skip to content', 'Datasets', 'Grids', 'Sign out', 'Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate', 'generate']) expect(texts).toContain(label)
+    for (const label of ['Skip to content', 'Datasets', 'Grids', 'Sign out', 'Suspend', 'Resume', 'Reset', 'Hard reset', 'Truncate', 'Set priority', 'generate']) expect(texts).toContain(label)
     expect([...stops.values()].filter((stop) => stop.outline !== 'solid 3px')).toEqual([])
     // Space opens an action's question with Cancel focused; Escape closes it and nothing is called.
     const suspend = page.getByRole('button', { name: 'Suspend', exact: true })

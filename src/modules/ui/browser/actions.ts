@@ -2,7 +2,7 @@
  * The operator actions of API.md §7.2 as the page offers them, each calling
  * its own route, and whether the token may run them (the server's answer).
  */
-import { ApiError, enc, get, post } from './api'
+import { ApiError, enc, get, patch, post, put } from './api'
 import type { Action } from './components'
 import { formatNumber, useLoad } from './data'
 
@@ -24,7 +24,7 @@ export interface TaskFilter {
 
 export const plural = (n: number, one: string) => `${formatNumber(n)} ${one}${n === 1 ? '' : 's'}`
 /** What an action's `{"changed": n}` says: tasks changed, or for a status action whether the dataset's status changed. */
-const changedTasks = async (path: string, body: object = {}) => `done, ${plural((await post<{ changed: number }>(path, body)).changed, 'task')} changed.`
+const changedTasks = async (path: string, body: object = {}, send = post<{ changed: number }>) => `done, ${plural((await send(path, body)).changed, 'task')} changed.`
 const changedStatus = (status: string) => async (path: string) =>
   (await post<{ changed: number }>(path, {})).changed > 0 ? `done, the dataset is ${status}.` : `the dataset was ${status} already.`
 
@@ -50,12 +50,43 @@ function bulkActions(what: string, route: (action: string) => string, body: obje
   ]
 }
 
+/** The tasks a filter selects, as questions name them, and as the bulk routes take it. */
+const filterWhich = (filter: TaskFilter) => [filter.status, 'tasks', filter.name && `named ${filter.name}`].filter(Boolean).join(' ')
+const filterBody = (filter: TaskFilter) => ({ ...(filter.status ? { status: [filter.status] } : {}), ...(filter.name ? { name: filter.name } : {}) })
+
 /** On the tasks the list's filter selects (every page of them). */
-export function filteredActions(name: string, datasetId: string, filter: TaskFilter): Action[] {
-  const which = [filter.status, 'tasks', filter.name && `named ${filter.name}`].filter(Boolean).join(' ')
-  const body = { ...(filter.status ? { status: [filter.status] } : {}), ...(filter.name ? { name: filter.name } : {}) }
-  return bulkActions(`the ${which} of ${name}`, (action) => `datasets/${enc(datasetId)}/task_actions/${action}`, body)
+export const filteredActions = (name: string, datasetId: string, filter: TaskFilter): Action[] =>
+  bulkActions(`the ${filterWhich(filter)} of ${name}`, (action) => `datasets/${enc(datasetId)}/task_actions/${action}`, filterBody(filter))
+
+/** Sets `status` ('' while none is chosen) on the tasks the list's filter selects. */
+export const setStatusAction = (name: string, datasetId: string, filter: TaskFilter, status: string): Action => ({
+  label: 'Set status',
+  question: `Set the status of the ${filterWhich(filter)} of ${name} to ${status}? Those already ${status} stay as they are.`,
+  run: () => changedTasks(`datasets/${enc(datasetId)}/task_actions/bulk_status/${enc(status)}`, filterBody(filter)),
+  disabled: status === '',
+})
+
+/** A requirement's value as typed: a number when it reads as one (`cpu` 2, not "2"), else the text. */
+export function requirementValue(text: string): number | string {
+  const trimmed = text.trim()
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed) ? Number(trimmed) : text
 }
+
+/** Merges `{key: value}` into the requirements of every task named `taskName` that is not complete. */
+export const setRequirementAction = (name: string, datasetId: string, taskName: string, key: string, value: string): Action => ({
+  label: 'Set requirement',
+  question: `Set the requirement ${key} to ${JSON.stringify(requirementValue(value))} on the tasks named ${taskName} of ${name} that are not complete?`,
+  run: () => changedTasks(`datasets/${enc(datasetId)}/task_actions/bulk_requirements/${enc(taskName)}`, { [key.trim()]: requirementValue(value) }, patch<{ changed: number }>),
+  disabled: taskName === '' || key.trim() === '' || value.trim() === '',
+})
+
+/** Sets the dataset's priority (`priority` as typed: NaN while it is not a number). */
+export const setPriorityAction = (name: string, datasetId: string, priority: number): Action => ({
+  label: 'Set priority',
+  question: `Set the priority of ${name} to ${priority}? Its queued tasks follow at once.`,
+  run: async () => (await put(`datasets/${enc(datasetId)}/priority`, { priority }), `done, the priority is ${priority}.`),
+  disabled: !Number.isFinite(priority),
+})
 
 /** On the tasks of one job. */
 export const jobActions = (name: string, datasetId: string, jobId: string) =>

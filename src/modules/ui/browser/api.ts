@@ -90,6 +90,10 @@ export const get = <T = unknown>(path: string, signal?: AbortSignal) => call<T>(
 
 export const post = <T = unknown>(path: string, body: unknown) => call<T>('POST', path, body)
 
+export const put = <T = unknown>(path: string, body: unknown) => call<T>('PUT', path, body)
+
+export const patch = <T = unknown>(path: string, body: unknown) => call<T>('PATCH', path, body)
+
 /** `path` with the query parameters that are set. */
 export function withQuery(path: string, query: Record<string, string | number | undefined>): string {
   const params = new URLSearchParams()

@@ -157,13 +157,13 @@ export function DataTable({ caption, columns, rows, rowHeaders, class: className
   )
 }
 
-/** A labelled choice of one of `options`, or all of them (the value ''). */
-export function Choice({ label, value, options, onChange }: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void }) {
+/** A labelled choice of one of `options`, or of none (the value '', shown as `none`: all of them, for a filter). */
+export function Choice({ label, value, options, onChange, none = 'all' }: { label: string; value: string; options: readonly string[]; onChange: (value: string) => void; none?: string }) {
   return (
     <label>
       {label}{' '}
       <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">all</option>
+        <option value="">{none}</option>
         {options.map((option) => (
           <option key={option} value={option}>
             {option}
@@ -215,12 +215,17 @@ export function LiveBadge({ mode }: { mode: LiveMode }) {
   return <span class={`live live-${mode}`}>{text}</span>
 }
 
-/** An operator action (API.md §7.2): what its button says, what it asks first, and what it does (its outcome, said after it). */
+/**
+ * An operator action (API.md §7.2): what its button says, what it asks first,
+ * and what it does (its outcome, said after it); `disabled` while the fields it
+ * needs are not filled in.
+ */
 export interface Action {
-  label: 'Suspend' | 'Resume' | 'Reset' | 'Hard reset' | 'Truncate'
+  label: 'Suspend' | 'Resume' | 'Reset' | 'Hard reset' | 'Truncate' | 'Set status' | 'Set requirement' | 'Set priority'
   question: string
   run: () => Promise<string>
   danger?: boolean
+  disabled?: boolean
 }
 
 /** The buttons of `actions`, each asking first; the outcome of the last one run is said below them. */
@@ -239,7 +244,7 @@ export function ActionButtons({ actions, label, onDone }: { actions: Action[]; l
     <>
       <div class="buttons" role="group" aria-label={label}>
         {actions.map((action) => (
-          <ConfirmButton key={action.label} label={action.label} question={action.question} danger={action.danger} onConfirm={() => void run(action)} />
+          <ConfirmButton key={action.label} label={action.label} question={action.question} danger={action.danger} disabled={action.disabled} onConfirm={() => void run(action)} />
         ))}
       </div>
       {outcome && (
@@ -251,16 +256,27 @@ export function ActionButtons({ actions, label, onDone }: { actions: Action[]; l
   )
 }
 
+/** Fields under a legend and the one action they fill in (a button that asks first). */
+export function ActionForm({ legend, action, onDone, children }: { legend: string; action: Action; onDone: () => void; children: ComponentChildren }) {
+  return (
+    <fieldset class="action-form">
+      <legend>{legend}</legend>
+      <div class="filters">{children}</div>
+      <ActionButtons label={legend} actions={[action]} onDone={onDone} />
+    </fieldset>
+  )
+}
+
 /**
  * A button that asks first: a modal dialog (keyboard: Escape cancels,
  * focus starts on Cancel) names what will happen; only its confirm button acts.
  */
-function ConfirmButton({ label, question, onConfirm, danger }: { label: string; question: string; onConfirm: () => void; danger?: boolean }) {
+function ConfirmButton({ label, question, onConfirm, danger, disabled }: { label: string; question: string; onConfirm: () => void; danger?: boolean; disabled?: boolean }) {
   const dialog = useRef<HTMLDialogElement>(null)
   const questionId = useId()
   return (
     <>
-      <button type="button" class={danger ? 'danger' : undefined} onClick={() => dialog.current?.showModal()}>
+      <button type="button" class={danger ? 'danger' : undefined} disabled={disabled} onClick={() => dialog.current?.showModal()}>
         {label}
       </button>
       <dialog ref={dialog} aria-labelledby={questionId}>

@@ -5,9 +5,9 @@
  * filtered by status and name.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { datasetActions, filteredActions, plural, useMayWrite, type TaskFilter } from '../actions'
+import { datasetActions, filteredActions, plural, setPriorityAction, setRequirementAction, setStatusAction, useMayWrite, type TaskFilter } from '../actions'
 import { ApiError, enc, get, withQuery } from '../api'
-import { ActionButtons, Choice, CountsChart, DataTable, ErrorNote, Eta, History, LiveBadge, Progress, Section, StatusBadge, type HistoryEntry } from '../components'
+import { ActionButtons, ActionForm, Choice, CountsChart, DataTable, ErrorNote, Eta, History, LiveBadge, Progress, Section, StatusBadge, type HistoryEntry } from '../components'
 import { duration, formatNumber, formatTime, JOB_STATUSES, parseTime, TASK_STATUSES, useLoad, useNow, type Counts } from '../data'
 import { useLive } from '../live'
 import { progressOf, type DatasetDoc } from '../progress'
@@ -89,6 +89,12 @@ export function Dataset({ datasetId }: { datasetId: string }) {
     if (byName.data) scannedAt.current = Date.now()
   }, [byName.data])
 
+  // The fields of the actions that take values; the priority field shows the dataset's until it is edited.
+  const [newStatus, setNewStatus] = useState('')
+  const [requirement, setRequirement] = useState({ name: '', key: '', value: '' })
+  const [priority, setPriority] = useState('')
+  useEffect(() => setPriority(String(dataset.data?.priority ?? 0)), [dataset.data?.priority])
+
   const now = useNow()
   const doc = dataset.data
   const name = doc ? `dataset ${doc.dataset ?? datasetId}` : `dataset ${datasetId}`
@@ -126,7 +132,29 @@ export function Dataset({ datasetId }: { datasetId: string }) {
           <section class="card actions" aria-labelledby="actions-title">
             <h2 id="actions-title">Actions</h2>
             <ErrorNote error={canWrite.error} what="whether this token may change this dataset" />
-            {canWrite.data === true && <ActionButtons label={`Actions on ${name}`} actions={datasetActions(name, datasetId)} onDone={() => refresh(true, true)} />}
+            {canWrite.data === true && (
+              <>
+                <ActionButtons label={`Actions on ${name}`} actions={datasetActions(name, datasetId)} onDone={() => refresh(true, true)} />
+                <ActionForm legend="Priority" action={setPriorityAction(name, datasetId, priority.trim() === '' ? NaN : Number(priority))} onDone={() => refresh(true, false)}>
+                  <label>
+                    Priority <input type="number" step="any" value={priority} onInput={(e) => setPriority(e.currentTarget.value)} />
+                  </label>
+                </ActionForm>
+                <ActionForm
+                  legend="Requirements of a task name"
+                  action={setRequirementAction(name, datasetId, requirement.name, requirement.key, requirement.value)}
+                  onDone={() => refresh(false, false)}
+                >
+                  <Choice label="Task name" none="choose…" value={requirement.name} options={names} onChange={(taskName) => setRequirement({ ...requirement, name: taskName })} />
+                  <label>
+                    Requirement <input type="text" placeholder="cpu" value={requirement.key} onInput={(e) => setRequirement({ ...requirement, key: e.currentTarget.value })} />
+                  </label>
+                  <label>
+                    Value <input type="text" placeholder="2" value={requirement.value} onInput={(e) => setRequirement({ ...requirement, value: e.currentTarget.value })} />
+                  </label>
+                </ActionForm>
+              </>
+            )}
             {canWrite.data === false && <p class="muted small">This token may not change this dataset.</p>}
           </section>
         </>
@@ -153,7 +181,12 @@ export function Dataset({ datasetId }: { datasetId: string }) {
           <Choice label="Name" value={taskFilter.name} options={names} onChange={(name) => setTaskFilter({ ...taskFilter, name })} />
         </form>
         {filtered && canWrite.data === true && (
-          <ActionButtons label="Actions on the tasks that match" actions={filteredActions(name, datasetId, taskFilter)} onDone={() => refresh(false, true)} />
+          <>
+            <ActionButtons label="Actions on the tasks that match" actions={filteredActions(name, datasetId, taskFilter)} onDone={() => refresh(false, true)} />
+            <ActionForm legend="Status of the tasks that match" action={setStatusAction(name, datasetId, taskFilter, newStatus)} onDone={() => refresh(false, true)}>
+              <Choice label="New status" none="choose…" value={newStatus} options={TASK_STATUSES} onChange={setNewStatus} />
+            </ActionForm>
+          </>
         )}
         <ErrorNote error={tasks.error} what="the tasks" />
         <DataTable
