@@ -158,7 +158,10 @@ const BACKSTOP_CHECKPOINT_PAGES = 50_000
  * the claims benchmark). A RESTART right after PASSIVEs has little left to
  * copy, but holds the write lock for its two fsyncs (35–50 ms measured under
  * the claims benchmark): the fewer of them the fewer requests wait for one,
- * so the WAL goes to 64 MiB between them (about half a second of claims).
+ * so the WAL is meant to go to 64 MiB between them (about half a second of
+ * claims). Under the claims benchmark it reaches about 200 MiB: the RESTART
+ * takes the lock only when the writer is between transactions, and a steady
+ * stream of group commits seldom leaves it free (docs/BENCHMARKS.md, claim p99).
  */
 const RESTART_PAGES = 16_384
 
