@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { DATASET_WRITERS } from '../../auth/access'
 import { adminOnly, pilots } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { projectedJson } from '../../http/listing'
@@ -22,7 +23,7 @@ export const logsModule = (ctx: AppContext, logs = new LogService(ctx.db, ctx.cl
       const logId = await logs.create(body, params.dataset_id)
       return created(`/datasets/${params.dataset_id}/logs/${logId}`, logId)
     }, {
-      access: { roles: adminOnly, dataset: 'write' },
+      access: DATASET_WRITERS,
       body: LogModel.createInDataset,
       detail: { summary: 'store a log of the dataset; 201 {"result": log_id}' },
     })
