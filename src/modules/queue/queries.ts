@@ -4,11 +4,11 @@
  * triggers follow it in the same statement. The task_queue table holds
  * exactly the queued tasks (see the task_queue migration).
  */
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, notExists, or, sql, type SQL } from 'drizzle-orm'
-import { alias } from 'drizzle-orm/sqlite-core'
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db'
 import { prepared, preparedPer } from '../../db/query'
-import { taskCounts, taskDepends, taskQueue, tasks } from '../../db/schema'
+import { taskCounts, taskQueue, tasks } from '../../db/schema'
+import { ready } from '../scheduler/task-sql'
 import { NUMERIC_KEYS } from './requirements'
 
 /**
@@ -20,7 +20,6 @@ import { NUMERIC_KEYS } from './requirements'
 const QUEUEABLE_STATUSES = ['waiting'] as const
 
 const p = sql.placeholder
-const dependency = alias(tasks, 'dependency')
 const now = p('now')
 /** A counter of the task document plus one. */
 const incremented = (path: string) => sql`coalesce(json_extract(${tasks.doc}, ${sql.raw(`'${path}'`)}), 0) + 1`
@@ -50,36 +49,14 @@ export function queueQueries(db: Db) {
     ),
     /**
      * Ready tasks of one (dataset, status) in creation order, streamed from the
-     * (dataset_id, status) index: ready when every task it depends on exists and
-     * is complete (a dependency on a missing task is never complete). One
+     * (dataset_id, status) index (ready: see scheduler/task-sql.ts). One
      * statement per cursor: a queue action merges several at once.
      */
     readyTasks: preparedPer(db, (_cursor: number) =>
       db
         .select({ seq: sql<number>`${tasks}.rowid`.as('seq'), task_id: tasks.taskId, status: sql<string>`${tasks.status}`.as('status') })
         .from(tasks)
-        .where(
-          and(
-            eq(tasks.datasetId, p('dataset_id')),
-            eq(tasks.status, p('status')),
-            notExists(
-              db
-                .select({ one: sql`1` })
-                .from(taskDepends)
-                .where(
-                  and(
-                    eq(taskDepends.taskId, tasks.taskId),
-                    notExists(
-                      db
-                        .select({ one: sql`1` })
-                        .from(dependency)
-                        .where(and(eq(dependency.taskId, taskDepends.dependsOn), eq(dependency.status, 'complete'))),
-                    ),
-                  ),
-                ),
-            ),
-          ),
-        )
+        .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, p('status')), ready(db, tasks.taskId)))
         .orderBy(sql`${tasks}.rowid`),
     ),
     markQueued: prepared(db, () =>

@@ -37,6 +37,7 @@ import { JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { entriesFrom } from '../history/queries'
 import { NUMERIC_KEYS } from '../queue/requirements'
 import { BLOCKING, STEADILY_ACTIVE } from './refs'
+import { dependency, ready } from './task-sql'
 import { bulkFollows, bulkIds, bulkRequirements, bulkRequirementsTasks, bulkTasks, rollupChanges, rollupJobs } from './scratch'
 
 const p = sql.placeholder
@@ -44,7 +45,6 @@ const p = sql.placeholder
 const keyIs = (column: SQLiteColumn, name: string) => sql`${column} = +${p(name)}`
 const now = p('now')
 
-const dependency = alias(tasks, 'dependency')
 const processingCounts = alias(taskCounts, 'processing_counts')
 
 /** What a task statement returns as the task's ref. */
@@ -70,21 +70,6 @@ const jobStateColumns = {
   suspended: jobTaskCounts.suspended,
   failed: jobTaskCounts.failed,
   complete: jobTaskCounts.complete,
-}
-
-/** A task is ready when every task it depends on exists and is complete. */
-function ready(db: Db): SQL {
-  return notExists(
-    db
-      .select({ one: sql`1` })
-      .from(taskDepends)
-      .where(
-        and(
-          eq(taskDepends.taskId, tasks.taskId),
-          notExists(db.select({ one: sql`1` }).from(dependency).where(and(eq(dependency.taskId, taskDepends.dependsOn), sql`${dependency.status} = 'complete'`))),
-        ),
-      ),
-  )
 }
 
 export function schedulerQueries(db: Db) {
@@ -172,7 +157,7 @@ export function schedulerQueries(db: Db) {
       db
         .update(tasks)
         .set(setStatus(sql`'queued'`))
-        .where(and(byTaskId, sql`${tasks.status} = 'waiting'`, ready(db)))
+        .where(and(byTaskId, sql`${tasks.status} = 'waiting'`, ready(db, tasks.taskId)))
         .returning(taskRef),
     ),
     hasDepends: prepared(db, () => db.select({ one: sql<number>`1`.as('one') }).from(taskDepends).where(eq(taskDepends.taskId, p('task_id'))).limit(1)),
@@ -181,7 +166,7 @@ export function schedulerQueries(db: Db) {
       db
         .update(tasks)
         .set(setStatus(sql`'queued'`))
-        .where(and(dependentsOf(), sql`+${tasks.status} = 'waiting'`, ready(db)))
+        .where(and(dependentsOf(), sql`+${tasks.status} = 'waiting'`, ready(db, tasks.taskId)))
         .returning(taskRef),
     ),
     /** The queued tasks that depend on a task that runs again. */
@@ -284,7 +269,7 @@ export function schedulerQueries(db: Db) {
           requirements: sql<string | null>`CASE WHEN json_type(${tasks.doc}, '$.requirements') = 'object' THEN json_extract(${tasks.doc}, '$.requirements') END`.as('requirements'),
           max_failures: sql<unknown>`json_extract(${datasets.doc}, '$.max_failures')`.as('max_failures'),
           debug: sql<unknown>`json_extract(${datasets.doc}, '$.debug')`.as('debug'),
-          ready: sql<number>`${ready(db)}`.as('ready'),
+          ready: sql<number>`${ready(db, tasks.taskId)}`.as('ready'),
           has_depends: sql<number>`${exists(db.select({ one: sql`1` }).from(taskDepends).where(eq(taskDepends.taskId, tasks.taskId)))}`.as('has_depends'),
         })
         .from(tasks)
@@ -429,29 +414,9 @@ export function bulkQueries(db: Db) {
    * the action is done: complete now and not among the tasks that change
    * (which never end complete when this is asked).
    */
-  const readyAfter = notExists(
-    db
-      .select({ one: sql`1` })
-      .from(taskDepends)
-      .where(
-        and(
-          eq(taskDepends.taskId, bulkTasks.taskId),
-          notExists(
-            db
-              .select({ one: sql`1` })
-              .from(dependency)
-              .where(and(eq(dependency.taskId, taskDepends.dependsOn), sql`${dependency.status} = 'complete'`, sql`NOT ${isChanged(sql`${dependency}.rowid`)}`)),
-          ),
-        ),
-      ),
-  )
-  /** Ready now: every task it depends on exists and is complete. */
-  const readyNow = notExists(
-    db
-      .select({ one: sql`1` })
-      .from(laterDepends)
-      .where(and(eq(laterDepends.taskId, tasks.taskId), notExists(db.select({ one: sql`1` }).from(dependency).where(and(eq(dependency.taskId, laterDepends.dependsOn), sql`${dependency.status} = 'complete'`))))),
-  )
+  const readyAfter = ready(db, bulkTasks.taskId, taskDepends, sql`NOT ${isChanged(sql`${dependency}.rowid`)}`)
+  /** Ready now (for a statement that reads task_depends itself). */
+  const readyNow = ready(db, tasks.taskId, laterDepends)
   /**
    * The dependents (`tasks`) of the changed tasks whose status the action did
    * not set: the others' final status took their dependencies' into account.
