@@ -8,7 +8,7 @@ import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql, type 
 import type { Db } from '../../db'
 import { prepared, preparedPer } from '../../db/query'
 import { taskCounts, taskQueue, tasks } from '../../db/schema'
-import { ready } from '../scheduler/task-sql'
+import { byTaskId, dropQueueRow, now, p, ready, taskRef } from '../scheduler/task-sql'
 import { NUMERIC_KEYS } from './requirements'
 
 /**
@@ -19,17 +19,12 @@ import { NUMERIC_KEYS } from './requirements'
  */
 const QUEUEABLE_STATUSES = ['waiting'] as const
 
-const p = sql.placeholder
-const now = p('now')
 /** A counter of the task document plus one. */
 const incremented = (path: string) => sql`coalesce(json_extract(${tasks.doc}, ${sql.raw(`'${path}'`)}), 0) + 1`
 const resetFields = sql`'$.status', 'reset', '$.status_changed', ${now}, '$.failures', ${incremented('$.failures')}`
 const completeFields = sql`'$.status', 'complete', '$.status_changed', ${now}`
-const byId = eq(tasks.taskId, p('task_id'))
 const notComplete = sql`${tasks.status} IS NOT 'complete'`
 const processing = eq(tasks.status, 'processing')
-/** What a status change returns: the task's ref for its history (see scheduler/transitions.ts). */
-const changedRef = { rowid: sql<number>`${tasks}.rowid`, task_id: tasks.taskId, dataset_id: sql<string>`${tasks.datasetId}`.as('dataset_id'), job_id: sql<string>`${tasks.jobId}`.as('job_id') }
 
 export function queueQueries(db: Db) {
   /** A change of the task `task_id` where `condition` holds: one json_set of `fields` on its document, which it returns with the task's ref. */
@@ -37,8 +32,8 @@ export function queueQueries(db: Db) {
     db
       .update(tasks)
       .set({ doc: sql`json_set(${tasks.doc}, ${fields})` })
-      .where(and(byId, condition))
-      .returning({ ...changedRef, doc: tasks.doc })
+      .where(and(byTaskId, condition))
+      .returning({ ...taskRef, doc: tasks.doc })
   return {
     // task_counts is exact and small: it names the datasets with queueable tasks without touching tasks.
     pendingSources: prepared(db, () =>
@@ -63,8 +58,8 @@ export function queueQueries(db: Db) {
       db
         .update(tasks)
         .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'queued', '$.status_changed', ${now})` })
-        .where(byId)
-        .returning(changedRef),
+        .where(byTaskId)
+        .returning(taskRef),
     ),
     // The numeric conditions are tested on the covering index in claim order;
     // rows with other requirements are then checked in code, one at a time.
@@ -80,7 +75,7 @@ export function queueQueries(db: Db) {
         .orderBy(desc(taskQueue.priority), asc(taskQueue.seq)),
     ),
     markProcessing: prepared(db, () => changeTask(sql`'$.status', 'processing', '$.status_changed', ${now}`, eq(tasks.status, 'queued'))),
-    dropQueueRow: prepared(db, () => db.delete(taskQueue).where(eq(taskQueue.taskId, p('task_id')))),
+    dropQueueRow: dropQueueRow(db),
     reset: prepared(db, () => changeTask(resetFields, notComplete)),
     resetTimed: prepared(db, () =>
       changeTask(
@@ -92,7 +87,7 @@ export function queueQueries(db: Db) {
     ),
     complete: prepared(db, () => changeTask(completeFields, processing)),
     completeTimed: prepared(db, () => changeTask(sql`${completeFields}, '$.walltime', CAST(${p('hours')} AS REAL)`, processing)),
-    status: prepared(db, () => db.select({ status: tasks.status }).from(tasks).where(byId)),
-    doc: prepared(db, () => db.select({ doc: tasks.doc }).from(tasks).where(byId)),
+    status: prepared(db, () => db.select({ status: tasks.status }).from(tasks).where(byTaskId)),
+    doc: prepared(db, () => db.select({ doc: tasks.doc }).from(tasks).where(byTaskId)),
   }
 }

@@ -37,24 +37,14 @@ import { JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { entriesFrom } from '../history/queries'
 import { NUMERIC_KEYS } from '../queue/requirements'
 import { BLOCKING, STEADILY_ACTIVE } from './refs'
-import { dependency, ready } from './task-sql'
+import { byTaskId, dependency, dropQueueRow, now, p, ready, taskRef } from './task-sql'
 import { bulkFollows, bulkIds, bulkRequirements, bulkRequirementsTasks, bulkTasks, rollupChanges, rollupJobs } from './scratch'
 
-const p = sql.placeholder
 /** `column = +placeholder` (see above). */
 const keyIs = (column: SQLiteColumn, name: string) => sql`${column} = +${p(name)}`
-const now = p('now')
 
 const processingCounts = alias(taskCounts, 'processing_counts')
 
-/** What a task statement returns as the task's ref. */
-const taskRef = {
-  rowid: sql<number>`${tasks}.rowid`,
-  task_id: tasks.taskId,
-  dataset_id: sql<string>`${tasks.datasetId}`.as('dataset_id'),
-  job_id: sql<string>`${tasks.jobId}`.as('job_id'),
-}
-const byTaskId = eq(tasks.taskId, p('task_id'))
 /** A job as the roll-up reads it: its key fields and its task counts by status. */
 const jobStateColumns = {
   rowid: sql<number>`${jobs}.rowid`,
@@ -121,7 +111,7 @@ export function schedulerQueries(db: Db) {
         // Whether a pilot lists the task already: most claimed tasks are on no list, which one index lookup tells.
         .returning({ ...taskRef, doc: tasks.doc, listed: sql<number>`${exists(db.select({ one: sql`1` }).from(pilotTasks).where(eq(pilotTasks.taskId, p('task_id'))))}`.as('listed') }),
     ),
-    dropQueueRow: prepared(db, () => db.delete(taskQueue).where(eq(taskQueue.taskId, p('task_id')))),
+    dropQueueRow: dropQueueRow(db),
     pilotExists: prepared(db, () => db.select({ one: sql<number>`1`.as('one') }).from(pilots).where(eq(pilots.pilotId, p('pilot_id')))),
     /** The task leaves every pilot's list: a pilot deleted later must not take it back from its new one. */
     delist: prepared(db, () =>
