@@ -80,7 +80,7 @@ export function historyQueries(db: Db) {
      */
     lastOutside: prepared(db, () =>
       db
-        .select({ from_status: statusHistory.fromStatus, to_status: statusHistory.toStatus, username: statusHistory.username })
+        .select({ from_status: statusHistory.fromStatus, to_status: statusHistory.toStatus, username: statusHistory.username, role: statusHistory.role })
         .from(statusHistory)
         .where(
           and(

@@ -58,6 +58,30 @@ export const HISTORY_CODES = {
   reasons: SERVER_REASONS,
 } as const
 
+/** An entry's row, as queries.ts's readers select it (nullable where a resource's row has no entry joined). */
+interface EntryRow {
+  time: number | null
+  from_status: number | null
+  to_status: number | null
+  username: string | null
+  role: string | null
+  reason_code: number | null
+  reason: string | null
+}
+
+/** Who made an entry's change, from its row. */
+function byOf(row: Pick<EntryRow, 'username' | 'role'>): HistoryEntry['by'] {
+  return row.username === null ? SERVER : { username: row.username, role: row.role ?? '' }
+}
+
+/** The entry of a row that holds one (its time is not null), its statuses and server reason decoded. */
+function entryOf(statuses: StatusList, row: EntryRow): HistoryEntry {
+  const entry: HistoryEntry = { time: timestampOfMicros(row.time!), from: statuses[row.from_status!]!, to: statuses[row.to_status!]!, by: byOf(row) }
+  const reason = row.reason_code !== null ? SERVER_REASONS[row.reason_code] : row.reason
+  if (reason !== null && reason !== undefined) entry.reason = reason
+  return entry
+}
+
 export class HistoryService {
   private readonly queries
 
@@ -119,15 +143,7 @@ export class HistoryService {
       const row = rows[i]!
       // The one row of a resource without history carries only its subject.
       if (row.time === null) continue
-      const entry: HistoryEntry = {
-        time: timestampOfMicros(row.time),
-        from: statuses[row.from_status!]!,
-        to: statuses[row.to_status!]!,
-        by: row.username === null ? SERVER : { username: row.username, role: row.role ?? '' },
-      }
-      const reason = row.reason_code !== null ? SERVER_REASONS[row.reason_code] : row.reason
-      if (reason !== null && reason !== undefined) entry.reason = reason
-      entries.push(entry)
+      entries.push(entryOf(statuses, row))
     }
     return entries
   }
@@ -140,17 +156,7 @@ export class HistoryService {
   since(afterEntry: number, limit: number): { entry: number; event: LocatedEntry }[] {
     return this.queries.since.all({ after: afterEntry, limit }).map((row) => {
       const statuses = STATUSES[KINDS[row.kind]!]
-      const event: LocatedEntry = {
-        dataset_id: row.dataset_id,
-        job_id: row.job_id,
-        task_id: row.task_id,
-        time: timestampOfMicros(row.time),
-        from: statuses[row.from_status]!,
-        to: statuses[row.to_status]!,
-        by: row.username === null ? SERVER : { username: row.username, role: row.role ?? '' },
-      }
-      const reason = row.reason_code !== null ? SERVER_REASONS[row.reason_code] : row.reason
-      if (reason !== null && reason !== undefined) event.reason = reason
+      const event: LocatedEntry = { dataset_id: row.dataset_id, job_id: row.job_id, task_id: row.task_id, ...entryOf(statuses, row) }
       return { entry: row.entry, event }
     })
   }
@@ -166,11 +172,11 @@ export class HistoryService {
    * there is none. The roll-up finds with it what the server stopped a
    * dataset from, however often it moved it between stopped statuses since.
    */
-  lastOutside(kind: ResourceKind, subject: number, among: readonly string[]): Pick<HistoryEntry, 'from' | 'to'> & { by: { username: string } | typeof SERVER } | undefined {
+  lastOutside(kind: ResourceKind, subject: number, among: readonly string[]): Pick<HistoryEntry, 'from' | 'to' | 'by'> | undefined {
     const statuses = STATUSES[kind]
     const codes = JSON.stringify(among.map((status) => statuses.indexOf(status)))
     const row = this.queries.lastOutside.get({ kind: KIND_CODES[kind], subject, among: codes })
     if (!row) return undefined
-    return { from: statuses[row.from_status]!, to: statuses[row.to_status]!, by: row.username === null ? SERVER : { username: row.username } }
+    return { from: statuses[row.from_status]!, to: statuses[row.to_status]!, by: byOf(row) }
   }
 }
