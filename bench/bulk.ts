@@ -24,6 +24,7 @@
  */
 import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
+import { alternate, SIDES, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir, type CachedSeed } from './lib/seed'
@@ -47,8 +48,6 @@ let seeded: CachedSeed
 let datasetId: string
 let bearer: string
 const { dir, cleanup } = tempDir('bulk')
-
-type Side = 'project' | 'baseline'
 
 interface Counts {
   failed: number
@@ -118,8 +117,7 @@ try {
     seeded = SHAPES[shape]()
     datasetId = seeded.datasetIds[0]!
     bearer = token(seeded.path, 'admin')
-    const runs: Record<Side, Round[]> = { project: [], baseline: [] }
-    for (let i = 0; i < rounds; i++) for (const side of ['project', 'baseline'] as const) runs[side].push(await round(side))
+    const runs = await alternate(rounds, SIDES, round)
     measured.push({ shape, ...runs, tasks: seeded.taskIds.length })
   }
   printCpuShare(cpu.stop())

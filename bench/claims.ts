@@ -16,7 +16,7 @@
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { Database } from 'bun:sqlite'
-import { abRounds, abWrkLines, fetchLoops, loadRunOptions, type RateRun, type Side } from './lib/ab'
+import { abWrkLines, alternate, fetchLoops, loadRunOptions, printedWrkRound, SIDES, type RateRun, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -116,7 +116,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
 
 const cpu = cpuShare()
 try {
-  const wrkRuns = await abRounds(rounds, 'claims/s', wrkRound)
+  const wrkRuns = await alternate(rounds, SIDES, printedWrkRound('claims/s', wrkRound))
   const fetched: Record<Server, Awaited<ReturnType<typeof fetchRound>>> = {
     project: await fetchRound('project'),
     baseline: await fetchRound('baseline'),

@@ -17,7 +17,7 @@
 import { Database } from 'bun:sqlite'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadRunOptions } from './lib/ab'
+import { alternate, loadRunOptions } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -84,8 +84,7 @@ async function round(mode: Mode): Promise<{ rate: number; p99Ms: number }> {
 
 const cpu = cpuShare()
 try {
-  const runs: Record<Mode, { rate: number; p99Ms: number }[]> = { on: [], off: [] }
-  for (let i = 0; i < rounds; i++) for (const mode of ['off', 'on'] as const) runs[mode].push(await round(mode))
+  const runs = await alternate(rounds, ['off', 'on'] as const, round)
   const on = median(runs.on.map((r) => r.rate))
   const off = median(runs.off.map((r) => r.rate))
   printCpuShare(cpu.stop())

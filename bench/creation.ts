@@ -17,7 +17,7 @@
  * Usage: bun bench/creation.ts [--quick] [--seconds N] [--rounds N]
  */
 import { Database } from 'bun:sqlite'
-import { abRounds, abWrkLines, fetchLoops, loadRunOptions, type RateRun, type Side } from './lib/ab'
+import { abWrkLines, alternate, fetchLoops, loadRunOptions, printedWrkRound, SIDES, type RateRun, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -146,7 +146,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; created: numb
 
 const cpu = cpuShare()
 try {
-  const wrkRuns = await abRounds(rounds, 'tasks/s', wrkRound)
+  const wrkRuns = await alternate(rounds, SIDES, printedWrkRound('tasks/s', wrkRound))
   const fetched = { project: await fetchRound('project'), baseline: await fetchRound('baseline') }
   const projectRate = median(wrkRuns.project.map((r) => r.rate))
   const baselineRate = median(wrkRuns.baseline.map((r) => r.rate))

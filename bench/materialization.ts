@@ -14,6 +14,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { parseArgs } from 'node:util'
+import { alternate } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { tempDir } from './lib/seed'
@@ -119,12 +120,7 @@ async function byClients(round: number): Promise<Run> {
 
 const cpu = cpuShare()
 try {
-  const on: Run[] = []
-  const off: Run[] = []
-  for (let round = 0; round < ROUNDS; round++) {
-    off.push(await byClients(round))
-    on.push(await scheduled(round))
-  }
+  const { on, off } = await alternate(ROUNDS, ['off', 'on'] as const, (mode, round) => (mode === 'off' ? byClients(round) : scheduled(round)))
   const rate = median(on.map((r) => r.tasksPerSecond))
   const offRate = median(off.map((r) => r.tasksPerSecond))
   printCpuShare(cpu.stop())

@@ -17,7 +17,7 @@
  * Usage: bun bench/scheduler-claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { Database } from 'bun:sqlite'
-import { loadRunOptions } from './lib/ab'
+import { alternate, loadRunOptions } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -95,8 +95,7 @@ async function sharedCore(): Promise<{ ratio: number; lines: Record<string, stri
 
 const cpu = cpuShare()
 try {
-  const runs: Record<Mode, Run[]> = { on: [], off: [] }
-  for (let i = 0; i < rounds; i++) for (const mode of ['off', 'on'] as const) runs[mode].push(await round(mode))
+  const runs = await alternate(rounds, ['off', 'on'] as const, round)
   const on = median(runs.on.map((r) => r.rate))
   const off = median(runs.off.map((r) => r.rate))
   const p99 = median(runs.on.map((r) => r.p99Ms))

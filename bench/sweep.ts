@@ -21,6 +21,7 @@ import { Database } from 'bun:sqlite'
 import { parseArgs } from 'node:util'
 import { closeDatabase, openDatabase } from '../src/db'
 import { newId } from '../src/db/documents'
+import { alternate } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -116,12 +117,7 @@ async function round(mode: 'on' | 'off'): Promise<Round> {
 
 const cpu = cpuShare()
 try {
-  const on: Round[] = []
-  const off: Round[] = []
-  for (let i = 0; i < ROUNDS; i++) {
-    off.push(await round('off'))
-    on.push(await round('on'))
-  }
+  const { on, off } = await alternate(ROUNDS, ['off', 'on'] as const, round)
   const sweepMs = median(on.map((r) => r.sweepMs))
   const longestStep = Math.max(...on.map((r) => r.longestStepMs))
   const slowest = median(on.map((r) => r.slowestMs))

@@ -34,18 +34,28 @@ export interface RateRun {
 /** Which server of an A/B comparison. */
 export type Side = 'project' | 'baseline'
 
-/** `rounds` rounds of `run`, project then baseline, each run printed with `unit`; the runs of each side. */
-export async function abRounds(rounds: number, unit: string, run: (side: Side) => Promise<RateRun>): Promise<Record<Side, RateRun[]>> {
-  const runs: Record<Side, RateRun[]> = { project: [], baseline: [] }
-  for (let round = 0; round < rounds; round++) {
-    for (const side of ['project', 'baseline'] as const) {
-      const r = await run(side)
-      runs[side].push(r)
-      console.log(`  wrk round ${round + 1} ${side}: ${fmt(r.rate)} ${unit}, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
-    }
-  }
+/**
+ * `rounds` rounds, each running `run` once for every side in the order of
+ * `sides` (each side on its own fresh state, so that one minute of the VM
+ * weighs on every side alike); the runs of each side, in round order.
+ */
+export async function alternate<S extends string, R>(rounds: number, sides: readonly S[], run: (side: S, round: number) => Promise<R>): Promise<Record<S, R[]>> {
+  const runs = Object.fromEntries(sides.map((side) => [side, [] as R[]])) as Record<S, R[]>
+  for (let round = 0; round < rounds; round++) for (const side of sides) runs[side].push(await run(side, round))
   return runs
 }
+
+/** `run` (one wrk run of a round of an A/B comparison), printed with `unit`. */
+export function printedWrkRound(unit: string, run: (side: Side) => Promise<RateRun>): (side: Side, round: number) => Promise<RateRun> {
+  return async (side, round) => {
+    const r = await run(side)
+    console.log(`  wrk round ${round + 1} ${side}: ${fmt(r.rate)} ${unit}, p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms`)
+    return r
+  }
+}
+
+/** The two sides of an A/B comparison, the project first. */
+export const SIDES = ['project', 'baseline'] as const
 
 /** The report lines of alternating project/baseline wrk runs: median rates, each run, median latencies. */
 export function abWrkLines(unit: string, runs: Record<Side, RateRun[]>): Record<string, string | number> {
