@@ -15,13 +15,13 @@
  * Every run starts from a fresh copy of the seeded database.
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
-import { Database } from 'bun:sqlite'
 import { abWrkLines, alternate, fetchLoops, loadRunOptions, printedWrkRound, SIDES, type RateRun, type Side } from './lib/ab'
+import { checkQueueConservation, queueState, wrkClaims } from './lib/claims'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
 import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
-import { postScript, requireWrk, wrkRun } from './lib/wrk'
+import { postScript, requireWrk } from './lib/wrk'
 import { oneBigDataset, queuedIn } from './shapes'
 
 requireWrk()
@@ -41,48 +41,15 @@ const { dir, cleanup } = tempDir('claims')
 type Server = Side
 const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
 
-interface QueueState {
-  processing: number
-  stillQueued: number
-  processingIds: Set<string>
-}
-
-/** What the database says after a run: processing tasks and what is left in the queue. */
-function queueState(db: string): QueueState {
-  const sqlite = new Database(db, { readonly: true })
-  try {
-    const ids = sqlite.query<{ task_id: string }, []>("SELECT task_id FROM tasks WHERE status = 'processing'").all().map((r) => r.task_id)
-    const stillQueued = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM task_queue').get()!.n
-    return { processing: ids.length, stillQueued, processingIds: new Set(ids) }
-  } finally {
-    sqlite.close()
-  }
-}
-
-/** Every claimed task left the queue, and nothing else did. */
-function checkQueueConservation(label: string, state: QueueState) {
-  if (state.processing + state.stillQueued !== queued) {
-    throw new Error(`${label}: ${state.processing} processing + ${state.stillQueued} still queued != ${queued} queued at start`)
-  }
-}
-
 const wrkScript = postScript(bearer, OFFER)
 
 /** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
 async function wrkRound(server: Server): Promise<RateRun> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
   const proc = await start(server, db)
-  const run = wrkRun(`${proc.url}/task_actions/process`, { connections, seconds, script: wrkScript })
-  await proc.stop()
-  if (run.errors) throw new Error(`${server}: ${run.errors} socket errors`)
-  if (run.non2xx) throw new Error(`${server}: ${run.non2xx} claims not answered 200 (queue of ${queued} exhausted? use fewer --seconds)`)
-  const state = queueState(db)
+  const run = await wrkClaims(server, proc, db, { connections, seconds, script: wrkScript, queued })
   removeDatabase(db)
-  checkQueueConservation(server, state)
-  // wrk drops the answers still in flight when it stops; the server committed those claims.
-  const extra = state.processing - run.succeeded
-  if (extra < 0 || extra > connections) throw new Error(`${server}: ${state.processing} tasks processing after ${run.succeeded} claims answered 200`)
-  return { rate: run.succeeded / run.seconds, p50Ms: run.p50Ms, p99Ms: run.p99Ms }
+  return run
 }
 
 /** One run of 32 fetch loops on a fresh copy, collecting every claimed id. */
@@ -108,7 +75,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
     throw new Error(`${server}: answers by status ${JSON.stringify([...outcome.byStatus])}`)
   }
   const unique = new Set(ids)
-  checkQueueConservation(server, state)
+  checkQueueConservation(server, state, queued)
   if (state.processing !== ids.length) throw new Error(`${server}: ${state.processing} tasks processing, ${ids.length} claims answered`)
   for (const id of unique) if (!state.processingIds.has(id)) throw new Error(`${server}: claimed task ${id} is not processing`)
   return { rate: answered200 / outcome.seconds, claims: ids.length, duplicates: ids.length - unique.size }
