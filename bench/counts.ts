@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
+import { sequentialLatencies } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
@@ -77,16 +78,10 @@ async function get(url: string): Promise<string> {
 /** Sequential requests: latencies in ms; every answer must equal `expected`. */
 async function latencies(proc: Proc, endpoint: Endpoint, expected: string): Promise<number[]> {
   const url = proc.url + ENDPOINTS[endpoint].path
-  for (let i = 0; i < 20; i++) await get(url) // warm-up: JIT, token cache, page cache
-  const times: number[] = []
-  const deadline = performance.now() + MAX_SECONDS * 1000
-  while (times.length < requests && performance.now() < deadline) {
-    const t = performance.now()
-    const text = await get(url)
-    times.push(performance.now() - t)
+  const onAnswer = (text: string) => {
     if (text !== expected) throw new Error(`${endpoint}: answer ${text} differs from the recount ${expected}`)
   }
-  return times
+  return (await sequentialLatencies(() => get(url), { requests, maxSeconds: MAX_SECONDS, onAnswer })).times
 }
 
 type Server = 'project' | 'baseline'

@@ -13,6 +13,7 @@
  */
 import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
+import { sequentialLatencies } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
@@ -40,18 +41,7 @@ async function get(proc: Proc, path: string): Promise<string> {
 }
 
 /** Sequential requests: latencies in ms, and the last answer. */
-async function latencies(proc: Proc, path: string): Promise<{ times: number[]; answer: string }> {
-  let answer = ''
-  for (let i = 0; i < 20; i++) answer = await get(proc, path)
-  const times: number[] = []
-  const deadline = performance.now() + MAX_SECONDS * 1000
-  while (times.length < requests && performance.now() < deadline) {
-    const started = performance.now()
-    answer = await get(proc, path)
-    times.push(performance.now() - started)
-  }
-  return { times, answer }
-}
+const latencies = (proc: Proc, path: string) => sequentialLatencies(() => get(proc, path), { requests, maxSeconds: MAX_SECONDS })
 
 /** What both servers must agree on (the ETA moves with the clock). */
 const agreed = (answer: string) => {

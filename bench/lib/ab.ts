@@ -1,7 +1,8 @@
 /**
- * The A/B load benchmarks (claims, creation): the project and its baseline
- * run one after the other, alternating, under wrk and under fetch loops in
- * Bun; medians are compared.
+ * The A/B benchmarks: the project and its baseline (or the server with the
+ * scheduler on and off) run one after the other, alternating, under wrk,
+ * under fetch loops in Bun or one client's requests in turn; medians are
+ * compared.
  */
 import { parseArgs } from 'node:util'
 import { fmt, median } from './report'
@@ -100,4 +101,27 @@ export async function fetchLoops(options: {
     }),
   )
   return { byStatus, seconds: (performance.now() - started) / 1000 }
+}
+
+/**
+ * One client's requests, one at a time (the latency of a request, not of a
+ * queue of them): 20 to warm up (JIT, token cache, page cache), then
+ * `requests`, or as many as `maxSeconds` allow. Each answer goes to
+ * `onAnswer`; the latencies in ms, and the last answer.
+ */
+export async function sequentialLatencies(
+  request: () => Promise<string>,
+  options: { requests: number; maxSeconds: number; onAnswer?: (answer: string) => void },
+): Promise<{ times: number[]; answer: string }> {
+  let answer = ''
+  for (let i = 0; i < 20; i++) answer = await request()
+  const times: number[] = []
+  const deadline = performance.now() + options.maxSeconds * 1000
+  while (times.length < options.requests && performance.now() < deadline) {
+    const started = performance.now()
+    answer = await request()
+    times.push(performance.now() - started)
+    options.onAnswer?.(answer)
+  }
+  return { times, answer }
 }
