@@ -25,6 +25,7 @@
 import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
 import { alternate, SIDES, type Side } from './lib/ab'
+import { countsMatchRecount } from './lib/counts'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir, type CachedSeed } from './lib/seed'
@@ -60,13 +61,11 @@ function counts(db: string): Counts {
   const sqlite = new Database(db, { readonly: true })
   try {
     const n = (sql: string, ...params: string[]) => (sqlite.query(sql).get(...params) as { n: number }).n
-    const maintained = JSON.stringify(sqlite.query('SELECT status, n FROM task_counts WHERE dataset_id = ? AND n > 0 ORDER BY status').all(datasetId))
-    const recount = JSON.stringify(sqlite.query('SELECT status, count(*) AS n FROM tasks WHERE dataset_id = ? GROUP BY status ORDER BY status').all(datasetId))
     return {
       failed: n("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND status = 'failed'", datasetId),
       queued: n('SELECT count(*) AS n FROM task_queue q JOIN tasks t ON t.task_id = q.task_id WHERE t.dataset_id = ?', datasetId),
       entries: n('SELECT count(*) AS n FROM status_history WHERE kind = 2'),
-      countsEqualRecount: maintained === recount,
+      countsEqualRecount: countsMatchRecount(sqlite, datasetId),
     }
   } finally {
     sqlite.close()

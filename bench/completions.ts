@@ -18,6 +18,7 @@ import { Database } from 'bun:sqlite'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alternate, loadRunOptions } from './lib/ab'
+import { countsMatchRecount } from './lib/counts'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -60,9 +61,7 @@ function check(mode: Mode, db: string, succeeded: number): void {
     const jobsComplete = one("SELECT count(*) AS n FROM jobs WHERE status = 'complete'")
     if (queuedSeconds !== evenDone) throw new Error(`on: ${queuedSeconds} second tasks queued for ${evenDone} first tasks completed`)
     if (jobsComplete !== oddDone) throw new Error(`on: ${jobsComplete} jobs complete for ${oddDone} odd jobs done`)
-    const recount = sqlite.query('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY status').all()
-    const counts = sqlite.query('SELECT status, n FROM task_counts WHERE n > 0 ORDER BY status').all()
-    if (JSON.stringify(recount) !== JSON.stringify(counts)) throw new Error(`on: task counts ${JSON.stringify(counts)} != recount ${JSON.stringify(recount)}`)
+    if (!countsMatchRecount(sqlite)) throw new Error('on: the task counts differ from a recount')
   } finally {
     sqlite.close()
   }
