@@ -35,12 +35,8 @@ const { expectRefused } = suite
 
 /** The route called with some path parameters replaced (values already URL-encoded), a valid body and an allowed token. */
 function call(route: Route, values: Record<string, string>, role?: string, query = ''): Sent {
-  return {
-    method: route.method,
-    path: pathOf(route, suite.f.ids, values) + query,
-    token: tokenFor(suite.f, route, role),
-    body: route.body ? jsonText(route.body.valid(suite.f.ids)) : undefined,
-  }
+  const addressed = suite.addressed(route, role, values)
+  return { ...addressed, path: addressed.path + query, body: route.body ? jsonText(route.body.valid(suite.f.ids)) : undefined }
 }
 
 const PATH_PARAMETER = /^[A-Za-z0-9_]+$/

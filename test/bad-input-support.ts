@@ -236,6 +236,11 @@ export const BODY_ROUTES = ROUTES.filter((route): route is Route & { body: JsonB
 export const PARAM_ROUTES = ROUTES.filter((route) => route.path.includes('/:'))
 export const QUERY_ROUTES = ROUTES.filter((route): route is Route & { query: Record<string, QueryKind> } => route.query !== undefined)
 
+/** A role the route allows, chosen by fast-check. */
+export const roleOf = (route: Route) => fc.constantFrom(...route.roles)
+/** A JSON route and a role it allows. */
+export const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(fc.constant(route), roleOf(route)))
+
 export const label = (route: Route) => `${route.method} ${route.path}`
 export const paramNames = (route: Route) => namesIn(route.path)
 
@@ -340,6 +345,10 @@ export function refusalSuite() {
   const suite = {
     f: undefined as unknown as Fixture,
     baseline: {} as Record<string, string>,
+    /** A request to `route` (its path parameters the fixture's ids, or `values`) with a token of `role`, one it allows by default; no body. */
+    addressed(route: Route, role?: string, values?: Record<string, string>): Omit<Sent, 'body'> {
+      return { method: route.method, path: pathOf(route, suite.f.ids, values), token: tokenFor(suite.f, route, role) }
+    },
     async expectRefused(sent: Sent, expected: Expectation = {}): Promise<void> {
       const answer = await send(suite.f, sent)
       const request = describe(sent)

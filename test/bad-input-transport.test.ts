@@ -12,11 +12,9 @@ import {
   BODY_ROUTES,
   jsonText,
   MAX_BODY,
-  pathOf,
   refusalSuite,
-  tokenFor,
+  routeAndRole,
   type Route,
-  type Sent,
   says,
   type BodyRoute,
 } from './bad-input-support'
@@ -29,10 +27,7 @@ const { expectRefused } = suite
 
 const TOO_LARGE = { status: 413, ...says(`body larger than ${MAX_BODY} bytes`) }
 
-const base = (route: Route, role?: string): Omit<Sent, 'body'> => ({ method: route.method, path: pathOf(route, suite.f.ids), token: tokenFor(suite.f, route, role) })
 const validText = (route: BodyRoute) => jsonText(route.body.valid(suite.f.ids))
-const roleOf = (route: Route) => fc.constantFrom(...route.roles)
-const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(fc.constant(route), roleOf(route)))
 
 /**
  * A body that parses as JSON and is refused by the route's own checks, with
@@ -85,8 +80,8 @@ describe('Content-Type', () => {
       const { text, status } = refusedButJson(route)
       for (const contentType of [...JSON_TYPES, ...OTHER_TYPES]) {
         // Refused for what the JSON says, not for its type: it was parsed.
-        await expectRefused({ ...base(route), body: text, contentType }, { status })
-        await expectRefused({ ...base(route), body: '{"broken"', contentType }, { status: 400, ...says('body is not valid JSON') })
+        await expectRefused({ ...suite.addressed(route), body: text, contentType }, { status })
+        await expectRefused({ ...suite.addressed(route), body: '{"broken"', contentType }, { status: 400, ...says('body is not valid JSON') })
       }
     }
   })
@@ -97,7 +92,7 @@ describe('Content-Type', () => {
     await fc.assert(
       fc.asyncProperty(routeAndRole, mediaType, async ([route, role], contentType) => {
         const { text, status } = refusedButJson(route)
-        await expectRefused({ ...base(route, role), body: text, contentType }, { status })
+        await expectRefused({ ...suite.addressed(route, role), body: text, contentType }, { status })
       }),
       { numRuns: 100 },
     )
@@ -112,16 +107,16 @@ describe('no body', () => {
     expect(needsBody.length).toBe(BODY_ROUTES.length - 1)
     for (const route of needsBody) {
       for (const contentType of [null, 'application/json', 'application/x-www-form-urlencoded', 'text/plain']) {
-        await expectRefused({ ...base(route), contentType }, { status: 400, ...says('missing body') })
-        await expectRefused({ ...base(route), body: '', contentType }, { status: 400, ...says('missing body') })
-        await expectRefused({ ...base(route), body: stream(''), contentType }, { status: 400, ...says('missing body') })
+        await expectRefused({ ...suite.addressed(route), contentType }, { status: 400, ...says('missing body') })
+        await expectRefused({ ...suite.addressed(route), body: '', contentType }, { status: 400, ...says('missing body') })
+        await expectRefused({ ...suite.addressed(route), body: stream(''), contentType }, { status: 400, ...says('missing body') })
       }
     }
   })
 
   test('each route that takes a body: without a valid token it is still 401 first', async () => {
     for (const route of needsBody.filter((r) => !r.roles.includes('public'))) {
-      await expectRefused({ ...base(route), token: null }, { status: 401 })
+      await expectRefused({ ...suite.addressed(route), token: null }, { status: 401 })
     }
   })
 })
@@ -131,9 +126,9 @@ describe('body size', () => {
     for (const route of BODY_ROUTES) {
       const over = padded(route, MAX_BODY + 1)
       expect(new TextEncoder().encode(over).length).toBe(MAX_BODY + 1)
-      await expectRefused({ ...base(route), body: over }, TOO_LARGE)
-      await expectRefused({ ...base(route), body: stream(over) }, TOO_LARGE)
-      await expectRefused({ ...base(route), body: padded(route, 4 * MAX_BODY) }, TOO_LARGE)
+      await expectRefused({ ...suite.addressed(route), body: over }, TOO_LARGE)
+      await expectRefused({ ...suite.addressed(route), body: stream(over) }, TOO_LARGE)
+      await expectRefused({ ...suite.addressed(route), body: padded(route, 4 * MAX_BODY) }, TOO_LARGE)
     }
   })
 
@@ -142,15 +137,15 @@ describe('body size', () => {
       const { text, status } = refusedButJson(route)
       const atLimit = padTo(text, MAX_BODY)
       expect(new TextEncoder().encode(atLimit).length).toBe(MAX_BODY)
-      await expectRefused({ ...base(route), body: atLimit }, { status })
-      await expectRefused({ ...base(route), body: stream(atLimit, 1000) }, { status })
+      await expectRefused({ ...suite.addressed(route), body: atLimit }, { status })
+      await expectRefused({ ...suite.addressed(route), body: stream(atLimit, 1000) }, { status })
     }
   })
 
   test('each route: a Content-Length over the limit is 413 whatever the body holds (the declared length is believed first)', async () => {
     for (const route of BODY_ROUTES) {
       for (const declared of [MAX_BODY + 1, 10 * MAX_BODY, 2 ** 40]) {
-        await expectRefused({ ...base(route), body: validText(route), headers: { 'content-length': String(declared) } }, TOO_LARGE)
+        await expectRefused({ ...suite.addressed(route), body: validText(route), headers: { 'content-length': String(declared) } }, TOO_LARGE)
       }
     }
   })
@@ -160,7 +155,7 @@ describe('body size', () => {
     await fc.assert(
       fc.asyncProperty(routeAndRole, sizes, fc.boolean(), async ([route, role], [size, chunk], declared) => {
         const text = padded(route, size)
-        await expectRefused({ ...base(route, role), body: declared ? text : stream(text, chunk) }, TOO_LARGE)
+        await expectRefused({ ...suite.addressed(route, role), body: declared ? text : stream(text, chunk) }, TOO_LARGE)
       }),
       { numRuns: 60 },
     )
@@ -177,7 +172,7 @@ describe('body size', () => {
         controller.enqueue(chunk)
       },
     })
-    await expectRefused({ ...base(route), body: endless }, TOO_LARGE)
+    await expectRefused({ ...suite.addressed(route), body: endless }, TOO_LARGE)
     // The reader stops at the chunk that crosses the limit (a stream may pull a few ahead).
     expect(pulled).toBeLessThan(MAX_BODY + 8 * chunk.length)
   })

@@ -18,6 +18,8 @@ import {
   label,
   oddText,
   pathOf,
+  roleOf,
+  routeAndRole,
   send,
   startFixture,
   refusalSuite,
@@ -38,21 +40,13 @@ const suite = refusalSuite()
 const { expectRefused } = suite
 
 /** A request to `route` with `body` (text as is, anything else as JSON) and an allowed token. */
-const request = (route: Route, body: unknown, role?: string): Sent => ({
-  method: route.method,
-  path: pathOf(route, suite.f.ids),
-  token: tokenFor(suite.f, route, role),
-  body: typeof body === 'string' ? body : jsonText(body),
-})
+const request = (route: Route, body: unknown, role?: string): Sent => ({ ...suite.addressed(route, role), body: typeof body === 'string' ? body : jsonText(body) })
 
 const typedKeys = (body: JsonBody): [string, Kind][] => [...Object.entries(body.required), ...Object.entries(body.optional ?? {})]
 const names = (key: string): Expectation => ({ message: (error) => error.includes(key), messageDescription: `name the key ${key}` })
 const NOT_JSON = says('body is not valid JSON')
 const NOT_OBJECT = says('body must be a JSON object')
 
-/** A role the route allows, chosen by fast-check. */
-const roleOf = (route: Route) => fc.constantFrom(...route.roles)
-const routeAndRole = fc.constantFrom(...BODY_ROUTES).chain((route) => fc.tuple(fc.constant(route), roleOf(route)))
 
 describe('the bodies the cases start from', () => {
   test('every route accepts its valid body (so that each case below is refused for the one thing it breaks)', async () => {
