@@ -3,11 +3,12 @@
  * triggers), cached between runs, and copied for each server run.
  */
 import type { Database } from 'bun:sqlite'
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase, closeDatabase } from '../../src/db'
 import { newId, timestamp } from '../../src/db/documents'
+import { copyFlushed } from '../../src/ops/backup'
 
 /** A fresh folder under the system's temporary folder, and its removal. */
 export function tempDir(name: string): { dir: string; cleanup(): void } {
@@ -122,13 +123,7 @@ export function seedCached(name: string, options: SeedOptions, finish?: (sqlite:
 export function copyDatabase(source: string, dir: string, name = 'iceprod.sqlite'): string {
   const target = join(dir, name)
   removeDatabase(target)
-  copyFileSync(source, target)
-  const fd = openSync(target, 'r+')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
+  copyFlushed(source, target)
   return target
 }
 

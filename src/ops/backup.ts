@@ -76,7 +76,7 @@ export function restoreDatabase(backupPath: string, dbPath: string, now = new Da
       }
       if (mode !== 'delete') throw new BackupError(`${dbPath} is in use; stop the server first`)
       // Hold the exclusive lock while the copy is staged, so nothing starts writing meanwhile.
-      stage(backupPath, staged)
+      copyFlushed(backupPath, staged)
       probe.exec('ROLLBACK')
     } finally {
       probe.close()
@@ -86,15 +86,16 @@ export function restoreDatabase(backupPath: string, dbPath: string, now = new Da
   } else {
     // Side files without their database are leftovers that must not be applied to the restored file.
     for (const side of SIDE_FILES) rmSync(dbPath + side, { force: true })
-    stage(backupPath, staged)
+    copyFlushed(backupPath, staged)
   }
   renameSync(staged, dbPath)
   return { previous }
 }
 
-function stage(backupPath: string, staged: string): void {
-  copyFileSync(backupPath, staged)
-  const fd = openSync(staged, 'r+')
+/** Copies the file `source` to `target` and flushes the copy to disk before it is used. */
+export function copyFlushed(source: string, target: string): void {
+  copyFileSync(source, target)
+  const fd = openSync(target, 'r+')
   try {
     fsyncSync(fd)
   } finally {
