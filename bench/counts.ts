@@ -14,10 +14,9 @@
  * triggers must follow.
  * Usage: bun bench/counts.ts [--quick] [--requests N] [--rounds N]
  */
-import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
-import { sequentialLatencies } from './lib/ab'
+import { sequentialLatencies, sequentialRunOptions } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
@@ -27,12 +26,7 @@ import { oneBigDataset } from './shapes'
 
 requireWrk()
 
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, requests: { type: 'string' }, rounds: { type: 'string' } },
-})
-const quick = values.quick
-const requests = Number(values.requests ?? (quick ? 300 : 2000))
-const rounds = Number(values.rounds ?? (quick ? 1 : 2))
+const { quick, requests, rounds } = sequentialRunOptions(2000, 300)
 /** A slow baseline stops after this long even before `requests`. */
 const MAX_SECONDS = quick ? 3 : 10
 const TARGET_P50_MS = 5

@@ -11,19 +11,15 @@
  * must agree. GET .../queue_diagnostics (100k queued tasks) is timed too.
  * Usage: bun bench/progress.ts [--quick] [--requests N] [--rounds N]
  */
-import { parseArgs } from 'node:util'
 import { Database } from 'bun:sqlite'
-import { sequentialLatencies } from './lib/ab'
+import { sequentialLatencies, sequentialRunOptions } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
 import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
 import { oneBigDataset } from './shapes'
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, requests: { type: 'string' }, rounds: { type: 'string' } } })
-const quick = values.quick
-const requests = Number(values.requests ?? (quick ? 200 : 1000))
-const rounds = Number(values.rounds ?? (quick ? 1 : 2))
+const { quick, requests, rounds } = sequentialRunOptions(1000, 200)
 const MAX_SECONDS = quick ? 5 : 20
 const TARGET_P50_MS = 5
 

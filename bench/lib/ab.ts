@@ -25,6 +25,21 @@ export function loadRunOptions(defaultConnections: number, defaultSeconds = 10, 
   }
 }
 
+/**
+ * The flags of the benchmarks of one client's requests in turn (counts,
+ * progress): --quick, --requests (default `defaultRequests`, or
+ * `quickRequests` with --quick), --rounds (2, or 1 with --quick).
+ */
+export function sequentialRunOptions(defaultRequests: number, quickRequests: number) {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, requests: { type: 'string' }, rounds: { type: 'string' } } })
+  const quick = values.quick
+  return {
+    quick,
+    requests: Number(values.requests ?? (quick ? quickRequests : defaultRequests)),
+    rounds: Number(values.rounds ?? (quick ? 1 : 2)),
+  }
+}
+
 /** One wrk run reduced to what the A/B reports compare. */
 export interface RateRun {
   rate: number
