@@ -16,7 +16,7 @@
  * Usage: bun bench/claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { abWrkLines, alternate, fetchLoops, loadRunOptions, printedWrkRound, SIDES, type RateRun, type Side } from './lib/ab'
-import { checkQueueConservation, queueState, wrkClaims } from './lib/claims'
+import { CLAIM_OFFER, checkQueueConservation, queueState, wrkClaims } from './lib/claims'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -31,7 +31,6 @@ requireWrk()
 // queue of 100k before wrk stops.
 const { quick, seconds, rounds, connections } = loadRunOptions(32, 4, 1)
 const TARGET = 5000
-const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
 
 const seeded = oneBigDataset(quick)
 const queued = queuedIn(quick)
@@ -41,7 +40,7 @@ const { dir, cleanup } = tempDir('claims')
 type Server = Side
 const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
 
-const wrkScript = postScript(bearer, OFFER)
+const wrkScript = postScript(bearer, CLAIM_OFFER)
 
 /** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
 async function wrkRound(server: Server): Promise<RateRun> {
@@ -57,7 +56,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
   const proc = await start(server, db)
   const ids: string[] = []
-  const body = JSON.stringify(OFFER)
+  const body = JSON.stringify(CLAIM_OFFER)
   const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }
   const outcome = await fetchLoops({
     concurrency: connections,

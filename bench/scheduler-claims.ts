@@ -18,7 +18,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { alternate, loadRunOptions, type RateRun } from './lib/ab'
-import { wrkClaims } from './lib/claims'
+import { CLAIM_OFFER, wrkClaims } from './lib/claims'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
@@ -31,7 +31,6 @@ const { quick, seconds, rounds, connections } = loadRunOptions(32, 5, 1)
 const RATIO = 0.9
 const RATE = 5000
 const P99_MS = 50
-const OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
 
 const seeded = oneActiveDataset(quick)
 const queued = queuedIn(quick)
@@ -39,7 +38,7 @@ const bearer = token(seeded.path, 'pilot')
 const { dir, cleanup } = tempDir('scheduler-claims')
 type Mode = 'on' | 'off'
 
-const script = postScript(bearer, OFFER)
+const script = postScript(bearer, CLAIM_OFFER)
 
 /** With the scheduler on, every processing task carries the instance_id of its claim. */
 function checkInstanceIds(db: string): void {

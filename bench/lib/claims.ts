@@ -4,6 +4,9 @@ import type { RateRun } from './ab'
 import type { Proc } from './servers'
 import { wrkRun } from './wrk'
 
+/** The offer of every claim in both benchmarks, so that their figures compare. */
+export const CLAIM_OFFER = { requirements: { cpu: 4, memory: 8, disk: 100 } }
+
 export interface QueueState {
   processing: number
   stillQueued: number
