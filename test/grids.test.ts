@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
-import { FakeClock, startTestApp, type TestApp } from './support'
+import { expectCreated, FakeClock, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
@@ -23,10 +23,7 @@ async function createGrid(body: Record<string, unknown> = gridBody, token: strin
 describe('POST /grids', () => {
   test('creates a grid with the server fields and defaults, 201 with Location', async () => {
     const r = await t.call('POST', '/grids', { token: clientToken, body: { ...gridBody, extra: { nested: [1, null, true] } } })
-    expect(r.status).toBe(201)
-    const gridId = r.body.result
-    expect(gridId).toMatch(/^[0-9a-f]{32}$/)
-    expect(r.headers.get('location')).toBe(`/grids/${gridId}`)
+    const gridId = expectCreated(r, '/grids')
     const grid = (await t.call('GET', `/grids/${gridId}`, { token: clientToken })).body
     expect(grid).toEqual({
       ...gridBody,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { newId } from '../src/db/documents'
-import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
+import { datasetFixture, expectCreated, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
@@ -25,11 +25,7 @@ async function createJob(body: Record<string, unknown> = {}, dataset = datasetId
 describe('POST /jobs', () => {
   test('creates a job with status processing and status_changed; 201 with the id and Location', async () => {
     const r = await t.call('POST', '/jobs', { token: tokens.client, body: { dataset_id: datasetId, job_index: 0, extra: { a: [1, 2.5, null, true] }, note: null } })
-    expect(r.status).toBe(201)
-    const jobId = r.body.result
-    expect(jobId).toMatch(ID)
-    expect(r.body).toEqual({ result: jobId })
-    expect(r.headers.get('location')).toBe(`/jobs/${jobId}`)
+    const jobId = expectCreated(r, '/jobs')
     const job = await t.call('GET', `/jobs/${jobId}`)
     expect(job.body).toEqual({
       dataset_id: datasetId,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
+import { datasetFixture, expectCreated, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
@@ -37,11 +37,7 @@ function pilotOutput(bytes: number): string {
 describe('POST /logs and GET /logs/<log_id>', () => {
   test('stores the log with log_id, timestamp and name "log" by default; 201 with id and Location', async () => {
     const r = await t.call('POST', '/logs', { token: tokens.pilot, body: { data: 'hello\nworld', dataset_id: datasetId, task_id: 'sometask', extra: { a: [1, 2.5, null] } } })
-    expect(r.status).toBe(201)
-    const logId = r.body.result
-    expect(logId).toMatch(ID)
-    expect(r.body).toEqual({ result: logId })
-    expect(r.headers.get('location')).toBe(`/logs/${logId}`)
+    const logId = expectCreated(r, '/logs')
     const got = await t.call('GET', `/logs/${logId}`)
     expect(got.status).toBe(200)
     expect(got.body).toEqual({

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
-import { FakeClock, startTestApp, type TestApp } from './support'
+import { expectCreated, FakeClock, startTestApp, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
@@ -27,10 +27,7 @@ const getPilot = async (pilotId: string) => (await t.call('GET', `/pilots/${pilo
 describe('POST /pilots', () => {
   test('creates a pilot with the server fields and every default, 201 with Location', async () => {
     const r = await t.call('POST', '/pilots', { token: clientToken, body: pilotBody })
-    expect(r.status).toBe(201)
-    const pilotId = r.body.result
-    expect(pilotId).toMatch(/^[0-9a-f]{32}$/)
-    expect(r.headers.get('location')).toBe(`/pilots/${pilotId}`)
+    const pilotId = expectCreated(r, '/pilots')
     const pilot = await getPilot(pilotId)
     expect(pilot).toEqual({
       ...pilotBody,

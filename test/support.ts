@@ -2,6 +2,7 @@
  * Test harness: a real app on a real SQLite file in a fresh temp folder,
  * called in-process through app.handle (the same code path Bun.serve uses).
  */
+import { expect } from 'bun:test'
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -116,6 +117,16 @@ export class FakeClock {
 /** IceProd's timestamp form and the server's ids. */
 export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
 export const ID = /^[0-9a-f]{32}$/
+
+/** A 201 answering `{result: id}` with a new id and the Location `${at}/${id}`; the id. */
+export function expectCreated(r: Reply, at: string): string {
+  expect(r.status).toBe(201)
+  const id = r.body.result
+  expect(id).toMatch(ID)
+  expect(r.body).toEqual({ result: id })
+  expect(r.headers.get('location')).toBe(`${at}/${id}`)
+  return id
+}
 
 /**
  * The dataset fixture shared by the route tests: groups /simprod,

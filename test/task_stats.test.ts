@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
+import { datasetFixture, expectCreated, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
@@ -34,11 +34,7 @@ describe('POST /tasks/<task_id>/task_stats', () => {
   test('stores {task_stat_id, task_id, dataset_id, create_date, stats: <body>}; 201 with id and Location', async () => {
     const body = { dataset_id: datasetId, resources: { cpu: 1.5, memory: 2 }, hosts: ['a', 'b'], error: null, ok: true }
     const r = await t.call('POST', `/tasks/${taskId}/task_stats`, { token: tokens.pilot, body })
-    expect(r.status).toBe(201)
-    const statId = r.body.result
-    expect(statId).toMatch(ID)
-    expect(r.body).toEqual({ result: statId })
-    expect(r.headers.get('location')).toBe(`/datasets/${datasetId}/tasks/${taskId}/task_stats/${statId}`)
+    const statId = expectCreated(r, `/datasets/${datasetId}/tasks/${taskId}/task_stats`)
     const got = await t.call('GET', r.headers.get('location')!)
     expect(got.status).toBe(200)
     expect(got.body).toEqual({ task_stat_id: statId, task_id: taskId, dataset_id: datasetId, create_date: expect.stringMatching(TIMESTAMP), stats: body })

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { newId } from '../src/db/documents'
-import { datasetFixture, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
+import { datasetFixture, expectCreated, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 const tokens: Record<string, string> = {}
@@ -54,11 +54,7 @@ describe('POST /tasks', () => {
   test('creates a task with every server field; 201 with the id and Location', async () => {
     const extra = { extra: { nested: [1, 2.5, null, true] }, note: null, priority: 0.75 }
     const r = await t.call('POST', '/tasks', { token: tokens.system, body: taskBody({ depends: ['abc', 'def'], ...extra }) })
-    expect(r.status).toBe(201)
-    const taskId = r.body.result
-    expect(taskId).toMatch(ID)
-    expect(r.body).toEqual({ result: taskId })
-    expect(r.headers.get('location')).toBe(`/tasks/${taskId}`)
+    const taskId = expectCreated(r, '/tasks')
     const task = await t.call('GET', `/tasks/${taskId}`)
     expect(task.body).toEqual({
       ...taskBody({ depends: ['abc', 'def'], ...extra }),
