@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { QueueFixture } from './queue-support'
 import { timestamp } from '../src/db/documents'
-import { FakeClock, startTestApp, type TestApp } from './support'
+import { FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 let f: QueueFixture
@@ -20,7 +20,12 @@ beforeEach(async () => {
 })
 afterEach(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
+/** POST `path` with `{}`: 403 for each role of `refused`, 401 without a token, and `allowed.status` for `allowed.role`. */
+async function expectOnly(path: string, refused: string[], allowed: { role: string; status: number }): Promise<void> {
+  for (const role of refused) expect((await t.call('POST', path, { token: await t.token(role), body: {} })).status).toBe(403)
+  expect((await t.call('POST', path, { token: null, body: {} })).status).toBe(401)
+  expect((await t.call('POST', path, { token: await t.token(allowed.role), body: {} })).status).toBe(allowed.status)
+}
 
 describe('POST /task_actions/queue', () => {
   test('queues waiting tasks, returns {"queued": n} and sets status_changed', async () => {
@@ -148,11 +153,7 @@ describe('POST /task_actions/queue', () => {
   })
 
   test('only admin and client may queue', async () => {
-    for (const role of ['system', 'pilot', 'user', 'anonymous']) {
-      expect((await t.call('POST', '/task_actions/queue', { token: await t.token(role), body: {} })).status).toBe(403)
-    }
-    expect((await t.call('POST', '/task_actions/queue', { token: null, body: {} })).status).toBe(401)
-    expect((await t.call('POST', '/task_actions/queue', { token: await t.token('client'), body: {} })).status).toBe(200)
+    await expectOnly('/task_actions/queue', ['system', 'pilot', 'user', 'anonymous'], { role: 'client', status: 200 })
   })
 })
 
@@ -274,11 +275,7 @@ describe('POST /task_actions/process', () => {
   })
 
   test('only admin and pilot may process', async () => {
-    for (const role of ['system', 'client', 'user', 'anonymous']) {
-      expect((await t.call('POST', '/task_actions/process', { token: await t.token(role), body: {} })).status).toBe(403)
-    }
-    expect((await t.call('POST', '/task_actions/process', { token: null, body: {} })).status).toBe(401)
-    expect((await t.call('POST', '/task_actions/process', { token: await t.token('pilot'), body: {} })).status).toBe(404)
+    await expectOnly('/task_actions/process', ['system', 'client', 'user', 'anonymous'], { role: 'pilot', status: 404 })
   })
 })
 
