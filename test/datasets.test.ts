@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestApp, type TestApp } from './support'
+import { ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 /** Tokens by name: roles without groups, and `user` tokens holding groups. */
@@ -19,8 +19,6 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
-const ID = /^[0-9a-f]{32}$/
 const base = { description: 'a dataset', jobs_submitted: 10, tasks_submitted: 20, group: '/simprod/filtering' }
 
 async function createDataset(body: Record<string, unknown> = {}, token = tokens.admin!): Promise<string> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
-import { expectCreated, FakeClock, startTestApp, type TestApp } from './support'
+import { expectCreated, FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
@@ -11,7 +11,6 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
 const gridBody = { host: 'submit.example.org', queues: { long: { max: 10 } }, version: '2.7.0' }
 
 async function createGrid(body: Record<string, unknown> = gridBody, token: string = clientToken): Promise<string> {

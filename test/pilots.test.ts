@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
-import { expectCreated, FakeClock, startTestApp, type TestApp } from './support'
+import { expectCreated, FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
 let clientToken: string
@@ -13,7 +13,6 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/
 const pilotBody = { queue_host: 'ce.example.org', queue_version: '2.7.0', resources: { cpu: 1, memory: 4.0 } }
 
 async function createPilot(body: Record<string, unknown> = pilotBody): Promise<string> {
