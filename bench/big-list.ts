@@ -13,11 +13,12 @@
  * Usage: bun bench/big-list.ts [--quick] [--rounds N] [--parse]
  */
 import { parseArgs } from 'node:util'
+import { alternate, SIDES, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { memoryOf, sampleMemory } from './lib/memory'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked } from './lib/servers'
+import { startSide, stopTracked, token } from './lib/servers'
 import { oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, parse: { type: 'boolean', default: false } } })
@@ -80,24 +81,19 @@ async function download(url: string, pid: number): Promise<Download> {
   return { tasks, bytes, seconds, firstByteMs, idleRssMb, peakRssMb: memory.peakRssMb, hwmMb: memory.hwmMb }
 }
 
-type Server = 'project' | 'baseline'
-
 const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
-  const runs: Record<Server, Download[]> = { project: [], baseline: [] }
-  for (let round = 0; round < rounds; round++) {
-    for (const server of ['project', 'baseline'] as const) {
-      // A fresh process per run: VmHWM then measures this one request.
-      const proc = await tracked(server === 'project' ? startProject(db) : startBaseline(db))
-      const d = await download(`${proc.url}/datasets/${datasetId}/tasks`, proc.pid)
-      await proc.stop()
-      runs[server].push(d)
-      console.log(`  round ${round + 1} ${server}: ${d.tasks} tasks, ${fmt(d.bytes / 1e6)} MB in ${fmt(d.seconds)} s = ${fmt(d.tasks / d.seconds)} tasks/s; first byte ${fmt(d.firstByteMs)} ms; RSS idle ${fmt(d.idleRssMb)} MB, peak sampled ${fmt(d.peakRssMb)} MB, VmHWM ${fmt(d.hwmMb)} MB`)
-    }
-  }
-  const rate = (s: Server) => median(runs[s].map((d) => d.tasks / d.seconds))
-  const peak = (s: Server) => median(runs[s].map((d) => Math.max(d.peakRssMb, d.hwmMb)))
+  const runs = await alternate(rounds, SIDES, async (server, round) => {
+    // A fresh process per run: VmHWM then measures this one request.
+    const proc = await startSide(server, db)
+    const d = await download(`${proc.url}/datasets/${datasetId}/tasks`, proc.pid)
+    await proc.stop()
+    console.log(`  round ${round + 1} ${server}: ${d.tasks} tasks, ${fmt(d.bytes / 1e6)} MB in ${fmt(d.seconds)} s = ${fmt(d.tasks / d.seconds)} tasks/s; first byte ${fmt(d.firstByteMs)} ms; RSS idle ${fmt(d.idleRssMb)} MB, peak sampled ${fmt(d.peakRssMb)} MB, VmHWM ${fmt(d.hwmMb)} MB`)
+    return d
+  })
+  const rate = (s: Side) => median(runs[s].map((d) => d.tasks / d.seconds))
+  const peak = (s: Side) => median(runs[s].map((d) => Math.max(d.peakRssMb, d.hwmMb)))
   const worstPeak = Math.max(...runs.project.map((d) => Math.max(d.peakRssMb, d.hwmMb)))
   const memoryMet = worstPeak < TARGET_RSS_MB
   const rateMet = rate('project') >= TARGET_TASKS_PER_S

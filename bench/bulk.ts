@@ -29,7 +29,7 @@ import { countsMatchRecount } from './lib/counts'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir, type CachedSeed } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { startSide, stopTracked, token } from './lib/servers'
 import { failedDataset, oneBigDataset } from './shapes'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, shape: { type: 'string' } } })
@@ -82,7 +82,7 @@ interface Round {
 async function round(side: Side): Promise<Round> {
   const db = copyDatabase(seeded.path, dir, `${side}.sqlite`)
   const before = counts(db)
-  const proc: Proc = await tracked(side === 'project' ? startProject(db, { ICEPROD_SCHEDULER: 'on' }) : startBaseline(db))
+  const proc = await startSide(side, db, { ICEPROD_SCHEDULER: 'on' })
   const reader = Bun.spawn(['bun', 'bench/reader.ts', '--db', db, '--seconds', quick ? '3' : '6'], { stdout: 'pipe', stderr: 'pipe' })
   const stderr = reader.stderr.getReader()
   while (!new TextDecoder().decode((await stderr.read()).value).includes('reading'));

@@ -20,7 +20,7 @@ import { CLAIM_OFFER, checkQueueConservation, queueState, wrkClaims } from './li
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { startSide, stopTracked, token } from './lib/servers'
 import { postScript, requireWrk } from './lib/wrk'
 import { oneBigDataset, queuedIn } from './shapes'
 
@@ -37,24 +37,21 @@ const queued = queuedIn(quick)
 const bearer = token(seeded.path, 'pilot')
 const { dir, cleanup } = tempDir('claims')
 
-type Server = Side
-const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
-
 const wrkScript = postScript(bearer, CLAIM_OFFER)
 
 /** One wrk run on a fresh copy: claims/s from the 200s, checked against the database. */
-async function wrkRound(server: Server): Promise<RateRun> {
+async function wrkRound(server: Side): Promise<RateRun> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
-  const proc = await start(server, db)
+  const proc = await startSide(server, db)
   const run = await wrkClaims(server, proc, db, { connections, seconds, script: wrkScript, queued })
   removeDatabase(db)
   return run
 }
 
 /** One run of 32 fetch loops on a fresh copy, collecting every claimed id. */
-async function fetchRound(server: Server): Promise<{ rate: number; claims: number; duplicates: number }> {
+async function fetchRound(server: Side): Promise<{ rate: number; claims: number; duplicates: number }> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
-  const proc = await start(server, db)
+  const proc = await startSide(server, db)
   const ids: string[] = []
   const body = JSON.stringify(CLAIM_OFFER)
   const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }
@@ -83,7 +80,7 @@ async function fetchRound(server: Server): Promise<{ rate: number; claims: numbe
 const cpu = cpuShare()
 try {
   const wrkRuns = await alternate(rounds, SIDES, printedWrkRound('claims/s', wrkRound))
-  const fetched: Record<Server, Awaited<ReturnType<typeof fetchRound>>> = {
+  const fetched: Record<Side, Awaited<ReturnType<typeof fetchRound>>> = {
     project: await fetchRound('project'),
     baseline: await fetchRound('baseline'),
   }

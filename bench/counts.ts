@@ -16,11 +16,11 @@
  */
 import { Database } from 'bun:sqlite'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
-import { sequentialLatencies, sequentialRunOptions } from './lib/ab'
+import { alternate, sequentialLatencies, sequentialRunOptions, SIDES, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { startProject, startSide, stopTracked, token, tracked, type Proc } from './lib/servers'
 import { requireWrk, wrkRun } from './lib/wrk'
 import { oneBigDataset } from './shapes'
 
@@ -78,40 +78,36 @@ async function latencies(proc: Proc, endpoint: Endpoint, expected: string): Prom
   return (await sequentialLatencies(() => get(url), { requests, maxSeconds: MAX_SECONDS, onAnswer })).times
 }
 
-type Server = 'project' | 'baseline'
-
 const cpu = cpuShare()
 try {
   const db = copyDatabase(seeded.path, dir)
   const expected = { task_counts: recount(db, 'task_counts'), job_counts: recount(db, 'job_counts') }
   console.log(`  recount: tasks ${expected.task_counts}\n           jobs ${expected.job_counts}`)
-  const p50s: Record<Server, Record<Endpoint, number[]>> = { project: { task_counts: [], job_counts: [] }, baseline: { task_counts: [], job_counts: [] } }
-  const p99s: Record<Server, Record<Endpoint, number[]>> = { project: { task_counts: [], job_counts: [] }, baseline: { task_counts: [], job_counts: [] } }
-  const underLoad: Record<Server, Record<Endpoint, { rps: number; p50: number }>> = {} as never
-  for (let round = 0; round < rounds; round++) {
-    for (const server of ['project', 'baseline'] as const) {
-      const proc = await tracked(server === 'project' ? startProject(db) : startBaseline(db))
-      for (const endpoint of ['task_counts', 'job_counts'] as const) {
-        const times = await latencies(proc, endpoint, expected[endpoint])
-        p50s[server][endpoint].push(percentile(times, 50))
-        p99s[server][endpoint].push(percentile(times, 99))
-        console.log(`  round ${round + 1} ${server} ${endpoint}: ${times.length} requests, p50 ${fmt(percentile(times, 50))} ms, p99 ${fmt(percentile(times, 99))} ms`)
-        if (round === rounds - 1) {
-          const run = wrkRun(proc.url + ENDPOINTS[endpoint].path, {
-            connections: 32,
-            seconds: quick ? 2 : 5,
-            script: `wrk.headers["Authorization"] = "${authorization}"\n`,
-            // 32 queued recounts of ~100 ms each keep the baseline's answers waiting for seconds.
-            timeoutSeconds: 30,
-          })
-          if (run.non2xx || run.errors) throw new Error(`${server} ${endpoint} under load: ${run.non2xx} non-2xx, ${run.errors} socket errors`)
-          underLoad[server] ??= {} as never
-          underLoad[server][endpoint] = { rps: run.requestsPerSec, p50: run.p50Ms }
-        }
+  const p50s: Record<Side, Record<Endpoint, number[]>> = { project: { task_counts: [], job_counts: [] }, baseline: { task_counts: [], job_counts: [] } }
+  const p99s: Record<Side, Record<Endpoint, number[]>> = { project: { task_counts: [], job_counts: [] }, baseline: { task_counts: [], job_counts: [] } }
+  const underLoad: Record<Side, Record<Endpoint, { rps: number; p50: number }>> = {} as never
+  await alternate(rounds, SIDES, async (server, round) => {
+    const proc = await startSide(server, db)
+    for (const endpoint of ['task_counts', 'job_counts'] as const) {
+      const times = await latencies(proc, endpoint, expected[endpoint])
+      p50s[server][endpoint].push(percentile(times, 50))
+      p99s[server][endpoint].push(percentile(times, 99))
+      console.log(`  round ${round + 1} ${server} ${endpoint}: ${times.length} requests, p50 ${fmt(percentile(times, 50))} ms, p99 ${fmt(percentile(times, 99))} ms`)
+      if (round === rounds - 1) {
+        const run = wrkRun(proc.url + ENDPOINTS[endpoint].path, {
+          connections: 32,
+          seconds: quick ? 2 : 5,
+          script: `wrk.headers["Authorization"] = "${authorization}"\n`,
+          // 32 queued recounts of ~100 ms each keep the baseline's answers waiting for seconds.
+          timeoutSeconds: 30,
+        })
+        if (run.non2xx || run.errors) throw new Error(`${server} ${endpoint} under load: ${run.non2xx} non-2xx, ${run.errors} socket errors`)
+        underLoad[server] ??= {} as never
+        underLoad[server][endpoint] = { rps: run.requestsPerSec, p50: run.p50Ms }
       }
-      await proc.stop()
     }
-  }
+    await proc.stop()
+  })
 
   // The counts follow writes: a burst of API writes, then the answers are compared with a recount again.
   const proc = await tracked(startProject(db))

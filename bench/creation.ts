@@ -22,7 +22,7 @@ import { countsMatchRecount } from './lib/counts'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
 import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { startSide, stopTracked, token } from './lib/servers'
 import { requireWrk, wrkRun } from './lib/wrk'
 import { oneBigDataset } from './shapes'
 
@@ -64,8 +64,6 @@ request = function()
 end
 `
 
-type Server = Side
-const start = (server: Server, db: string): Promise<Proc> => tracked(server === 'project' ? startProject(db) : startBaseline(db))
 
 interface Created {
   ids: Set<string>
@@ -98,9 +96,9 @@ function checkCreated(label: string, created: Created) {
   if (!created.countsEqualRecount) throw new Error(`${label}: task_counts differs from a recount`)
 }
 
-async function wrkRound(server: Server): Promise<RateRun> {
+async function wrkRound(server: Side): Promise<RateRun> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
-  const proc = await start(server, db)
+  const proc = await startSide(server, db)
   const run = wrkRun(`${proc.url}/tasks`, { connections, seconds, script: wrkScript })
   await proc.stop()
   if (run.errors || run.non2xx) throw new Error(`${server}: ${run.non2xx} non-2xx, ${run.errors} socket errors`)
@@ -113,9 +111,9 @@ async function wrkRound(server: Server): Promise<RateRun> {
   return { rate: run.succeeded / run.seconds, p50Ms: run.p50Ms, p99Ms: run.p99Ms }
 }
 
-async function fetchRound(server: Server): Promise<{ rate: number; created: number; duplicates: number }> {
+async function fetchRound(server: Side): Promise<{ rate: number; created: number; duplicates: number }> {
   const db = copyDatabase(seeded.path, dir, `${server}.sqlite`)
-  const proc = await start(server, db)
+  const proc = await startSide(server, db)
   const ids: string[] = []
   const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }
   let next = FIRST_INDEX

@@ -12,11 +12,11 @@
  * Usage: bun bench/progress.ts [--quick] [--requests N] [--rounds N]
  */
 import { Database } from 'bun:sqlite'
-import { sequentialLatencies, sequentialRunOptions } from './lib/ab'
+import { alternate, sequentialLatencies, sequentialRunOptions, SIDES, type Side } from './lib/ab'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, percentile, printResult, report } from './lib/report'
 import { copyDatabase, tempDir } from './lib/seed'
-import { startBaseline, startProject, stopTracked, token, tracked, type Proc } from './lib/servers'
+import { startProject, startSide, stopTracked, token, tracked, type Proc } from './lib/servers'
 import { oneBigDataset } from './shapes'
 
 const { quick, requests, rounds } = sequentialRunOptions(1000, 200)
@@ -74,25 +74,23 @@ try {
   sqlite.close()
 
   const progressPath = `/datasets/${datasetId}/progress`
-  const p50s: Record<'project' | 'baseline', number[]> = { project: [], baseline: [] }
-  const answers: Record<'project' | 'baseline', string> = { project: '', baseline: '' }
+  const p50s: Record<Side, number[]> = { project: [], baseline: [] }
+  const answers: Record<Side, string> = { project: '', baseline: '' }
   let diagnosticsP50 = NaN
   let diagnostics = ''
-  for (let round = 0; round < rounds; round++) {
-    for (const side of ['project', 'baseline'] as const) {
-      const proc = await tracked(side === 'project' ? startProject(db, { ICEPROD_SCHEDULER: 'on' }) : startBaseline(db))
-      const { times, answer } = await latencies(proc, progressPath)
-      p50s[side].push(percentile(times, 50))
-      answers[side] = answer
-      console.log(`  round ${round + 1} ${side}: ${times.length} requests, p50 ${fmt(percentile(times, 50))} ms, p99 ${fmt(percentile(times, 99))} ms`)
-      if (side === 'project' && round === rounds - 1) {
-        const measured = await latencies(proc, `/datasets/${datasetId}/queue_diagnostics`)
-        diagnosticsP50 = percentile(measured.times, 50)
-        diagnostics = measured.answer
-      }
-      await proc.stop()
+  await alternate(rounds, SIDES, async (side, round) => {
+    const proc = await startSide(side, db, { ICEPROD_SCHEDULER: 'on' })
+    const { times, answer } = await latencies(proc, progressPath)
+    p50s[side].push(percentile(times, 50))
+    answers[side] = answer
+    console.log(`  round ${round + 1} ${side}: ${times.length} requests, p50 ${fmt(percentile(times, 50))} ms, p99 ${fmt(percentile(times, 99))} ms`)
+    if (side === 'project' && round === rounds - 1) {
+      const measured = await latencies(proc, `/datasets/${datasetId}/queue_diagnostics`)
+      diagnosticsP50 = percentile(measured.times, 50)
+      diagnostics = measured.answer
     }
-  }
+    await proc.stop()
+  })
   if (agreed(answers.project) !== agreed(answers.baseline)) throw new Error(`the answers differ: project ${answers.project}, baseline ${answers.baseline}`)
   if ((JSON.parse(answers.project) as { completed_last_hour: number }).completed_last_hour !== completed) throw new Error(`completed_last_hour is not the ${completed} completions made`)
   printCpuShare(cpu.stop())

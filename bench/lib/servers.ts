@@ -4,6 +4,7 @@
  * script even when it fails halfway; tokens for them.
  */
 import { createServer } from 'node:net'
+import type { Side } from './ab'
 import { projectBinary } from './binary'
 import { memoryOf } from './memory'
 
@@ -78,6 +79,10 @@ export const startProjectFromSource = (db: string, env: Record<string, string> =
 
 /** The raw Bun.serve + bun:sqlite baseline for the claims, counts, list and creation targets. */
 export const startBaseline = (db: string, env: Record<string, string> = {}) => spawnServer(['bun', 'bench/baseline-server.ts', '--db', db], env)
+
+/** One side of an A/B comparison on `db`, tracked: the project's server (with `projectEnv`) or the raw baseline. */
+export const startSide = (side: Side, db: string, projectEnv: Record<string, string> = {}): Promise<Proc> =>
+  tracked(side === 'project' ? startProject(db, projectEnv) : startBaseline(db))
 
 /** The raw Bun.serve + bun:sqlite baseline for the lookup. */
 export const startLookupBaseline = (db: string, options: SpawnOptions = {}) => spawnServer(['bun', 'bench/baseline-lookup.ts', '--db', db], {}, options)
