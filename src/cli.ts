@@ -59,6 +59,8 @@ function optionsHelp(settingKeys: readonly (keyof Config)[], options: CommandOpt
   return lines.join('\n')
 }
 
+const OPTIONS_HEADING = 'Options and environment (a flag overrides its variable; an empty value counts as unset):'
+
 const ALL_SETTINGS = SETTINGS.map((s) => s.key)
 const TOKEN_SETTINGS: (keyof Config)[] = ['db', 'jwtSecret', 'jwtSecretFile', 'tokenTtl']
 const DB_ONLY: (keyof Config)[] = ['db']
@@ -68,14 +70,14 @@ const SERVE_HELP = `Usage: iceprod-rest serve [options]
 Runs the server. On the first start of a new database it prints an admin token to stderr.
 Log lines (JSON, one per request) go to stderr; GET /metrics serves Prometheus metrics.
 
-Options and environment (a flag overrides its variable):
+${OPTIONS_HEADING}
 ${optionsHelp(ALL_SETTINGS)}`
 
 const tokenHelp = (options: CommandOption[]) => `Usage: iceprod-rest token --username NAME --role ROLE [options]
 
 Prints a token signed with the server's secret (found the way "serve" finds it).
 
-Options and environment:
+${OPTIONS_HEADING}
 ${optionsHelp(TOKEN_SETTINGS, options)}`
 
 const MIGRATE_HELP = `Usage: iceprod-rest migrate [options]
@@ -83,7 +85,7 @@ const MIGRATE_HELP = `Usage: iceprod-rest migrate [options]
 Applies pending migrations to the database (creating it if missing) and exits.
 "serve" does the same at every start.
 
-Options and environment:
+${OPTIONS_HEADING}
 ${optionsHelp(DB_ONLY)}`
 
 const BACKUP_HELP = `Usage: iceprod-rest backup <file> [options]
@@ -92,7 +94,7 @@ Writes a consistent copy of the database to <file>, which must not exist yet
 (mode 0600). Safe while the server runs and writes. The JWT secret file is
 not part of the database: back it up once, separately.
 
-Options and environment:
+${OPTIONS_HEADING}
 ${optionsHelp(DB_ONLY)}`
 
 const RESTORE_HELP = `Usage: iceprod-rest restore <backup> [options]
@@ -102,7 +104,7 @@ Refuses while any process (a running server) has the database open: stop the
 server, restore, start it again. The replaced database is kept beside it as
 <db>.before-restore-<time>.
 
-Options and environment:
+${OPTIONS_HEADING}
 ${optionsHelp(DB_ONLY)}`
 
 class UsageError extends Error {}

@@ -82,13 +82,17 @@ export class ConfigError extends Error {}
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent']
 
+/** An empty value (`ICEPROD_PORT=` in a unit file) counts as unset, so that the default applies. */
+const given = (value: string | undefined): string | undefined => (value === '' ? undefined : value)
+
 /** Builds the configuration from parsed flags (by Config key) and the environment. */
 export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, env: Record<string, string | undefined> = process.env): Config {
   const config: Record<string, unknown> = {}
   for (const s of SETTINGS) {
-    const raw = flags[s.key] ?? env[s.env] ?? s.default
-    if (raw === undefined || raw === '') continue
-    const name = s.flag && flags[s.key] !== undefined ? s.flag : s.env
+    const flag = given(flags[s.key])
+    const raw = flag ?? given(env[s.env]) ?? s.default
+    if (raw === undefined) continue
+    const name = s.flag && flag !== undefined ? s.flag : s.env
     if (s.kind === 'int') {
       if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
       config[s.key] = Number(raw)

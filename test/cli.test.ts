@@ -169,6 +169,26 @@ describe('bad flags and values', () => {
   }, PROCESS_TIMEOUT_MS)
 })
 
+describe('empty values', () => {
+  test('an empty variable or flag counts as unset: the default applies', () => {
+    const defaults = loadConfig({}, {})
+    const emptyVariables = Object.fromEntries(SETTINGS.map((s) => [s.env, '']))
+    expect(loadConfig({}, emptyVariables)).toEqual(defaults)
+    const emptyFlags = Object.fromEntries(SETTINGS.filter((s) => s.flag).map((s) => [s.key, '']))
+    expect(loadConfig(emptyFlags, {})).toEqual(defaults)
+    // An empty flag leaves its variable in force.
+    expect(loadConfig({ port: '' }, { ICEPROD_PORT: '9090' }).port).toBe(9090)
+  })
+
+  test('token with ICEPROD_TOKEN_TTL= signs for the default lifetime', async () => {
+    const r = await cli(['token', '--username', 'a', '--role', 'user'], { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_TOKEN_TTL: '' })
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    const auth = await new TokenService(TEST_SECRET).verify(r.stdout.trim())
+    const defaultTtl = loadConfig({}, {}).tokenTtl
+    expect(auth!.exp - Date.now() / 1000).toBeWithin(defaultTtl - 10, defaultTtl + 1)
+  }, PROCESS_TIMEOUT_MS)
+})
+
 describe('token', () => {
   test('prints a token signed with ICEPROD_JWT_SECRET that verifies with the given claims', async () => {
     const r = await cli(['token', '--username', 'site-a', '--role', 'client', '--groups', '/a,/b/c', '--type', 'system', '--ttl', '600'], { ICEPROD_JWT_SECRET: TEST_SECRET })
