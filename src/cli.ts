@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ROLES } from './auth/roles'
-import { SETTINGS, loadConfig, resolveSecret, shownDefault, type Config } from './config'
+import { SETTINGS, loadConfig, resolveSecret, shownDefault, type Config, type Setting } from './config'
 import { VERSION } from './version'
 
 const USAGE = `iceprod-rest ${VERSION}: the IceProd REST server
@@ -48,12 +48,19 @@ function helpLine(left: string, meaning: string, shown: string | undefined): str
   return `  ${left.padEnd(40)} ${meaning}${shown !== undefined ? ` (default ${shown})` : ''}`
 }
 
+/** The bounds of an int setting as the help shows them, e.g. ` (1 to 2147483647)`. */
+function shownRange(s: Setting): string {
+  if (s.min !== undefined && s.max !== undefined) return ` (${s.min} to ${s.max})`
+  if (s.min !== undefined) return ` (at least ${s.min})`
+  return s.max !== undefined ? ` (at most ${s.max})` : ''
+}
+
 function optionsHelp(settingKeys: readonly (keyof Config)[], options: CommandOption[] = []): string {
   const lines = options.map((o) => helpLine(`${o.flag} ${o.placeholder}`, o.meaning, o.default))
   for (const s of SETTINGS) {
     if (!settingKeys.includes(s.key)) continue
     const left = s.flag ? `${s.flag} ${s.placeholder ?? 'VALUE'} / ${s.env}` : s.env
-    lines.push(helpLine(left, s.meaning, shownDefault(s)))
+    lines.push(helpLine(left, s.meaning + shownRange(s), shownDefault(s)))
   }
   lines.push(helpLine('--help', 'show this help', undefined))
   return lines.join('\n')

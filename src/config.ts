@@ -49,15 +49,28 @@ export interface Setting {
   /** What the help and the README show as the default when it is not a literal value. */
   defaultText?: string
   kind: 'string' | 'int' | 'level' | 'switch'
+  /** Bounds of an int setting; without `max`, the largest exact integer. */
+  min?: number
+  max?: number
   meaning: string
 }
+
+/**
+ * Bun runs a timer whose delay is past 2^31 - 1 ms after 1 ms instead: a
+ * setting that becomes a timer's delay stays within it.
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1
+/** The same in seconds. */
+const LONGEST_TIMER_S = Math.floor(LONGEST_TIMER_MS / 1000)
+/** Seconds the sweep takes off now (about 68 years), which keeps the cutoff a valid date. */
+const LONGEST_AGE_S = 2 ** 31 - 1
 
 /** The default a setting shows in the help and the README; undefined when it has none. */
 export const shownDefault = (s: Setting): string | undefined => s.default ?? s.defaultText
 
 export const SETTINGS: Setting[] = [
   { key: 'host', flag: '--host', placeholder: 'ADDRESS', env: 'ICEPROD_HOST', default: '127.0.0.1', kind: 'string', meaning: 'address to listen on' },
-  { key: 'port', flag: '--port', placeholder: 'PORT', env: 'ICEPROD_PORT', default: '8080', kind: 'int', meaning: 'TCP port to listen on' },
+  { key: 'port', flag: '--port', placeholder: 'PORT', env: 'ICEPROD_PORT', default: '8080', kind: 'int', max: 65535, meaning: 'TCP port to listen on' },
   { key: 'db', flag: '--db', placeholder: 'FILE', env: 'ICEPROD_DB', default: './iceprod-data/iceprod.sqlite', kind: 'string', meaning: 'SQLite database file, created if missing' },
   { key: 'logLevel', flag: '--log-level', placeholder: 'LEVEL', env: 'ICEPROD_LOG_LEVEL', default: 'info', kind: 'level', meaning: 'log level: debug, info (a line per request), warn, error or silent' },
   { key: 'jwtSecret', env: 'ICEPROD_JWT_SECRET', kind: 'string', meaning: 'token signing secret (at least 32 bytes)' },
@@ -65,17 +78,17 @@ export const SETTINGS: Setting[] = [
   { key: 'maxBody', env: 'ICEPROD_MAX_BODY', default: String(16 * 1024 * 1024), kind: 'int', meaning: 'largest accepted request body, in bytes' },
   { key: 'ldapUrl', env: 'ICEPROD_LDAP_URL', kind: 'string', meaning: 'LDAP server for POST /ldap, e.g. ldaps://ldap.example.org' },
   { key: 'ldapBase', env: 'ICEPROD_LDAP_BASE', kind: 'string', meaning: 'base DN that user entries live under, e.g. ou=People,dc=example,dc=org' },
-  { key: 'ldapTimeoutMs', env: 'ICEPROD_LDAP_TIMEOUT_MS', default: '5000', kind: 'int', meaning: 'LDAP connect and bind timeout, in milliseconds' },
-  { key: 'tokenTtl', env: 'ICEPROD_TOKEN_TTL', default: '31622400', kind: 'int', meaning: 'lifetime of login and CLI tokens, in seconds' },
-  { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
+  { key: 'ldapTimeoutMs', env: 'ICEPROD_LDAP_TIMEOUT_MS', default: '5000', kind: 'int', min: 1, max: LONGEST_TIMER_MS, meaning: 'LDAP connect and bind timeout, in milliseconds' },
+  { key: 'tokenTtl', env: 'ICEPROD_TOKEN_TTL', default: '31622400', kind: 'int', min: 1, meaning: 'lifetime of login and CLI tokens, in seconds' },
+  { key: 'tempTokenTtl', env: 'ICEPROD_TEMP_TOKEN_TTL', default: '86400', kind: 'int', min: 1, meaning: 'longest lifetime of a temp token from /create_token, in seconds' },
   { key: 'clockSkew', env: 'ICEPROD_CLOCK_SKEW', default: '60', kind: 'int', meaning: "seconds a token's exp and nbf may be off, for hosts whose clocks differ" },
   { key: 'lockTimeoutMs', env: 'ICEPROD_LOCK_TIMEOUT_MS', default: String(DEFAULT_LOCK_TIMEOUT_MS), kind: 'int', meaning: "longest a write waits for the database's write lock while another process holds it, in milliseconds; then 503" },
   { key: 'scheduler', env: 'ICEPROD_SCHEDULER', default: 'on', kind: 'switch', meaning: "on: the server queues, hands out, retries and rolls up by itself; off: IceProd's own scheduled tasks drive it" },
-  { key: 'bufferJobs', env: 'ICEPROD_BUFFER_JOBS', default: '1000', kind: 'int', meaning: 'with the scheduler, most jobs of a dataset processing at once; more are made as jobs finish' },
+  { key: 'bufferJobs', env: 'ICEPROD_BUFFER_JOBS', default: '1000', kind: 'int', min: 1, meaning: 'with the scheduler, most jobs of a dataset processing at once; more are made as jobs finish' },
   { key: 'maxFailures', env: 'ICEPROD_MAX_FAILURES', default: '10', kind: 'int', meaning: "with the scheduler, a reset task whose failures exceed this (or its dataset's max_failures) becomes failed" },
-  { key: 'sweepInterval', env: 'ICEPROD_SWEEP_INTERVAL', default: '60', kind: 'int', meaning: 'with the scheduler, seconds between sweeps for lost tasks and silent pilots; 0: none' },
-  { key: 'taskGrace', env: 'ICEPROD_TASK_GRACE', default: '900', kind: 'int', meaning: 'with the scheduler, seconds a processing task that no pilot lists may go on before the sweep resets it' },
-  { key: 'pilotTimeout', env: 'ICEPROD_PILOT_TIMEOUT', default: '0', kind: 'int', meaning: 'with the scheduler, seconds after its last_update when the sweep deletes a pilot and resets its tasks; 0: never' },
+  { key: 'sweepInterval', env: 'ICEPROD_SWEEP_INTERVAL', default: '60', kind: 'int', max: LONGEST_TIMER_S, meaning: 'with the scheduler, seconds between sweeps for lost tasks and silent pilots; 0: none' },
+  { key: 'taskGrace', env: 'ICEPROD_TASK_GRACE', default: '900', kind: 'int', max: LONGEST_AGE_S, meaning: 'with the scheduler, seconds a processing task that no pilot lists may go on before the sweep resets it' },
+  { key: 'pilotTimeout', env: 'ICEPROD_PILOT_TIMEOUT', default: '0', kind: 'int', max: LONGEST_AGE_S, meaning: 'with the scheduler, seconds after its last_update when the sweep deletes a pilot and resets its tasks; 0: never' },
 ]
 
 export class ConfigError extends Error {}
@@ -95,7 +108,11 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, en
     const name = s.flag && flag !== undefined ? s.flag : s.env
     if (s.kind === 'int') {
       if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
-      config[s.key] = Number(raw)
+      const value = Number(raw)
+      if (value < (s.min ?? 0)) throw new ConfigError(`${name} must be at least ${s.min}, got ${raw}`)
+      const max = s.max ?? Number.MAX_SAFE_INTEGER
+      if (value > max) throw new ConfigError(`${name} must be at most ${max}, got ${raw}`)
+      config[s.key] = value
     } else if (s.kind === 'switch') {
       if (raw !== 'on' && raw !== 'off') throw new ConfigError(`${name} must be on or off, got "${raw}"`)
       config[s.key] = raw === 'on'
@@ -104,9 +121,7 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, en
       config[s.key] = raw
     } else config[s.key] = raw
   }
-  const result = config as unknown as Config
-  if (result.port > 65535) throw new ConfigError(`port must be at most 65535, got ${result.port}`)
-  return result
+  return config as unknown as Config
 }
 
 export const MIN_SECRET_BYTES = 32
