@@ -82,7 +82,8 @@ ${optionsHelp(ALL_SETTINGS)}`
 
 const tokenHelp = (options: CommandOption[]) => `Usage: iceprod-rest token --username NAME --role ROLE [options]
 
-Prints a token signed with the server's secret (found the way "serve" finds it).
+Prints a token signed with the server's secret (found the way "serve" finds it;
+refused while the database folder holds none: the server makes it at its first start).
 
 ${OPTIONS_HEADING}
 ${optionsHelp(TOKEN_SETTINGS, options)}`
@@ -168,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
       const ttlText = (values.ttl as string | undefined) ?? String(config.tokenTtl)
       if (!/^[1-9]\d*$/.test(ttlText)) throw new UsageError('token: --ttl must be a positive integer')
       const groupList = typeof values.groups === 'string' ? values.groups.split(',').filter(Boolean) : []
-      const tokens = new TokenService(resolveSecret(config))
+      const tokens = new TokenService(resolveSecret(config, { create: false }))
       console.log(await tokens.sign({ username, role, groups: groupList, type: type as 'user', ttl: Number(ttlText) }))
       return 0
     }

@@ -3,7 +3,7 @@
  * which override the defaults below. `SETTINGS` is the one table that the CLI
  * help and the README's configuration table are checked against.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 // The lock's own module, not db/: the CLI reads the settings without loading the database code.
@@ -127,10 +127,11 @@ export function loadConfig(flags: Partial<Record<keyof Config, string>> = {}, en
 export const MIN_SECRET_BYTES = 32
 
 /**
- * The signing secret: ICEPROD_JWT_SECRET, else the secret file, else a random
- * one generated into `<db folder>/jwt-secret` (mode 0600) and reused after.
+ * The signing secret: ICEPROD_JWT_SECRET, else the secret file, else (with
+ * `create`, as the server starts) a random one generated into
+ * `<db folder>/jwt-secret` (mode 0600) and reused after.
  */
-export function resolveSecret(config: Config): string {
+export function resolveSecret(config: Config, { create = true }: { create?: boolean } = {}): string {
   let secret = config.jwtSecret
   let source = 'ICEPROD_JWT_SECRET'
   if (secret === undefined) {
@@ -138,9 +139,8 @@ export function resolveSecret(config: Config): string {
     source = file
     if (!existsSync(file)) {
       if (config.jwtSecretFile) throw new ConfigError(`secret file ${file} does not exist`)
-      mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, randomBytes(48).toString('base64url') + '\n', { mode: 0o600 })
-      chmodSync(file, 0o600)
+      if (!create) throw new ConfigError(`no secret file ${file}: is --db right? The server makes it at its first start`)
+      createSecretFile(file)
     }
     secret = readFileSync(file, 'utf8').trim()
   }
@@ -148,4 +148,24 @@ export function resolveSecret(config: Config): string {
     throw new ConfigError(`the JWT secret from ${source} is shorter than ${MIN_SECRET_BYTES} bytes`)
   }
   return secret
+}
+
+/**
+ * Writes a new secret to `file` unless one is there by now. It is written
+ * whole beside it, then linked in place, which fails when `file` exists: of
+ * two first starts at once, the second keeps (and reads) the first's secret,
+ * never a half-written or replaced one.
+ */
+function createSecretFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true })
+  const draft = `${file}.${randomBytes(6).toString('hex')}.new`
+  writeFileSync(draft, randomBytes(48).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' })
+  try {
+    chmodSync(draft, 0o600)
+    linkSync(draft, file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  } finally {
+    rmSync(draft, { force: true })
+  }
 }

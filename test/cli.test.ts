@@ -6,7 +6,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TokenService } from '../src/auth/tokens'
@@ -211,22 +211,32 @@ describe('token', () => {
     expect(await new TokenService('another-secret-another-secret-0123456789').verify(token)).toBeUndefined()
   }, PROCESS_TIMEOUT_MS)
 
-  test('without a secret in the environment, uses (and creates) the one beside the database, which the server accepts', async () => {
+  test('without a secret in the environment, uses the one the server made beside the database, which the server accepts', async () => {
     const db = join(dir, 'token-db', 'iceprod.sqlite')
-    const r = await cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
-    expect(r.code).toBe(0)
-    const secretFile = join(dir, 'token-db', 'jwt-secret')
-    expect(statSync(secretFile).mode & 0o777).toBe(0o600)
-    const secret = resolveSecret(loadConfig({ db }, {}))
-    expect(await new TokenService(secret).verify(r.stdout.trim())).toMatchObject({ username: 'admin', role: 'admin', type: 'user' })
-    // The server started on that database finds the same secret and accepts the token.
+    // The server's first start makes the secret.
     const app = await startTestApp({ db, jwtSecret: undefined, logLevel: 'silent' })
     try {
+      const r = await cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
+      expect(r.code).toBe(0)
+      const secretFile = join(dir, 'token-db', 'jwt-secret')
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600)
+      // The secret was written beside it first: nothing of that is left.
+      expect(readdirSync(join(dir, 'token-db')).filter((name) => name.startsWith('jwt-secret'))).toEqual(['jwt-secret'])
+      const secret = resolveSecret(loadConfig({ db }, {}))
+      expect(await new TokenService(secret).verify(r.stdout.trim())).toMatchObject({ username: 'admin', role: 'admin', type: 'user' })
       const roles = await app.call('GET', '/roles', { token: r.stdout.trim() })
       expect(roles.status).toBe(200)
     } finally {
       app.close()
     }
+  }, PROCESS_TIMEOUT_MS)
+
+  test('refuses when the database folder holds no secret (a mistyped --db), creating nothing', async () => {
+    const db = join(dir, 'mistyped', 'iceprod.sqlite')
+    const r = await cli(['token', '--username', 'admin', '--role', 'admin', '--db', db])
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' })
+    expect(r.stderr).toBe(`iceprod-rest: no secret file ${join(dir, 'mistyped', 'jwt-secret')}: is --db right? The server makes it at its first start\n`)
+    expect(() => statSync(join(dir, 'mistyped'))).toThrow()
   }, PROCESS_TIMEOUT_MS)
 })
 
