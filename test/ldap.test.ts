@@ -143,4 +143,27 @@ describe('failed-login throttling', () => {
     expect((await login(ODD_UID, 'odd-password', app)).status).toBe(200)
     app.close()
   })
+
+  test('50 wrong passwords at once for one username: 5 reach LDAP (401), the others are 429', async () => {
+    const app = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
+    const statuses = (await Promise.all(Array.from({ length: 50 }, () => login('alice', 'wrong', app)))).map((r) => r.status)
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(45)
+    expect((await login('alice', 'alice-password', app)).status).toBe(429)
+    app.close()
+  })
+
+  test('logins in flight that succeed or find LDAP unavailable count no failure', async () => {
+    const app = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
+    const statuses = (await Promise.all(Array.from({ length: 5 }, () => login('alice', 'alice-password', app)))).map((r) => r.status)
+    expect(statuses).toEqual([200, 200, 200, 200, 200])
+    for (let i = 0; i < 4; i++) expect((await login('alice', 'wrong', app)).status).toBe(401)
+    expect((await login('alice', 'alice-password', app)).status).toBe(200)
+    app.close()
+    const silent = await startSilentServer()
+    const hanging = await startTestApp({ ldapUrl: silent.url, ldapBase: LDAP_BASE, ldapTimeoutMs: HANG_TIMEOUT_MS })
+    for (let i = 0; i < 6; i++) expect((await login('alice', 'x', hanging)).status).toBe(503)
+    hanging.close()
+    silent.stop()
+  })
 })

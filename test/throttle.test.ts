@@ -19,36 +19,48 @@ function refused(fn: () => void): number | undefined {
 describe('LoginThrottle', () => {
   test('a username is refused with 429 after its failures, until the window ends', () => {
     const throttle = new LoginThrottle(limits)
-    for (let i = 0; i < 3; i++) {
-      expect(refused(() => throttle.check('alice', undefined, 100))).toBeUndefined()
-      throttle.failed('alice', undefined, 100)
-    }
-    expect(refused(() => throttle.check('alice', undefined, 200))).toBe(429)
-    expect(refused(() => throttle.check('bob', undefined, 200))).toBeUndefined()
-    expect(refused(() => throttle.check('alice', undefined, 1100))).toBeUndefined()
+    for (let i = 0; i < 3; i++) expect(refused(() => throttle.attempt('alice', undefined, 100))).toBeUndefined()
+    expect(refused(() => throttle.attempt('alice', undefined, 200))).toBe(429)
+    expect(refused(() => throttle.attempt('bob', undefined, 200))).toBeUndefined()
+    expect(refused(() => throttle.attempt('alice', undefined, 1100))).toBeUndefined()
   })
 
   test('an address is refused after failures spread over many usernames', () => {
     const throttle = new LoginThrottle(limits)
-    for (let i = 0; i < 5; i++) throttle.failed(`user${i}`, '10.0.0.1', 0)
-    expect(refused(() => throttle.check('fresh', '10.0.0.1', 10))).toBe(429)
-    expect(refused(() => throttle.check('fresh', '10.0.0.2', 10))).toBeUndefined()
+    for (let i = 0; i < 5; i++) throttle.attempt(`user${i}`, '10.0.0.1', 0)
+    expect(refused(() => throttle.attempt('fresh', '10.0.0.1', 10))).toBe(429)
+    expect(refused(() => throttle.attempt('fresh', '10.0.0.2', 10))).toBeUndefined()
   })
 
-  test('a success clears the username', () => {
+  test("a success clears the username and takes back the address's count of the attempt", () => {
     const throttle = new LoginThrottle(limits)
-    for (let i = 0; i < 2; i++) throttle.failed('carol', undefined, 0)
-    throttle.succeeded('carol')
-    throttle.failed('carol', undefined, 0)
-    expect(refused(() => throttle.check('carol', undefined, 0))).toBeUndefined()
+    for (let i = 0; i < 2; i++) throttle.attempt('carol', '10.0.0.1', 0)
+    for (let i = 0; i < 3; i++) {
+      throttle.attempt('carol', '10.0.0.1', 0)
+      throttle.succeeded('carol', '10.0.0.1')
+    }
+    throttle.attempt('carol', '10.0.0.1', 0)
+    expect(refused(() => throttle.attempt('carol', '10.0.0.1', 0))).toBeUndefined()
+    // The address counts the 4 failures alone: one more is its fifth.
+    expect(refused(() => throttle.attempt('dave', '10.0.0.1', 0))).toBeUndefined()
+    expect(refused(() => throttle.attempt('erin', '10.0.0.1', 0))).toBe(429)
+  })
+
+  test('an attempt LDAP did not answer counts for neither the username nor the address', () => {
+    const throttle = new LoginThrottle(limits)
+    for (let i = 0; i < 10; i++) {
+      throttle.attempt('frank', '10.0.0.1', 0)
+      throttle.unanswered('frank', '10.0.0.1')
+    }
+    expect(refused(() => throttle.attempt('frank', '10.0.0.1', 0))).toBeUndefined()
   })
 
   test('memory stays bounded: the oldest entries go first', () => {
     const throttle = new LoginThrottle(limits)
-    for (let i = 0; i < 3; i++) throttle.failed('first', undefined, 0)
-    for (let i = 0; i < 10; i++) throttle.failed(`other${i}`, undefined, 0)
+    for (let i = 0; i < 3; i++) throttle.attempt('first', undefined, 0)
+    for (let i = 0; i < 10; i++) throttle.attempt(`other${i}`, undefined, 0)
     // "first" was evicted: its failures are forgotten rather than growing memory without end.
-    expect(refused(() => throttle.check('first', undefined, 0))).toBeUndefined()
+    expect(refused(() => throttle.attempt('first', undefined, 0))).toBeUndefined()
     expect((throttle as unknown as { windows: Map<string, unknown> }).windows.size).toBeLessThanOrEqual(4)
   })
 })

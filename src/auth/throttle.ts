@@ -30,8 +30,13 @@ export class LoginThrottle {
     return keys
   }
 
-  /** Throws 429 when the username or the address has used up its failures. */
-  check(username: string, address: string | undefined, nowMs = Date.now()): void {
+  /**
+   * Throws 429 when the username or the address has used up its failures;
+   * else counts this attempt as failed at once, before LDAP answers, so that
+   * attempts sent together cannot all pass the check. `succeeded` or
+   * `unanswered` takes it back.
+   */
+  attempt(username: string, address: string | undefined, nowMs = Date.now()): void {
     for (const [key, limit] of this.keys(username, address)) {
       const window = this.windows.get(key)
       if (!window) continue
@@ -39,9 +44,6 @@ export class LoginThrottle {
       if (age >= this.limits.windowMs) this.windows.delete(key)
       else if (window.failures >= limit) fail(429, `too many failed logins; retry in ${Math.ceil((this.limits.windowMs - age) / 1000)} s`)
     }
-  }
-
-  failed(username: string, address: string | undefined, nowMs = Date.now()): void {
     for (const [key] of this.keys(username, address)) {
       const window = this.windows.get(key)
       const live = window !== undefined && nowMs - window.startedMs < this.limits.windowMs
@@ -53,8 +55,19 @@ export class LoginThrottle {
     }
   }
 
-  /** A successful login clears the username's failures (not the address's). */
-  succeeded(username: string): void {
+  /** A successful login clears the username's failures, and takes back the address's count of this attempt. */
+  succeeded(username: string, address: string | undefined): void {
     this.windows.delete(`u:${username}`)
+    if (address) this.takeBack(`a:${address}`)
+  }
+
+  /** An attempt LDAP did not answer (unavailable, or not configured) is no failure. */
+  unanswered(username: string, address: string | undefined): void {
+    for (const [key] of this.keys(username, address)) this.takeBack(key)
+  }
+
+  private takeBack(key: string): void {
+    const window = this.windows.get(key)
+    if (window && window.failures > 0) window.failures--
   }
 }
