@@ -375,6 +375,15 @@ describe('task listings', () => {
     expect(Object.keys(r.body)).toEqual(ids)
   })
 
+  test("keys projects a task's own keys alone, __proto__ too; Object.prototype's are none", async () => {
+    const own = await createDataset('/simprod/filtering')
+    const id = await createTask({ dataset_id: own, job_id: await createJob(own, 0), ['__proto__']: { kept: true } })
+    expect(storedDoc(id)).toContain('"__proto__":{"kept":true}')
+    const r = await t.call('GET', `/datasets/${own}/tasks?keys=__proto__|toString|constructor|name`)
+    expect(r.status).toBe(200)
+    expect(r.text).toBe(`{"${id}":{"task_id":"${id}","__proto__":{"kept":true},"name":"generate"}}`)
+  })
+
   test('GET /datasets/<d>/tasks access: readers through groups; others 403; missing dataset 404', async () => {
     for (const name of ['system', 'client', 'writer', 'parent']) expect((await t.call('GET', `/datasets/${dataset}/tasks`, { token: tokens[name] })).status).toBe(200)
     for (const name of ['pilot', 'user', 'other', 'anonymous']) expect((await t.call('GET', `/datasets/${dataset}/tasks`, { token: tokens[name] })).status).toBe(403)
@@ -529,6 +538,21 @@ describe('task summaries, counts and stats', () => {
     } finally {
       other.close()
     }
+  })
+
+  test("names that are Object.prototype's own (__proto__, constructor) are counted as any other", async () => {
+    const other = await createDataset('/simprod/filtering')
+    const otherJob = await createJob(other, 0)
+    const names = ['__proto__', 'constructor', 'toString']
+    for (const [index, name] of names.entries()) {
+      const id = await createTask({ dataset_id: other, job_id: otherJob, name, task_index: index })
+      expect((await t.call('PATCH', `/tasks/${id}`, { body: { status: 'complete', walltime: 1, walltime_err: 0 } })).status).toBe(200)
+    }
+    const byName = await t.call('GET', `/datasets/${other}/task_counts/name_status`)
+    expect(byName.text).toBe('{"__proto__":{"complete":1},"constructor":{"complete":1},"toString":{"complete":1}}')
+    const stats = await t.call('GET', `/datasets/${other}/task_stats`)
+    expect(stats.text).toStartWith('{"__proto__":{"count":1,')
+    expect(Object.keys(JSON.parse(stats.text))).toEqual(names)
   })
 
   test('empty datasets give {}; access follows read groups; missing dataset 404', async () => {

@@ -16,11 +16,15 @@ import { jsonText, type JsonText } from './respond'
 /** Rows fetched per page: large enough to amortise the query, small enough to keep memory flat. */
 export const PAGE_SIZE = 1000
 
-/** The document limited to `keys` plus its own id field. */
+/**
+ * The document limited to `keys` plus its own id field. Only its own keys
+ * count, into an object without a prototype, so that `__proto__` is a key
+ * like any other and `toString` none.
+ */
 export function project(doc: Record<string, unknown>, keys: string[], idField: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  if (idField in doc) out[idField] = doc[idField]
-  for (const key of keys) if (key in doc) out[key] = doc[key]
+  const out: Record<string, unknown> = Object.create(null)
+  if (Object.hasOwn(doc, idField)) out[idField] = doc[idField]
+  for (const key of keys) if (Object.hasOwn(doc, key)) out[key] = doc[key]
   return out
 }
 

@@ -167,9 +167,7 @@ export class TaskService {
       entry.counts[String(row.status)] = row.n
       byName.set(name, entry)
     }
-    const out: Record<string, Record<string, number>> = {}
-    for (const [name, entry] of inTaskOrder(byName)) out[name] = inStatusOrder(TASK_STATUSES, entry.counts)
-    return out
+    return byTaskName(byName, (entry) => inStatusOrder(TASK_STATUSES, entry.counts))
   }
 
   /** Walltime statistics per task name over the dataset's complete tasks, names by lowest task_index. */
@@ -196,13 +194,17 @@ export class TaskService {
         },
       })
     }
-    const out: Record<string, TaskStat> = {}
-    for (const [name, entry] of inTaskOrder(byName)) out[name] = entry.stat
-    return out
+    return byTaskName(byName, (entry) => entry.stat)
   }
 }
 
-/** Entries ordered by their lowest task_index (stable for ties). */
-function inTaskOrder<T extends { firstIndex: number }>(byName: Map<string, T>): [string, T][] {
-  return [...byName].sort((a, b) => a[1].firstIndex - b[1].firstIndex || 0)
+/**
+ * `{name: value}` with names ordered by their lowest task_index (stable for
+ * ties), in an object without a prototype: a task named `__proto__` is a key
+ * like any other.
+ */
+function byTaskName<T extends { firstIndex: number }, V>(byName: Map<string, T>, value: (entry: T) => V): Record<string, V> {
+  const out: Record<string, V> = Object.create(null)
+  for (const [name, entry] of [...byName].sort((a, b) => a[1].firstIndex - b[1].firstIndex || 0)) out[name] = value(entry)
+  return out
 }
