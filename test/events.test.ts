@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { EventHub, KEEP_ALIVE_MS, type StatusEvent, type Ticker } from '../src/modules/events/hub'
 import { POLL_MS } from '../src/modules/events/service'
 import { startServerProcess } from './server-process'
-import { startTestApp, type TestApp } from './support'
+import { FakeClock, startTestApp, type TestApp } from './support'
 
 /** A ticker that ticks when the test says: `fire(ms)` runs the callbacks registered for that interval. */
 class ManualTicker {
@@ -248,6 +248,39 @@ describe('GET /events', () => {
     await fast.until(/"to":"failed"/)
     await fast.cancel()
   }, 60_000)
+})
+
+describe('a token that expires while listening', () => {
+  test("ends its stream at exp + ICEPROD_CLOCK_SKEW on the app's clock, sending nothing after; other streams go on", async () => {
+    const clock = new FakeClock()
+    const manual = new ManualTicker()
+    const app = await startTestApp({}, { ICEPROD_SCHEDULER: 'off', ICEPROD_CLOCK_SKEW: '30' }, { ticker: manual.ticker, clock: clock.now })
+    try {
+      await app.call('POST', '/groups', { body: { name: '/g' } })
+      const dataset = (await app.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 1, tasks_submitted: 1, group: '/g' } })).body.result.split('/')[2]
+      const open = async (token: string) => new StreamReader(await app.app.handle(new Request('http://localhost/events', { headers: { authorization: `Bearer ${token}` } })))
+      const expiring = await open(await app.token('admin', { ttl: 600 }))
+      const lasting = await open(app.adminToken)
+      await Promise.all([expiring.until(/connected/), lasting.until(/connected/)])
+      const change = async (status: string) => {
+        expect((await app.call('PUT', `/datasets/${dataset}/status`, { body: { status } })).status).toBe(200)
+        manual.fire(POLL_MS)
+      }
+      // The last millisecond the token is valid: the stream is open and hears the change.
+      clock.advance((600 + 30) * 1000 - 1)
+      await change('suspended')
+      await Promise.all([expiring.until(/"to":"suspended"/), lasting.until(/"to":"suspended"/)])
+      clock.advance(1)
+      await change('processing')
+      await lasting.until(/"to":"processing"/)
+      await expiring.drain()
+      expect({ ended: expiring.ended, events: expiring.events().map((e) => e.to) }).toEqual({ ended: true, events: ['suspended'] })
+      expect(lasting.ended).toBe(false)
+      await lasting.cancel()
+    } finally {
+      app.close()
+    }
+  })
 })
 
 describe('EventHub', () => {

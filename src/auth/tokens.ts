@@ -108,6 +108,11 @@ export class TokenService {
     return auth
   }
 
+  /** When (milliseconds on the clock) a token with this `exp` stops being valid: `exp` plus the clock skew. */
+  endsAtMs(auth: Pick<Auth, 'exp'>): number {
+    return (auth.exp + this.clockSkew) * 1000
+  }
+
   /** Whether a token with these times is valid at `now` (seconds), within the clock skew. */
   private isCurrent(times: { exp: number; nbf: number }, now: number): boolean {
     return times.exp > now - this.clockSkew && times.nbf <= now + this.clockSkew

@@ -46,6 +46,8 @@ const OPENED = encoder.encode(': connected\n\n')
 interface Subscriber {
   filter: EventFilter
   controller: ReadableStreamDefaultController<Uint8Array>
+  /** When its stream ends (its token expires), in milliseconds on the clock `endExpired` is given. */
+  endsAtMs: number
 }
 
 export interface EventHubOptions {
@@ -72,13 +74,13 @@ export class EventHub {
     return this.subscribers.size
   }
 
-  /** A new subscriber's stream; it ends when the client goes away (or is dropped). */
-  subscribe(filter: EventFilter): ReadableStream<Uint8Array> {
+  /** A new subscriber's stream; it ends when the client goes away (or is dropped), or at `endsAtMs`. */
+  subscribe(filter: EventFilter, endsAtMs = Infinity): ReadableStream<Uint8Array> {
     let subscriber: Subscriber | undefined
     return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
-          subscriber = { filter, controller }
+          subscriber = { filter, controller, endsAtMs }
           this.subscribers.add(subscriber)
           if (this.subscribers.size === 1) {
             this.keepAlive = this.ticker(KEEP_ALIVE_MS, () => this.sendToAll(KEEP_ALIVE))
@@ -107,15 +109,22 @@ export class EventHub {
     }
   }
 
+  /** Ends the streams whose time is up at `nowMs`. */
+  endExpired(nowMs: number): void {
+    for (const subscriber of [...this.subscribers]) if (subscriber.endsAtMs <= nowMs) this.end(subscriber)
+  }
+
   /** Ends every stream (the server is stopping). */
   close(): void {
-    for (const subscriber of [...this.subscribers]) {
-      this.remove(subscriber)
-      try {
-        subscriber.controller.close()
-      } catch {
-        // Already closed by the client.
-      }
+    for (const subscriber of [...this.subscribers]) this.end(subscriber)
+  }
+
+  private end(subscriber: Subscriber) {
+    this.remove(subscriber)
+    try {
+      subscriber.controller.close()
+    } catch {
+      // Already closed by the client.
     }
   }
 

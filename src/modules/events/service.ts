@@ -7,7 +7,8 @@
  * nothing is read.
  */
 import { hasDatasetAccess, type DatasetRules } from '../../auth/access'
-import type { Auth } from '../../auth/tokens'
+import type { Auth, TokenService } from '../../auth/tokens'
+import type { Clock } from '../../clock'
 import { seesAllDatasets } from '../../auth/roles'
 import { fail } from '../../errors'
 import type { HistoryService } from '../history/service'
@@ -21,12 +22,15 @@ const BATCH = 1000
 export interface EventFeedOptions {
   /** Drives both the reads and the keep-alive comments; tests move it themselves. */
   ticker?: Ticker
+  /** The app's clock, which the tokens' expiry is read on. */
+  clock?: Clock
   maxBufferedBytes?: number
 }
 
 export class EventFeed {
   readonly hub: EventHub
   private readonly ticker: Ticker
+  private readonly clock: Clock
   private reading: { stop(): void } | undefined
   private after = 0
   /** Access rules read for the events being sent now, each dataset's once, whatever the number of subscribers. */
@@ -35,16 +39,18 @@ export class EventFeed {
   constructor(
     private readonly history: HistoryService,
     private readonly datasets: DatasetRules,
+    private readonly tokens: Pick<TokenService, 'endsAtMs'>,
     options: EventFeedOptions = {},
   ) {
     this.ticker = options.ticker ?? intervalTicker
+    this.clock = options.clock ?? Date.now
     this.hub = new EventHub({ ticker: this.ticker, maxBufferedBytes: options.maxBufferedBytes, onActive: (active) => this.listen(active) })
   }
 
   /**
    * A stream of the events `auth` may see, of `datasetId` alone when given:
    * 404 for a dataset that does not exist (to roles that see all), 403 for one
-   * the token may not read.
+   * the token may not read. It ends when the token expires.
    */
   subscribe(auth: Auth, datasetId?: string): ReadableStream<Uint8Array> {
     const seesAll = seesAllDatasets.includes(auth.role)
@@ -55,11 +61,13 @@ export class EventFeed {
     // Access is checked again for each event: a rule changed meanwhile applies from the next event on.
     const readable = (id: string | null) => seesAll || (id !== null && hasDatasetAccess(auth.groups, this.ruleOf(id), 'read'))
     const filter: EventFilter = datasetId === undefined ? readable : (id) => id === datasetId && readable(id)
-    return this.hub.subscribe(filter)
+    return this.hub.subscribe(filter, this.tokens.endsAtMs(auth))
   }
 
   /** Reads what was committed since the last read and sends it (also called by tests instead of waiting for the timer). */
   readNow(): void {
+    // A stream whose token has expired hears nothing more.
+    this.hub.endExpired(this.clock())
     for (;;) {
       const entries = this.history.since(this.after, BATCH)
       if (entries.length === 0) return
