@@ -180,6 +180,22 @@ describe('task actions', () => {
     await expectConsistent(datasetId, 3)
   })
 
+  test('an empty status list selects nothing, alone or beside other filters, whatever the action', async () => {
+    const { datasetId, jobs } = await pipeline(2)
+    const statuses = async () => (t.ctx.sqlite.query('SELECT status FROM tasks WHERE dataset_id = ? ORDER BY rowid').all(datasetId) as { status: string }[]).map((row) => row.status)
+    const before = await statuses()
+    const ids = jobs.map((job) => job.generate)
+    for (const action of ['bulk_suspend', 'bulk_reset', 'bulk_hard_reset', 'bulk_status/failed']) {
+      for (const filters of [{}, { task_ids: ids }, { name: 'generate' }]) {
+        const r = await act(datasetId, `task_actions/${action}`, { ...filters, status: [] })
+        expect({ action, filters, status: r.status, body: r.body }).toEqual({ action, filters, status: 200, body: { changed: 0 } })
+      }
+    }
+    expect(await statuses()).toEqual(before)
+    // The ids are still checked.
+    expect((await act(datasetId, 'task_actions/bulk_suspend', { task_ids: ['nosuchtask'], status: [] })).status).toBe(400)
+  })
+
   test('a dataset member who may write may act; one who may only read may not', async () => {
     const { datasetId } = await pipeline(1)
     const group = (JSON.parse((await t.call('GET', `/datasets/${datasetId}`)).text) as { group: string }).group

@@ -75,6 +75,8 @@ export class BulkTransitions {
     const datasetId = selection.datasetId
     const source = selection.taskIds !== undefined ? 'task ids' : selection.jobIds !== undefined ? 'job ids' : 'dataset'
     if (source !== 'dataset') this.checkIds(datasetId, source, (source === 'task ids' ? selection.taskIds : selection.jobIds)!)
+    // The filters combine: no status at all matches no task.
+    if (selection.statuses?.length === 0) return this.done(0)
     const to = action.kind === 'status' ? action.status : undefined
     const changed = queries
       .selection(selectionKey(action.kind, source, selection.statuses, selection.name !== undefined))

@@ -372,6 +372,8 @@ export type SelectionSource = 'dataset' | 'task ids' | 'job ids'
 
 /** The key of a selection statement: one is prepared per combination of action, source, status filter and name filter. */
 export function selectionKey(kind: ActionKind, source: SelectionSource, statuses: readonly string[] | undefined, byName: boolean): string {
+  // Its key would read as no status filter: such a selection is never run (it selects nothing).
+  if (statuses?.length === 0) throw new Error('an empty status filter has no selection statement')
   return [kind, source, statuses?.join('|') ?? '', byName ? 'name' : ''].join(':')
 }
 
