@@ -6,7 +6,7 @@
  * equal to a recount. Bad filters change nothing, not even the valid tasks
  * named beside them.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import { expectChain, historyOf, steps } from './history-support'
 import { QueueFixture } from './queue-support'
 import { checkCounts, checkRollUp } from './scheduler-support'
@@ -194,6 +194,23 @@ describe('task actions', () => {
     expect(await statuses()).toEqual(before)
     // The ids are still checked.
     expect((await act(datasetId, 'task_actions/bulk_suspend', { task_ids: ['nosuchtask'], status: [] })).status).toBe(400)
+  })
+
+  test('status lists naming the same statuses, repeated or in another order, share one prepared statement', async () => {
+    const { datasetId, jobs } = await pipeline(1)
+    await setStatus(jobs[0]!.generate, 'failed')
+    expect((await act(datasetId, 'task_actions/bulk_status/idle', { status: ['failed', 'complete'] })).body).toEqual({ changed: 1 })
+    // Every statement of the action is prepared now: another list of the same statuses prepares none.
+    const prepare = spyOn(t.ctx.sqlite, 'prepare')
+    try {
+      for (let i = 1; i <= 40; i++) {
+        const status = i % 2 === 0 ? [...Array<string>(i).fill('complete'), 'failed'] : ['failed', ...Array<string>(i).fill('complete'), 'failed']
+        expect((await act(datasetId, 'task_actions/bulk_status/idle', { status })).body).toEqual({ changed: 0 })
+      }
+      expect(prepare).not.toHaveBeenCalled()
+    } finally {
+      prepare.mockRestore()
+    }
   })
 
   test('a dataset member who may write may act; one who may only read may not', async () => {

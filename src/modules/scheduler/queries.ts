@@ -370,11 +370,17 @@ export type ActionKind = 'suspend' | 'reset' | 'hard_reset' | 'status'
 /** Where the selected tasks come from: the dataset's tasks, the ids named, or the tasks of the jobs named. */
 export type SelectionSource = 'dataset' | 'task ids' | 'job ids'
 
-/** The key of a selection statement: one is prepared per combination of action, source, status filter and name filter. */
+/**
+ * The key of a selection statement: one is prepared per combination of
+ * action, source, set of statuses and name filter. The statuses are keyed
+ * each once and sorted, so that however a client repeats or orders them
+ * there are at most 2^8 status filters, each prepared once.
+ */
 export function selectionKey(kind: ActionKind, source: SelectionSource, statuses: readonly string[] | undefined, byName: boolean): string {
   // Its key would read as no status filter: such a selection is never run (it selects nothing).
   if (statuses?.length === 0) throw new Error('an empty status filter has no selection statement')
-  return [kind, source, statuses?.join('|') ?? '', byName ? 'name' : ''].join(':')
+  const filter = statuses === undefined ? '' : [...new Set(statuses)].sort().join('|')
+  return [kind, source, filter, byName ? 'name' : ''].join(':')
 }
 
 function parseSelectionKey(key: string) {
