@@ -156,3 +156,22 @@ test('nothing rolls up when the statuses a scheduler would follow are reached', 
   expect([await statusOf(`/jobs/${jobs[0]}`), await statusOf(`/jobs/${jobs[1]}`), await statusOf(`/datasets/${d}`)]).toEqual(['errors', 'suspended', 'errors'])
   await noServerEntries(d, jobs, tasks)
 })
+
+test('a dataset set truncated or processing, or given as many jobs_submitted as it has jobs, stays as the client set it', async () => {
+  const d = await f.dataset(undefined, { jobs_submitted: 3 })
+  const jobs = [await f.job(d), await f.job(d)]
+  for (const jobId of jobs) {
+    await ok('PUT', `/tasks/${await f.task(d, {}, jobId)}/status`, { status: 'complete' })
+    await ok('PUT', `/datasets/${d}/jobs/${jobId}/status`, { status: 'complete' })
+  }
+  await ok('PUT', `/datasets/${d}/jobs_submitted`, { jobs_submitted: 2 })
+  expect(await statusOf(`/datasets/${d}`)).toBe('processing')
+  await ok('PUT', `/datasets/${d}/status`, { status: 'truncated' })
+  await ok('POST', `/datasets/${d}/dataset_actions/resume`)
+  await ok('PUT', `/datasets/${d}/status`, { status: 'suspended' })
+  await ok('PUT', `/datasets/${d}/status`, { status: 'processing' })
+  await timePasses()
+  expect(await statusOf(`/datasets/${d}`)).toBe('processing')
+  expect((await historyOf(t, d)).map((e) => `${e.from}>${e.to}`)).toEqual(['processing>truncated', 'truncated>processing', 'processing>suspended', 'suspended>processing'])
+  await noServerEntries(d, jobs, [])
+})

@@ -158,6 +158,43 @@ describe('datasets follow their jobs', () => {
     expect(await datasetStatus(held.datasetId)).toBe('suspended')
   })
 
+  test('a dataset a client sets truncated or processing follows its jobs at once, as the dataset actions do', async () => {
+    const reasonsOf = async (datasetId: string) => (await historyOf(t, datasetId)).map((e) => `${e.from}>${e.to} ${e.by === 'server' ? e.reason : 'client'}`)
+    const done = async (job: { generate: string; filter: string; hist: string }) => {
+      for (const task of [job.generate, job.filter, job.hist]) await setStatus(task, 'complete')
+    }
+    // Jobs still to make hold it processing; truncated, its one job is all there is.
+    const truncated = await pipeline(1, { jobs_submitted: 5 })
+    await done(truncated.jobs[0]!)
+    expect(await datasetStatus(truncated.datasetId)).toBe('processing')
+    expect((await t.call('PUT', `/datasets/${truncated.datasetId}/status`, { body: { status: 'truncated' } })).status).toBe(200)
+    expect(await datasetStatus(truncated.datasetId)).toBe('complete')
+    expect(await reasonsOf(truncated.datasetId)).toEqual(['processing>truncated client', 'truncated>complete all jobs complete'])
+
+    // A suspended dataset's jobs finished meanwhile: set processing again, it is complete.
+    const resumed = await pipeline(1)
+    await t.call('PUT', `/datasets/${resumed.datasetId}/status`, { body: { status: 'suspended' } })
+    await done(resumed.jobs[0]!)
+    expect(await datasetStatus(resumed.datasetId)).toBe('suspended')
+    await t.call('PUT', `/datasets/${resumed.datasetId}/status`, { body: { status: 'processing' } })
+    expect(await datasetStatus(resumed.datasetId)).toBe('complete')
+    expect(await reasonsOf(resumed.datasetId)).toEqual(['processing>suspended client', 'suspended>processing client', 'processing>complete all jobs complete'])
+    expectChain(await historyOf(t, resumed.datasetId), 'complete')
+  })
+
+  test('jobs_submitted lowered to the jobs that exist: the dataset follows them', async () => {
+    const { datasetId, jobs } = await pipeline(2, { jobs_submitted: 3 })
+    for (const job of jobs) for (const task of [job.generate, job.filter, job.hist]) await setStatus(task, 'complete')
+    expect(await datasetStatus(datasetId)).toBe('processing')
+    expect((await t.call('PUT', `/datasets/${datasetId}/jobs_submitted`, { body: { jobs_submitted: 2 } })).status).toBe(200)
+    expect(await datasetStatus(datasetId)).toBe('complete')
+    expect((await historyOf(t, datasetId)).at(-1)).toMatchObject({ from: 'processing', to: 'complete', by: 'server', reason: 'all jobs complete' })
+    // Raised again: reopened for the job to make, and it stays processing.
+    await t.call('PUT', `/datasets/${datasetId}/jobs_submitted`, { body: { jobs_submitted: 3 } })
+    expect(await datasetStatus(datasetId)).toBe('processing')
+    expect((await historyOf(t, datasetId)).at(-1)).toMatchObject({ from: 'complete', to: 'processing', by: 'server', reason: 'more jobs to make' })
+  })
+
   test('a job status set by a client rolls its dataset up too', async () => {
     const { datasetId, jobs } = await pipeline(1)
     await t.call('PUT', `/datasets/${datasetId}/jobs/${jobs[0]!.jobId}/status`, { body: { status: 'complete' } })

@@ -21,7 +21,7 @@ const DATASET_ACTIONS: [DatasetAction, string][] = [
 /** Operator actions (API.md §7.2): bulk task, job and dataset actions, each one transaction. */
 export const actionsModule = (
   ctx: AppContext,
-  actions = new ActionService(ctx.db, new DatasetService(ctx.db, ctx.auth, ctx.transitions, ctx.clock), ctx.scheduler.bulk, ctx.transitions),
+  actions = new ActionService(ctx.db, new DatasetService(ctx.db, ctx.auth, ctx.transitions, ctx.clock), ctx.scheduler.bulk),
 ) => {
   const app = new Elysia({ name: 'module:actions', detail: { tags: ['Operator actions'] } }).use(ctx.access)
   for (const [name, action, summary] of TASK_ACTIONS) {

@@ -11,7 +11,6 @@ import { checkStatus, TASK_STATUSES } from '../../status'
 import type { Actor } from '../history/service'
 import type { DatasetService } from '../datasets/service'
 import type { BulkAction, BulkTransitions } from '../scheduler/bulk'
-import type { Transitions } from '../scheduler/transitions'
 
 /** The filters of a task action's body. */
 export interface TaskFilters {
@@ -43,7 +42,6 @@ export class ActionService {
     private readonly db: Db,
     private readonly datasets: DatasetService,
     private readonly bulk: BulkTransitions,
-    private readonly transitions: Transitions,
   ) {}
 
   /** A task action on the dataset's tasks that match `filters`; how many tasks it changed. */
@@ -77,11 +75,13 @@ export class ActionService {
    */
   dataset(datasetId: string, action: DatasetAction, by: Actor): Promise<number> {
     return writeTx(this.db, () => {
+      if (action === 'hard_reset') {
+        // The dataset follows its jobs once their tasks are reset (BulkTransitions rolls them up).
+        this.datasets.changeStatus(datasetId, 'processing', by)
+        return this.bulk.changeTasks({ datasetId }, { kind: 'hard_reset' }, by)
+      }
       const status = action === 'suspend' ? 'suspended' : action === 'truncate' ? 'truncated' : 'processing'
-      const changed = this.datasets.changeStatus(datasetId, status, by)
-      if (action === 'hard_reset') return this.bulk.changeTasks({ datasetId }, { kind: 'hard_reset' }, by)
-      if (action !== 'suspend') this.transitions.datasetFollowsJobs(datasetId)
-      return changed ? 1 : 0
+      return this.datasets.changeStatusAndFollowJobs(datasetId, status, by) ? 1 : 0
     })
   }
 }

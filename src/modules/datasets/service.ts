@@ -86,7 +86,7 @@ export class DatasetService {
 
   async setStatus(datasetId: string, status: string, by: Actor): Promise<void> {
     checkStatus(DATASET_STATUSES, status)
-    await writeTx(this.db, () => this.changeStatus(datasetId, status, by))
+    await writeTx(this.db, () => this.changeStatusAndFollowJobs(datasetId, status, by))
   }
 
   /**
@@ -99,6 +99,17 @@ export class DatasetService {
     this.setField(datasetId, '$.status', status)
     this.transitions.dataset({ rowid: state.rowid, dataset_id: datasetId }, state.status, status, by)
     return state.status !== status
+  }
+
+  /**
+   * changeStatus, after which, with the scheduler, a dataset set processing
+   * or truncated follows its jobs at once (§6.5): one whose jobs are all
+   * there and complete is complete.
+   */
+  changeStatusAndFollowJobs(datasetId: string, status: string, by: Actor): boolean {
+    const changed = this.changeStatus(datasetId, status, by)
+    if (status === 'processing' || status === 'truncated') this.transitions.datasetFollowsJobs(datasetId)
+    return changed
   }
 
   async setDescription(datasetId: string, description: string): Promise<void> {

@@ -179,11 +179,16 @@ export class Transitions {
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
   }
 
-  /** The dataset's jobs_submitted changed: one the roll-up stopped with jobs still to make is reopened, and more are made. */
+  /**
+   * The dataset's jobs_submitted changed: one the roll-up stopped with jobs
+   * still to make is reopened, and more are made; one whose jobs are now all
+   * there follows them (§6.5).
+   */
   jobsSubmittedChanged(datasetId: string): void {
     if (!this.scheduling) return
     const change = this.rollUp.reopen(datasetId, 'more jobs to make')
     if (change) this.dataset(change.ref, change.from, change.to, SERVER, change.reason)
+    this.datasetFollowsJobs(datasetId)
     this.onMoreWork(datasetId)
   }
 
