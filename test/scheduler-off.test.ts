@@ -175,3 +175,17 @@ test('a dataset set truncated or processing, or given as many jobs_submitted as 
   expect((await historyOf(t, d)).map((e) => `${e.from}>${e.to}`)).toEqual(['processing>truncated', 'truncated>processing', 'processing>suspended', 'suspended>processing'])
   await noServerEntries(d, jobs, [])
 })
+
+test('a task made waiting for a failed task, or whose depends a PATCH changes, moves nothing', async () => {
+  const d = await f.dataset(undefined, { jobs_submitted: 2 })
+  const jobs = [await f.job(d), await f.job(d)]
+  const failed = await f.task(d, {}, jobs[0])
+  await ok('PUT', `/tasks/${failed}/status`, { status: 'failed' })
+  const waiting = await f.task(d, { depends: [failed] }, jobs[1])
+  const patched = await ok('PATCH', `/tasks/${waiting}`, { depends: [] })
+  expect(patched).toMatchObject({ status: 'waiting', depends: [] })
+  expect(patched).toEqual(await ok('GET', `/tasks/${waiting}`))
+  await timePasses()
+  expect([await statusOf(`/jobs/${jobs[0]}`), await statusOf(`/jobs/${jobs[1]}`), await statusOf(`/datasets/${d}`)]).toEqual(['processing', 'processing', 'processing'])
+  await noServerEntries(d, jobs, [failed, waiting])
+})

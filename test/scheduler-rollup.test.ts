@@ -115,6 +115,58 @@ describe('jobs follow their tasks', () => {
     expect(await jobStatus(jobId)).toBe('processing')
   })
 
+  test('a job whose new task waits for a failed or suspended task is stopped, and its dataset follows', async () => {
+    for (const [blocking, stopped] of [['failed', 'errors'], ['suspended', 'suspended']] as const) {
+      const datasetId = await f.dataset(undefined, { jobs_submitted: 2 })
+      const first = await f.job(datasetId)
+      const upstream = await f.task(datasetId, { name: 'up' }, first)
+      await setStatus(upstream, blocking)
+      expect(await jobStatus(first)).toBe(stopped)
+      const second = await f.job(datasetId)
+      const down = await f.task(datasetId, { name: 'down', depends: [upstream] }, second)
+      expect(await f.status(down)).toBe('waiting')
+      expect({ blocking, job: await jobStatus(second), dataset: await datasetStatus(datasetId) }).toEqual({ blocking, job: stopped, dataset: stopped })
+      expect((await historyOf(t, datasetId, 'jobs', second)).at(-1)).toMatchObject({ from: 'processing', to: stopped, by: 'server' })
+    }
+  })
+
+  test('materialized jobs whose tasks wait for an existing failed task are stopped', async () => {
+    const elsewhere = await f.dataset()
+    const failed = await f.task(elsewhere, { name: 'failed' })
+    await setStatus(failed, 'failed')
+    const datasetId = await f.dataset(undefined, { jobs_submitted: 2 })
+    const config = { tasks: [{ name: 'first', depends: [failed] }, { name: 'second', depends: ['first'] }] }
+    expect((await t.call('PUT', `/datasets/${datasetId}/config`, { body: config })).status).toBe(200)
+    await t.scheduler.materializer.idle()
+    expect((await t.call('GET', `/datasets/${datasetId}/job_counts/status`)).body).toEqual({ errors: 2 })
+    expect(await datasetStatus(datasetId)).toBe('errors')
+  })
+
+  test("a PATCH of a waiting task's depends queues it when it is ready now, and moves its job and the jobs waiting on it as it can run or not", async () => {
+    const datasetId = await f.dataset(undefined, { jobs_submitted: 3 })
+    const [first, second, third] = [await f.job(datasetId), await f.job(datasetId), await f.job(datasetId)]
+    const upstream = await f.task(datasetId, { name: 'up' }, first)
+    const task = await f.task(datasetId, { name: 'task', depends: [upstream] }, second)
+    await f.task(datasetId, { name: 'down', depends: [task] }, third)
+    const patch = (body: Record<string, unknown>) => t.call('PATCH', `/tasks/${task}`, { body })
+    const jobs = async () => [await jobStatus(first), await jobStatus(second), await jobStatus(third)]
+    await setStatus(upstream, 'failed')
+    expect(await jobs()).toEqual(['errors', 'errors', 'errors'])
+
+    // Nothing to wait for: queued, and the jobs it held are processing again.
+    expect((await patch({ depends: [] })).body.status).toBe('queued')
+    expect((await historyOf(t, datasetId, 'tasks', task)).at(-1)).toMatchObject({ from: 'waiting', to: 'queued', by: 'server', reason: 'no dependencies' })
+    expect(await jobs()).toEqual(['errors', 'processing', 'processing'])
+    // Waiting for the failed task again: both stop again.
+    expect((await patch({ status: 'waiting', depends: [upstream] })).body.status).toBe('waiting')
+    expect(await jobs()).toEqual(['errors', 'errors', 'errors'])
+    // Waiting for a task that can run: active again, still waiting.
+    const other = await f.task(datasetId, { name: 'other' }, first)
+    expect((await patch({ depends: [other] })).body.status).toBe('waiting')
+    expect(await jobs()).toEqual(['processing', 'processing', 'processing'])
+    expect(await datasetStatus(datasetId)).toBe('processing')
+  })
+
   test('a complete task that runs again sends its queued dependents back to waiting', async () => {
     const { datasetId, jobs } = await pipeline(1)
     const job = jobs[0]!

@@ -192,9 +192,12 @@ export class Materializer {
     const jobId = newId()
     this.queries.insertJob.run({ job_id: jobId, doc: JSON.stringify({ dataset_id: datasetId, job_index: jobIndex, job_id: jobId, status: 'processing', status_changed: now }) })
     const taskIds = plan.map(() => newId())
+    /** A task waits for an existing task: it may be one that cannot run (failed, suspended), which stops the job. */
+    let waitsOutside = false
     plan.forEach((template, taskIndex) => {
       const depends = template.depends.map((dependency) => (typeof dependency === 'number' ? taskIds[dependency]! : dependency))
       const status = depends.length === 0 ? 'queued' : template.depends.every((d) => typeof d === 'string') ? this.transitions.statusOfNewTask(depends) : 'waiting'
+      if (status === 'waiting' && template.depends.some((d) => typeof d === 'string')) waitsOutside = true
       const doc = {
         dataset_id: datasetId,
         job_id: jobId,
@@ -214,6 +217,7 @@ export class Materializer {
       }
       this.queries.insertTask.run({ task_id: taskIds[taskIndex]!, doc: JSON.stringify(doc) })
     })
+    if (waitsOutside) this.transitions.tasksCreated(jobId)
     return plan.length
   }
 }

@@ -74,9 +74,27 @@ export class Transitions {
     this.rollingUp(() => this.taskChanged(task, from, to, by, reason, failure))
   }
 
-  /** A task was created in a job that is not processing: the job may have to be again. */
-  taskCreated(jobId: string): void {
+  /**
+   * Tasks were created in the job that may change its status: in a job that
+   * is not processing (it may have to be again), or waiting (they may wait
+   * for a failed or suspended task, and so not count as active, §6.5).
+   */
+  tasksCreated(jobId: string): void {
     if (this.scheduling) this.rollingUp(() => this.touchedJobs!.add(jobId))
+  }
+
+  /**
+   * A task's `depends` changed (a PATCH): waiting, it is queued when ready
+   * now; it may now wait for a failed or suspended task, or no longer, and
+   * so may the tasks waiting for it: its job and theirs roll up.
+   */
+  dependsChanged(task: TaskRef): void {
+    if (!this.scheduling) return
+    this.rollingUp(() => {
+      this.touchedJobs!.add(task.job_id)
+      for (const { job_id } of this.queries.jobsDownstream.all({ task_id: task.task_id, job_id: task.job_id })) this.touchedJobs!.add(job_id)
+      this.queueIfReady(task)
+    })
   }
 
   /** Runs `follow`, then rolls up each job it touched (once), unless an outer report will. */
@@ -124,13 +142,15 @@ export class Transitions {
     if (from === 'complete') {
       for (const dependent of queries.unqueueDependents.all(values)) this.taskChanged(dependent, 'queued', 'waiting', SERVER, 'a dependency runs again')
     }
-    if (to === 'waiting') {
-      const queued = queries.queueIfReady.get(values)
-      if (queued) {
-        const reason = queries.hasDepends.get({ task_id: task.task_id }) ? 'dependencies complete' : 'no dependencies'
-        this.taskChanged(queued, 'waiting', 'queued', SERVER, reason)
-      }
-    }
+    if (to === 'waiting') this.queueIfReady(task)
+  }
+
+  /** A waiting task whose dependencies are all complete is queued (§6.2). */
+  private queueIfReady(task: TaskRef): void {
+    const queued = this.queries.queueIfReady.get({ task_id: task.task_id, now: this.now() })
+    if (!queued) return
+    const reason = this.queries.hasDepends.get({ task_id: task.task_id }) ? 'dependencies complete' : 'no dependencies'
+    this.taskChanged(queued, 'waiting', 'queued', SERVER, reason)
   }
 
   /**

@@ -65,11 +65,12 @@ export class TaskService {
     const job = this.queries.jobIndex.get({ job_id: body.job_id, dataset_id: body.dataset_id })
     if (!job) fail(400, `no such job: ${body.job_id} in dataset ${body.dataset_id}`)
     const taskId = newId()
+    const status = this.transitions.statusOfNewTask(body.depends)
     const doc = {
       ...body,
       task_id: taskId,
       job_index: job.job_index,
-      status: this.transitions.statusOfNewTask(body.depends),
+      status,
       status_changed: timestamp(this.clock()),
       failures: 0,
       evictions: 0,
@@ -78,7 +79,7 @@ export class TaskService {
       walltime_err_n: 0,
     }
     this.queries.insert.run({ task_id: taskId, doc: JSON.stringify(doc) })
-    if (job.job_status !== 'processing') this.transitions.taskCreated(body.job_id)
+    if (job.job_status !== 'processing' || status === 'waiting') this.transitions.tasksCreated(body.job_id)
     return taskId
   }
 
@@ -99,10 +100,10 @@ export class TaskService {
       }
       const doc = JSON.stringify(merged)
       this.queries.saveDoc.run({ task_id: taskId, doc })
-      if (!('status' in patch)) return doc
-      this.transitions.task(state, state.status, patch.status as string, by)
+      if ('status' in patch) this.transitions.task(state, state.status, patch.status as string, by)
+      if ('depends' in patch) this.transitions.dependsChanged(state)
       // The scheduler may have moved the task on: answer with it as it is now.
-      return this.transitions.scheduling ? this.get(taskId) : doc
+      return this.transitions.scheduling && ('status' in patch || 'depends' in patch) ? this.get(taskId) : doc
     })
   }
 
