@@ -177,6 +177,28 @@ describe('how many, and when', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test('a step refused for a full disk wrote nothing, and is tried again until there is room', async () => {
+    const lines: string[] = []
+    const full = await startTestApp({ logLevel: 'warn' }, {}, { logOutput: { destination: { write: (line: string) => void lines.push(line) }, flush: async () => {} } })
+    try {
+      const d = await new QueueFixture(full).dataset(undefined, { jobs_submitted: 200 })
+      // The database may hardly grow: the config fits, the jobs do not.
+      const sqlite = full.ctx.sqlite
+      const { page_count } = sqlite.query('PRAGMA page_count').get() as { page_count: number }
+      sqlite.exec(`PRAGMA max_page_count = ${page_count + 4}`)
+      expect((await full.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'a' }, { name: 'b', depends: ['a'] }] } })).status).toBe(200)
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+      expect(full.count('jobs')).toBe(0)
+      sqlite.exec('PRAGMA max_page_count = 4294967294')
+      await full.scheduler.materializer.idle()
+      expect([full.count('jobs'), full.count('tasks')]).toEqual([200, 400])
+      await full.flushLogs()
+      expect(lines.join('')).not.toContain('materialization stopped')
+    } finally {
+      full.close()
+    }
+  })
 })
 
 describe('PUT config checks tasks', () => {

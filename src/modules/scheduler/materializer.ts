@@ -14,7 +14,7 @@
  * a job (made by a client) are skipped.
  */
 import { writeTx, type Db } from '../../db'
-import { StorageUnavailable } from '../../db/faults'
+import { unavailability } from '../../db/faults'
 import { newId } from '../../db/documents'
 import { schedulerQueries, type SchedulerQueries } from './queries'
 import { planTasks, type TaskTemplate } from './task-plan'
@@ -119,7 +119,7 @@ export class Materializer {
       more = await this.makeSome(datasetId)
     } catch (error) {
       // The write lock stayed taken by another process, or the disk is full: nothing was written; try again shortly.
-      if (error instanceof StorageUnavailable) unavailable = true
+      if (unavailability(error) !== undefined) unavailable = true
       else if (!this.stopped) this.options.warn(`materialization stopped: ${(error as Error).message}`, datasetId)
     }
     this.running = false
