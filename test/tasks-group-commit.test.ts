@@ -2,7 +2,9 @@ import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { fail } from '../src/errors'
+import { unavailability } from '../src/db/faults'
 import { GroupCommit } from '../src/db/group-commit'
+import { QueueFixture } from './queue-support'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -94,6 +96,55 @@ describe('GroupCommit', () => {
       expect(locked.ctx.sqlite.query("SELECT count(*) AS n FROM sequences WHERE name LIKE 'gc-e-%'").get()).toEqual({ n: 0 })
     } finally {
       locked.close()
+    }
+  })
+})
+
+describe('a batch SQLite rolls back by itself (a full disk)', () => {
+  /** Room for a few more pages only: a small write fits, a large one does not, and SQLite then ends the whole transaction. */
+  const tighten = (app: TestApp) => {
+    const { page_count } = app.ctx.sqlite.query('PRAGMA page_count').get() as { page_count: number }
+    app.ctx.sqlite.exec(`PRAGMA max_page_count = ${page_count + 8}`)
+  }
+  const loosen = (app: TestApp) => app.ctx.sqlite.exec('PRAGMA max_page_count = 4294967294')
+
+  for (const singleStatement of [true, false]) {
+    test(`fails every write of the batch with the disk's error and writes none of them (${singleStatement ? 'one statement each' : 'savepoints'})`, async () => {
+      const prefix = `gc-full-${singleStatement}-`
+      const group = new GroupCommit<string, string>(
+        t.ctx.db,
+        (name) => {
+          t.ctx.sqlite.run('INSERT INTO sequences (name, value) VALUES (?, 0)', [prefix + name])
+          return name
+        },
+        { singleStatement },
+      )
+      tighten(t)
+      try {
+        const outcomes = await Promise.allSettled([group.run('a'), group.run(`b${'x'.repeat(300_000)}`), group.run('c')])
+        expect(outcomes.map((o) => (o.status === 'rejected' ? unavailability(o.reason) : o.status))).toEqual(['full', 'full', 'full'])
+      } finally {
+        loosen(t)
+      }
+      expect(rows(prefix)).toEqual([])
+      expect(await group.run('d')).toBe('d')
+      expect(rows(prefix)).toEqual([`${prefix}d`])
+    })
+  }
+
+  test('POST /tasks, whose INSERT SQLite undoes alone: only the task the disk cannot hold is refused (507)', async () => {
+    const app = await startTestApp()
+    try {
+      const datasetId = await new QueueFixture(app).dataset()
+      const jobId = (await app.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: 0 } })).body.result
+      const task = (name: string, extra = '') => app.call('POST', '/tasks', { body: { dataset_id: datasetId, job_id: jobId, task_index: 0, name, depends: [], requirements: {}, extra } })
+      tighten(app)
+      const replies = await Promise.all([task('a'), task('big', 'x'.repeat(300_000)), task('c')])
+      loosen(app)
+      expect(replies.map((r) => r.status)).toEqual([201, 507, 201])
+      expect((app.ctx.sqlite.query("SELECT json_extract(doc, '$.name') AS name FROM tasks ORDER BY rowid").all() as { name: string }[]).map((row) => row.name)).toEqual(['a', 'c'])
+    } finally {
+      app.close()
     }
   })
 })

@@ -60,6 +60,9 @@ export class GroupCommit<I, O> {
           const output = this.options.singleStatement ? this.write(input) : this.db.$client.transaction(() => this.write(input))()
           outcomes.push({ ok: true, output })
         } catch (error) {
+          // SQLite ended the shared transaction itself (on a full disk it may roll back all of it):
+          // the writes before were lost and the ones after would commit alone, so the batch fails whole.
+          if (!this.db.$client.inTransaction) throw error
           outcomes.push({ ok: false, error })
         }
       }
@@ -70,7 +73,7 @@ export class GroupCommit<I, O> {
           if (outcome.ok) resolve(outcome.output)
           else reject(outcome.error)
         }),
-      // The transaction never began (the lock wait ran out) or its commit failed: nothing of the batch was written.
+      // The transaction never began (the lock wait ran out), SQLite rolled it back, or its commit failed: nothing of the batch was written.
       (error) => {
         for (const { reject } of batch) reject(error)
       },
