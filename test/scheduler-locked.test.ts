@@ -67,3 +67,46 @@ test('materialization refused by the lock goes on once it is free', async () => 
   const made = holder.query("SELECT json_extract(doc, '$.job_index') AS i FROM jobs ORDER BY 1").all() as { i: number }[]
   expect(made.map((row) => row.i)).toEqual([0, 1, 2])
 })
+
+/** Lock waits that end only when the test says: its time stands still, so no wait runs out. */
+class HeldTimer implements LockTimer {
+  private wakers: (() => void)[] = []
+  now = () => 0
+  sleep = () => new Promise<void>((resolve) => this.wakers.push(resolve))
+  wake() {
+    const wakers = this.wakers
+    this.wakers = []
+    for (const wake of wakers) wake()
+  }
+}
+
+test('more work asked for while a step waits for the lock is made after that step', async () => {
+  const stored = await startTestApp({ scheduler: false })
+  const d = await new QueueFixture(stored).dataset(undefined, { jobs_submitted: 1 })
+  expect((await stored.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'generate' }] } })).status).toBe(200)
+  const other = new Database(stored.config.db)
+  other.exec('PRAGMA busy_timeout = 0')
+  const timer = new HeldTimer()
+  const app = createApp({ ...stored.config, scheduler: true, sweepInterval: 0 }, { lockTimer: timer })
+  try {
+    // The first step (one job to make) finds the lock taken by another process, and waits.
+    other.exec('BEGIN IMMEDIATE')
+    for (let i = 0; i < 5; i++) await nextTurn()
+    // Meanwhile a client asks for a second job: its write waits behind the step's.
+    const token = await app.ctx.tokens.sign({ username: 'admin', role: 'admin', groups: [], type: 'user', ttl: 3600 })
+    const raised = app.app.handle(
+      new Request(`http://localhost/datasets/${d}/jobs_submitted`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ jobs_submitted: 2 }) }),
+    )
+    for (let i = 0; i < 5; i++) await nextTurn()
+    other.exec('ROLLBACK')
+    timer.wake()
+    expect((await raised).status).toBe(200)
+    await app.scheduler.materializer.idle()
+    expect((other.query('SELECT count(*) AS n FROM jobs WHERE dataset_id = ?').get(d) as { n: number }).n).toBe(2)
+  } finally {
+    if (other.inTransaction) other.exec('ROLLBACK')
+    other.close()
+    app.close()
+    stored.close()
+  }
+})

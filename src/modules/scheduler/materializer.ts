@@ -44,8 +44,10 @@ export class Materializer {
   private scheduled: ReturnType<typeof setImmediate> | undefined
   /** The pause after a transaction the database refused (see retryLater). */
   private retry: ReturnType<typeof setTimeout> | undefined
-  /** A step is under way (its transaction may wait for another process's write lock). */
-  private running = false
+  /** The dataset of the step under way (its transaction may wait for another process's write lock). */
+  private running: string | undefined
+  /** That dataset was poked meanwhile: what the step saw may be out of date, so it goes again. */
+  private pokedWhileRunning = false
   private stopped = false
   private waiters: (() => void)[] = []
   /** Jobs and tasks made since start, for /metrics. */
@@ -71,13 +73,14 @@ export class Materializer {
   /** The dataset may have jobs to make now (a config, more jobs_submitted, a resume, a job finished). */
   poke(datasetId: string): void {
     if (this.stopped) return
+    if (datasetId === this.running) this.pokedWhileRunning = true
     this.pending.add(datasetId)
     this.schedule()
   }
 
   /** Resolves once nothing is left to make (for tests and shutdown). */
   idle(): Promise<void> {
-    if (this.pending.size === 0 && this.scheduled === undefined && this.retry === undefined && !this.running) return Promise.resolve()
+    if (this.pending.size === 0 && this.scheduled === undefined && this.retry === undefined && this.running === undefined) return Promise.resolve()
     return new Promise((resolve) => this.waiters.push(resolve))
   }
 
@@ -101,7 +104,7 @@ export class Materializer {
   }
 
   private schedule(): void {
-    if (this.scheduled !== undefined || this.retry !== undefined || this.running || this.stopped) return
+    if (this.scheduled !== undefined || this.retry !== undefined || this.running !== undefined || this.stopped) return
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined
       void this.step()
@@ -112,7 +115,8 @@ export class Materializer {
   private async step(): Promise<void> {
     const datasetId = this.pending.values().next().value
     if (datasetId === undefined) return this.settle()
-    this.running = true
+    this.running = datasetId
+    this.pokedWhileRunning = false
     let more = false
     let unavailable = false
     try {
@@ -122,17 +126,17 @@ export class Materializer {
       if (unavailability(error) !== undefined) unavailable = true
       else if (!this.stopped) this.options.warn(`materialization stopped: ${(error as Error).message}`, datasetId)
     }
-    this.running = false
+    this.running = undefined
     this.pending.delete(datasetId)
     // To the back of the line: datasets take turns.
-    if ((more || unavailable) && !this.stopped) this.pending.add(datasetId)
+    if ((more || unavailable || this.pokedWhileRunning) && !this.stopped) this.pending.add(datasetId)
     if (unavailable && !this.stopped) this.retryLater()
     else if (this.pending.size > 0) this.schedule()
     else this.settle()
   }
 
   private settle(): void {
-    if (this.pending.size > 0 || this.scheduled !== undefined || this.retry !== undefined || this.running) return
+    if (this.pending.size > 0 || this.scheduled !== undefined || this.retry !== undefined || this.running !== undefined) return
     const waiters = this.waiters
     this.waiters = []
     for (const resolve of waiters) resolve()
