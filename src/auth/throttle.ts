@@ -1,7 +1,8 @@
 /**
  * Failed-login throttle: after too many failed logins for one username or one
  * client address within a window, further attempts get 429 until the window
- * ends. Bounded memory: the oldest entries are dropped past a fixed count.
+ * ends. Bounded memory: the oldest entries are dropped past a fixed count,
+ * and an entry whose count is taken back to 0 is dropped at once.
  */
 import { fail } from '../errors'
 
@@ -66,8 +67,15 @@ export class LoginThrottle {
     for (const [key] of this.keys(username, address)) this.takeBack(key)
   }
 
+  /** How many usernames and addresses the throttle holds: what its memory grows with. */
+  held(): number {
+    return this.windows.size
+  }
+
   private takeBack(key: string): void {
     const window = this.windows.get(key)
-    if (window && window.failures > 0) window.failures--
+    if (!window) return
+    if (window.failures > 1) window.failures--
+    else this.windows.delete(key)
   }
 }

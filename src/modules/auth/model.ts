@@ -1,6 +1,13 @@
 import { t } from 'elysia'
 import { Doc, Int, Names } from '../../http/schema'
 
+/**
+ * A login's username and password are at most this long (LDAP uids and
+ * passwords are far shorter): a longer one is 400 before the throttle keeps it.
+ */
+export const MAX_USERNAME_LENGTH = 256
+export const MAX_PASSWORD_LENGTH = 1024
+
 /** Like every body in the API, these accept extra keys; only the named ones are used. */
 export const AuthModel = {
   /** Optional (API.md): no body is a role without extra keys. */
@@ -11,7 +18,7 @@ export const AuthModel = {
   setGroups: Doc({ groups: Names }),
   setRoles: Doc({ roles: Names }),
   rule: Doc({ read_groups: Names, write_groups: Names }),
-  login: Doc({ username: t.String({ minLength: 1 }), password: t.String() }),
+  login: Doc({ username: t.String({ minLength: 1, maxLength: MAX_USERNAME_LENGTH }), password: t.String({ maxLength: MAX_PASSWORD_LENGTH }) }),
   loginResult: t.Object({ token: t.String(), username: t.String(), roles: Names, current_role: t.String(), groups: Names }),
   createToken: Doc({
     type: t.Optional(t.String({ description: 'temp (default), user or system' })),
