@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
-import { MAX_KEYS, MAX_VALUES, OfferLog } from '../src/modules/progress/offers'
+import { MAX_KEYS, MAX_MINUTE_TEXT, MAX_VALUE_TEXT, MAX_VALUES, OfferLog } from '../src/modules/progress/offers'
 import { QueueFixture } from './queue-support'
 import { FakeClock, startTestApp, type TestApp } from './support'
 
@@ -176,5 +176,41 @@ describe('the offer log', () => {
     // The clock stands at the start of a minute without offers: the 59 minutes before it.
     expect(hour.offers).toBe(59_000)
     expect(hour.largest.get('memory')).toBe(999)
+  })
+
+  test('keeps no long value and a bounded amount of text per minute, also from claims that hand out nothing', async () => {
+    const clock = new FakeClock()
+    const app = await startTestApp({}, {}, { clock: clock.now })
+    try {
+      const pilot = await app.token('pilot', { ttl: 86_400 })
+      // An hour of claims (no task is queued: each is answered 200 with nothing), each offering four distinct 1 MB strings.
+      for (let i = 0; i < 60; i++) {
+        const requirements: Record<string, string> = { site: 'WIPAC' }
+        for (let k = 0; k < 4; k++) requirements[`k${k}`] = String(i).padEnd(1_000_000, `x${k}`)
+        expect((await app.call('POST', '/task_actions/process', { token: pilot, body: { requirements } })).status).toBeLessThan(500)
+        clock.advance(MINUTE)
+      }
+      clock.advance(-MINUTE)
+      const offers = app.ctx.offers
+      // Only the keys and the short value are kept, once a minute.
+      expect(offers.heldText()).toBe(60 * 'site"WIPAC"k0k1k2k3'.length)
+      expect([...offers.lastHour().values.get('site')!]).toEqual(['"WIPAC"'])
+      expect([...offers.lastHour().values.get('k0')!]).toEqual([])
+    } finally {
+      app.close()
+    }
+  })
+
+  test("a minute's values hold at most MAX_MINUTE_TEXT characters, each at most MAX_VALUE_TEXT", () => {
+    const clock = new FakeClock()
+    const log = new OfferLog(clock.now)
+    // Distinct values of exactly MAX_VALUE_TEXT characters of JSON (with their quotes), as many as the key and value counts allow.
+    for (let i = 0; i < MAX_KEYS * MAX_VALUES; i++) log.record({ [`key${i % MAX_KEYS}`]: String(i).padEnd(MAX_VALUE_TEXT - 2, 'v') })
+    expect(log.heldText()).toBeLessThanOrEqual(MAX_MINUTE_TEXT)
+    expect(log.heldText()).toBeGreaterThan(MAX_MINUTE_TEXT - MAX_VALUE_TEXT)
+    clock.advance(MINUTE)
+    log.record({ long: 'v'.repeat(MAX_VALUE_TEXT - 1), ['k'.repeat(MAX_VALUE_TEXT + 1)]: 1 })
+    expect(log.lastHour().values.get('long')!.size).toBe(0)
+    expect(log.lastHour().values.has('k'.repeat(MAX_VALUE_TEXT + 1))).toBe(false)
   })
 })

@@ -4,14 +4,19 @@
  * (60 at most, each overwritten an hour later), never the offers themselves.
  * A minute's summary holds how many offers came, for each key the largest
  * number offered under it, and the distinct values offered under it (in
- * canonical JSON), up to MAX_KEYS keys and MAX_VALUES values per key: enough
- * to tell, for any requirement, whether some offer of the hour met it.
+ * canonical JSON), up to MAX_KEYS keys and MAX_VALUES values per key, each
+ * key and value at most MAX_VALUE_TEXT characters long and MAX_MINUTE_TEXT in all:
+ * enough to tell, for any requirement a real task states, whether some offer
+ * of the hour met it.
  */
 import type { Clock } from '../../clock'
 
 /** Keys one minute's summary keeps, and distinct values per key: further ones are not kept. */
 export const MAX_KEYS = 64
 export const MAX_VALUES = 256
+/** The longest key or value (its canonical JSON) a summary keeps, and the most text of keys and values one minute keeps: longer or further ones are not kept. */
+export const MAX_VALUE_TEXT = 256
+export const MAX_MINUTE_TEXT = 65_536
 const MINUTES = 60
 
 interface Minute {
@@ -19,6 +24,8 @@ interface Minute {
   offers: number
   largest: Map<string, number>
   values: Map<string, Set<string>>
+  /** Characters of the keys and values held. */
+  text: number
 }
 
 /** What the offers of the last hour met, key by key. */
@@ -50,19 +57,31 @@ export class OfferLog {
     const minute = Math.floor(this.clock() / 60_000)
     const slot = minute % MINUTES
     let summary = this.minutes[slot]
-    if (summary?.minute !== minute) this.minutes[slot] = summary = { minute, offers: 0, largest: new Map(), values: new Map() }
+    if (summary?.minute !== minute) this.minutes[slot] = summary = { minute, offers: 0, largest: new Map(), values: new Map(), text: 0 }
     summary.offers++
     for (const key in offer) {
       const value = offer[key]
       if (value === null || value === undefined) continue
       let values = summary.values.get(key)
       if (!values) {
-        if (summary.values.size >= MAX_KEYS) continue
+        if (summary.values.size >= MAX_KEYS || key.length > MAX_VALUE_TEXT || summary.text + key.length > MAX_MINUTE_TEXT) continue
         summary.values.set(key, (values = new Set()))
+        summary.text += key.length
       }
       if (typeof value === 'number') summary.largest.set(key, Math.max(value, summary.largest.get(key) ?? -Infinity))
-      if (values.size < MAX_VALUES) values.add(canonicalJson(value))
+      if (values.size >= MAX_VALUES) continue
+      const text = canonicalJson(value)
+      if (text.length > MAX_VALUE_TEXT || summary.text + text.length > MAX_MINUTE_TEXT || values.has(text)) continue
+      values.add(text)
+      summary.text += text.length
     }
+  }
+
+  /** How many characters of keys and values the summaries hold, all minutes together. */
+  heldText(): number {
+    let held = 0
+    for (const summary of this.minutes) if (summary) held += summary.text
+    return held
   }
 
   /** How many values the summaries hold, all minutes together: what the log's memory grows with. */
