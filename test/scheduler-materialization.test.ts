@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { MAX_CONFIG_TASKS } from '../src/modules/scheduler/task-plan'
 import { QueueFixture } from './queue-support'
 import { ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
@@ -27,6 +28,8 @@ const PIPELINE = {
   ],
 }
 
+/** `count` tasks, each depending on the one before it by name. */
+const chain = (count: number) => Array.from({ length: count }, (_, i) => ({ name: `t${i}`, depends: i > 0 ? [`t${i - 1}`] : [] }))
 const putConfig = (d: string, config: unknown) => t.call('PUT', `/datasets/${d}/config`, { body: config })
 const jobsOf = async (d: string) => Object.values((await t.call('GET', `/datasets/${d}/jobs`)).body) as Record<string, any>[]
 const tasksOf = async (d: string) => Object.values((await t.call('GET', `/datasets/${d}/tasks`)).body) as Record<string, any>[]
@@ -217,6 +220,7 @@ describe('PUT config checks tasks', () => {
     ['a name not a string', { tasks: [{ name: 5 }] }, 'task "0" (0): key name must be a string'],
     ['a name used twice', { tasks: [{ name: 'a' }, { name: 'a' }] }, 'task "a" (1): name "a" is also task 0\'s'],
     ['requirements not an object', { tasks: [{ name: 'a', requirements: [1] }] }, 'task "a" (0): key requirements must be an object'],
+    ['more tasks than a config may list', { tasks: chain(MAX_CONFIG_TASKS + 1) }, `key tasks lists ${MAX_CONFIG_TASKS + 1} tasks; a config lists at most ${MAX_CONFIG_TASKS}`],
   ])('%s is 400 naming the task and the entry, and changes nothing', async (_what, config, message) => {
     const d = await f.dataset(undefined, { jobs_submitted: 2 })
     await putConfig(d, { tasks: [], before: true })
@@ -226,6 +230,13 @@ describe('PUT config checks tasks', () => {
     expect((await t.call('GET', `/datasets/${d}/config`)).body).toEqual({ tasks: [], before: true, dataset_id: d })
     await idle()
     expect(await jobsOf(d)).toEqual([])
+  })
+
+  test('a config of as many tasks as it may list, each depending on the one before by name, is taken', async () => {
+    const d = await f.dataset(undefined, { jobs_submitted: 1 })
+    expect((await putConfig(d, { tasks: chain(MAX_CONFIG_TASKS) })).status).toBe(200)
+    await idle()
+    expect((await tasksOf(d)).length).toBe(MAX_CONFIG_TASKS)
   })
 
   test('the /config/<id> alias checks the same', async () => {

@@ -7,6 +7,9 @@
  */
 import { fail } from '../../errors'
 
+/** The most tasks a config lists (IceProd's configs list tens): a longer list is 400. */
+export const MAX_CONFIG_TASKS = 1000
+
 /** What a task requires when its config entry says nothing else. */
 export const DEFAULT_REQUIREMENTS: Readonly<Record<string, unknown>> = { cpu: 1, gpu: 0, memory: 1.0, disk: 10.0, time: 1.0 }
 
@@ -34,31 +37,35 @@ export function planTasks(config: Record<string, unknown>, taskExists: TaskExist
   const tasks = config.tasks
   if (tasks === undefined || tasks === null) return undefined
   if (!Array.isArray(tasks)) fail(400, 'key tasks must be a list of task objects')
+  if (tasks.length > MAX_CONFIG_TASKS) fail(400, `key tasks lists ${tasks.length} tasks; a config lists at most ${MAX_CONFIG_TASKS}`)
   const names = tasks.map((entry, i) => (isObject(entry) && typeof entry.name === 'string' && entry.name !== '' ? entry.name : String(i)))
+  // Each name's first position, so that names are looked up once each, not by a scan of the list.
+  const positions = new Map<string, number>()
+  names.forEach((name, i) => positions.has(name) || positions.set(name, i))
   const plan = tasks.map((entry, i): TaskTemplate => {
     const task = `task ${JSON.stringify(names[i])} (${i})`
     if (!isObject(entry)) fail(400, `task ${i} must be an object`)
     if (entry.name !== undefined && typeof entry.name !== 'string') fail(400, `${task}: key name must be a string`)
-    const first = names.indexOf(names[i]!)
+    const first = positions.get(names[i]!)!
     if (first !== i) fail(400, `${task}: name ${JSON.stringify(names[i])} is also task ${first}'s`)
-    return { name: names[i]!, depends: dependsOf(entry, i, names, task, taskExists), requirements: requirementsOf(entry, task) }
+    return { name: names[i]!, depends: dependsOf(entry, i, tasks.length, positions, task, taskExists), requirements: requirementsOf(entry, task) }
   })
   return plan.length > 0 ? plan : undefined
 }
 
-function dependsOf(entry: Record<string, unknown>, position: number, names: string[], task: string, taskExists: TaskExists): (number | string)[] {
+function dependsOf(entry: Record<string, unknown>, position: number, count: number, positions: Map<string, number>, task: string, taskExists: TaskExists): (number | string)[] {
   const depends = entry.depends ?? []
   if (!Array.isArray(depends)) fail(400, `${task}: key depends must be a list`)
   return depends.map((dependency: unknown) => {
     const shown = `depends entry ${JSON.stringify(dependency)}`
     if (typeof dependency === 'number' && Number.isInteger(dependency)) {
       if (dependency === position) fail(400, `${task}: ${shown} is the task itself`)
-      if (dependency > position && dependency < names.length) fail(400, `${task}: ${shown} is a later task`)
-      if (dependency < 0 || dependency >= names.length) fail(400, `${task}: ${shown} is no task of the list`)
+      if (dependency > position && dependency < count) fail(400, `${task}: ${shown} is a later task`)
+      if (dependency < 0 || dependency >= count) fail(400, `${task}: ${shown} is no task of the list`)
       return dependency
     }
     if (typeof dependency !== 'string') fail(400, `${task}: ${shown} must be a task name, a task index or a task id`)
-    const named = names.indexOf(dependency)
+    const named = positions.get(dependency) ?? -1
     if (named === position) fail(400, `${task}: ${shown} is the task itself`)
     if (named > position) fail(400, `${task}: ${shown} is a later task`)
     if (named >= 0) return named
