@@ -110,7 +110,8 @@ const RESTORE_HELP = `Usage: iceprod-rest restore <backup> [options]
 Replaces the database with <backup> after checking the backup's integrity.
 Refuses while any process (a running server) has the database open: stop the
 server, restore, start it again. The replaced database is kept beside it as
-<db>.before-restore-<time>.
+<db>.before-restore-<time>. A backup with writes in a <backup>-wal beside it
+is refused: make it with iceprod-rest backup.
 
 ${OPTIONS_HEADING}
 ${optionsHelp(DB_ONLY)}`

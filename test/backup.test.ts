@@ -5,7 +5,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, startServerProcess } from './server-process'
@@ -211,5 +211,56 @@ describe('restore', () => {
       expect({ backup, code: r.code === 0 ? 0 : 'failed', stderr: r.stderr.trim().split('\n') }).toEqual({ backup, code: 'failed', stderr: [expect.stringContaining(reason)] })
     }
     expect(readFileSync(target).equals(before)).toBe(true)
+  }, PROCESS_TIMEOUT_MS)
+
+  /** A proper backup switched to WAL mode and copied by hand with its `-wal`, which alone holds `rows` rows of the table `extra`. */
+  async function handCopiedWithLog(name: string, rows: number): Promise<string> {
+    const backup = join(dir, `${name}-source.sqlite`)
+    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    const live = new Database(backup)
+    try {
+      live.exec('PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE extra (x); PRAGMA wal_checkpoint(TRUNCATE)')
+      for (let i = 0; i < rows; i++) live.run('INSERT INTO extra VALUES (?)', [i])
+      const copy = join(dir, `${name}.sqlite`)
+      for (const side of ['', '-wal']) copyFileSync(backup + side, copy + side)
+      return copy
+    } finally {
+      live.close()
+    }
+  }
+
+  test('refuses a backup whose write-ahead log beside it holds writes, and changes nothing', async () => {
+    const copy = await handCopiedWithLog('with-log', 100)
+    expect(statSync(`${copy}-wal`).size).toBeGreaterThan(0)
+    const place = mkdtempSync(join(dir, 'wal-target-'))
+    const target = join(place, 'iceprod.sqlite')
+    expect((await cli('migrate', '--db', target)).code).toBe(0)
+    const before = readFileSync(target)
+    const listed = readdirSync(place).sort()
+    const r = await cli('restore', copy, '--db', target)
+    expect({ code: r.code === 0 ? 0 : 'failed', stderr: r.stderr.trim().split('\n') }).toEqual({
+      code: 'failed',
+      stderr: [expect.stringMatching(new RegExp(`${copy}-wal .*iceprod-rest backup`))],
+    })
+    expect(readFileSync(target).equals(before)).toBe(true)
+    expect(readdirSync(place).sort()).toEqual(listed)
+  }, PROCESS_TIMEOUT_MS)
+
+  test('restores a WAL-mode backup whose log is empty, checked as the copy restored, leaving no other file', async () => {
+    const copy = await handCopiedWithLog('empty-log', 0)
+    writeFileSync(`${copy}-wal`, '')
+    const place = mkdtempSync(join(dir, 'wal-empty-'))
+    const target = join(place, 'iceprod.sqlite')
+    const r = await cli('restore', copy, '--db', target)
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(readdirSync(place)).toEqual(['iceprod.sqlite'])
+    const db = new Database(target, { readonly: true })
+    try {
+      expect(db.query('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }])
+      expect(rowCount(db, 'extra')).toBe(0)
+      expect(rowCount(db, 'logs')).toBe(40)
+    } finally {
+      db.close()
+    }
   }, PROCESS_TIMEOUT_MS)
 })

@@ -8,8 +8,8 @@
  * keeps the file it replaces.
  */
 import { Database } from 'bun:sqlite'
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { embeddedMigrations } from '../db/migrator'
 
 export class BackupError extends Error {}
@@ -51,45 +51,68 @@ export interface RestoreResult {
 
 /**
  * Replaces the database at `dbPath` with the backup at `backupPath`, after
- * checking the backup. Refuses while any process has the database open.
+ * checking the copy that is put in place. Refuses while any process has the
+ * database open, and a backup with writes in a `-wal` beside it.
  */
 export function restoreDatabase(backupPath: string, dbPath: string, now = new Date()): RestoreResult {
-  checkBackup(backupPath)
+  if (!existsSync(backupPath)) throw new BackupError(`no backup at ${backupPath}`)
+  refuseWriteAheadLog(backupPath)
   mkdirSync(dirname(dbPath), { recursive: true })
-  const staged = `${dbPath}.restoring`
-  rmSync(staged, { force: true })
-
-  let previous: string | undefined
-  if (existsSync(dbPath)) {
-    previous = `${dbPath}.before-restore-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`
-    const probe = new Database(dbPath, { readwrite: true, create: false })
-    try {
-      probe.exec('PRAGMA busy_timeout = 0')
-      // Leaving WAL mode needs the only connection to the file, so this fails while a server has it
-      // open; when it succeeds the WAL is checkpointed into the file and removed.
-      let mode: string | undefined
-      try {
-        mode = (probe.query('PRAGMA journal_mode = DELETE').get() as { journal_mode: string } | null)?.journal_mode
-        if (mode === 'delete') probe.exec('BEGIN EXCLUSIVE')
-      } catch {
-        mode = undefined
-      }
-      if (mode !== 'delete') throw new BackupError(`${dbPath} is in use; stop the server first`)
-      // Hold the exclusive lock while the copy is staged, so nothing starts writing meanwhile.
-      copyFlushed(backupPath, staged)
-      probe.exec('ROLLBACK')
-    } finally {
-      probe.close()
-    }
-    renameSync(dbPath, previous)
-    for (const side of SIDE_FILES) if (existsSync(dbPath + side)) renameSync(dbPath + side, previous + side)
-  } else {
-    // Side files without their database are leftovers that must not be applied to the restored file.
-    for (const side of SIDE_FILES) rmSync(dbPath + side, { force: true })
+  // A folder of this restore's own beside the database, so that no other restore, nor what an interrupted one left, meets its files.
+  const staging = mkdtempSync(`${dbPath}.restoring-`)
+  const staged = join(staging, 'restored.sqlite')
+  try {
     copyFlushed(backupPath, staged)
+    // What is checked is the copy that is put in place, whatever happens to the backup meanwhile.
+    checkBackup(staged, backupPath)
+    let previous: string | undefined
+    if (existsSync(dbPath)) {
+      refuseInUse(dbPath)
+      previous = `${dbPath}.before-restore-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`
+      renameSync(dbPath, previous)
+      for (const side of SIDE_FILES) if (existsSync(dbPath + side)) renameSync(dbPath + side, previous + side)
+    } else {
+      // Side files without their database are leftovers that must not be applied to the restored file.
+      for (const side of SIDE_FILES) rmSync(dbPath + side, { force: true })
+    }
+    renameSync(staged, dbPath)
+    return { previous }
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
   }
-  renameSync(staged, dbPath)
-  return { previous }
+}
+
+/**
+ * A backup whose `-wal` holds writes is a live database or a copy taken by
+ * hand: its file alone lacks those writes, and restoring it would lose them.
+ */
+function refuseWriteAheadLog(backupPath: string): void {
+  const log = `${backupPath}-wal`
+  const bytes = existsSync(log) ? statSync(log).size : 0
+  if (bytes > 0) {
+    throw new BackupError(
+      `${log} (${bytes} bytes) holds writes the backup file lacks; make the backup with \`iceprod-rest backup <file>\` (one file, which has none)`,
+    )
+  }
+}
+
+/** Leaving WAL mode needs the only connection to the file, so this fails while a server has it open; when it succeeds the WAL is checkpointed into the file and removed. */
+function refuseInUse(dbPath: string): void {
+  const probe = new Database(dbPath, { readwrite: true, create: false })
+  try {
+    probe.exec('PRAGMA busy_timeout = 0')
+    let mode: string | undefined
+    try {
+      mode = (probe.query('PRAGMA journal_mode = DELETE').get() as { journal_mode: string } | null)?.journal_mode
+      // A file already out of WAL mode: a process in a transaction on it holds a lock.
+      if (mode === 'delete') probe.exec('BEGIN EXCLUSIVE; ROLLBACK')
+    } catch {
+      mode = undefined
+    }
+    if (mode !== 'delete') throw new BackupError(`${dbPath} is in use; stop the server first`)
+  } finally {
+    probe.close()
+  }
 }
 
 /** Copies the file `source` to `target` and flushes the copy to disk before it is used. */
@@ -103,29 +126,33 @@ export function copyFlushed(source: string, target: string): void {
   }
 }
 
-/** The backup must be an intact iceprod-rest database that this program's migrations know. */
-function checkBackup(backupPath: string): void {
-  if (!existsSync(backupPath)) throw new BackupError(`no backup at ${backupPath}`)
+/**
+ * The staged copy of the backup (named `shownAs` in messages) must be an
+ * intact iceprod-rest database that this program's migrations know. It is
+ * left in rollback-journal mode, so that it has no side files.
+ */
+function checkBackup(staged: string, shownAs: string): void {
   let backup: Database
   try {
-    backup = new Database(backupPath, { readonly: true })
+    backup = new Database(staged, { readwrite: true, create: false })
   } catch (error) {
-    throw new BackupError(`cannot open ${backupPath}: ${(error as Error).message}`)
+    throw new BackupError(`cannot open ${shownAs}: ${(error as Error).message}`)
   }
   try {
     let integrity: string
     try {
+      backup.exec('PRAGMA journal_mode = DELETE')
       integrity = (backup.query('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ')
     } catch (error) {
-      throw new BackupError(`${backupPath} is not a usable SQLite database: ${(error as Error).message}`)
+      throw new BackupError(`${shownAs} is not a usable SQLite database: ${(error as Error).message}`)
     }
-    if (integrity !== 'ok') throw new BackupError(`${backupPath} fails the integrity check: ${integrity}`)
+    if (integrity !== 'ok') throw new BackupError(`${shownAs} fails the integrity check: ${integrity}`)
     const hasMigrations = backup.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get()
-    if (!hasMigrations) throw new BackupError(`${backupPath} is not an iceprod-rest database`)
+    if (!hasMigrations) throw new BackupError(`${shownAs} is not an iceprod-rest database`)
     const applied = (backup.query('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
     const known = embeddedMigrations().length
     if (applied > known) {
-      throw new BackupError(`${backupPath} was written by a newer iceprod-rest (${applied} migrations; this one knows ${known})`)
+      throw new BackupError(`${shownAs} was written by a newer iceprod-rest (${applied} migrations; this one knows ${known})`)
     }
   } finally {
     backup.close()
