@@ -110,7 +110,7 @@ const RESTORE_HELP = `Usage: iceprod-rest restore <backup> [options]
 Replaces the database with <backup> after checking the backup's integrity.
 Refuses while any process (a running server) has the database open: stop the
 server, restore, start it again. The replaced database is kept beside it as
-<db>.before-restore-<time>. A backup with writes in a <backup>-wal beside it
+<db>.before-restore-<time> (-2, -3... added when that name is taken). A backup with writes in a <backup>-wal beside it
 is refused: make it with iceprod-rest backup.
 
 ${OPTIONS_HEADING}

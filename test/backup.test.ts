@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { restoreDatabase } from '../src/ops/backup'
 import { runCli, startServerProcess } from './server-process'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
@@ -33,6 +34,16 @@ async function startServe(db: string) {
 }
 
 const rowCount = (db: Database, table: string) => (db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+
+/** What `read` finds in the database file at `path`, opened read-only for it alone. */
+function inDatabase<T>(path: string, read: (db: Database) => T): T {
+  const db = new Database(path, { readonly: true })
+  try {
+    return read(db)
+  } finally {
+    db.close()
+  }
+}
 
 let t: TestApp
 let datasetId: string
@@ -254,13 +265,22 @@ describe('restore', () => {
     const r = await cli('restore', copy, '--db', target)
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     expect(readdirSync(place)).toEqual(['iceprod.sqlite'])
-    const db = new Database(target, { readonly: true })
-    try {
-      expect(db.query('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }])
-      expect(rowCount(db, 'extra')).toBe(0)
-      expect(rowCount(db, 'logs')).toBe(40)
-    } finally {
-      db.close()
-    }
+    expect(inDatabase(target, (db) => [db.query('PRAGMA integrity_check').all(), rowCount(db, 'extra'), rowCount(db, 'logs')])).toEqual([[{ integrity_check: 'ok' }], 0, 40])
+  }, PROCESS_TIMEOUT_MS)
+
+  test('two restores in the same second each keep the database they replace, under names of their own', async () => {
+    const backup = join(dir, 'same-second.sqlite')
+    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    const place = mkdtempSync(join(dir, 'same-second-'))
+    const db = join(place, 'iceprod.sqlite')
+    expect((await cli('migrate', '--db', db)).code).toBe(0)
+    const now = new Date('2026-03-01T12:00:00.250Z')
+    const first = restoreDatabase(backup, db, now).previous!
+    const second = restoreDatabase(backup, db, new Date(now.getTime() + 500)).previous!
+    expect(first).toBe(`${db}.before-restore-20260301T120000`)
+    expect(second).toBe(`${db}.before-restore-20260301T120000-2`)
+    // The first kept the new database (no logs), the second the first restore's (the backup's 40).
+    const logsIn = (path: string) => inDatabase(path, (kept) => rowCount(kept, 'logs'))
+    expect([logsIn(first), logsIn(second), logsIn(db)]).toEqual([0, 40, 40])
   }, PROCESS_TIMEOUT_MS)
 })

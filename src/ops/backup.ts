@@ -68,7 +68,7 @@ export function restoreDatabase(backupPath: string, dbPath: string, now = new Da
     let previous: string | undefined
     if (existsSync(dbPath)) {
       refuseInUse(dbPath)
-      previous = `${dbPath}.before-restore-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`
+      previous = freeName(`${dbPath}.before-restore-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`)
       renameSync(dbPath, previous)
       for (const side of SIDE_FILES) if (existsSync(dbPath + side)) renameSync(dbPath + side, previous + side)
     } else {
@@ -113,6 +113,14 @@ function refuseInUse(dbPath: string): void {
   } finally {
     probe.close()
   }
+}
+
+/** `name`, or `name-2`, `name-3`… : the first that neither a file nor its side files use, so that a kept database is never replaced. */
+function freeName(name: string): string {
+  const taken = (candidate: string) => ['', ...SIDE_FILES].some((side) => existsSync(candidate + side))
+  let candidate = name
+  for (let n = 2; taken(candidate); n++) candidate = `${name}-${n}`
+  return candidate
 }
 
 /** Copies the file `source` to `target` and flushes the copy to disk before it is used. */
