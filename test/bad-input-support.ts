@@ -72,7 +72,8 @@ function outOfRange(schema: JsonSchema, integers: boolean): fc.Arbitrary<unknown
   const { minimum: min, maximum: max } = schema
   const out: fc.Arbitrary<unknown>[] = []
   if (min !== undefined) out.push(integers ? fc.integer({ max: min - 1 }) : fc.double({ ...finite, max: min }).filter((v) => v < min))
-  if (max !== undefined) out.push(integers ? fc.integer({ min: max + 1 }) : fc.double({ ...finite, min: max }).filter((v) => v > max))
+  // fc.integer's own bounds are 32-bit: a maximum past them needs the upper end named.
+  if (max !== undefined) out.push(integers ? fc.integer({ min: max + 1, max: Math.max(max + 1, Number.MAX_SAFE_INTEGER) }) : fc.double({ ...finite, min: max }).filter((v) => v > max))
   return out
 }
 

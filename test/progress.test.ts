@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { timestamp } from '../src/db/documents'
+import { MAX_JOBS_SUBMITTED, MAX_TASKS_SUBMITTED } from '../src/modules/datasets/model'
 import { MAX_KEYS, MAX_MINUTE_TEXT, MAX_VALUE_TEXT, MAX_VALUES, OfferLog } from '../src/modules/progress/offers'
 import { QueueFixture } from './queue-support'
 import { FakeClock, startTestApp, type TestApp } from './support'
@@ -78,6 +79,34 @@ describe('progress', () => {
     expect((await progress(perJob)).tasks_expected).toBe(35)
     const submitted = await f.dataset(undefined, { jobs_submitted: 7, tasks_submitted: 9 })
     expect(await progress(submitted)).toEqual({ jobs: {}, tasks: {}, tasks_expected: 9, completed_last_hour: 0, eta: null })
+  })
+
+  test('jobs_submitted and tasks_submitted past their limits are 400 and change nothing', async () => {
+    const datasetId = await f.dataset(undefined, { jobs_submitted: 3 })
+    const group = (JSON.parse((await t.call('GET', `/datasets/${datasetId}`)).text) as { group: string }).group
+    const datasets = () => t.count('datasets')
+    const before = datasets()
+    for (const extra of [{ jobs_submitted: MAX_JOBS_SUBMITTED + 1 }, { jobs_submitted: 1e308 }, { tasks_submitted: MAX_TASKS_SUBMITTED + 1 }, { tasks_submitted: 1e308 }]) {
+      const r = await t.call('POST', '/datasets', { body: { description: 'd', jobs_submitted: 1, tasks_submitted: 1, group, ...extra } })
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: { code: 400, error: expect.stringMatching(/^key (jobs|tasks)_submitted: .*less or equal to/) } })
+    }
+    expect(datasets()).toBe(before)
+    const r = await t.call('PUT', `/datasets/${datasetId}/jobs_submitted`, { body: { jobs_submitted: MAX_JOBS_SUBMITTED + 1 } })
+    expect(r.status).toBe(400)
+    expect(JSON.parse((await t.call('GET', `/datasets/${datasetId}`)).text).jobs_submitted).toBe(3)
+  })
+
+  test('an ETA past the year 9999 is null, and a tasks_per_job that is no real count is not used', async () => {
+    const completeOne = async (datasetId: string) => expect((await t.call('PUT', `/tasks/${await f.task(datasetId)}/status`, { body: { status: 'complete' } })).status).toBe(200)
+    // 10^10 and 2 × 10^8 tasks left at one an hour: after the year 9999.
+    for (const tasks_submitted of [MAX_TASKS_SUBMITTED, 2e8]) {
+      const datasetId = await f.dataset(undefined, { jobs_submitted: 1, tasks_submitted })
+      await completeOne(datasetId)
+      expect(await progress(datasetId)).toMatchObject({ tasks_expected: tasks_submitted, completed_last_hour: 1, eta: null })
+    }
+    const datasetId = await f.dataset(undefined, { jobs_submitted: MAX_JOBS_SUBMITTED, tasks_submitted: 5, tasks_per_job: 1e308 })
+    await completeOne(datasetId)
+    expect(await progress(datasetId)).toMatchObject({ tasks_expected: 5, completed_last_hour: 1, eta: timestamp(clock.now() + 4 * 3600_000) })
   })
 
   test('a reader of the dataset may ask; others may not', async () => {

@@ -12,6 +12,9 @@ export function newId(): string {
   return Bun.randomUUIDv7().replaceAll('-', '')
 }
 
+/** The last moment the timestamp form can write (four-digit years). */
+export const LATEST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
 /** A time (a Clock's reading) as `2018-02-19T17:18:19.123456` (UTC, microseconds, no zone), IceProd's form. */
 export function timestamp(epochMs: number = systemClock()): string {
   return timestampOfMicros(Math.floor(epochMs * 1000))

@@ -1,12 +1,18 @@
 import { t } from 'elysia'
 import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
+import { MAX_CONFIG_TASKS } from '../scheduler/task-plan'
+
+/** The most jobs a dataset may ask for (IceProd's largest have about a million), and tasks: that many jobs of the longest config. */
+export const MAX_JOBS_SUBMITTED = 10_000_000
+export const MAX_TASKS_SUBMITTED = MAX_JOBS_SUBMITTED * MAX_CONFIG_TASKS
+const JobsSubmitted = Int({ minimum: 0, maximum: MAX_JOBS_SUBMITTED })
 
 export const DatasetModel = {
   create: Doc(
     {
       description: t.String(),
-      jobs_submitted: Int({ minimum: 0 }),
-      tasks_submitted: Int({ minimum: 0 }),
+      jobs_submitted: JobsSubmitted,
+      tasks_submitted: Int({ minimum: 0, maximum: MAX_TASKS_SUBMITTED }),
       group: t.String({ description: 'an existing group: read_groups and write_groups of the new dataset' }),
       priority: t.Optional(t.Number({ description: 'default 0' })),
       debug: t.Optional(t.Boolean({ description: 'default false' })),
@@ -15,7 +21,7 @@ export const DatasetModel = {
   ),
   status: Doc({ status: t.String({ description: 'processing, suspended, errors, truncated or complete' }) }),
   description: Doc({ description: t.String() }),
-  jobsSubmitted: Doc({ jobs_submitted: Int({ minimum: 0 }) }),
+  jobsSubmitted: Doc({ jobs_submitted: JobsSubmitted }),
   priority: Doc({ priority: t.Number({ description: 'higher is handed out first' }) }),
   listQuery: t.Object(
     { status: t.Optional(t.String({ description: 'a dataset status, or several separated by |' })), keys: KeysQuery },

@@ -9,10 +9,11 @@
  */
 import type { Clock } from '../../clock'
 import type { Db } from '../../db'
-import { timestamp } from '../../db/documents'
+import { LATEST_TIMESTAMP_MS, timestamp } from '../../db/documents'
 import { fail } from '../../errors'
 import { inStatusOrder, JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { NUMERIC_KEYS, type Json } from '../queue/requirements'
+import { MAX_CONFIG_TASKS } from '../scheduler/task-plan'
 import { canonicalJson, type OfferLog, type OfferSummary } from './offers'
 import { progressQueries } from './queries'
 
@@ -34,6 +35,8 @@ export interface QueueDiagnostics {
 const NO_BOUND = -Number.MAX_VALUE
 
 const isPositiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value > 0
+/** A client's `tasks_per_job` counts only as much as a config may list. */
+const isTasksPerJob = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_CONFIG_TASKS
 
 export class ProgressService {
   private readonly queries
@@ -55,7 +58,7 @@ export class ProgressService {
   progress(datasetId: string): Progress {
     const dataset = this.dataset(datasetId)
     const taskCounts = this.counts(this.queries.taskCounts, TASK_STATUSES, datasetId)
-    const perJob = isPositiveInteger(dataset.config_tasks) ? dataset.config_tasks : isPositiveInteger(dataset.tasks_per_job) ? dataset.tasks_per_job : undefined
+    const perJob = isPositiveInteger(dataset.config_tasks) ? dataset.config_tasks : isTasksPerJob(dataset.tasks_per_job) ? dataset.tasks_per_job : undefined
     const tasksExpected =
       typeof dataset.jobs_submitted === 'number' && perJob !== undefined ? dataset.jobs_submitted * perJob
       : typeof dataset.tasks_submitted === 'number' ? dataset.tasks_submitted
@@ -63,12 +66,14 @@ export class ProgressService {
     const now = this.clock()
     const completed = this.queries.completed.get({ dataset_id: datasetId, minute: Math.floor(now / 60_000) })!.n
     const remaining = Math.max(0, tasksExpected - (taskCounts.complete ?? 0))
+    const eta = completed > 0 && remaining > 0 ? now + (remaining * 3600 * 1000) / completed : undefined
     return {
       jobs: this.counts(this.queries.jobCounts, JOB_STATUSES, datasetId),
       tasks: taskCounts,
       tasks_expected: tasksExpected,
       completed_last_hour: completed,
-      eta: completed > 0 && remaining > 0 ? timestamp(now + (remaining * 3600 * 1000) / completed) : null,
+      // Past what a timestamp can write is as good as never.
+      eta: eta !== undefined && eta <= LATEST_TIMESTAMP_MS ? timestamp(eta) : null,
     }
   }
 
