@@ -8,6 +8,7 @@
  * tested in test/scheduler-*.test.ts.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { MAX_TIME_USED } from '../src/modules/queue/model'
 import { QueueFixture } from './queue-support'
 import { startTestApp, type TestApp } from './support'
 
@@ -113,4 +114,35 @@ test('many tasks through many rounds: counts stay exact and every task completes
   const stats = (await t.call('GET', `/datasets/${d}/task_stats`)).body.main
   expect(stats.count).toBe(40)
   expect(stats.total_err_hrs).toBeCloseTo((14 * 60) / 3600, 10)
+})
+
+test('time_used past its limit is 400 and changes nothing; stats too large to sum are null, never a 500', async () => {
+  const f = new QueueFixture(t)
+  const pilot = await t.token('pilot')
+  const d = await f.dataset(1)
+  const [first, second] = await f.tasks(d, 2, { name: 'big', requirements: { cpu: 1 } })
+  expect((await t.call('POST', '/task_actions/queue', { body: { num_tasks: 10 } })).status).toBe(200)
+  for (const taskId of [first!, second!]) {
+    expect((await t.call('POST', '/task_actions/process', { token: pilot, body: { requirements: { cpu: 1, memory: 8, disk: 100, time: 100 } } })).status).toBe(200)
+    for (const action of ['complete', 'reset']) {
+      const r = await t.call('POST', `/tasks/${taskId}/task_actions/${action}`, { token: pilot, body: { time_used: MAX_TIME_USED + 1 } })
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: { code: 400, error: expect.stringContaining('key time_used') } })
+    }
+    expect(await f.get(taskId)).toMatchObject({ status: 'processing', walltime: 0, walltime_err: 0, failures: 0 })
+  }
+  // At the limit, two completions: the stats hold.
+  for (const taskId of [first!, second!]) expect((await t.call('POST', `/tasks/${taskId}/task_actions/complete`, { token: pilot, body: { time_used: MAX_TIME_USED } })).status).toBe(200)
+  const hours = MAX_TIME_USED / 3600
+  const stats = await t.call('GET', `/datasets/${d}/task_stats`)
+  expect({ status: stats.status, body: stats.body }).toEqual({
+    status: 200,
+    body: { big: { count: 2, gpu: 0, total_hrs: 2 * hours, total_err_hrs: 0, avg_hrs: hours, stddev_hrs: 0, min_hrs: hours, max_hrs: hours, efficiency: 1 } },
+  })
+  // A client may still PATCH in any walltime: sums past the largest number are null.
+  for (const taskId of [first!, second!]) expect((await t.call('PATCH', `/tasks/${taskId}`, { body: { walltime: 1e308 } })).status).toBe(200)
+  const overflowed = await t.call('GET', `/datasets/${d}/task_stats`)
+  expect({ status: overflowed.status, body: overflowed.body }).toEqual({
+    status: 200,
+    body: { big: { count: 2, gpu: 0, total_hrs: null, total_err_hrs: 0, avg_hrs: null, stddev_hrs: null, min_hrs: 1e308, max_hrs: 1e308, efficiency: null } },
+  })
 })

@@ -1,8 +1,10 @@
 import { t } from 'elysia'
 import { Int, KeyedBy } from '../../http/schema'
 
+/** The most seconds a task may report it ran (about 31 years): more is 400, and the walltime sums stay far from overflowing. */
+export const MAX_TIME_USED = 1e9
 /** Seconds a task ran, optional on reset and complete. */
-const TimeUsed = t.Optional(t.Number({ minimum: 0, description: 'seconds the task ran' }))
+const TimeUsed = t.Optional(t.Number({ minimum: 0, maximum: MAX_TIME_USED, description: 'seconds the task ran' }))
 /** The claim a pilot answers for (with the scheduler on, §6.2). */
 const InstanceId = t.Optional(t.String({ description: 'the instance_id the claim returned; a stale one is 409' }))
 

@@ -5,6 +5,9 @@ const taskId = t.String({ description: 'a task id' })
 const requirements = t.Object({}, { additionalProperties: true, description: 'resources the task needs, e.g. {"cpu": 1, "gpu": 1, "os": "RHEL_8"}' })
 const statusFilter = t.Optional(t.String({ description: 'a task status, or several separated by |' }))
 
+/** A task stat computed from sums: null when a sum passes the largest number (walltimes a client PATCHed in). */
+const Sum = t.Union([t.Number(), t.Null()], { description: 'null past the largest number' })
+
 export const TaskModel = {
   create: Doc(
     {
@@ -55,14 +58,14 @@ export const TaskModel = {
   taskStats: KeyedBy(
     t.Object({
       count: t.Integer(),
-      gpu: t.Number(),
-      total_hrs: t.Number(),
-      total_err_hrs: t.Number(),
-      avg_hrs: t.Number(),
-      stddev_hrs: t.Union([t.Number(), t.Null()]),
+      gpu: Sum,
+      total_hrs: Sum,
+      total_err_hrs: Sum,
+      avg_hrs: Sum,
+      stddev_hrs: t.Union([t.Number(), t.Null()], { description: 'null for a single task, or past the largest number' }),
       min_hrs: t.Number(),
       max_hrs: t.Number(),
-      efficiency: t.Number(),
+      efficiency: Sum,
     }),
     { description: 'per task name, over its complete tasks' },
   ),

@@ -184,20 +184,23 @@ export class TaskService {
         firstIndex: row.first_index ?? Infinity,
         stat: {
           count: n,
-          gpu: row.gpu,
-          total_hrs: row.total,
-          total_err_hrs: row.total_err,
-          avg_hrs: mean,
-          stddev_hrs: variance === null ? null : Math.sqrt(variance),
+          gpu: finiteOrNull(row.gpu),
+          total_hrs: finiteOrNull(row.total),
+          total_err_hrs: finiteOrNull(row.total_err),
+          avg_hrs: finiteOrNull(mean),
+          stddev_hrs: variance === null ? null : finiteOrNull(Math.sqrt(variance)),
           min_hrs: row.min,
           max_hrs: row.max,
-          efficiency: denominator > 0 ? row.total / denominator : 0,
+          efficiency: denominator > 0 ? finiteOrNull(row.total / denominator) : 0,
         },
       })
     }
     return byTaskName(byName, (entry) => entry.stat)
   }
 }
+
+/** Sums of stored numbers can pass the largest number (Infinity, or NaN from Infinity − Infinity): such a stat is null. */
+const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null)
 
 /**
  * `{name: value}` with names ordered by their lowest task_index (stable for

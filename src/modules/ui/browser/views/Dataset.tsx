@@ -30,12 +30,12 @@ interface TaskRow {
 
 interface TaskStat {
   count: number
-  avg_hrs: number
+  avg_hrs: number | null
   min_hrs: number
   max_hrs: number
   stddev_hrs: number | null
-  total_hrs: number
-  efficiency: number
+  total_hrs: number | null
+  efficiency: number | null
 }
 
 export function Dataset({ datasetId }: { datasetId: string }) {
@@ -231,7 +231,7 @@ function StatsTable({ stats }: { stats: Record<string, TaskStat> }) {
       rowHeaders
       rows={entries.map(([name, s]) => ({
         key: name,
-        cells: [name, formatNumber(s.count), hours(s.avg_hrs), hours(s.min_hrs), hours(s.max_hrs), hours(s.stddev_hrs), hours(s.total_hrs), `${(s.efficiency * 100).toFixed(1)}%`],
+        cells: [name, formatNumber(s.count), hours(s.avg_hrs), hours(s.min_hrs), hours(s.max_hrs), hours(s.stddev_hrs), hours(s.total_hrs), s.efficiency === null ? '—' : `${(s.efficiency * 100).toFixed(1)}%`],
       }))}
     />
   )
