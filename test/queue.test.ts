@@ -6,6 +6,7 @@
  * tested in test/scheduler-*.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { MAX_QUEUE_TASKS } from '../src/modules/queue/model'
 import { QueueFixture } from './queue-support'
 import { timestamp } from '../src/db/documents'
 import { FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
@@ -51,6 +52,12 @@ describe('POST /task_actions/queue', () => {
     expect(await f.queue({ num_tasks: 2 })).toBe(2)
     expect(await f.queue({ num_tasks: 5 })).toBe(1)
     expect(t.count('task_queue')).toBe(103)
+  })
+
+  test('num_tasks may be as large as the limit', async () => {
+    const d = await f.dataset()
+    await f.tasks(d, 3)
+    expect(await f.queue({ num_tasks: MAX_QUEUE_TASKS })).toBe(3)
   })
 
   test('queues only tasks whose every dependency is complete, in creation order', async () => {
@@ -139,6 +146,8 @@ describe('POST /task_actions/queue', () => {
   test.each([
     [{ num_tasks: -1 }, 'num_tasks'],
     [{ num_tasks: 1.5 }, 'key num_tasks must be an integer'],
+    [{ num_tasks: MAX_QUEUE_TASKS + 1 }, `key num_tasks: expected integer to be less or equal to ${MAX_QUEUE_TASKS}`],
+    [{ num_tasks: 1e308 }, `key num_tasks: expected integer to be less or equal to ${MAX_QUEUE_TASKS}`],
     [{ num_tasks: '10' }, 'key num_tasks must be an integer'],
     [{ dataset_prio: [] }, 'dataset_prio'],
     [{ dataset_prio: { d: 'high' } }, 'dataset_prio'],
