@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { KEPT_PLANS } from '../src/modules/scheduler/materializer'
 import { MAX_CONFIG_TASKS } from '../src/modules/scheduler/task-plan'
 import { QueueFixture } from './queue-support'
 import { ID, startTestApp, TIMESTAMP, type TestApp } from './support'
@@ -119,6 +120,52 @@ describe('how many, and when', () => {
     await idle()
     expect((await jobsOf(d)).length).toBe(6)
     expect((await t.call('GET', `/datasets/${d}`)).body.status).toBe('complete')
+  })
+
+  test("a config is read into its plan once for all of the dataset's steps, again when it changes, and kept only while jobs are left to make", async () => {
+    const own = await startTestApp({ bufferJobs: 4 })
+    try {
+      const fixture = new QueueFixture(own)
+      const materializer = own.scheduler.materializer
+      const jobs = async (d: string) => Object.values((await own.call('GET', `/datasets/${d}/jobs`)).body) as Record<string, any>[]
+      const finish = async (d: string, jobId: string) => {
+        const tasks = Object.values((await own.call('GET', `/datasets/${d}/tasks`)).body) as Record<string, any>[]
+        for (const task of tasks.filter((task) => task.job_id === jobId)) await own.call('PUT', `/tasks/${task.task_id}/status`, { body: { status: 'complete' } })
+      }
+      const d = await fixture.dataset(undefined, { jobs_submitted: 7 })
+      expect((await own.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'a' }] } })).status).toBe(200)
+      await materializer.idle()
+      const planned = materializer.configsPlanned
+      expect(planned).toBe(1)
+      // More steps as jobs finish: the plan is not read again.
+      await finish(d, (await jobs(d))[0]!.job_id)
+      await materializer.idle()
+      expect((await jobs(d)).length).toBe(5)
+      expect(materializer.configsPlanned).toBe(planned)
+      // A new config is read at the next step.
+      expect((await own.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'a' }, { name: 'b', depends: ['a'] }] } })).status).toBe(200)
+      await finish(d, (await jobs(d))[1]!.job_id)
+      await materializer.idle()
+      expect(materializer.configsPlanned).toBe(planned + 1)
+      const newest = (await jobs(d)).at(-1)!
+      const tasks = Object.values((await own.call('GET', `/datasets/${d}/tasks`)).body) as Record<string, any>[]
+      expect(tasks.filter((task) => task.job_id === newest.job_id).map((task) => task.name)).toEqual(['a', 'b'])
+      expect(materializer.keptPlans()).toBe(1)
+      // Every job made: the plan is dropped.
+      for (const job of (await jobs(d)).slice(2)) await finish(d, job.job_id)
+      await materializer.idle()
+      expect((await jobs(d)).length).toBe(7)
+      expect(materializer.keptPlans()).toBe(0)
+      // Plans are kept for at most KEPT_PLANS datasets at once.
+      for (let i = 0; i <= KEPT_PLANS; i++) {
+        const waiting = await fixture.dataset(undefined, { jobs_submitted: 5 })
+        expect((await own.call('PUT', `/datasets/${waiting}/config`, { body: { tasks: [{ name: 'a' }] } })).status).toBe(200)
+      }
+      await materializer.idle()
+      expect(materializer.keptPlans()).toBe(KEPT_PLANS)
+    } finally {
+      own.close()
+    }
   })
 
   test('raising jobs_submitted makes more, and reopens a dataset the roll-up completed', async () => {

@@ -34,6 +34,9 @@ export interface MaterializerOptions {
   warn: (message: string, datasetId: string) => void
 }
 
+/** Datasets whose config's plan is kept between steps, at most: past it the oldest is read again when its turn comes. */
+export const KEPT_PLANS = 64
+
 /** The pause before materialization tries again after the database refused a transaction. */
 const RETRY_AFTER_MS = 1000
 
@@ -52,6 +55,9 @@ export class Materializer {
   private waiters: (() => void)[] = []
   /** Jobs and tasks made since start, for /metrics. */
   readonly made = { jobs: 0, tasks: 0 }
+  /** Each dataset's plan with the hash of the config text it was read from, so that a step reads the config again only when it changed. */
+  private readonly plans = new Map<string, { configHash: number | bigint; plan: TaskTemplate[] | undefined }>()
+  private plansRead = 0
 
   constructor(
     private readonly db: Db,
@@ -59,6 +65,16 @@ export class Materializer {
     private readonly options: MaterializerOptions,
   ) {
     this.queries = schedulerQueries(db)
+  }
+
+  /** Configs read into a plan since start. */
+  get configsPlanned(): number {
+    return this.plansRead
+  }
+
+  /** Datasets whose plan is kept now. */
+  keptPlans(): number {
+    return this.plans.size
   }
 
   /** Whether a string is the id of an existing task. */
@@ -151,12 +167,14 @@ export class Materializer {
     // Most pokes find nothing to make (a dataset without a config, a full
     // buffer): a read tells without taking the write lock.
     if (!this.toMake(datasetId)) return false
+    /** The step made the dataset's last job: its plan is needed no more. */
+    let finished = false
     const more = await writeTx(this.db, () => {
       if (this.stopped) return false
       const started = performance.now()
       const work = this.toMake(datasetId)
       if (!work) return false
-      const { state, plan, wanted } = work
+      const { state, plan, wanted, left } = work
       const limit = Math.min(wanted, MAX_JOBS_PER_TRANSACTION)
       let jobIndex = state.next_index ?? 0
       const now = this.transitions.now()
@@ -168,27 +186,50 @@ export class Materializer {
         jobIndex++
       }
       this.queries.saveCursor.run({ dataset_id: datasetId, next_index: jobIndex })
+      finished = made.jobs === left
       return made.jobs < wanted
     })
+    if (finished) this.plans.delete(datasetId)
     this.made.jobs += made.jobs
     this.made.tasks += made.tasks
     return more
   }
 
-  /** What the dataset has to make now: its state, its config's plan and how many jobs; undefined when nothing. */
-  private toMake(datasetId: string): { state: DatasetState; plan: TaskTemplate[]; wanted: number } | undefined {
+  /** What the dataset has to make now: its state, its config's plan, how many jobs now and how many in all; undefined when nothing. */
+  private toMake(datasetId: string): { state: DatasetState; plan: TaskTemplate[]; wanted: number; left: number } | undefined {
     const state = this.queries.materialization.get({ dataset_id: datasetId })
-    if (!state || state.status !== 'processing' || state.config === null || typeof state.jobs_submitted !== 'number') return undefined
+    if (!state || state.status !== 'processing' || state.config === null || typeof state.jobs_submitted !== 'number') {
+      this.plans.delete(datasetId)
+      return undefined
+    }
     let total = 0
     let processing = 0
     for (const row of this.queries.jobCounts.all({ dataset_id: datasetId })) {
       total += row.n
       if (row.status === 'processing') processing = row.n
     }
-    const wanted = Math.min(state.jobs_submitted - total, this.options.bufferJobs - processing)
+    const left = state.jobs_submitted - total
+    if (left <= 0) {
+      this.plans.delete(datasetId)
+      return undefined
+    }
+    const wanted = Math.min(left, this.options.bufferJobs - processing)
     if (wanted <= 0) return undefined
-    const plan = planTasks(JSON.parse(state.config) as Record<string, unknown>, this.taskExists)
-    return plan ? { state, plan, wanted } : undefined
+    const plan = this.planOf(datasetId, state.config)
+    return plan ? { state, plan, wanted, left } : undefined
+  }
+
+  /** The plan of the dataset's config text: the kept one while the text is the same, else read anew (and kept). */
+  private planOf(datasetId: string, config: string): TaskTemplate[] | undefined {
+    const configHash = Bun.hash(config)
+    const kept = this.plans.get(datasetId)
+    if (kept?.configHash === configHash) return kept.plan
+    const plan = planTasks(JSON.parse(config) as Record<string, unknown>, this.taskExists)
+    this.plansRead++
+    this.plans.delete(datasetId)
+    if (this.plans.size >= KEPT_PLANS) this.plans.delete(this.plans.keys().next().value as string)
+    this.plans.set(datasetId, { configHash, plan })
+    return plan
   }
 
   /** One job and its tasks, looking exactly like those POST /jobs and POST /tasks make; returns the tasks made. */
