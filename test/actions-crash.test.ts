@@ -36,7 +36,7 @@ import { KIND_CODES } from '../src/modules/history/queries'
 import { reasonCode } from '../src/modules/history/reasons'
 import { DATASET_STATUSES, TASK_STATUSES } from '../src/status'
 import { checkCounts, checkRollUp } from './scheduler-support'
-import { startServerProcess } from './server-process'
+import { startServerProcess, type ServerProcess } from './server-process'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-actions-crash-'))
 const seeded = join(dir, 'seeded.sqlite')
@@ -183,10 +183,32 @@ interface Run {
 /** When to kill: once the main thread has spent `cpu` nanoseconds on the reset, or the WAL has grown by `wal` bytes. */
 type KillPoint = { cpu: number } | { wal: number }
 
-/** A server on `db` asked for the reset; killed with SIGKILL at `kill` (before the WAL reaches `fullWal`, the complete action's), or left to answer. */
-async function resetRun(db: string, datasetId: string, kill?: KillPoint, fullWal = Infinity): Promise<Run> {
+/** A server on `db` with an admin token, started before its run: starts overlap each other and the checks of other runs. */
+interface Started {
+  db: string
+  server: ServerProcess
+  token: string
+}
+
+const servers: ServerProcess[] = []
+afterAll(async () => {
+  for (const { proc } of servers) proc.kill('SIGKILL')
+  await Promise.all(servers.map(({ proc }) => proc.exited))
+})
+
+async function startOn(db: string): Promise<Started> {
   const server = await startServerProcess(db)
-  const token = await server.token('admin')
+  servers.push(server)
+  return { db, server, token: await server.token('admin') }
+}
+
+/**
+ * `started`'s server asked for the reset; killed with SIGKILL at `kill`
+ * (before the WAL reaches `fullWal`, the complete action's), or left to
+ * answer. The request is sent before the first await, so that the caller
+ * may check other files while the server works.
+ */
+async function resetRun({ db, server, token }: Started, datasetId: string, kill?: KillPoint, fullWal = Infinity): Promise<Run> {
   const pid = server.proc.pid
   const wal0 = walBytes(db)
   const cpu0 = mainThreadCpu(pid)
@@ -216,25 +238,32 @@ async function resetRun(db: string, datasetId: string, kill?: KillPoint, fullWal
 
 test('kill -9 at any step of a bulk reset of 10,000 tasks leaves all or nothing; after a restart it is done whole', async () => {
   const datasetId = seed()
+  const points = Object.entries(KILL_POINTS)
+  // A server for the complete action and one for each kill, each on its own copy.
+  const [calibration, ...toKill] = await Promise.all(Array.from({ length: 1 + points.length }, () => startOn(copyOfSeeded())))
+
+  // The complete action: how much CPU and WAL it takes. The seeded file is checked meanwhile.
+  const complete = resetRun(calibration!, datasetId)
   expectState(seeded, datasetId, NOTHING, 'seeded')
-
-  // The complete action, on a copy: how much CPU and WAL it takes.
-  const calibration = copyOfSeeded()
-  const full = await resetRun(calibration, datasetId)
+  const full = await complete
   expect(full.answered).toBe(JOBS)
-  expectState(calibration, datasetId, ALL, 'complete')
+  expectState(calibration!.db, datasetId, ALL, 'complete')
 
-  let last = ''
-  for (const [point, share] of Object.entries(KILL_POINTS)) {
-    const db = copyOfSeeded()
-    const killed = await resetRun(db, datasetId, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal }, full.wal)
-    expectState(db, datasetId, NOTHING, `killed ${point} (${Math.round((100 * killed.cpu) / full.cpu)} % of the CPU, WAL ${killed.wal} of ${full.wal} bytes)`)
+  const killed: { point: string; db: string; run: Run }[] = []
+  for (const [i, [point, share]] of points.entries()) {
+    const run = await resetRun(toKill[i]!, datasetId, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal }, full.wal)
     // Before the commit: no answer, and the WAL short of the complete action's.
-    expect({ point, answered: killed.answered, beforeCommit: killed.wal < full.wal }).toEqual({ point, answered: 'killed', beforeCommit: true })
-    last = db
+    expect({ point, answered: run.answered, beforeCommit: run.wal < full.wal }).toEqual({ point, answered: 'killed', beforeCommit: true })
+    killed.push({ point, db: toKill[i]!.db, run })
   }
+  const expectNothing = ({ point, db, run }: (typeof killed)[number]) =>
+    expectState(db, datasetId, NOTHING, `killed ${point} (${Math.round((100 * run.cpu) / full.cpu)} % of the CPU, WAL ${run.wal} of ${full.wal} bytes)`)
 
-  const again = await resetRun(last, datasetId)
-  expect(again.answered).toBe(JOBS)
-  expectState(last, datasetId, ALL, 'reset after a restart')
+  // The last killed file, checked, then restarted and reset whole; the other killed files are checked meanwhile.
+  const last = killed[killed.length - 1]!
+  expectNothing(last)
+  const again = resetRun(await startOn(last.db), datasetId)
+  killed.slice(0, -1).forEach(expectNothing)
+  expect((await again).answered).toBe(JOBS)
+  expectState(last.db, datasetId, ALL, 'reset after a restart')
 }, 120_000)
