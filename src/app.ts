@@ -89,7 +89,7 @@ export function createApp(config: Config, options: AppOptions = {}) {
   const log = createLogger(config.logLevel, logOutput)
   const history = new HistoryService(db, clock, options.history !== false)
   const events = new EventFeed(history, auth, tokens, { ticker: options.ticker, clock })
-  const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn(datasetId === undefined ? {} : { dataset_id: datasetId }, message), clock })
+  const scheduler = new Scheduler(db, history, config, { warn: (message, datasetId) => log.warn(datasetId === undefined ? {} : { dataset_id: datasetId }, message), clock, lockTimer: options.lockTimer })
   const offers = new OfferLog(clock)
   const ctx: AppContext = { config, db, sqlite, tokens, access, auth, clientAddresses, clock, history, transitions: scheduler.transitions, scheduler, offers }
 

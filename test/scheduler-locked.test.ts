@@ -3,8 +3,9 @@
  * database's write lock past ICEPROD_LOCK_TIMEOUT_MS: a materialization
  * step that is refused goes on once the lock is free (the dataset is not
  * dropped), and a timed sweep that is refused is reported and left to the
- * next one, without ending the server. The lock waits run on a timer whose
- * time jumps to each wait's end, so a refusal comes at once.
+ * next one, without ending the server. The lock waits, and the pause before
+ * a refused step is tried again, run on a timer whose time jumps to each
+ * wait's end, so a refusal and the next try come at once.
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, expect, test } from 'bun:test'

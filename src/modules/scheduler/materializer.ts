@@ -15,6 +15,7 @@
  */
 import { writeTx, type Db } from '../../db'
 import { unavailability } from '../../db/faults'
+import { realTimer, type LockTimer } from '../../db/write-lock'
 import { newId } from '../../db/documents'
 import { schedulerQueries, type SchedulerQueries } from './queries'
 import { planTasks, type TaskTemplate } from './task-plan'
@@ -32,6 +33,8 @@ export interface MaterializerOptions {
   bufferJobs: number
   /** Told about every problem that stops a dataset's materialization (a config that no longer reads). */
   warn: (message: string, datasetId: string) => void
+  /** What the pause after a refused transaction is made with: the database's lock timer (tests inject one); real timers by default. */
+  lockTimer?: LockTimer
 }
 
 /** Datasets whose config's plan is kept between steps, at most: past it the oldest is read again when its turn comes. */
@@ -45,8 +48,8 @@ export class Materializer {
   /** Datasets that may have jobs to make, in the order they asked. */
   private readonly pending = new Set<string>()
   private scheduled: ReturnType<typeof setImmediate> | undefined
-  /** The pause after a transaction the database refused (see retryLater). */
-  private retry: ReturnType<typeof setTimeout> | undefined
+  /** The pause after a transaction the database refused (see retryLater); a stop forgets it. */
+  private retry: Promise<void> | undefined
   /** The dataset of the step under way (its transaction may wait for another process's write lock). */
   private running: string | undefined
   /** That dataset was poked meanwhile: what the step saw may be out of date, so it goes again. */
@@ -105,7 +108,6 @@ export class Materializer {
     this.stopped = true
     if (this.scheduled !== undefined) clearImmediate(this.scheduled)
     this.scheduled = undefined
-    clearTimeout(this.retry)
     this.retry = undefined
     this.pending.clear()
     this.settle()
@@ -113,10 +115,12 @@ export class Materializer {
 
   /** After a refused transaction: the work goes on after a pause, as a request's client would retry. */
   private retryLater(): void {
-    this.retry = setTimeout(() => {
+    const retry = (this.options.lockTimer ?? realTimer).sleep(RETRY_AFTER_MS).then(() => {
+      if (this.retry !== retry) return
       this.retry = undefined
       this.schedule()
-    }, RETRY_AFTER_MS)
+    })
+    this.retry = retry
   }
 
   private schedule(): void {

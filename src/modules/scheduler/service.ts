@@ -8,6 +8,7 @@
  */
 import type { Config } from '../../config'
 import type { Db } from '../../db'
+import type { LockTimer } from '../../db/write-lock'
 import { systemClock, type Clock } from '../../clock'
 import type { HistoryService } from '../history/service'
 import { BulkTransitions } from './bulk'
@@ -21,6 +22,8 @@ export interface SchedulerEnvironment {
   warn: (message: string, datasetId?: string) => void
   /** Now, in milliseconds since the epoch, for every time the server stamps and the sweep (tests inject one). */
   clock?: Clock
+  /** The database's lock timer, for the pause before work the lock refused is tried again (tests inject one). */
+  lockTimer?: LockTimer
 }
 
 export class Scheduler {
@@ -36,7 +39,7 @@ export class Scheduler {
     const clock = environment.clock ?? systemClock
     this.transitions = new Transitions(db, history, { scheduling: config.scheduler, maxFailures: config.maxFailures, clock })
     this.bulk = new BulkTransitions(db, history, this.transitions)
-    this.materializer = new Materializer(db, this.transitions, { bufferJobs: config.bufferJobs, warn: environment.warn })
+    this.materializer = new Materializer(db, this.transitions, { bufferJobs: config.bufferJobs, warn: environment.warn, lockTimer: environment.lockTimer })
     this.transitions.onMoreWork = (datasetId) => this.materializer.poke(datasetId)
     this.sweep = new Sweep(db, this.transitions, {
       intervalSeconds: config.sweepInterval,
