@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import type { LogOutput } from '../src/observability/logger'
+import { streamText } from './server-process'
 import { TEST_SECRET } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
@@ -196,19 +197,9 @@ test('the server writes its log lines to stderr soon after each request', async 
   dirs.push(dir)
   const env = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'info' }
   const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--port', '0', '--db', join(dir, 'iceprod.sqlite')], { env, stdout: 'ignore', stderr: 'pipe' })
-  let text = ''
-  const reader = (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk)
-  })()
-  const waitFor = async (pattern: RegExp) => {
-    for (let i = 0; i < 200; i++) {
-      const match = pattern.exec(text)
-      if (match) return match
-      await Bun.sleep(25)
-    }
-    throw new Error(`no ${pattern} in stderr: ${text}`)
-  }
+  const stderr = streamText(proc.stderr as ReadableStream<Uint8Array>)
+  // Soon: within 5 s.
+  const waitFor = (pattern: RegExp) => stderr.until(pattern, 5_000)
   try {
     const url = (await waitFor(/listening on (http:\/\/\S+)/))[1]!
     const r = await fetch(`${url}/healthz`)
@@ -218,10 +209,10 @@ test('the server writes its log lines to stderr soon after each request', async 
     expect(JSON.parse(line)).toMatchObject({ msg: 'request', route: '/healthz', status: 200 })
     // The first-start admin token is printed for the operator, and never inside a log line.
     const token = (await waitFor(/admin token[^\n]*\n(\S+)\n/))[1]!
-    for (const jsonLine of text.split('\n').filter((l) => l.startsWith('{'))) expect(jsonLine).not.toContain(token)
+    for (const jsonLine of stderr.text().split('\n').filter((l) => l.startsWith('{'))) expect(jsonLine).not.toContain(token)
   } finally {
     proc.kill('SIGTERM')
     expect(await proc.exited).toBe(0)
-    await reader
+    await stderr.closed
   }
 }, PROCESS_TIMEOUT_MS)

@@ -62,27 +62,75 @@ export interface ServerProcess {
   token(role: string, username?: string): Promise<string>
 }
 
+/** A process's output stream as text as it arrives, to wait on without polling. */
+export interface StreamText {
+  /** Everything written so far. */
+  text(): string
+  /** The first match of `pattern` in the text, once it has arrived; rejects once the stream ends without one, or after `timeoutMs`. */
+  until(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  /** The whole text, once the stream has ended. */
+  closed: Promise<string>
+}
+
+export function streamText(stream: ReadableStream<Uint8Array>): StreamText {
+  let text = ''
+  let ended = false
+  let arrived: (() => void)[] = []
+  const wake = () => {
+    const woken = arrived
+    arrived = []
+    for (const resolve of woken) resolve()
+  }
+  const closed = (async () => {
+    const decoder = new TextDecoder()
+    try {
+      for await (const chunk of stream) {
+        text += decoder.decode(chunk, { stream: true })
+        wake()
+      }
+    } finally {
+      ended = true
+      wake()
+    }
+    return text
+  })()
+  return {
+    text: () => text,
+    async until(pattern, timeoutMs = 20_000) {
+      let late = false
+      const deadline = setTimeout(() => ((late = true), wake()), timeoutMs)
+      try {
+        for (;;) {
+          const match = text.match(pattern)
+          if (match) return match
+          if (ended) throw new Error(`the stream ended before ${pattern}: ${text}`)
+          if (late) throw new Error(`no ${pattern} within ${timeoutMs} ms: ${text}`)
+          await new Promise<void>((resolve) => arrived.push(resolve))
+        }
+      } finally {
+        clearTimeout(deadline)
+      }
+    },
+    closed,
+  }
+}
+
 /** `iceprod-rest serve` on `db` and a free loopback port, once it answers. */
 export async function startServerProcess(db: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const [binary, port] = await Promise.all([builtBinary(), freePort()])
   const fullEnv = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'error', ...env }
   const proc = Bun.spawn([resolve(binary), 'serve', '--db', db, '--port', String(port)], { env: fullEnv, stdout: 'ignore', stderr: 'pipe' })
-  let text = ''
-  const stderrClosed = (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk, { stream: true })
-    return text
-  })()
+  const stderr = streamText(proc.stderr as ReadableStream<Uint8Array>)
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; ; i++) {
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
-    if (up) break
-    if (proc.exitCode !== null || i > 200) throw new Error(`server did not start: ${text}`)
-    await Bun.sleep(25)
-  }
+  // It says so once it listens (whatever the log level), or exits saying why.
+  await stderr.until(/listening on/).catch(() => {
+    throw new Error(`server did not start: ${stderr.text()}`)
+  })
+  const health = await fetch(`${url}/healthz`)
+  if (!health.ok) throw new Error(`server does not answer /healthz (${health.status}): ${stderr.text()}`)
   const tokens = new TokenService(fullEnv.ICEPROD_JWT_SECRET)
   const token = (role: string, username = role) => tokens.sign({ username, role, groups: [], type: 'user', ttl: 3600 })
-  return { url, port, proc, stderr: () => text, stderrClosed, token }
+  return { url, port, proc, stderr: stderr.text, stderrClosed: stderr.closed, token }
 }
 
 export interface JsonAnswer {
