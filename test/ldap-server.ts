@@ -100,8 +100,8 @@ directory ${dir}/data
       () => false,
     )
     if (ok) break
-    if (i > 100 || proc.exitCode !== null) throw new Error('slapd did not start')
-    await Bun.sleep(50)
+    if (i > 1000 || proc.exitCode !== null) throw new Error('slapd did not start')
+    await Bun.sleep(5)
   }
   return {
     url,
