@@ -2,8 +2,8 @@
  * `serve` on a port another process already listens on (API.md §5): it exits
  * non-zero with a one-line reason, rather than sharing the port with the
  * other server and splitting the requests between two databases. Every
- * listener here is a real process on a loopback port (iceprod-rest: the
- * compiled binary).
+ * listener here is a real process on a loopback port of its own (iceprod-rest:
+ * the compiled binary); the tests share nothing and run at the same time.
  */
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -62,7 +62,7 @@ function expectRefusedToStart(outcome: Outcome, host: string, port: number): voi
   expect(outcome).toEqual({ exitCode: 2, stderrLines: [`iceprod-rest: cannot listen on ${host}:${port}: the port is already in use by another process`] })
 }
 
-test('a second iceprod-rest on the port of a running one exits 2 with one line; the first keeps serving alone', async () => {
+test.concurrent('a second iceprod-rest on the port of a running one exits 2 with one line; the first keeps serving alone', async () => {
   const first = await startServerProcess(join(dir, 'first.sqlite'))
   running.push(first.proc)
   const second = await serveOn(first.port, '127.0.0.1', join(dir, 'second.sqlite'))
@@ -79,13 +79,13 @@ test('a second iceprod-rest on the port of a running one exits 2 with one line; 
   expect(second.stderrLines.join('\n')).not.toContain('admin token')
 })
 
-test('a port another program holds with SO_REUSEPORT is refused too (two servers must never share a port)', async () => {
+test.concurrent('a port another program holds with SO_REUSEPORT is refused too (two servers must never share a port)', async () => {
   const port = await freePort()
   await otherListener('127.0.0.1', port, true)
   expectRefusedToStart(await serveOn(port, '127.0.0.1', join(dir, 'reuse.sqlite')), '127.0.0.1', port)
 })
 
-test('a port held on any address that would clash is refused: 0.0.0.0 taken, 127.0.0.1 asked, and the reverse', async () => {
+test.concurrent('a port held on any address that would clash is refused: 0.0.0.0 taken, 127.0.0.1 asked, and the reverse', async () => {
   // The two cases, on ports of their own, at the same time.
   await Promise.all([
     (async () => {
@@ -101,7 +101,7 @@ test('a port held on any address that would clash is refused: 0.0.0.0 taken, 127
   ])
 })
 
-test('a free port still starts (the check refuses only a taken one)', async () => {
+test.concurrent('a free port still starts (the check refuses only a taken one)', async () => {
   const db = join(dir, 'free.sqlite')
   const server = await startServerProcess(db)
   running.push(server.proc)
