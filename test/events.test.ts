@@ -229,9 +229,10 @@ describe('GET /events', () => {
     await Promise.all([slow.until(/connected/), fast.until(/connected/)])
     const { events } = t
     const dropped = events.hub.dropped
-    // 2,000 changes, about 400 KB of events each round; the fast reader takes them, the slow one never reads.
-    for (let round = 0; round < 4 && events.hub.dropped === dropped; round++) {
-      for (let i = 0; i < 1000; i++) {
+    // 1,000 changes, about 250 KB of events each round, until the slow one is past the bound (1 MiB);
+    // the fast reader takes them, the slow one never reads.
+    for (let round = 0; round < 8 && events.hub.dropped === dropped; round++) {
+      for (let i = 0; i < 500; i++) {
         await setStatus(`/tasks/${taskB}`, 'processing')
         await setStatus(`/tasks/${taskB}`, 'queued')
       }
