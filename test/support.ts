@@ -3,12 +3,14 @@
  * called in-process through app.handle (the same code path Bun.serve uses).
  */
 import { expect } from 'bun:test'
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type AppOptions } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import { closeDatabase, openDatabase } from '../src/db'
+import { embeddedMigrations } from '../src/db/migrator'
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
@@ -37,16 +39,24 @@ export interface TokenOptions {
 let template: string | undefined
 
 /**
- * A new database with every migration applied, made once per test process:
- * migrating a new file is most of an app's start, and each test app starts
- * on a copy (its migrator then finds nothing left to apply).
+ * A new database with every migration applied, made once per set of
+ * migrations: migrating a new file is most of an app's start, and each test
+ * app starts on a copy (its migrator then finds nothing left to apply). It
+ * stays in the temp folder for the next run, under a name of its own
+ * (`bun test` runs no exit handler that could remove it).
  */
 function migratedDatabase(): string {
   if (template) return template
-  const dir = mkdtempSync(join(tmpdir(), 'iceprod-migrated-'))
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-  const path = join(dir, 'iceprod.sqlite')
-  closeDatabase(openDatabase(path).sqlite)
+  const migrations = createHash('sha256').update(embeddedMigrations().map((m) => m.hash).join()).digest('hex').slice(0, 16)
+  const path = join(tmpdir(), `iceprod-migrated-${migrations}.sqlite`)
+  if (!existsSync(path)) {
+    // Made beside it and renamed into place: a process running at the same time never copies a half-made file.
+    const dir = mkdtempSync(join(tmpdir(), 'iceprod-migrating-'))
+    const made = join(dir, 'iceprod.sqlite')
+    closeDatabase(openDatabase(made).sqlite)
+    renameSync(made, path)
+    rmSync(dir, { recursive: true, force: true })
+  }
   return (template = path)
 }
 
