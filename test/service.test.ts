@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { rmSync } from 'node:fs'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -24,9 +25,16 @@ describe('service routes', () => {
   test('/healthz is 503 when the database does not answer', async () => {
     const other = await startTestApp()
     other.ctx.sqlite.close()
-    const r = await other.call('GET', '/healthz', { token: null })
-    expect(r.status).toBe(503)
-    expect(r.body).toEqual({ code: 503, error: expect.any(String) })
+    try {
+      const r = await other.call('GET', '/healthz', { token: null })
+      expect(r.status).toBe(503)
+      expect(r.body).toEqual({ code: 503, error: expect.any(String) })
+    } finally {
+      // Its database is closed already: what close() does besides, and its folder.
+      other.events.close()
+      other.scheduler.stop()
+      rmSync(other.dir, { recursive: true, force: true })
+    }
   })
 
   test('OpenAPI document lists the routes, and /openapi serves HTML', async () => {
