@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KEPT_PLANS } from '../src/modules/scheduler/materializer'
-import { MAX_CONFIG_TASKS } from '../src/modules/scheduler/task-plan'
+import { MAX_CONFIG_TASKS, MAX_DEPENDS } from '../src/modules/scheduler/task-plan'
 import { QueueFixture } from './queue-support'
 import { ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
@@ -268,6 +268,11 @@ describe('PUT config checks tasks', () => {
     ['a name used twice', { tasks: [{ name: 'a' }, { name: 'a' }] }, 'task "a" (1): name "a" is also task 0\'s'],
     ['requirements not an object', { tasks: [{ name: 'a', requirements: [1] }] }, 'task "a" (0): key requirements must be an object'],
     ['more tasks than a config may list', { tasks: chain(MAX_CONFIG_TASKS + 1) }, `key tasks lists ${MAX_CONFIG_TASKS + 1} tasks; a config lists at most ${MAX_CONFIG_TASKS}`],
+    [
+      'more depends entries than a task may have',
+      { tasks: [{ name: 'a' }, { name: 'b', depends: Array.from({ length: MAX_DEPENDS + 1 }, (_, i) => `no-such-task-${i}`) }] },
+      `task "b" (1): key depends lists ${MAX_DEPENDS + 1} entries; a task depends on at most ${MAX_DEPENDS}`,
+    ],
   ])('%s is 400 naming the task and the entry, and changes nothing', async (_what, config, message) => {
     const d = await f.dataset(undefined, { jobs_submitted: 2 })
     await putConfig(d, { tasks: [], before: true })
@@ -284,6 +289,13 @@ describe('PUT config checks tasks', () => {
     expect((await putConfig(d, { tasks: chain(MAX_CONFIG_TASKS) })).status).toBe(200)
     await idle()
     expect((await tasksOf(d)).length).toBe(MAX_CONFIG_TASKS)
+  })
+
+  test('a task with as many depends entries as it may have is taken', async () => {
+    const d = await f.dataset(undefined, { jobs_submitted: 1 })
+    expect((await putConfig(d, { tasks: [{ name: 'a' }, { name: 'b', depends: Array.from({ length: MAX_DEPENDS }, () => 'a') }] })).status).toBe(200)
+    await idle()
+    expect((await tasksOf(d)).map((task) => task.depends.length).sort()).toEqual([0, MAX_DEPENDS])
   })
 
   test('the /config/<id> alias checks the same', async () => {

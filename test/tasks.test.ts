@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { newId } from '../src/db/documents'
+import { MAX_DEPENDS } from '../src/modules/scheduler/task-plan'
 import { datasetFixture, expectCreated, ID, startTestApp, TIMESTAMP, type TestApp } from './support'
 
 let t: TestApp
@@ -123,6 +124,16 @@ describe('POST /tasks', () => {
     expect(writeCounts()).toEqual(before)
   })
 
+  test(`depends lists at most ${MAX_DEPENDS} ids: one more is 400 and writes nothing`, async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `dep${i}`)
+    const before = writeCounts()
+    const r = await t.call('POST', '/tasks', { body: taskBody({ depends: ids(MAX_DEPENDS + 1) }) })
+    expect(r.body).toEqual({ code: 400, error: `key depends holds more than ${MAX_DEPENDS} items` })
+    expect(writeCounts()).toEqual(before)
+    const taskId = await createTask({ depends: ids(MAX_DEPENDS) })
+    expect(t.ctx.sqlite.query('SELECT count(*) AS n FROM task_depends WHERE task_id = ?').get(taskId)).toEqual({ n: MAX_DEPENDS })
+  })
+
   test('the job must exist in the task dataset (400)', async () => {
     const before = writeCounts()
     const missing = await t.call('POST', '/tasks', { body: taskBody({ job_id: 'nosuchjob' }) })
@@ -201,6 +212,16 @@ describe('PATCH /tasks/<task_id>', () => {
     expect((await t.call('PATCH', `/tasks/${taskId}`, { body: { status: 'running', x: 1 } })).body).toEqual({ code: 400, error: 'bad status: running' })
     expect((await t.call('PATCH', `/tasks/${taskId}`, { body: { status: 5 } })).body).toEqual({ code: 400, error: 'key status must be a string' })
     expect(storedDoc(taskId)).toBe(stored)
+  })
+
+  test(`a new depends list holds at most ${MAX_DEPENDS} ids: one more is 400 and changes nothing`, async () => {
+    const taskId = await createTask({ depends: ['a'] })
+    const stored = storedDoc(taskId)
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `dep${i}`)
+    const r = await t.call('PATCH', `/tasks/${taskId}`, { body: { depends: ids(MAX_DEPENDS + 1), note: 'x' } })
+    expect(r.body).toEqual({ code: 400, error: `key depends holds more than ${MAX_DEPENDS} items` })
+    expect(storedDoc(taskId)).toBe(stored)
+    expect((await t.call('PATCH', `/tasks/${taskId}`, { body: { depends: ids(MAX_DEPENDS) } })).body.depends).toHaveLength(MAX_DEPENDS)
   })
 
   test('a new depends list is mirrored for the queue', async () => {

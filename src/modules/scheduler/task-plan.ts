@@ -10,6 +10,14 @@ import { fail } from '../../errors'
 /** The most tasks a config lists (IceProd's configs list tens): a longer list is 400. */
 export const MAX_CONFIG_TASKS = 1000
 
+/**
+ * The most entries one task's `depends` lists, in a config or in POST /tasks
+ * and PATCH (IceProd's tasks depend on a few): as many as a config lists
+ * tasks, so the last task of a config may wait for every one before it.
+ * Each entry costs a lookup inside the write transaction: a longer list is 400.
+ */
+export const MAX_DEPENDS = 1000
+
 /** What a task requires when its config entry says nothing else. */
 export const DEFAULT_REQUIREMENTS: Readonly<Record<string, unknown>> = { cpu: 1, gpu: 0, memory: 1.0, disk: 10.0, time: 1.0 }
 
@@ -29,7 +37,8 @@ export type TaskExists = (taskId: string) => boolean
  * empty list), else one template per entry. A bad entry is 400 naming the
  * task (by name and position) and the entry: a list that is not one, an
  * entry that is not an object, a name that is not a string or is used twice,
- * requirements that are not an object, and each `depends` entry that is the
+ * requirements that are not an object, a `depends` longer than MAX_DEPENDS
+ * (before any entry is looked up), and each `depends` entry that is the
  * task itself, a later task, a name that is neither a task of the list nor an
  * existing task id, or neither a string nor an integer.
  */
@@ -56,6 +65,7 @@ export function planTasks(config: Record<string, unknown>, taskExists: TaskExist
 function dependsOf(entry: Record<string, unknown>, position: number, count: number, positions: Map<string, number>, task: string, taskExists: TaskExists): (number | string)[] {
   const depends = entry.depends ?? []
   if (!Array.isArray(depends)) fail(400, `${task}: key depends must be a list`)
+  if (depends.length > MAX_DEPENDS) fail(400, `${task}: key depends lists ${depends.length} entries; a task depends on at most ${MAX_DEPENDS}`)
   return depends.map((dependency: unknown) => {
     const shown = `depends entry ${JSON.stringify(dependency)}`
     if (typeof dependency === 'number' && Number.isInteger(dependency)) {

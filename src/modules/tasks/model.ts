@@ -1,7 +1,9 @@
 import { t } from 'elysia'
 import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
+import { MAX_DEPENDS } from '../scheduler/task-plan'
 
 const taskId = t.String({ description: 'a task id' })
+const depends = t.Array(taskId, { maxItems: MAX_DEPENDS, description: `task ids this task waits for (at most ${MAX_DEPENDS.toLocaleString('en')})` })
 const requirements = t.Object({}, { additionalProperties: true, description: 'resources the task needs, e.g. {"cpu": 1, "gpu": 1, "os": "RHEL_8"}' })
 const statusFilter = t.Optional(t.String({ description: 'a task status, or several separated by |' }))
 
@@ -15,7 +17,7 @@ export const TaskModel = {
       job_id: t.String(),
       task_index: Int({ minimum: 0 }),
       name: t.String(),
-      depends: t.Array(taskId, { description: 'task ids this task waits for' }),
+      depends,
       requirements,
     },
     'A new task; the server sets task_id, job_index, status, status_changed and the counters',
@@ -26,7 +28,7 @@ export const TaskModel = {
       status: t.Optional(t.String()),
       task_index: t.Optional(Int({ minimum: 0 })),
       name: t.Optional(t.String()),
-      depends: t.Optional(t.Array(taskId)),
+      depends: t.Optional(depends),
       requirements: t.Optional(requirements),
       failures: t.Optional(Int({ minimum: 0 })),
       evictions: t.Optional(Int({ minimum: 0 })),
