@@ -189,3 +189,16 @@ test('a task made waiting for a failed task, or whose depends a PATCH changes, m
   expect([await statusOf(`/jobs/${jobs[0]}`), await statusOf(`/jobs/${jobs[1]}`), await statusOf(`/datasets/${d}`)]).toEqual(['processing', 'processing', 'processing'])
   await noServerEntries(d, jobs, [failed, waiting])
 })
+
+test('a queued task whose depends a PATCH makes wait for a task not complete stays queued, and is handed out', async () => {
+  // The highest priority of the file's datasets: the claim takes this dataset's task before any other that fits.
+  const d = await f.dataset(1000)
+  const job = await f.job(d)
+  const open = await f.task(d, {}, job)
+  const task = await f.task(d, { requirements: { site: 'patched-queued' } }, job)
+  await ok('PUT', `/tasks/${task}/status`, { status: 'queued' })
+  expect(await ok('PATCH', `/tasks/${task}`, { depends: [open] })).toMatchObject({ status: 'queued', depends: [open] })
+  await timePasses()
+  expect(await f.process({ site: 'patched-queued' })).toBe(task)
+  await noServerEntries(d, [job], [open, task])
+})

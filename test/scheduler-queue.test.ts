@@ -78,6 +78,47 @@ describe('queueing', () => {
     expectChain(entries, 'queued')
   })
 
+  test('a PATCH that makes a queued task depend on tasks not complete sends it back to waiting, out of the queue, until they complete', async () => {
+    await drain()
+    const d = await f.dataset()
+    const job = await f.job(d)
+    const up = await f.task(d, { name: 'up' }, job)
+    const task = await f.task(d, { name: 'task' }, job)
+    expect([await f.status(up), await f.status(task)]).toEqual(['queued', 'queued'])
+    const patched = await t.call('PATCH', `/tasks/${task}`, { body: { depends: [up] } })
+    expect(patched.body).toMatchObject({ status: 'waiting', depends: [up] })
+    expect(patched.body).toEqual((await t.call('GET', `/tasks/${task}`)).body)
+    expect((await historyOf(t, d, 'tasks', task)).at(-1)).toMatchObject({ from: 'queued', to: 'waiting', by: 'server', reason: 'dependencies not complete' })
+    expect(t.ctx.sqlite.query('SELECT count(*) AS n FROM task_queue WHERE task_id = ?').get(task)).toEqual({ n: 0 })
+    // A claim hands out only what it waits for; once that completes, it is queued again.
+    expect(await drain()).toEqual([up])
+    expect((await complete(up)).status).toBe(200)
+    expect(await drain()).toEqual([task])
+    const entries = await historyOf(t, d, 'tasks', task)
+    expect(steps(entries)).toEqual(['queued>waiting', 'waiting>queued', 'queued>processing'])
+    expect(entries[1]).toMatchObject({ by: 'server', reason: 'dependencies complete' })
+    expectChain(entries, 'processing')
+  })
+
+  test('a PATCH of depends leaves a queued task queued when they are all complete, and is looked at after the status it sets', async () => {
+    await drain()
+    const d = await f.dataset()
+    const job = await f.job(d)
+    const done = await f.task(d, { name: 'done' }, job)
+    await setStatus(done, 'complete')
+    const open = await f.task(d, { name: 'open' }, job)
+    const task = await f.task(d, { name: 'task' }, job)
+    expect((await t.call('PATCH', `/tasks/${task}`, { body: { depends: [done] } })).body.status).toBe('queued')
+    expect(await historyOf(t, d, 'tasks', task)).toEqual([])
+    // Set queued by the same PATCH that makes it wait for a task not complete: the client's entry, then the server's.
+    await setStatus(task, 'suspended')
+    expect((await t.call('PATCH', `/tasks/${task}`, { body: { status: 'queued', depends: [done, open] } })).body.status).toBe('waiting')
+    const entries = await historyOf(t, d, 'tasks', task)
+    expect(steps(entries)).toEqual(['queued>suspended', 'suspended>queued', 'queued>waiting'])
+    expect(entries[2]).toMatchObject({ by: 'server', reason: 'dependencies not complete' })
+    expect(await drain()).toEqual([open])
+  })
+
   test('POST /task_actions/queue keeps working: it finds nothing left to queue', async () => {
     const d = await f.dataset()
     await f.tasks(d, 2)

@@ -21,6 +21,7 @@ export const SERVER_REASONS = [
   'its pilot was deleted',
   'its pilot timed out',
   'lost: no pilot lists it',
+  'dependencies not complete',
 ] as const
 
 export type ServerReason = (typeof SERVER_REASONS)[number]

@@ -13,7 +13,7 @@
  * the same). A + on a column (`+status = 'waiting'`) keeps SQLite off that
  * column's index, which would walk every task of the status.
  */
-import { and, asc, eq, exists, gt, inArray, isNotNull, isNull, lte, notExists, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, exists, gt, inArray, isNotNull, isNull, lte, not, notExists, or, sql, type SQL } from 'drizzle-orm'
 import { alias, type SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../db'
 import { prepared, preparedPer } from '../../db/query'
@@ -148,6 +148,14 @@ export function schedulerQueries(db: Db) {
         .update(tasks)
         .set(setStatus(sql`'queued'`))
         .where(and(byTaskId, sql`${tasks.status} = 'waiting'`, ready(db, tasks.taskId)))
+        .returning(taskRef),
+    ),
+    /** A queued task that waits for a task not complete (its depends changed): back to waiting, out of the queue. */
+    unqueueIfNotReady: prepared(db, () =>
+      db
+        .update(tasks)
+        .set(setStatus(sql`'waiting'`))
+        .where(and(byTaskId, sql`${tasks.status} = 'queued'`, not(ready(db, tasks.taskId))))
         .returning(taskRef),
     ),
     hasDepends: prepared(db, () => db.select({ one: sql<number>`1`.as('one') }).from(taskDepends).where(eq(taskDepends.taskId, p('task_id'))).limit(1)),

@@ -84,16 +84,20 @@ export class Transitions {
   }
 
   /**
-   * A task's `depends` changed (a PATCH): waiting, it is queued when ready
-   * now; it may now wait for a failed or suspended task, or no longer, and
-   * so may the tasks waiting for it: its job and theirs roll up.
+   * A task's `depends` changed (a PATCH, after the status it sets): waiting,
+   * it is queued when ready now; queued, it waits again when it is not (a
+   * claim must not hand it out before what it waits for completes). It may
+   * now wait for a failed or suspended task, or no longer, and so may the
+   * tasks waiting for it: its job and theirs roll up.
    */
   dependsChanged(task: TaskRef): void {
     if (!this.scheduling) return
     this.rollingUp(() => {
       this.touchedJobs!.add(task.job_id)
       for (const { job_id } of this.queries.jobsDownstream.all({ task_id: task.task_id, job_id: task.job_id })) this.touchedJobs!.add(job_id)
-      this.queueIfReady(task)
+      const unqueued = this.queries.unqueueIfNotReady.get({ task_id: task.task_id, now: this.now() })
+      if (unqueued) this.taskChanged(unqueued, 'queued', 'waiting', SERVER, 'dependencies not complete')
+      else this.queueIfReady(task)
     })
   }
 
