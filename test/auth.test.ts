@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { MAX_USERNAME_LENGTH } from '../src/modules/auth/model'
 import { startTestApp, type TestApp } from './support'
 
 let t: TestApp
@@ -136,6 +137,17 @@ describe('users', () => {
     expect(user).toEqual({ user_id: r.body.result.split('/').pop(), username: 'carol', roles: ['user'], groups: ['/ugroup'], email: 'c@x' })
     const list = (await t.call('GET', '/users')).body.results
     expect(list.some((u: { username: string }) => u.username === 'carol')).toBe(true)
+  })
+
+  test(`a username is at most ${MAX_USERNAME_LENGTH} characters, as at /ldap: a longer one is 400 and writes nothing`, async () => {
+    const before = t.count('users')
+    for (const username of ['u'.repeat(MAX_USERNAME_LENGTH + 1), 'u'.repeat(2_000_000)]) {
+      const r = await t.call('POST', '/users', { body: { username } })
+      expect({ status: r.status, body: r.body }).toEqual({ status: 400, body: { code: 400, error: `key username: expected string length less or equal to ${MAX_USERNAME_LENGTH}` } })
+    }
+    expect(t.count('users')).toBe(before)
+    const id = await createUser('u'.repeat(MAX_USERNAME_LENGTH))
+    expect((await t.call('GET', `/users/${id}`)).body.username).toHaveLength(MAX_USERNAME_LENGTH)
   })
 
   test('roles and groups default to empty lists', async () => {

@@ -2,8 +2,9 @@ import { t } from 'elysia'
 import { Doc, Int, Names } from '../../http/schema'
 
 /**
- * A login's username and password are at most this long (LDAP uids and
- * passwords are far shorter): a longer one is 400 before the throttle keeps it.
+ * A username (of a login or of POST /users) and a login's password are at
+ * most this long (LDAP uids and passwords are far shorter): a longer one is
+ * 400, before the throttle keeps it or a user is stored.
  */
 export const MAX_USERNAME_LENGTH = 256
 export const MAX_PASSWORD_LENGTH = 1024
@@ -13,7 +14,7 @@ export const AuthModel = {
   /** Optional (API.md): no body is a role without extra keys. */
   roleBody: t.Optional(Doc({ name: t.Optional(t.String()) }, 'A role: any extra keys are kept; the body is optional')),
   groupBody: Doc({ name: t.String() }, 'A group: `name` plus any extra keys (e.g. priority)'),
-  userBody: Doc({ username: t.String(), roles: t.Optional(Names), groups: t.Optional(Names) }),
+  userBody: Doc({ username: t.String({ maxLength: MAX_USERNAME_LENGTH }), roles: t.Optional(Names), groups: t.Optional(Names) }),
   addGroup: Doc({ group: t.String() }),
   setGroups: Doc({ groups: Names }),
   setRoles: Doc({ roles: Names }),
