@@ -2,7 +2,7 @@ import { expect, setDefaultTimeout, test } from 'bun:test'
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { closeDatabase, deferInlineCheckpoints, openDatabase, startBackgroundCheckpoints } from '../src/db'
+import { closeDatabase, deferInlineCheckpoints, openDatabase, startBackgroundCheckpoints, writeTx } from '../src/db'
 
 setDefaultTimeout(60_000)
 
@@ -16,6 +16,17 @@ const INTERVAL_MS = 20
  * the machine's byte order, little-endian here (SQLite's file format, "WAL-index format").
  */
 function checkpointed(db: string): boolean {
+  const header = walIndexHeader(db)
+  const mxFrame = header.readUInt32LE(16)
+  return mxFrame > 0 && header.readUInt32LE(96) === mxFrame
+}
+
+/** The frames in the WAL, from the wal-index header: fewer than before once the WAL has been started over. */
+function mxFrame(db: string): number {
+  return walIndexHeader(db).readUInt32LE(16)
+}
+
+function walIndexHeader(db: string): Buffer {
   const header = Buffer.alloc(100)
   const fd = openSync(`${db}-shm`, 'r')
   try {
@@ -23,8 +34,7 @@ function checkpointed(db: string): boolean {
   } finally {
     closeSync(fd)
   }
-  const mxFrame = header.readUInt32LE(16)
-  return mxFrame > 0 && header.readUInt32LE(96) === mxFrame
+  return header
 }
 
 /** Waits, without a fixed pause, until the worker (a thread on its own timer) has checkpointed the whole WAL. */
@@ -62,6 +72,43 @@ test('the checkpoint worker keeps the WAL from growing while the server writes',
     const without = await writeBursts(join(dir, 'b.sqlite'), false)
     // Without checkpoints the WAL holds every burst; with the worker it is reset between bursts.
     expect(without).toBeGreaterThan(4 * withWorker)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('under a steady stream of writes the WAL is started over each time it has grown', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-checkpoints-'))
+  const RESTART_PAGES = 1024
+  try {
+    const db = join(dir, 'stream.sqlite')
+    const { db: drizzled, sqlite } = openDatabase(db)
+    const pageSize = sqlite.query<{ page_size: number }, []>('PRAGMA page_size').get()!.page_size
+    const stop = await startBackgroundCheckpoints(sqlite, db, INTERVAL_MS, RESTART_PAGES)
+    const insert = sqlite.prepare('INSERT INTO grids (grid_id, doc) VALUES (?, ?)')
+    const row = 'x'.repeat(pageSize - 200)
+    // Back to back, each holding the write lock for a millisecond, as a busy
+    // server's group commits do: the lock is free only between two of them.
+    let written = 0
+    let restarts = 0
+    let frames = 0
+    for (let n = 0; written < 12 * RESTART_PAGES * pageSize; n++) {
+      await writeTx(drizzled, () => {
+        for (let i = 0; i < 20; i++) insert.run(`g${n}_${i}`, JSON.stringify({ grid_id: `g${n}_${i}`, row }))
+        Bun.sleepSync(1)
+      })
+      written += 20 * pageSize
+      const now = mxFrame(db)
+      if (now < frames) restarts++
+      frames = now
+    }
+    const largest = statSync(`${db}-wal`).size
+    insert.finalize()
+    await stop()
+    closeDatabase(sqlite)
+    // Without a restart the WAL would hold all that was written: 12 times the restart length.
+    expect(restarts).toBeGreaterThanOrEqual(6)
+    expect(largest).toBeLessThan(4 * RESTART_PAGES * pageSize)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -6,6 +6,8 @@ import { unavailability } from './faults'
 import { WriteHealth } from './health'
 import { migrate } from './migrator'
 import * as schema from './schema'
+import type { CheckpointerStart } from './checkpoint-worker'
+import { RESTART_IDLE, RESTART_RUNNING, RESTART_WANTED } from './wal-restart'
 import { DEFAULT_LOCK_TIMEOUT_MS, WriteLock, type LockTimer } from './write-lock'
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
@@ -150,28 +152,33 @@ const CHECKPOINT_INTERVAL_MS = 200
  */
 const BACKSTOP_CHECKPOINT_PAGES = 50_000
 /**
- * Past this many WAL pages (64 MiB, the journal_size_limit) the worker
- * restarts the WAL after its checkpoint. Under a steady stream of writes a
- * PASSIVE checkpoint never finds the WAL fully copied when a write begins,
- * which is when SQLite starts the WAL over: it would grow until the inline
- * backstop, whose copy and fsync stall a commit for 60–110 ms (measured under
- * the claims benchmark). A RESTART right after PASSIVEs has little left to
- * copy, but holds the write lock for its two fsyncs (35–50 ms measured under
- * the claims benchmark): the fewer of them the fewer requests wait for one,
- * so the WAL is meant to go to 64 MiB between them (about half a second of
- * claims). Under the claims benchmark it reaches about 200 MiB: the RESTART
- * takes the lock only when the writer is between transactions, and a steady
- * stream of group commits seldom leaves it free (docs/BENCHMARKS.md, claim p99).
+ * Past this many WAL pages (64 MiB, the journal_size_limit) the WAL is started
+ * over. SQLite does that at the first write that finds every frame of the WAL
+ * copied into the database; under a steady stream of writes a checkpoint on
+ * another connection never leaves it so (the writer commits more while it
+ * copies and syncs), and a RESTART from there must take the write lock, which
+ * a stream of group commits seldom leaves free: the WAL grew to the inline
+ * backstop (about 200 MiB) under the claims benchmark. So the worker copies
+ * all but the last stretch of it (its PASSIVEs go on until one finds less
+ * than 1 MiB new), then asks the server's writer, which checkpoints the rest
+ * between two of its transactions on its own connection: the copy of that
+ * stretch and the checkpoint's two fsyncs hold up this thread, and the next
+ * write starts the WAL over (docs/BENCHMARKS.md, claim p99).
  */
 const RESTART_PAGES = 16_384
 
 /**
  * Moves WAL checkpoints off the serving thread: a worker with its own
  * connection checkpoints every 200 ms (`intervalMs`), so a commit never
- * stalls on one, and restarts the WAL when it has grown (see RESTART_PAGES).
- * Returns a function that stops the worker and closes its connection.
+ * stalls on a long copy, and the WAL is started over when it has grown (see
+ * RESTART_PAGES). Returns a function that stops the worker and closes its connection.
  */
-export async function startBackgroundCheckpoints(sqlite: Database, path: string, intervalMs = CHECKPOINT_INTERVAL_MS): Promise<() => Promise<void>> {
+export async function startBackgroundCheckpoints(
+  sqlite: Database,
+  path: string,
+  intervalMs = CHECKPOINT_INTERVAL_MS,
+  restartPages = RESTART_PAGES,
+): Promise<() => Promise<void>> {
   // In the compiled executable every module's import.meta.url is the bundle's
   // root (src/), where the worker entrypoint sits at db/checkpoint-worker.ts.
   const bundled = import.meta.url.includes('/$bunfs/')
@@ -184,7 +191,8 @@ export async function startBackgroundCheckpoints(sqlite: Database, path: string,
   // The worker never keeps the process alive on its own.
   worker.unref()
   const started = reply('started')
-  worker.postMessage({ path, intervalMs, restartPages: RESTART_PAGES })
+  const restart = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
+  worker.postMessage({ path, intervalMs, restartPages, restart } satisfies CheckpointerStart)
   try {
     await started
   } catch (error) {
@@ -192,7 +200,22 @@ export async function startBackgroundCheckpoints(sqlite: Database, path: string,
     throw error
   }
   deferInlineCheckpoints(sqlite)
+  const lock = writeLockOf(sqlite)
+  const checkpoint = sqlite.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+  lock.betweenTransactions = () => {
+    if (Atomics.compareExchange(restart, 0, RESTART_WANTED, RESTART_RUNNING) !== RESTART_WANTED) return
+    try {
+      checkpoint.get()
+    } catch {
+      // Another process's checkpoint, or a full disk: the WAL goes on, and the worker asks again.
+    } finally {
+      Atomics.store(restart, 0, RESTART_IDLE)
+    }
+  }
   return async () => {
+    lock.betweenTransactions = undefined
+    // Left open, the statement would keep the connection alive after close().
+    checkpoint.finalize()
     // Held while stopping: otherwise nothing may keep the process alive until the worker answers.
     worker.ref()
     const stopped = reply('stopped')

@@ -37,9 +37,8 @@ export const realTimer: LockTimer = {
 
 /**
  * Waits between tries while another connection holds the lock: short first,
- * as SQLite's own busy handler does, then every 5 ms. Most waits are for
- * this server's checkpoint worker, whose RESTART holds the lock for a few
- * tens of milliseconds (its fsyncs): longer steps would add up to 20 ms to each.
+ * as SQLite's own busy handler does, then every 5 ms (longer steps would add
+ * up to their length to every wait).
  */
 const RETRY_DELAYS_MS = [1, 2, 5]
 
@@ -56,6 +55,8 @@ export class WriteLock {
   private readonly begin: Statement
   private readonly commit: Statement
   private readonly rollback: Statement
+  /** Runs before each write transaction begins, between two of them (the WAL's restart, see startBackgroundCheckpoints). */
+  betweenTransactions: (() => void) | undefined
 
   constructor(
     private readonly sqlite: Database,
@@ -129,6 +130,7 @@ export class WriteLock {
 
   /** BEGIN IMMEDIATE; false when another connection holds the write lock. */
   private tryBegin(): boolean {
+    this.betweenTransactions?.()
     try {
       this.begin.run()
       return true
