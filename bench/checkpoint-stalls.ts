@@ -2,8 +2,9 @@
  * Diagnostic (not a target): how much of the claims' and creations' latency
  * tail and cost is WAL checkpointing: the checkpoint SQLite runs inline, on
  * the committing write, every `wal_autocheckpoint` pages, and the background
- * worker a server starts (PASSIVE every 200 ms, RESTART past RESTART_PAGES,
- * the inline one left as a backstop at 25,000 pages).
+ * worker a server starts (PASSIVE every 200 ms; past RESTART_PAGES the
+ * writer checkpoints the last stretch and starts the WAL over; the inline one
+ * left as a backstop at 50,000 pages).
  *
  * In process, without HTTP: 32 concurrent claimers through ClaimService and
  * 16 concurrent creators through TaskService (the services the routes use,
