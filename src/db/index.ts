@@ -152,9 +152,9 @@ const CHECKPOINT_INTERVAL_MS = 200
  */
 const BACKSTOP_CHECKPOINT_PAGES = 50_000
 /**
- * Past this many WAL pages (64 MiB, the journal_size_limit) the WAL is started
- * over. SQLite does that at the first write that finds every frame of the WAL
- * copied into the database; under a steady stream of writes a checkpoint on
+ * Past this many WAL pages (32 MiB) the WAL is started over. SQLite does
+ * that at the first write that finds every frame of the WAL copied into the
+ * database; under a steady stream of writes a checkpoint on
  * another connection never leaves it so (the writer commits more while it
  * copies and syncs), and a RESTART from there must take the write lock, which
  * a stream of group commits seldom leaves free: the WAL grew to the inline
@@ -163,9 +163,14 @@ const BACKSTOP_CHECKPOINT_PAGES = 50_000
  * than 1 MiB new), then asks the server's writer, which checkpoints the rest
  * between two of its transactions on its own connection: the copy of that
  * stretch and the checkpoint's two fsyncs hold up this thread, and the next
- * write starts the WAL over (docs/BENCHMARKS.md, claim p99).
+ * write starts the WAL over (docs/BENCHMARKS.md, claim p99). Half the
+ * journal_size_limit: what comes during the worker's tick and its PASSIVEs
+ * (10–20 MiB under the claims benchmark) still leaves the WAL under the
+ * limit, so its file is written over in place, not cut back by the first
+ * commit after the restart and grown again, block by block, with the file
+ * system's allocations made durable by the next fsync.
  */
-const RESTART_PAGES = 16_384
+const RESTART_PAGES = 8192
 
 /**
  * Moves WAL checkpoints off the serving thread: a worker with its own
