@@ -55,8 +55,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
   // Checkpoints are the only fsyncs under synchronous=NORMAL. By default SQLite
   // runs them inline in the commit that crosses 1000 WAL pages; a server moves
   // them to a worker thread (startBackgroundCheckpoints). The WAL file is cut
-  // back after a checkpoint so that a burst does not leave it large.
-  sqlite.exec('PRAGMA journal_size_limit = 67108864')
+  // back to 128 MiB when it starts over so that a burst does not leave it
+  // large; twice RESTART_PAGES, so that a steady stream does not cut it back.
+  sqlite.exec('PRAGMA journal_size_limit = 134217728')
   // Migrating may wait for another process's write lock: nothing is served yet.
   migrate(sqlite)
   const db = drizzle({ client: sqlite, schema }) as Db
@@ -152,7 +153,7 @@ const CHECKPOINT_INTERVAL_MS = 200
  */
 const BACKSTOP_CHECKPOINT_PAGES = 50_000
 /**
- * Past this many WAL pages (32 MiB) the WAL is started over. SQLite does
+ * Past this many WAL pages (64 MiB) the WAL is started over. SQLite does
  * that at the first write that finds every frame of the WAL copied into the
  * database; under a steady stream of writes a checkpoint on
  * another connection never leaves it so (the writer commits more while it
@@ -163,14 +164,17 @@ const BACKSTOP_CHECKPOINT_PAGES = 50_000
  * than 1 MiB new), then asks the server's writer, which checkpoints the rest
  * between two of its transactions on its own connection: the copy of that
  * stretch and the checkpoint's two fsyncs hold up this thread, and the next
- * write starts the WAL over (docs/BENCHMARKS.md, claim p99). Half the
- * journal_size_limit: what comes during the worker's tick and its PASSIVEs
- * (10–20 MiB under the claims benchmark) still leaves the WAL under the
- * limit, so its file is written over in place, not cut back by the first
- * commit after the restart and grown again, block by block, with the file
- * system's allocations made durable by the next fsync.
+ * write starts the WAL over (docs/BENCHMARKS.md, claim p99). Each restart
+ * holds up every request for that copy and three fsyncs (the first commit
+ * after it syncs the new WAL header), 20–60 ms on this VM's disk, so they
+ * must be rare: at 32 MiB, under the claims benchmark, one came every 4,000
+ * claims or so and held up the 32 in flight, which put the p99 at the
+ * restart's length. Half the journal_size_limit: what comes during the
+ * worker's tick and its PASSIVEs (10–25 MiB there) still leaves the WAL
+ * under the limit, so its file is written over in place, not cut back by
+ * the first commit after the restart and grown again.
  */
-const RESTART_PAGES = 8192
+const RESTART_PAGES = 16_384
 
 /**
  * Moves WAL checkpoints off the serving thread: a worker with its own
