@@ -66,13 +66,20 @@ onmessage = ({ data: [path, largest] }) => setInterval(() => {
 }
 
 /** With the server idle, another connection checkpoints the whole WAL and may start it over: no reader was left open. */
-function checkNoReaderLeft(mode: Mode, db: string): void {
+async function checkNoReaderLeft(mode: Mode, db: string): Promise<void> {
   const sqlite = new Database(db)
   try {
-    // The server's checkpoint worker may be in a checkpoint of its own for a moment.
+    // Waits for the write lock and for readers; a reader left open still holds it after that.
     sqlite.exec('PRAGMA busy_timeout = 2000')
-    const result = sqlite.query<{ busy: number; log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(RESTART)').get()!
-    if (result.busy !== 0 || result.log !== result.checkpointed) throw new Error(`${mode}: the idle server holds the WAL: RESTART ${JSON.stringify(result)}`)
+    const restart = sqlite.prepare<{ busy: number; log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(RESTART)')
+    for (const deadline = performance.now() + 10_000; ; await Bun.sleep(50)) {
+      const result = restart.get()!
+      // -1: another checkpoint runs (the server's, of what the load left), which SQLite does not wait for.
+      if (result.log === -1 && performance.now() < deadline) continue
+      restart.finalize()
+      if (result.busy !== 0 || result.log !== result.checkpointed) throw new Error(`${mode}: the idle server holds the WAL: RESTART ${JSON.stringify(result)}`)
+      return
+    }
   } finally {
     sqlite.close()
   }
@@ -94,7 +101,7 @@ async function round(mode: Mode): Promise<Run> {
   const proc = await tracked(startProject(db, { ICEPROD_SCHEDULER: mode }))
   const wal = sampleWal(db)
   const stopWhenIdle = async () => {
-    checkNoReaderLeft(mode, db)
+    await checkNoReaderLeft(mode, db)
     await proc.stop()
   }
   const claimed = await wrkClaims(mode, { ...proc, stop: stopWhenIdle }, db, { connections, seconds, script, queued })
