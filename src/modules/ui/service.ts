@@ -20,7 +20,11 @@ export function rootFrom(pathname: string): string {
   return depth === 0 ? './' : '../'.repeat(depth)
 }
 
-/** The one HTML page of every view; the script shows the view its address names. */
+/**
+ * The one HTML page of every view; the script shows the view its address
+ * names. Its icon is empty and inline, so that no browser asks for a
+ * /favicon.ico the server does not have.
+ */
 export async function pageResponse(pathname: string): Promise<Response> {
   const { hash } = await bundle()
   const root = rootFrom(pathname)
@@ -31,6 +35,7 @@ export async function pageResponse(pathname: string): Promise<Response> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="iceprod-root" content="${root}">
 <title>IceProd</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${root}ui/app.css?v=${hash}">
 <script type="module" src="${root}ui/app.js?v=${hash}"></script>
 </head>
