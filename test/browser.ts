@@ -3,15 +3,18 @@
  * the test setup when missing, see debian-packages.ts), headless, driven by
  * playwright-core over its own protocol. Nothing here downloads a browser;
  * each launch gets a fresh profile (--user-data-dir), and the browser is told not to
- * reach anywhere by itself (no updates, sync or background requests).
+ * reach anywhere by itself (no updates, sync or background requests) and can
+ * reach nothing but this machine: every other address goes to a proxy that is not there.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core'
 import { ensureDebianPackages } from './debian-packages'
 
 export const CHROMIUM = '/usr/bin/chromium'
+/** The discard port on loopback, where nothing listens: a proxy every connection to fails. */
+const NO_PROXY = 'http://127.0.0.1:9'
 
 export interface TestBrowser {
   browser: Browser
@@ -33,6 +36,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Loopback goes direct (the server under test); anything else fails at once, without
+      // the test process having to pass each request on (as request interception would).
+      `--proxy-server=${NO_PROXY}`,
+      '--proxy-bypass-list=127.0.0.1',
     ],
     // Playwright gives the browser a fresh --user-data-dir of its own (in this folder), removed when it closes.
     tracesDir: profile,
@@ -54,29 +61,86 @@ export interface PageProblems {
   foreignRequests: string[]
 }
 
+/** A page lent to one test: its problems are that test's alone, and `release` gives it back. */
+export interface Tab {
+  context: BrowserContext
+  page: Page
+  problems: PageProblems
+  /** Listens to the page's requests until the tab is released. */
+  onRequest(listener: (request: Request) => void): void
+  /** Gives the page back blank for the next test: its sessionStorage (the token) cleared, the listeners added through the tab removed. */
+  release(): Promise<void>
+}
+
+interface PooledPage {
+  context: BrowserContext
+  page: Page
+  viewport: { width: number; height: number }
+  /** The problems of the test the page is lent to. */
+  problems: PageProblems
+}
+
+const noProblems = (): PageProblems => ({ consoleErrors: [], pageErrors: [], dialogs: [], foreignRequests: [] })
+
 /**
- * A new page (in a context of its own: its own sessionStorage) whose every
- * request to another origin than `serverUrl` is refused and recorded.
+ * Pages for the tests, each in a context of its own (its own sessionStorage)
+ * whose every request to another origin than `serverUrl` is recorded (and
+ * fails, see NO_PROXY, unless it is to this machine). A released page is lent again rather than closed: a new context
+ * and its renderer process cost the browser more CPU time than most steps of
+ * a test.
  */
-export async function openPage(browser: Browser, serverUrl: string, options: { width?: number; height?: number } = {}): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
-  const context = await browser.newContext({ viewport: { width: options.width ?? 1200, height: options.height ?? 900 }, serviceWorkers: 'block' })
-  const problems: PageProblems = { consoleErrors: [], pageErrors: [], dialogs: [], foreignRequests: [] }
-  const origin = new URL(serverUrl).origin
-  await context.route('**/*', (route) => {
-    const url = route.request().url()
-    if (new URL(url).origin === origin) return route.continue()
-    problems.foreignRequests.push(url)
-    return route.abort('blockedbyclient')
-  })
-  const page = await context.newPage()
-  page.on('console', (message) => {
-    // A failed load's text does not name the URL: keep it beside the text.
-    if (message.type() === 'error') problems.consoleErrors.push(`${message.text()} ${message.location().url}`.trim())
-  })
-  page.on('pageerror', (error) => problems.pageErrors.push(error.message))
-  page.on('dialog', (dialog) => {
-    problems.dialogs.push(`${dialog.type()}: ${dialog.message()}`)
-    void dialog.dismiss()
-  })
-  return { context, page, problems }
+export class PagePool {
+  private readonly idle: PooledPage[] = []
+
+  constructor(
+    private readonly browser: Browser,
+    private readonly serverUrl: string,
+  ) {}
+
+  async take(options: { width?: number; height?: number } = {}): Promise<Tab> {
+    const viewport = { width: options.width ?? 1200, height: options.height ?? 900 }
+    const pooled = this.idle.pop() ?? (await this.create(viewport))
+    if (pooled.viewport.width !== viewport.width || pooled.viewport.height !== viewport.height) {
+      await pooled.page.setViewportSize(viewport)
+      pooled.viewport = viewport
+    }
+    pooled.problems = noProblems()
+    const listeners: ((request: Request) => void)[] = []
+    return {
+      context: pooled.context,
+      page: pooled.page,
+      problems: pooled.problems,
+      onRequest(listener) {
+        listeners.push(listener)
+        pooled.page.on('request', listener)
+      },
+      release: async () => {
+        for (const listener of listeners) pooled.page.off('request', listener)
+        // sessionStorage lives on in the tab for the origin: cleared while the page is there.
+        await pooled.page.evaluate('try { sessionStorage.clear() } catch {}')
+        await pooled.page.goto('about:blank')
+        this.idle.push(pooled)
+      },
+    }
+  }
+
+  private async create(viewport: { width: number; height: number }): Promise<PooledPage> {
+    const context = await this.browser.newContext({ viewport, serviceWorkers: 'block' })
+    const page = await context.newPage()
+    const pooled: PooledPage = { context, page, viewport, problems: noProblems() }
+    const origin = new URL(this.serverUrl).origin
+    context.on('request', (request) => {
+      if (new URL(request.url()).origin !== origin) pooled.problems.foreignRequests.push(request.url())
+    })
+    page.on('console', (message) => {
+      // A failed load's text does not name the URL: keep it beside the text.
+      if (message.type() === 'error') pooled.problems.consoleErrors.push(`${message.text()} ${message.location().url}`.trim())
+    })
+    page.on('pageerror', (error) => pooled.problems.pageErrors.push(error.message))
+    page.on('dialog', (dialog) => {
+      pooled.problems.dialogs.push(`${dialog.type()}: ${dialog.message()}`)
+      void dialog.dismiss()
+    })
+    return pooled
+  }
 }

@@ -5,8 +5,9 @@
  * wide screen and the keyboard. Every page fails its test on a console
  * error, an uncaught error, a dialog, or a request to anywhere but the
  * server. One browser serves the whole file; the tests run at the same
- * time, each in its own page (most of their time is the browser's round
- * trips), and each test that changes a dataset has a dataset of its own.
+ * time, each in pages of its own (most of their time is the browser's round
+ * trips), lent from a pool that lends a page again once its test is done
+ * with it, and each test that changes a dataset has a dataset of its own.
  *
  * With ICEPROD_SCREENSHOTS=<folder>, the views are also saved there as PNG
  * (docs/ holds the ones the README shows).
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { TokenService } from '../src/auth/tokens'
-import { launchBrowser, openPage, type PageProblems, type TestBrowser } from './browser'
+import { launchBrowser, PagePool, type PageProblems, type Tab, type TestBrowser } from './browser'
 import { LDAP_BASE, LDAP_USERS, startSlapd, type Slapd } from './ldap-server'
 import { startServerProcess, type ServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
@@ -33,6 +34,7 @@ const BIG_LOG = Array.from({ length: 16_000 }, (_, i) => `line ${String(i).padSt
 let dir: string
 let server: ServerProcess
 let browser: TestBrowser
+let pages: PagePool
 let slapd: Slapd
 let admin: string
 let writer: string
@@ -96,6 +98,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-dashboard-'))
   ;[slapd, browser] = await Promise.all([startSlapd(), launchBrowser()])
   server = await startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off', ICEPROD_LDAP_URL: slapd.url, ICEPROD_LDAP_BASE: LDAP_BASE })
+  pages = new PagePool(browser.browser, server.url)
   admin = await server.token('admin')
   writer = await tokens.sign({ username: 'writer', role: 'user', groups: ['/sim'], type: 'user', ttl: 3600 })
   reader = await tokens.sign({ username: 'reader', role: 'user', groups: ['/readers'], type: 'user', ttl: 3600 })
@@ -150,9 +153,9 @@ function expectNoProblems(problems: PageProblems, expected: [number, RegExp][] =
 }
 
 /** The calls a page makes that change something (every method but GET), as `METHOD /path body`. */
-function changesMade(page: Page): string[] {
+function changesMade(tab: Tab): string[] {
   const calls: string[] = []
-  page.on('request', (request) => {
+  tab.onRequest((request) => {
     if (request.method() !== 'GET') calls.push(`${request.method()} ${new URL(request.url()).pathname} ${request.postData() ?? ''}`.trim())
   })
   return calls
@@ -187,7 +190,7 @@ function pageTest(name: string, body: () => Promise<void>) {
 
 /** A page signed in with `token` through the sign-in form, then at `path`. */
 async function signedIn(token: string, path = '', options: { width?: number } = {}) {
-  const opened = await openPage(browser.browser, server.url, options)
+  const opened = await pages.take(options)
   const { page } = opened
   await page.goto(ui(path))
   await page.getByLabel('Token').fill(token)
@@ -222,7 +225,7 @@ describe('the dashboard', () => {
   })
 
   pageTest('sign in with a token: the datasets, each with its status, a progress bar of the % of expected tasks complete, counts and ETA', async () => {
-    const { page, problems, context } = await signedIn(admin)
+    const { page, problems, release } = await signedIn(admin)
     const name = `Dataset ${seeded.dataset}`
     const bar = page.getByRole('progressbar', { name: `Progress of ${name}` })
     // 2 of the 8 expected tasks are complete.
@@ -254,11 +257,11 @@ describe('the dashboard', () => {
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     await shoot(page, 'dashboard-datasets')
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
-    const { page, problems, context } = await openPage(browser.browser, server.url)
+    const { page, problems, release, context } = await pages.take()
     await page.goto(ui())
     await page.getByLabel('Token').waitFor()
     await shoot(page, 'dashboard-signin')
@@ -278,11 +281,11 @@ describe('the dashboard', () => {
     expect(await context.cookies()).toEqual([])
     // The failed sign-ins are answers the page shows.
     expectNoProblems(problems, [[401, /\/datasets\?/], [401, /\/events$/], [401, /\/ldap$/]])
-    await context.close()
+    await release()
   })
 
   pageTest("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
-    const { page, problems, context } = await signedIn(admin)
+    const { page, problems, release } = await signedIn(admin)
     await page.getByRole('link', { name: `Dataset ${seeded.dataset}` }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
     await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
@@ -325,11 +328,11 @@ describe('the dashboard', () => {
     await shoot(page, 'dashboard-dataset')
     expect(await page.locator('img, b, script:not([src])').count()).toBe(0)
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('the task list is paged by the server: 50 a page, the next and previous pages', async () => {
-    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.pagedDatasetId}`)
+    const { page, problems, release } = await signedIn(admin, `datasets/${seeded.pagedDatasetId}`)
     const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
     const rows = (n: number) => until(`${n} rows`, async () => (await tasks.getByRole('row').count()) === n)
     const pageAsked = (after: string | null) =>
@@ -353,25 +356,26 @@ describe('the dashboard', () => {
     await rows(51)
     expect(await tasks.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true)
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('a status change through the API shows without a reload, from the event stream', async () => {
     const { datasetId, tasks } = own.statusChange
-    const { page, problems, context } = await signedIn(admin, `datasets/${datasetId}`)
+    const { page, problems, release } = await signedIn(admin, `datasets/${datasetId}`)
     const counts = page.getByRole('figure', { name: 'Tasks by status' })
     await counts.getByText('2 complete').waitFor()
     await page.locator('.live').getByText('live', { exact: true }).waitFor()
     await api('PUT', `/tasks/${tasks[4]}/status`, { status: 'complete' })
     await counts.getByText('3 complete').waitFor()
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest("actions ask for confirmation and call API.md §7.2's routes; a writer suspends and resumes the dataset; another tab follows live; Cancel changes nothing", async () => {
     const { datasetId, dataset } = own.actions
-    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
-    const calls = changesMade(page)
+    const tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems, release } = tab
+    const calls = changesMade(tab)
     // Another tab, on the datasets: it sees the status change by itself.
     const other = await signedIn(admin)
     const otherRow = other.page.getByRole('listitem').filter({ has: other.page.getByRole('link', { name: `Dataset ${dataset}`, exact: true }) })
@@ -399,14 +403,15 @@ describe('the dashboard', () => {
     expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/suspend {}`, `POST /datasets/${datasetId}/dataset_actions/resume {}`])
     expectNoProblems(problems)
     expectNoProblems(other.problems)
-    await other.context.close()
-    await context.close()
+    await other.release()
+    await release()
   })
 
   pageTest('Suspend on the filtered tasks, then Reset: bulk_suspend with the filter, bulk_reset; the counts follow live in another tab', async () => {
     const { datasetId, dataset } = own.reset
-    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
-    const calls = changesMade(page)
+    const tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems, release } = tab
+    const calls = changesMade(tab)
     // Another tab on the same dataset, which acts on nothing.
     const other = await signedIn(admin, `datasets/${datasetId}`)
     const otherCounts = other.page.getByRole('figure', { name: 'Tasks by status' })
@@ -445,14 +450,15 @@ describe('the dashboard', () => {
     ])
     expectNoProblems(problems)
     expectNoProblems(other.problems)
-    await other.context.close()
-    await context.close()
+    await other.release()
+    await release()
   })
 
   pageTest('Set priority, Set requirement and Set status (on the filtered tasks) ask first and call their routes with the values typed; a reader sees none of them', async () => {
     const { datasetId, dataset, tasks } = own.valueActions
-    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}`)
-    const calls = changesMade(page)
+    const tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems, release } = tab
+    const calls = changesMade(tab)
     const actions = page.getByRole('region', { name: 'Actions' })
     // The priority field shows the dataset's.
     const priorityField = actions.getByRole('spinbutton', { name: 'Priority' })
@@ -503,7 +509,7 @@ describe('the dashboard', () => {
       `POST /datasets/${datasetId}/task_actions/bulk_status/idle {"status":["waiting"],"name":"generate"}`,
     ])
     expectNoProblems(problems)
-    await context.close()
+    await release()
 
     // A reader, with the list filtered too: no field or button of these actions.
     const asReader = await signedIn(reader, `datasets/${datasetId}`)
@@ -517,15 +523,15 @@ describe('the dashboard', () => {
     expect(await main.getByRole('textbox').count()).toBe(0)
     expect(await main.getByRole('combobox', { name: /^(Task name|New status)/ }).count()).toBe(0)
     expectNoProblems(asReader.problems, [[403, /\/auths\/\w+\/actions\/write$/]])
-    await asReader.context.close()
+    await asReader.release()
   })
 
   pageTest("who may write is the server's answer: an admin without groups sees the actions; a token that may not write sees none", async () => {
     const asAdmin = await signedIn(admin, `datasets/${seeded.datasetId}`)
     await asAdmin.page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
     expectNoProblems(asAdmin.problems)
-    await asAdmin.context.close()
-    const { page, problems, context } = await signedIn(reader, `datasets/${seeded.datasetId}`)
+    await asAdmin.release()
+    const { page, problems, release } = await signedIn(reader, `datasets/${seeded.datasetId}`)
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByText('This token may not change this dataset.').waitFor()
     expect(await actions.getByRole('button').count()).toBe(0)
@@ -540,15 +546,16 @@ describe('the dashboard', () => {
     expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
     // The write check's 403 is its answer.
     expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
-    await context.close()
+    await release()
   })
 
   pageTest("a task's job: Suspend and Reset call job_actions with its id, and the task's status follows", async () => {
     const { datasetId, tasks } = own.jobActions
     // The second task of job 3.
     const task = tasks[7]!
-    const { page, problems, context } = await signedIn(writer, `datasets/${datasetId}/tasks/${task}`)
-    const calls = changesMade(page)
+    const tab = await signedIn(writer, `datasets/${datasetId}/tasks/${task}`)
+    const { page, problems, release } = tab
+    const calls = changesMade(tab)
     const { job_id: jobId } = await api('GET', `/datasets/${datasetId}/tasks/${task}`)
     const actions = page.getByRole('region', { name: "Actions on this task's job" })
     // Shown once the server has said this token may write.
@@ -572,11 +579,11 @@ describe('the dashboard', () => {
     ])
     // This task has no logs: their 404 is the answer the page shows as none.
     expectNoProblems(problems, [[404, /\/tasks\/\w+\/logs\?/]])
-    await context.close()
+    await release()
   })
 
   pageTest("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
-    const { page, problems, context } = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    const { page, problems, release } = await signedIn(admin, `datasets/${seeded.datasetId}`)
     await page.getByRole('link', { name: HOSTILE_NAME }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${seeded.hostileTask}`))
     const logs = page.getByRole('region', { name: 'Logs' })
@@ -602,11 +609,11 @@ describe('the dashboard', () => {
     await stdout.getByRole('tab', { name: /^stdout/ }).click()
     await shoot(page, 'dashboard-task')
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('grids: active pilots per grid and the age of their last update', async () => {
-    const { page, problems, context } = await signedIn(admin, 'grids')
+    const { page, problems, release } = await signedIn(admin, 'grids')
     const grid = page.getByRole('region', { name: 'ce.example.org' })
     await grid.getByText('active pilots, 1 running tasks').waitFor()
     expect(await grid.getByRole('row').count()).toBe(5)
@@ -618,11 +625,11 @@ describe('the dashboard', () => {
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     await shoot(page, 'dashboard-grids')
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('375 px wide: no view is wider than the screen', async () => {
-    const { page, problems, context } = await signedIn(admin, '', { width: 375 })
+    const { page, problems, release } = await signedIn(admin, '', { width: 375 })
     // Each view with what it shows last (the widest parts: tables, the log).
     const views: [string, () => Promise<void>][] = [
       ['', () => page.getByRole('progressbar').nth(1).waitFor()],
@@ -638,13 +645,14 @@ describe('the dashboard', () => {
       if (path === `datasets/${seeded.datasetId}`) await shoot(page, 'dashboard-dataset-375px')
     }
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 
   pageTest('keyboard only: sign in, open a dataset; Tab reaches every action with its focus shown, Space and Enter work, Escape cancels', async () => {
     const { datasetId, dataset } = own.keyboard
-    const { page, problems, context } = await openPage(browser.browser, server.url)
-    const calls = changesMade(page)
+    const tab = await pages.take()
+    const { page, problems, release } = tab
+    const calls = changesMade(tab)
     await page.goto(ui())
     await page.keyboard.press('Tab')
     expect(await page.evaluate('document.activeElement?.id')).toBe('signin-token')
@@ -693,6 +701,6 @@ describe('the dashboard', () => {
     expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/resume {}`])
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
     expectNoProblems(problems)
-    await context.close()
+    await release()
   })
 })
