@@ -583,7 +583,13 @@ describe('the dashboard', () => {
   })
 
   pageTest("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
-    const { page, problems, release } = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    const tab = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    const { page, problems, release } = tab
+    const logsRead: string[] = []
+    tab.onRequest((request) => {
+      const path = new URL(request.url()).pathname
+      if (/\/logs\/\w+$/.test(path)) logsRead.push(path)
+    })
     await page.getByRole('link', { name: HOSTILE_NAME }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${seeded.hostileTask}`))
     const logs = page.getByRole('region', { name: 'Logs' })
@@ -607,6 +613,10 @@ describe('the dashboard', () => {
     await until('one change shown', async () => (await history.getByRole('row').count()) === 2)
     expect(await history.getByRole('row').nth(1).innerText()).toMatch(new RegExp(`${entry.from}\\s+complete\\s+admin \\(admin\\)`))
     await stdout.getByRole('tab', { name: /^stdout/ }).click()
+    await stdout.getByText('16,000 lines').waitFor()
+    // A log chosen again is shown as read the first time: the hostile log, stderr and stdout, each read once.
+    expect(logsRead).toHaveLength(3)
+    expect(new Set(logsRead).size).toBe(3)
     await shoot(page, 'dashboard-task')
     expectNoProblems(problems)
     await release()

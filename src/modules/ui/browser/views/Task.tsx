@@ -1,5 +1,5 @@
 /** One task: its document, its status history (API.md §7.1), its logs, and the actions on its job (§7.2). */
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { jobActions, useMayWrite } from '../actions'
 import { enc, get, url, withQuery } from '../api'
 import { ActionButtons, ErrorNote, History, JsonView, LiveBadge, Section, StatusBadge, type HistoryEntry } from '../components'
@@ -66,9 +66,17 @@ export function Task({ datasetId, taskId }: { datasetId: string; taskId: string 
   )
 }
 
-/** The task's logs, newest first; one is shown at a time, read when chosen. */
+/** A log's text, with its size in bytes and lines (counted once: a megabyte takes a while). */
+interface LogContent {
+  data: string
+  bytes: number
+  lines: number
+}
+
+/** The task's logs, newest first; one is shown at a time, read when first chosen (a log never changes, so one chosen again is not read again). */
 function Logs({ datasetId, logs }: { datasetId: string; logs: LogEntry[] }) {
   const [chosen, setChosen] = useState<string | undefined>(logs[0]?.log_id)
+  const read = useRef(new Map<string, Promise<LogContent>>()).current
   if (logs.length === 0) return <p class="muted">This task has no logs.</p>
   const current = logs.find((log) => log.log_id === chosen) ?? logs[0]!
   return (
@@ -90,25 +98,35 @@ function Logs({ datasetId, logs }: { datasetId: string; logs: LogEntry[] }) {
         ))}
       </div>
       <div id="log-panel" role="tabpanel" aria-labelledby={`tab-${current.log_id}`}>
-        <LogText key={current.log_id} datasetId={datasetId} log={current} />
+        <LogText key={current.log_id} datasetId={datasetId} log={current} read={read} />
       </div>
     </>
   )
 }
 
-function LogText({ datasetId, log }: { datasetId: string; log: LogEntry }) {
-  const text = useLoad(() => get<{ data?: string }>(`datasets/${enc(datasetId)}/logs/${enc(log.log_id)}`).then((l) => String(l.data ?? '')), [log.log_id])
+const contentOf = (data: string): LogContent => ({ data, bytes: new TextEncoder().encode(data).length, lines: data.length === 0 ? 0 : data.split('\n').length })
+
+/** One log; `read` holds the logs of this task read so far, by id (one that failed is read again next time). */
+function LogText({ datasetId, log, read }: { datasetId: string; log: LogEntry; read: Map<string, Promise<LogContent>> }) {
+  const text = useLoad(() => {
+    let content = read.get(log.log_id)
+    if (!content) {
+      content = get<{ data?: string }>(`datasets/${enc(datasetId)}/logs/${enc(log.log_id)}`).then((l) => contentOf(String(l.data ?? '')))
+      read.set(log.log_id, content)
+      content.catch(() => read.delete(log.log_id))
+    }
+    return content
+  }, [log.log_id])
   const [wrap, setWrap] = useState(false)
   const [download, setDownload] = useState<string | undefined>()
   if (text.error) return <ErrorNote error={text.error} what="this log" />
   if (text.data === undefined) return <p class="muted">Loading the log…</p>
-  const data = text.data
-  const lines = data.length === 0 ? 0 : data.split('\n').length
+  const { data, bytes, lines } = text.data
   return (
     <>
       <div class="log-tools">
         <span class="muted small">
-          {formatBytes(new TextEncoder().encode(data).length)}, {lines.toLocaleString('en-US')} lines
+          {formatBytes(bytes)}, {lines.toLocaleString('en-US')} lines
         </span>
         <label>
           <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.currentTarget.checked)} /> Wrap lines
