@@ -107,28 +107,45 @@ beforeAll(async () => {
   await api('POST', '/users', { username: 'alice', roles: ['user'], groups: ['/sim'] })
   Object.assign(seeded, await seedDataset('Corsika showers, <b>run 7</b>', HOSTILE_NAME))
   seeded.hostileTask = seeded.tasks[7]!
-  seeded.pagedDatasetId = idOf(await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: PAGED_TASKS, group: '/sim' }))
-  seeded.pagedDataset = (await api('GET', `/datasets/${seeded.pagedDatasetId}`)).dataset
-  const pagedJob = (await api('POST', '/jobs', { dataset_id: seeded.pagedDatasetId, job_index: 0 })).result as string
-  for (let index = 0; index < PAGED_TASKS; index++) await api('POST', '/tasks', { dataset_id: seeded.pagedDatasetId, job_id: pagedJob, task_index: index, name: `step${index}`, depends: [], requirements: {} })
-  own.statusChange = await seedDataset('status change')
-  own.actions = await seedDataset('suspend and resume')
-  // Its last task is not a filter: the filter's waiting tasks are two, as in the seeded dataset.
-  own.reset = await seedDataset('bulk suspend and reset', 'merge')
-  own.keyboard = await seedDataset('keyboard')
-  own.jobActions = await seedDataset('job actions')
-  own.valueActions = await seedDataset('status, requirements and priority')
-  seeded.bigLogTask = seeded.tasks[0]!
-  await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
-  await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
-  await api('POST', '/logs', { data: HOSTILE_LOG, name: HOSTILE_NAME, dataset_id: seeded.datasetId, task_id: seeded.hostileTask })
-  seeded.gridId = idOf(await api('POST', '/grids', { host: 'ce.example.org', queues: {}, version: '3.1' }))
-  // The last pilot's host is a hostile name: the grids view shows it as text.
-  for (let i = 0; i < 4; i++) {
-    const host = i === 3 ? HOSTILE_NAME : `node${i}.example.org`
-    const pilot = idOf(await api('POST', '/pilots', { queue_host: 'ce.example.org', queue_version: '3.1', resources: { cpu: 1 }, grid_id: seeded.gridId, host }))
-    if (i === 0) await api('PUT', `/pilots/${pilot}/tasks`, { tasks: [seeded.tasks[3]] })
+  // One by one: the list shows the tasks in the order they were made.
+  const seedPaged = async () => {
+    seeded.pagedDatasetId = idOf(await api('POST', '/datasets', { description: 'another dataset', jobs_submitted: 1, tasks_submitted: PAGED_TASKS, group: '/sim' }))
+    seeded.pagedDataset = (await api('GET', `/datasets/${seeded.pagedDatasetId}`)).dataset
+    const pagedJob = (await api('POST', '/jobs', { dataset_id: seeded.pagedDatasetId, job_index: 0 })).result as string
+    for (let index = 0; index < PAGED_TASKS; index++) await api('POST', '/tasks', { dataset_id: seeded.pagedDatasetId, job_id: pagedJob, task_index: index, name: `step${index}`, depends: [], requirements: {} })
   }
+  seeded.bigLogTask = seeded.tasks[0]!
+  // Stdout first: stderr is the newest log.
+  const seedLogs = async () => {
+    await api('POST', '/logs', { data: BIG_LOG, name: 'stdout', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
+    await api('POST', '/logs', { data: 'all good', name: 'stderr', dataset_id: seeded.datasetId, task_id: seeded.bigLogTask })
+    await api('POST', '/logs', { data: HOSTILE_LOG, name: HOSTILE_NAME, dataset_id: seeded.datasetId, task_id: seeded.hostileTask })
+  }
+  const seedGrid = async () => {
+    seeded.gridId = idOf(await api('POST', '/grids', { host: 'ce.example.org', queues: {}, version: '3.1' }))
+    // The last pilot's host is a hostile name: the grids view shows it as text.
+    for (let i = 0; i < 4; i++) {
+      const host = i === 3 ? HOSTILE_NAME : `node${i}.example.org`
+      const pilot = idOf(await api('POST', '/pilots', { queue_host: 'ce.example.org', queue_version: '3.1', resources: { cpu: 1 }, grid_id: seeded.gridId, host }))
+      if (i === 0) await api('PUT', `/pilots/${pilot}/tasks`, { tasks: [seeded.tasks[3]] })
+    }
+  }
+  // The paged dataset, the tests' own datasets, the logs and the grid do not depend on one another: made at the same time.
+  const [datasets] = await Promise.all([
+    Promise.all([
+      seedDataset('status change'),
+      seedDataset('suspend and resume'),
+      // Its last task is not a filter: the filter's waiting tasks are two, as in the seeded dataset.
+      seedDataset('bulk suspend and reset', 'merge'),
+      seedDataset('keyboard'),
+      seedDataset('job actions'),
+      seedDataset('status, requirements and priority'),
+    ]),
+    seedPaged(),
+    seedLogs(),
+    seedGrid(),
+  ])
+  ;[own.statusChange, own.actions, own.reset, own.keyboard, own.jobActions, own.valueActions] = datasets
 }, 180_000)
 
 afterAll(async () => {
