@@ -28,13 +28,18 @@ const DOCUMENTATION = {
   security: [{ bearer: [] }],
 }
 
-/** The viewer page; its URLs are relative to `/openapi`, so that the page also works behind a proxy's path prefix. */
+/**
+ * The viewer page; its URLs are relative to `/openapi`, so that the page also
+ * works behind a proxy's path prefix. Its icon is empty and inline: otherwise
+ * a browser asks for a /favicon.ico the server does not have.
+ */
 const VIEWER_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>iceprod-rest API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="openapi/swagger-ui.css">
 </head>
 <body>
