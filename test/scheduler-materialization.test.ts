@@ -230,7 +230,9 @@ describe('how many, and when', () => {
 
   test('a step refused for a full disk wrote nothing, and is tried again until there is room', async () => {
     const lines: string[] = []
-    const full = await startTestApp({ logLevel: 'warn' }, {}, { logOutput: { destination: { write: (line: string) => void lines.push(line) }, flush: async () => {} } })
+    // The materializer's pause before it tries again lasts a turn of the event loop, not a real second.
+    const lockTimer = { now: () => performance.now(), sleep: () => new Promise<void>((resolve) => setImmediate(resolve)) }
+    const full = await startTestApp({ logLevel: 'warn' }, {}, { lockTimer, logOutput: { destination: { write: (line: string) => void lines.push(line) }, flush: async () => {} } })
     try {
       const d = await new QueueFixture(full).dataset(undefined, { jobs_submitted: 200 })
       // The database may hardly grow: the config fits, the jobs do not.
