@@ -163,7 +163,8 @@ describe('failed-login throttling', () => {
     expect((await login('alice', 'alice-password', app)).status).toBe(200)
     app.close()
     const silent = await startSilentServer()
-    const hanging = await startTestApp({ ldapUrl: silent.url, ldapBase: LDAP_BASE, ldapTimeoutMs: HANG_TIMEOUT_MS })
+    // One after another, each given up on soon: six unanswered logins, one past the limit.
+    const hanging = await startTestApp({ ldapUrl: silent.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 40 })
     for (let i = 0; i < 6; i++) expect((await login('alice', 'x', hanging)).status).toBe(503)
     hanging.close()
     silent.stop()
