@@ -62,7 +62,8 @@ function checkConsistent(datasetId: string): { jobs: number } {
           SELECT 1 FROM task_depends d WHERE d.task_id = t.task_id
             AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.task_id = d.depends_on AND p.status = 'complete'))`)
       expect(readyButWaiting.get(datasetId)).toEqual({ n: 0 })
-      expect(sqlite.query("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND status = 'processing' AND json_extract(doc, '$.instance_id') IS NULL").get(datasetId)).toEqual({ n: 0 })
+      // Every task carries an instance_id, from its creation (made in the same insert) or its last claim.
+      expect(sqlite.query("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND json_extract(doc, '$.instance_id') IS NULL").get(datasetId)).toEqual({ n: 0 })
       // The sweep's list of processing tasks is exactly the processing tasks.
       expect(sqlite.query("SELECT since, task_id FROM processing_since ORDER BY 1, 2").all()).toEqual(
         sqlite.query("SELECT json_extract(doc, '$.status_changed') AS since, task_id FROM tasks WHERE status = 'processing' ORDER BY 1, 2").all(),

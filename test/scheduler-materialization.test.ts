@@ -67,7 +67,7 @@ describe('jobs and tasks made from the config', () => {
     expect(hist.requirements).toEqual({ cpu: 1, gpu: 0, memory: 1, disk: 10, time: 1, os: 'RHEL_8' })
     // Exactly the fields POST /tasks sets, nothing from the config entry beyond them.
     expect(Object.keys(generate).sort()).toEqual(
-      ['dataset_id', 'depends', 'evictions', 'failures', 'job_id', 'job_index', 'name', 'requirements', 'status', 'status_changed', 'task_id', 'task_index', 'walltime', 'walltime_err', 'walltime_err_n'],
+      ['dataset_id', 'depends', 'evictions', 'failures', 'instance_id', 'job_id', 'job_index', 'name', 'requirements', 'status', 'status_changed', 'task_id', 'task_index', 'walltime', 'walltime_err', 'walltime_err_n'],
     )
     expect(generate).toMatchObject({ job_index: 0, failures: 0, evictions: 0, walltime: 0, walltime_err: 0, walltime_err_n: 0 })
     expect((await t.call('GET', `/datasets/${d}/job_counts/status`)).body).toEqual({ processing: 3 })

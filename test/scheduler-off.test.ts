@@ -202,3 +202,22 @@ test('a queued task whose depends a PATCH makes wait for a task not complete sta
   expect(await f.process({ site: 'patched-queued' })).toBe(task)
   await noServerEntries(d, [job], [open, task])
 })
+
+test('no instance_id, ever: a task is made without one, a claim writes none, a client\'s own stays as it gave it', async () => {
+  const d = await f.dataset(2000)
+  const job = await f.job(d)
+  const task = await f.task(d, { requirements: { site: 'no-instance' } }, job)
+  const own = await f.task(d, { requirements: { site: 'own-instance' }, instance_id: 'mine' }, job)
+  expect('instance_id' in (await ok('GET', `/tasks/${task}`))).toBe(false)
+  expect((await ok('GET', `/tasks/${own}`)).instance_id).toBe('mine')
+  await ok('PUT', `/tasks/${task}/status`, { status: 'queued' })
+  await ok('PUT', `/tasks/${own}/status`, { status: 'queued' })
+  const claimed = await ok('POST', '/task_actions/process', { requirements: { site: 'no-instance' } })
+  expect(claimed.task_id).toBe(task)
+  expect('instance_id' in claimed).toBe(false)
+  expect((await ok('POST', '/task_actions/process', { requirements: { site: 'own-instance' } })).instance_id).toBe('mine')
+  await ok('POST', `/tasks/${task}/task_actions/complete`, { time_used: 1 })
+  expect('instance_id' in (await ok('GET', `/tasks/${task}`))).toBe(false)
+  const stored = t.ctx.sqlite.query("SELECT count(*) AS n FROM tasks WHERE json_extract(doc, '$.instance_id') IS NOT NULL AND json_extract(doc, '$.instance_id') <> 'mine'").get() as { n: number }
+  expect(stored.n).toBe(0)
+})

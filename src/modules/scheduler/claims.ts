@@ -4,7 +4,8 @@
  * `processing` or `truncated` and of jobs that are `processing`; among the
  * datasets of the highest priority, the one with the fewest tasks processing
  * now (fair share), then the older dataset; within a dataset, the task created
- * first. Every claim gives the task a new `instance_id`; a claim naming a
+ * first. Every claim gives the task a new `instance_id`, over the one it was
+ * made with (Transitions.instanceOfNewTask); a claim naming a
  * `pilot_id` (an existing pilot, else 400) adds the task to that pilot's `tasks`.
  *
  * No claim scans: the claimable datasets and their processing counts are read

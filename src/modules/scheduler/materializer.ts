@@ -263,6 +263,7 @@ export class Materializer {
         walltime: 0.0,
         walltime_err: 0.0,
         walltime_err_n: 0,
+        ...this.transitions.instanceOfNewTask(),
       }
       this.queries.insertTask.run({ task_id: taskIds[taskIndex]!, doc: JSON.stringify(doc) })
     })

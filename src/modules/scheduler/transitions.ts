@@ -12,7 +12,7 @@
  */
 import type { Clock } from '../../clock'
 import type { Db } from '../../db'
-import { timestamp } from '../../db/documents'
+import { newId, timestamp } from '../../db/documents'
 import { fail } from '../../errors'
 import type { ServerReason } from '../history/reasons'
 import { SERVER, type Actor, type HistoryService } from '../history/service'
@@ -20,6 +20,9 @@ import { schedulerQueries } from './queries'
 import { BLOCKING, STEADILY_ACTIVE, type DatasetRef, type FailureReport, type JobRef, type TaskRef } from './refs'
 import { Retries, type Step } from './retries'
 import { RollUp } from './rollup'
+
+/** The fields of instanceOfNewTask without the scheduler. */
+const NO_INSTANCE: { instance_id?: string } = Object.freeze({})
 
 export interface SchedulerOptions {
   /** The scheduler of §6 is on. */
@@ -248,6 +251,18 @@ export class Transitions {
     if (!this.scheduling) return 'waiting'
     if (depends.length === 0) return 'queued'
     return this.queries.notComplete.get({ depends: JSON.stringify(depends) }) ? 'waiting' : 'queued'
+  }
+
+  /**
+   * The `instance_id` a new task is made with: with the scheduler, a fresh one
+   * in the form every claim writes, so that a claim replaces an id of the
+   * same length and leaves the document its length and its page (tasks are
+   * made by appends, their pages packed full). Never a claim's: the task is
+   * not processing. Without the scheduler, none (a client's own stays).
+   * Spread last into the new task's document.
+   */
+  instanceOfNewTask(): { instance_id?: string } {
+    return this.scheduling ? { instance_id: newId() } : NO_INSTANCE
   }
 
   /**

@@ -20,7 +20,7 @@ export const TaskModel = {
       depends,
       requirements,
     },
-    'A new task; the server sets task_id, job_index, status, status_changed and the counters',
+    'A new task; the server sets task_id, job_index, status, status_changed, the counters and, with the scheduler on, instance_id',
   ),
   /** Top-level keys merged into the task; the known ones keep their types. */
   patch: Doc(

@@ -77,6 +77,8 @@ export class TaskService {
       walltime: 0.0,
       walltime_err: 0.0,
       walltime_err_n: 0,
+      // With the scheduler, a client's own instance_id is replaced, as the other server fields are.
+      ...this.transitions.instanceOfNewTask(),
     }
     this.queries.insert.run({ task_id: taskId, doc: JSON.stringify(doc) })
     if (job.job_status !== 'processing' || status === 'waiting') this.transitions.tasksCreated(body.job_id)
