@@ -10,7 +10,12 @@
  * copyDatabase), medians. After every run the database must hold as many
  * processing tasks as the 200s wrk counted (plus at most the 32 answers in
  * flight when it stopped), and processing + still queued = queued at the
- * start; with the scheduler on, every processing task must carry an instance_id.
+ * start; with the scheduler on, every processing task must carry a new
+ * instance_id, not the one it was made with, and its document must have grown
+ * by its longer status alone.
+ * Each side claims from a file laid out as its own server makes tasks (see
+ * oneActiveDataset): the on side's tasks carry an instance_id from their
+ * creation, the off side's none.
  * The WAL file's size is sampled every 50 ms during each run: its largest
  * says whether the checkpoints started it over (see RESTART_PAGES). Once the
  * load has stopped, the still running server must leave no reader on the
@@ -23,11 +28,12 @@
  * Usage: bun bench/scheduler-claims.ts [--quick] [--seconds N] [--rounds N]
  */
 import { Database } from 'bun:sqlite'
+import { statSync } from 'node:fs'
 import { alternate, loadRunOptions, type RateRun } from './lib/ab'
 import { CLAIM_OFFER, wrkClaims } from './lib/claims'
 import { cpuShare, printCpuShare } from './lib/cpu'
 import { fmt, median, printResult, report } from './lib/report'
-import { copyDatabase, removeDatabase, tempDir } from './lib/seed'
+import { copyDatabase, removeDatabase, tempDir, type CachedSeed } from './lib/seed'
 import { startProject, stopTracked, token, tracked } from './lib/servers'
 import { sharedCoreGroups, sharedCoreLines, sharedCoreRatio } from './lib/shared-core'
 import { postScript } from './lib/wrk'
@@ -38,11 +44,13 @@ const RATIO = 0.9
 const RATE = 5000
 const P99_MS = 50
 
-const seeded = oneActiveDataset(quick)
-const queued = queuedIn(quick)
-const bearer = token(seeded.path, 'pilot')
-const { dir, cleanup } = tempDir('scheduler-claims')
 type Mode = 'on' | 'off'
+const seeded: Record<Mode, CachedSeed> = { on: oneActiveDataset(quick, 'on'), off: oneActiveDataset(quick, 'off') }
+const queued = queuedIn(quick)
+const bearer = token(seeded.on.path, 'pilot')
+const { dir, cleanup } = tempDir('scheduler-claims')
+/** What a claim adds to a queued task's document: its status's longer name. */
+const STATUS_GROWTH = 'processing'.length - 'queued'.length
 
 const script = postScript(bearer, CLAIM_OFFER)
 
@@ -85,19 +93,30 @@ async function checkNoReaderLeft(mode: Mode, db: string): Promise<void> {
   }
 }
 
-/** With the scheduler on, every processing task carries the instance_id of its claim. */
+/**
+ * With the scheduler on, every processing task carries the instance_id of its
+ * claim, not the one it was seeded with, and its document grew by its
+ * status's longer name alone: the claim replaced the id in place.
+ */
 function checkInstanceIds(db: string): void {
   const sqlite = new Database(db, { readonly: true })
   try {
-    const withoutInstance = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM tasks WHERE status = 'processing' AND json_extract(doc, '$.instance_id') IS NULL").get()!.n
-    if (withoutInstance > 0) throw new Error(`on: ${withoutInstance} processing tasks without an instance_id`)
+    sqlite.run('ATTACH ? AS seeded', [seeded.on.path])
+    const wrong = sqlite
+      .query<{ n: number; same: number; grown: number }, [number]>(`
+        SELECT count(*) AS n,
+          total(json_extract(t.doc, '$.instance_id') IS NULL OR json_extract(t.doc, '$.instance_id') = json_extract(s.doc, '$.instance_id')) AS same,
+          total(length(t.doc) - length(s.doc) <> ?) AS grown
+        FROM tasks t JOIN seeded.tasks s ON s.task_id = t.task_id WHERE t.status = 'processing'`)
+      .get(STATUS_GROWTH)!
+    if (wrong.n === 0 || wrong.same > 0 || wrong.grown > 0) throw new Error(`on: of ${wrong.n} processing tasks, ${wrong.same} without a new instance_id, ${wrong.grown} grown by other than ${STATUS_GROWTH} bytes`)
   } finally {
     sqlite.close()
   }
 }
 
 async function round(mode: Mode): Promise<Run> {
-  const db = copyDatabase(seeded.path, dir, `${mode}.sqlite`)
+  const db = copyDatabase(seeded[mode].path, dir, `${mode}.sqlite`)
   const proc = await tracked(startProject(db, { ICEPROD_SCHEDULER: mode }))
   const wal = sampleWal(db)
   const stopWhenIdle = async () => {
@@ -119,7 +138,7 @@ async function sharedCore(): Promise<{ ratio: number; lines: Record<string, stri
     async (group) =>
       Promise.all(
         (['on', 'off'] as const).map(async (mode) => {
-          const db = copyDatabase(seeded.path, dir, `shared-${mode}-${group}.sqlite`)
+          const db = copyDatabase(seeded[mode].path, dir, `shared-${mode}-${group}.sqlite`)
           const proc = await tracked(startProject(db, { ICEPROD_SCHEDULER: mode }, { cpus: '1' }))
           return { ...proc, url: `${proc.url}/task_actions/process` }
         }),
@@ -139,7 +158,9 @@ try {
   const ratio = shared.ratio
   printCpuShare(cpu.stop())
   const met = { ratio: ratio >= RATIO, rate: on >= RATE, p99: p99 <= P99_MS }
-  report(`scheduler claims, on against off (${queued} queued of ${seeded.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
+  const fileMiB = (mode: Mode) => statSync(seeded[mode].path).size / 2 ** 20
+  report(`scheduler claims, on against off (${queued} queued of ${seeded.on.taskIds.length}, ${connections} pilots, ${seconds} s runs)`, {
+    'seeded file MiB on / off': `${fmt(fileMiB('on'))} / ${fmt(fileMiB('off'))} (${fmt((statSync(seeded.on.path).size - statSync(seeded.off.path).size) / seeded.on.taskIds.length)} bytes a task)`,
     'on claims/s (median)': on,
     'off claims/s (median)': off,
     'on / off, one after the other': on / off,

@@ -43,14 +43,17 @@ export const queuedIn = (quick: boolean) => (quick ? 20_000 : 100_000)
  * The scheduler's claims target (bench/scheduler-claims.ts): one dataset of
  * 1M tasks (200k with `quick`) as in oneBigDataset, but every job processing,
  * so that the scheduler may hand out each of its 100k (20k) queued tasks as
- * the queue without the scheduler does.
+ * the queue without the scheduler does. Laid out as the server in `mode`
+ * makes its tasks: with the scheduler on, each carries an instance_id from
+ * its creation; off, none.
  */
-export function oneActiveDataset(quick: boolean): CachedSeed {
-  return seedCached(quick ? 'one-active-dataset-200k' : 'one-active-dataset-1m', {
+export function oneActiveDataset(quick: boolean, mode: 'on' | 'off'): CachedSeed {
+  return seedCached(`${quick ? 'one-active-dataset-200k' : 'one-active-dataset-1m'}-${mode}`, {
     datasets: 1,
     jobsPerDataset: quick ? 2_000 : 10_000,
     tasksPerJob: 100,
     status: bigDatasetStatus,
+    birthInstanceIds: mode === 'on',
   })
 }
 

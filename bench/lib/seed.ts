@@ -23,6 +23,8 @@ export interface SeedOptions {
   /** Status of each task, by its overall index. */
   status?: (i: number) => string
   requirements?: (i: number) => Record<string, unknown>
+  /** Each task carries an instance_id from its creation, as a server with the scheduler on makes it. */
+  birthInstanceIds?: boolean
 }
 
 export interface Seeded {
@@ -59,6 +61,7 @@ export function seed(dbPath: string, options: SeedOptions): Seeded {
             task_id: taskId, dataset_id: datasetId, job_id: jobId, job_index: j, task_index: k, name: k === 0 ? 'generate' : 'filter',
             depends: [], requirements: options.requirements?.(i) ?? { cpu: 1, memory: 1.5 },
             status: options.status?.(i) ?? 'waiting', status_changed: now, failures: 0, evictions: 0, walltime: 0, walltime_err: 0, walltime_err_n: 0,
+            ...(options.birthInstanceIds ? { instance_id: newId() } : {}),
           }))
         }
       }
