@@ -12,7 +12,7 @@ import { newId, timestamp, type Document } from '../../db/documents'
 import { fail } from '../../errors'
 import { checkStatus, DATASET_STATUSES, inStatusOrder } from '../../status'
 import type { AuthService } from '../auth/service'
-import type { DatasetModel } from './model'
+import { isTasksPerJob, type DatasetModel } from './model'
 import { datasetQueries } from './queries'
 import type { Actor } from '../history/service'
 import type { Transitions } from '../scheduler/transitions'
@@ -123,8 +123,10 @@ export class DatasetService {
 
   /**
    * Sets `jobs_submitted`, never below the jobs already created. A dataset
-   * with a positive integer `tasks_per_job` also gets `tasks_submitted`
-   * = jobs_submitted × tasks_per_job, as IceProd keeps the two in step.
+   * with a positive integer `tasks_per_job` of at most MAX_CONFIG_TASKS also
+   * gets `tasks_submitted` = jobs_submitted × tasks_per_job, as IceProd keeps
+   * the two in step; a larger one (stored before the bound) is not followed,
+   * so tasks_submitted never passes MAX_TASKS_SUBMITTED.
    */
   async setJobsSubmitted(datasetId: string, jobsSubmitted: number): Promise<void> {
     await writeTx(this.db, () => {
@@ -132,10 +134,7 @@ export class DatasetService {
       const created = this.queries.jobsCreated.get({ dataset_id: datasetId })?.n ?? 0
       if (jobsSubmitted < created) fail(400, `key jobs_submitted cannot be below the ${created} jobs already created`)
       this.setField(datasetId, '$.jobs_submitted', jobsSubmitted)
-      const tasksPerJob = dataset.tasks_per_job
-      if (typeof tasksPerJob === 'number' && Number.isInteger(tasksPerJob) && tasksPerJob > 0) {
-        this.setField(datasetId, '$.tasks_submitted', jobsSubmitted * tasksPerJob)
-      }
+      if (isTasksPerJob(dataset.tasks_per_job)) this.setField(datasetId, '$.tasks_submitted', jobsSubmitted * dataset.tasks_per_job)
       this.transitions.jobsSubmittedChanged(datasetId)
     })
   }

@@ -13,7 +13,7 @@ import { LATEST_TIMESTAMP_MS, timestamp } from '../../db/documents'
 import { fail } from '../../errors'
 import { inStatusOrder, JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { NUMERIC_KEYS, type Json } from '../queue/requirements'
-import { MAX_CONFIG_TASKS } from '../scheduler/task-plan'
+import { isTasksPerJob } from '../datasets/model'
 import { canonicalJson, type OfferLog, type OfferSummary } from './offers'
 import { progressQueries } from './queries'
 
@@ -35,8 +35,6 @@ export interface QueueDiagnostics {
 const NO_BOUND = -Number.MAX_VALUE
 
 const isPositiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value > 0
-/** A client's `tasks_per_job` counts only as much as a config may list. */
-const isTasksPerJob = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_CONFIG_TASKS
 
 export class ProgressService {
   private readonly queries
