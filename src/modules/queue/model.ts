@@ -3,7 +3,10 @@ import { Int, KeyedBy } from '../../http/schema'
 
 /** The most seconds a task may report it ran (about 31 years): more is 400, and the walltime sums stay far from overflowing. */
 export const MAX_TIME_USED = 1e9
-/** The most tasks one queue action may queue, as many as a bulk action may name: one transaction stays short. */
+/**
+ * The most tasks one queue action queues, as many as a bulk action may name:
+ * one transaction stays short. A larger `num_tasks` is taken and queues this many.
+ */
 export const MAX_QUEUE_TASKS = 100_000
 /** Seconds a task ran, optional on reset and complete. */
 const TimeUsed = t.Optional(t.Number({ minimum: 0, maximum: MAX_TIME_USED, description: 'seconds the task ran' }))
@@ -13,7 +16,7 @@ const InstanceId = t.Optional(t.String({ description: 'the instance_id the claim
 export const QueueModel = {
   queue: t.Object(
     {
-      num_tasks: t.Optional(Int({ minimum: 0, maximum: MAX_QUEUE_TASKS, description: 'most tasks to queue (default 100, at most 100,000)' })),
+      num_tasks: t.Optional(Int({ minimum: 0, description: 'most tasks to queue (default 100); one call queues at most 100,000' })),
       dataset_prio: t.Optional(KeyedBy(t.Number(), { description: '{dataset_id: weight}; unlisted datasets weigh 0' })),
     },
     { additionalProperties: true },

@@ -10,6 +10,7 @@ import type { Actor } from '../history/service'
 import type { Transitions } from '../scheduler/transitions'
 import { CursorHeap } from './cursor-heap'
 import { queueQueries } from './queries'
+import { MAX_QUEUE_TASKS } from './model'
 
 export const DEFAULT_NUM_TASKS = 100
 
@@ -31,14 +32,14 @@ export class QueueingService {
   }
 
   /**
-   * Moves up to `numTasks` ready waiting tasks to `queued`: datasets
-   * with a higher weight first (unlisted ones weigh 0), then creation order.
-   * Returns how many were queued.
+   * Moves up to `numTasks` (at most MAX_QUEUE_TASKS) ready waiting tasks to
+   * `queued`: datasets with a higher weight first (unlisted ones weigh 0),
+   * then creation order. Returns how many were queued.
    */
   async queue(numTasks: number, weights: Record<string, number>, by: Actor): Promise<number> {
     if (numTasks <= 0) return 0
     return writeTx(this.db, () => {
-      const chosen = this.pickReady(numTasks, weights)
+      const chosen = this.pickReady(Math.min(numTasks, MAX_QUEUE_TASKS), weights)
       const now = timestamp(this.clock())
       for (const { task_id, from } of chosen) {
         const task = this.queries.markQueued.get({ task_id, now })!
