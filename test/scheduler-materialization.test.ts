@@ -234,12 +234,7 @@ describe('how many, and when', () => {
     const lockTimer = { now: () => performance.now(), sleep: () => new Promise<void>((resolve) => setImmediate(resolve)) }
     const full = await startTestApp({ logLevel: 'warn' }, {}, { lockTimer, logOutput: { destination: { write: (line: string) => void lines.push(line) }, flush: async () => {} } })
     try {
-      const d = await new QueueFixture(full).dataset(undefined, { jobs_submitted: 200 })
-      // The database may hardly grow: the config fits, the jobs do not.
-      const sqlite = full.ctx.sqlite
-      const { page_count } = sqlite.query('PRAGMA page_count').get() as { page_count: number }
-      sqlite.exec(`PRAGMA max_page_count = ${page_count + 4}`)
-      expect((await full.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'a' }, { name: 'b', depends: ['a'] }] } })).status).toBe(200)
+      const sqlite = await materializeOnFullDisk(full)
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
       // A step cut short by its time budget on a busy machine may have fitted
       // a few jobs into the room left: each whole, none past the room.
@@ -254,6 +249,45 @@ describe('how many, and when', () => {
     } finally {
       full.close()
     }
+  })
+})
+
+/**
+ * Gives `app` a dataset of 200 jobs to make on a database that may hardly
+ * grow: the config fits, the jobs do not. Returns the app's connection.
+ */
+async function materializeOnFullDisk(app: TestApp) {
+  const d = await new QueueFixture(app).dataset(undefined, { jobs_submitted: 200 })
+  const sqlite = app.ctx.sqlite
+  const { page_count } = sqlite.query('PRAGMA page_count').get() as { page_count: number }
+  sqlite.exec(`PRAGMA max_page_count = ${page_count + 4}`)
+  expect((await app.call('PUT', `/datasets/${d}/config`, { body: { tasks: [{ name: 'a' }, { name: 'b', depends: ['a'] }] } })).status).toBe(200)
+  return sqlite
+}
+
+describe('stopping during the pause before a retry', () => {
+  test('close cancels the pause, so that a stopped app keeps no timer running', async () => {
+    // The pause ends only when cancelled: the test sees whether close cancels it.
+    const pauses: AbortSignal[] = []
+    const lockTimer = {
+      now: () => performance.now(),
+      sleep: (_ms: number, signal?: AbortSignal) => {
+        if (!signal) throw new Error('the pause before a retry must be cancellable')
+        pauses.push(signal)
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()))
+      },
+    }
+    const full = await startTestApp({ logLevel: 'silent' }, {}, { lockTimer })
+    try {
+      await materializeOnFullDisk(full)
+      for (const deadline = Date.now() + 10_000; pauses.length === 0 && Date.now() < deadline; ) await new Promise((resolve) => setImmediate(resolve))
+      expect(pauses).toHaveLength(1)
+      expect(pauses[0]!.aborted).toBe(false)
+    } finally {
+      full.close()
+    }
+    expect(pauses[0]!.aborted).toBe(true)
+    await full.scheduler.materializer.idle()
   })
 })
 

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { closeDatabase, DEFAULT_LOCK_TIMEOUT_MS, openDatabase, writeTx, type OpenedDatabase } from '../src/db'
 import { unavailability } from '../src/db/faults'
 import { GroupCommit } from '../src/db/group-commit'
-import type { LockTimer } from '../src/db/write-lock'
+import { realTimer, type LockTimer } from '../src/db/write-lock'
 
 /** Time that moves only when told; sleepers wake as it passes their time. */
 class ManualTimer implements LockTimer {
@@ -199,5 +199,19 @@ describe('write lock', () => {
     }
     expect(outcomes.map((o) => (o.status === 'rejected' ? unavailability(o.reason) : o.status))).toEqual(['locked', 'locked'])
     expect(names('gc-late-')).toEqual([])
+  })
+})
+
+describe('the real timer', () => {
+  test('a sleep ends as soon as its signal aborts, its timer cleared', async () => {
+    const cancel = new AbortController()
+    // Far longer than the test may run: it passes only if the abort ends the sleep.
+    const sleeping = realTimer.sleep(600_000, cancel.signal)
+    cancel.abort()
+    await sleeping
+    const aborted = new AbortController()
+    aborted.abort()
+    await realTimer.sleep(600_000, aborted.signal)
+    await realTimer.sleep(0)
   })
 })

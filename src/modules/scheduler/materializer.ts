@@ -48,8 +48,8 @@ export class Materializer {
   /** Datasets that may have jobs to make, in the order they asked. */
   private readonly pending = new Set<string>()
   private scheduled: ReturnType<typeof setImmediate> | undefined
-  /** The pause after a transaction the database refused (see retryLater); a stop forgets it. */
-  private retry: Promise<void> | undefined
+  /** Cancels the pause after a transaction the database refused (see retryLater); a stop cancels it. */
+  private retry: AbortController | undefined
   /** The dataset of the step under way (its transaction may wait for another process's write lock). */
   private running: string | undefined
   /** That dataset was poked meanwhile: what the step saw may be out of date, so it goes again. */
@@ -108,6 +108,8 @@ export class Materializer {
     this.stopped = true
     if (this.scheduled !== undefined) clearImmediate(this.scheduled)
     this.scheduled = undefined
+    // A pending pause would keep a stopped process alive until it ends.
+    this.retry?.abort()
     this.retry = undefined
     this.pending.clear()
     this.settle()
@@ -115,12 +117,13 @@ export class Materializer {
 
   /** After a refused transaction: the work goes on after a pause, as a request's client would retry. */
   private retryLater(): void {
-    const retry = (this.options.lockTimer ?? realTimer).sleep(RETRY_AFTER_MS).then(() => {
+    const retry = new AbortController()
+    this.retry = retry
+    void (this.options.lockTimer ?? realTimer).sleep(RETRY_AFTER_MS, retry.signal).then(() => {
       if (this.retry !== retry) return
       this.retry = undefined
       this.schedule()
     })
-    this.retry = retry
   }
 
   private schedule(): void {
