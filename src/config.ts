@@ -150,22 +150,38 @@ export function resolveSecret(config: Config, { create = true }: { create?: bool
   return secret
 }
 
+/** What linkSync fails with where the filesystem has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK'])
+
 /**
  * Writes a new secret to `file` unless one is there by now. It is written
  * whole beside it, then linked in place, which fails when `file` exists: of
  * two first starts at once, the second keeps (and reads) the first's secret,
- * never a half-written or replaced one.
+ * never a half-written or replaced one. Where the filesystem has no hard
+ * links, `file` is written directly, still only when it does not exist.
  */
 function createSecretFile(file: string): void {
   mkdirSync(dirname(file), { recursive: true })
+  const secret = randomBytes(48).toString('base64url') + '\n'
   const draft = `${file}.${randomBytes(6).toString('hex')}.new`
-  writeFileSync(draft, randomBytes(48).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' })
+  writeFileSync(draft, secret, { mode: 0o600, flag: 'wx' })
   try {
     chmodSync(draft, 0o600)
     linkSync(draft, file)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    if (NO_HARD_LINKS.has(code)) writeSecretDirectly(file, secret)
+    else if (code !== 'EEXIST') throw error
   } finally {
     rmSync(draft, { force: true })
+  }
+}
+
+/** Writes `file` only if it does not exist; one that does (another first start's) is kept. */
+function writeSecretDirectly(file: string, secret: string): void {
+  try {
+    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
