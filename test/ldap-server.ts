@@ -11,11 +11,15 @@ import { ensureDebianPackages, type InstallOptions } from './debian-packages'
 
 export const LDAP_BASE = 'ou=People,dc=example,dc=org'
 
+export const PROXIED_USERS = 30
+
 /** Users in the test directory: uid → password. */
 export const LDAP_USERS = {
   alice: 'alice-password',
   // DN special characters in the uid: they must not change the DN.
   'o,brien+x=y\\ (z)*#': 'odd-password',
+  // Users of a web front end that logs them in at once through one proxy address.
+  ...Object.fromEntries(Array.from({ length: PROXIED_USERS }, (_, i) => [`proxied${i}`, `proxied${i}-password`])),
 }
 
 export async function freePort(): Promise<number> {

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { escapeDnValue, userDn } from '../src/auth/ldap'
-import { LDAP_BASE, startSilentServer, startSlapd, type Slapd } from './ldap-server'
-import { startTestApp, type TestApp } from './support'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../src/config'
+import { startServer } from '../src/server'
+import { LDAP_BASE, PROXIED_USERS, startSilentServer, startSlapd, type Slapd } from './ldap-server'
+import { startTestApp, TEST_SECRET, type TestApp } from './support'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
 setDefaultTimeout(60_000)
@@ -153,6 +158,33 @@ describe('failed-login throttling', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(45)
     expect((await login('alice', 'alice-password', app)).status).toBe(429)
     app.close()
+  })
+
+  test('10 right passwords at once for one username all log in', async () => {
+    const app = await startTestApp({ ldapUrl: slapd.url, ldapBase: LDAP_BASE, ldapTimeoutMs: 1500 })
+    const statuses = (await Promise.all(Array.from({ length: 10 }, () => login('alice', 'alice-password', app)))).map((r) => r.status)
+    expect(statuses).toEqual(Array(10).fill(200))
+    app.close()
+  })
+
+  test(`${PROXIED_USERS} users logging in at once from one address (a front end behind a proxy) all log in`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iceprod-proxied-'))
+    const config = loadConfig({ db: join(dir, 'db.sqlite'), port: '0', logLevel: 'silent' }, {
+      ICEPROD_JWT_SECRET: TEST_SECRET,
+      ICEPROD_LDAP_URL: slapd.url,
+      ICEPROD_LDAP_BASE: LDAP_BASE,
+      ICEPROD_LDAP_TIMEOUT_MS: '5000',
+    })
+    const server = await startServer(config)
+    try {
+      const logins = Array.from({ length: PROXIED_USERS }, (_, i) =>
+        fetch(`${server.url}/ldap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: `proxied${i}`, password: `proxied${i}-password` }) }),
+      )
+      expect((await Promise.all(logins)).map((r) => r.status)).toEqual(Array(PROXIED_USERS).fill(200))
+    } finally {
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('logins in flight that succeed or find LDAP unavailable count no failure', async () => {

@@ -57,22 +57,17 @@ export const authModule = (ctx: AppContext, minting: TokenMinting, auth = ctx.au
     .post('/ldap', async ({ body, request }) => {
       const { config } = ctx
       const address = ctx.clientAddresses.of(request)
-      throttle.attempt(body.username, address, ctx.clock())
-      if (body.password === '') fail(401, 'Login failed')
-      if (!config.ldapUrl || !config.ldapBase) {
-        throttle.unanswered(body.username, address)
-        fail(501, 'LDAP login is not configured')
-      }
-      let ok: boolean
-      try {
-        ok = await ldapCheckPassword(config.ldapUrl, config.ldapBase, body.username, body.password, config.ldapTimeoutMs)
-      } catch (error) {
-        throttle.unanswered(body.username, address)
-        if (error instanceof LdapUnavailableError) fail(503, 'LDAP server unavailable')
-        throw error
-      }
+      const ok = await throttle.attempt(body.username, address, ctx.clock, async () => {
+        if (body.password === '') return false
+        if (!config.ldapUrl || !config.ldapBase) fail(501, 'LDAP login is not configured')
+        try {
+          return await ldapCheckPassword(config.ldapUrl, config.ldapBase, body.username, body.password, config.ldapTimeoutMs)
+        } catch (error) {
+          if (error instanceof LdapUnavailableError) fail(503, 'LDAP server unavailable')
+          throw error
+        }
+      })
       if (!ok) fail(401, 'Login failed')
-      throttle.succeeded(body.username, address)
       const user = await auth.findOrCreateUser(body.username)
       const { token, role } = await minting.loginToken(user)
       return { token, username: user.username, roles: user.roles, current_role: role, groups: user.groups }
