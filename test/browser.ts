@@ -68,7 +68,7 @@ export interface Tab {
   problems: PageProblems
   /** Listens to the page's requests until the tab is released. */
   onRequest(listener: (request: Request) => void): void
-  /** Gives the page back blank for the next test: its sessionStorage (the token) cleared, the listeners added through the tab removed. */
+  /** Gives the page back blank for the next test: the server origin's sessionStorage (the token) and localStorage, the context's cookies and permissions cleared, the listeners added through the tab removed. */
   release(): Promise<void>
 }
 
@@ -116,9 +116,13 @@ export class PagePool {
       },
       release: async () => {
         for (const listener of listeners) pooled.page.off('request', listener)
-        // sessionStorage lives on in the tab for the origin: cleared while the page is there.
-        await pooled.page.evaluate('try { sessionStorage.clear() } catch {}')
+        // The tab's storage for the server's origin lives on, and can be cleared
+        // only from a page of that origin: the test may have ended on another.
+        await pooled.page.goto(new URL('/healthz', this.serverUrl).href)
+        await pooled.page.evaluate('sessionStorage.clear(); localStorage.clear()')
         await pooled.page.goto('about:blank')
+        await pooled.context.clearCookies()
+        await pooled.context.clearPermissions()
         this.idle.push(pooled)
       },
     }

@@ -732,3 +732,23 @@ describe('the dashboard', () => {
     await release()
   })
 })
+
+describe('the pages lent to the tests', () => {
+  pageTest('a page lent again keeps nothing of the test before, one that ended on another page included', async () => {
+    const pool = new PagePool(browser.browser, server.url)
+    const first = await pool.take()
+    await first.page.goto(`${server.url}/healthz`)
+    await first.page.evaluate('sessionStorage.setItem("iceprod-token", "left behind"); localStorage.setItem("left", "behind")')
+    await first.context.addCookies([{ name: 'left', value: 'behind', url: server.url }])
+    await first.context.grantPermissions(['geolocation'], { origin: server.url })
+    await first.page.goto('about:blank')
+    await first.release()
+    const second = await pool.take()
+    expect(second.page).toBe(first.page)
+    expect(await second.context.cookies()).toEqual([])
+    await second.page.goto(`${server.url}/healthz`)
+    expect(await second.page.evaluate('[sessionStorage.length, localStorage.length]')).toEqual([0, 0])
+    expect(await second.page.evaluate('navigator.permissions.query({ name: "geolocation" }).then((status) => status.state)')).not.toBe('granted')
+    await second.release()
+  })
+})

@@ -22,7 +22,24 @@ export const LDAP_USERS = {
   ...Object.fromEntries(Array.from({ length: PROXIED_USERS }, (_, i) => [`proxied${i}`, `proxied${i}-password`])),
 }
 
+/** Every port freePort has handed out in this process: none is handed out twice. */
+const handedOut = new Set<number>()
+
+/**
+ * A loopback port free now and never handed out before in this process: the
+ * port is closed again for its user to bind, and the system may well draw it
+ * again at once, so tests running at the same time would otherwise share it.
+ */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await systemFreePort()
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
+function systemFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.listen(0, '127.0.0.1', () => {

@@ -3,7 +3,8 @@
  * non-zero with a one-line reason, rather than sharing the port with the
  * other server and splitting the requests between two databases. Every
  * listener here is a real process on a loopback port of its own (iceprod-rest:
- * the compiled binary); the tests share nothing and run at the same time.
+ * the compiled binary; freePort never hands a port out twice); the tests share
+ * nothing and run at the same time.
  */
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -99,6 +100,13 @@ test.concurrent('a port held on any address that would clash is refused: 0.0.0.0
       expectRefusedToStart(await serveOn(loopback, '0.0.0.0', join(dir, 'wildcard.sqlite')), '0.0.0.0', loopback)
     })(),
   ])
+})
+
+test('the tests running at the same time never draw the same port', async () => {
+  // Far more draws than these tests make: the system alone would hand some port out twice.
+  const ports = []
+  for (let i = 0; i < 1000; i++) ports.push(await freePort())
+  expect(new Set(ports).size).toBe(ports.length)
 })
 
 test.concurrent('a free port still starts (the check refuses only a taken one)', async () => {
