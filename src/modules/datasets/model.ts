@@ -8,9 +8,10 @@ export const MAX_TASKS_SUBMITTED = MAX_JOBS_SUBMITTED * MAX_CONFIG_TASKS
 const JobsSubmitted = Int({ minimum: 0, maximum: MAX_JOBS_SUBMITTED })
 
 /**
- * A `tasks_per_job` that `tasks_submitted` may follow: a positive integer no
- * larger than a config may list, so that jobs_submitted × tasks_per_job stays
- * within MAX_TASKS_SUBMITTED (a dataset stored before the bound may hold more).
+ * A `tasks_per_job` (an extra field, kept as sent) that `tasks_submitted`
+ * and progress follow: a positive integer no larger than a config may list,
+ * so that jobs_submitted × tasks_per_job stays within MAX_TASKS_SUBMITTED.
+ * Any other value is kept and not followed.
  */
 export const isTasksPerJob = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_CONFIG_TASKS
@@ -21,7 +22,6 @@ export const DatasetModel = {
       description: t.String(),
       jobs_submitted: JobsSubmitted,
       tasks_submitted: Int({ minimum: 0, maximum: MAX_TASKS_SUBMITTED }),
-      tasks_per_job: t.Optional(Int({ minimum: 0, maximum: MAX_CONFIG_TASKS, description: 'tasks of each job; tasks_submitted follows jobs_submitted × tasks_per_job' })),
       group: t.String({ description: 'an existing group: read_groups and write_groups of the new dataset' }),
       priority: t.Optional(t.Number({ description: 'default 0' })),
       debug: t.Optional(t.Boolean({ description: 'default false' })),

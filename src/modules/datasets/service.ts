@@ -125,8 +125,8 @@ export class DatasetService {
    * Sets `jobs_submitted`, never below the jobs already created. A dataset
    * with a positive integer `tasks_per_job` of at most MAX_CONFIG_TASKS also
    * gets `tasks_submitted` = jobs_submitted × tasks_per_job, as IceProd keeps
-   * the two in step; a larger one (stored before the bound) is not followed,
-   * so tasks_submitted never passes MAX_TASKS_SUBMITTED.
+   * the two in step; any other tasks_per_job is not followed, so
+   * tasks_submitted never passes MAX_TASKS_SUBMITTED.
    */
   async setJobsSubmitted(datasetId: string, jobsSubmitted: number): Promise<void> {
     await writeTx(this.db, () => {
