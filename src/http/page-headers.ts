@@ -19,3 +19,6 @@ export const PAGE_CSP = [
 export const PAGE_FILE_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' } as const
 
 export const PAGE_HEADERS = { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP, ...PAGE_FILE_HEADERS } as const
+
+/** The icon both pages name: empty and inline, so that no browser asks for a /favicon.ico the server does not have. */
+export const EMPTY_ICON = '<link rel="icon" href="data:,">'

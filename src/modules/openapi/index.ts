@@ -19,7 +19,7 @@ import type { AnyElysia } from 'elysia'
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerStyles from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import type { AppContext } from '../../context'
-import { PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
+import { EMPTY_ICON, PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
 import { jsonText } from '../../http/respond'
 
 const DOCUMENTATION = {
@@ -28,18 +28,14 @@ const DOCUMENTATION = {
   security: [{ bearer: [] }],
 }
 
-/**
- * The viewer page; its URLs are relative to `/openapi`, so that the page also
- * works behind a proxy's path prefix. Its icon is empty and inline: otherwise
- * a browser asks for a /favicon.ico the server does not have.
- */
+/** The viewer page; its URLs are relative to `/openapi`, so that the page also works behind a proxy's path prefix. */
 const VIEWER_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>iceprod-rest API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
+${EMPTY_ICON}
 <link rel="stylesheet" href="openapi/swagger-ui.css">
 </head>
 <body>

@@ -3,7 +3,7 @@
  * server start: the bundle is imported at the first request for the page or
  * a file of it.
  */
-import { PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
+import { EMPTY_ICON, PAGE_FILE_HEADERS, PAGE_HEADERS } from '../../http/page-headers'
 import type { DashboardBundle } from './bundle-macro'
 
 let loading: Promise<DashboardBundle> | undefined
@@ -20,11 +20,7 @@ export function rootFrom(pathname: string): string {
   return depth === 0 ? './' : '../'.repeat(depth)
 }
 
-/**
- * The one HTML page of every view; the script shows the view its address
- * names. Its icon is empty and inline, so that no browser asks for a
- * /favicon.ico the server does not have.
- */
+/** The one HTML page of every view; the script shows the view its address names. */
 export async function pageResponse(pathname: string): Promise<Response> {
   const { hash } = await bundle()
   const root = rootFrom(pathname)
@@ -35,7 +31,7 @@ export async function pageResponse(pathname: string): Promise<Response> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="iceprod-root" content="${root}">
 <title>IceProd</title>
-<link rel="icon" href="data:,">
+${EMPTY_ICON}
 <link rel="stylesheet" href="${root}ui/app.css?v=${hash}">
 <script type="module" src="${root}ui/app.js?v=${hash}"></script>
 </head>
