@@ -67,7 +67,8 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   // for the worker's memory. Until then SQLite checkpoints inline only at the
   // backstop: at its default of every 4 MiB of WAL, a busy first moment would
   // put an fsync on the request path again and again; a whole second without
-  // checkpoints let a stream of claims grow the WAL past 100 MiB first. If the worker cannot start, inline checkpoints as usual.
+  // checkpoints let a stream of claims grow the WAL past 100 MiB first. If
+  // the worker cannot start, inline checkpoints as usual.
   deferInlineCheckpoints(built.ctx.sqlite)
   let checkpoints: Promise<() => Promise<void>> | undefined
   const firstWritePoll = setInterval(() => {
