@@ -85,7 +85,7 @@ async function checkNoReaderLeft(mode: Mode, db: string): Promise<void> {
       // -1: another checkpoint runs (the server's, of what the load left), which SQLite does not wait for.
       if (result.log === -1 && performance.now() < deadline) continue
       restart.finalize()
-      if (result.busy !== 0 || result.log !== result.checkpointed) throw new Error(`${mode}: the idle server holds the WAL: RESTART ${JSON.stringify(result)}`)
+      if (result.log === -1 || result.busy !== 0 || result.log !== result.checkpointed) throw new Error(`${mode}: the idle server holds the WAL: RESTART ${JSON.stringify(result)}`)
       return
     }
   } finally {

@@ -102,7 +102,7 @@ test.concurrent('a port held on any address that would clash is refused: 0.0.0.0
   ])
 })
 
-test('the tests running at the same time never draw the same port', async () => {
+test('freePort never hands out a port twice, so the tests running at the same time never share one', async () => {
   // Far more draws than these tests make: the system alone would hand some port out twice.
   const ports = []
   for (let i = 0; i < 1000; i++) ports.push(await freePort())

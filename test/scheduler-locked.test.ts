@@ -74,6 +74,10 @@ class HeldTimer implements LockTimer {
   private wakers: (() => void)[] = []
   now = () => 0
   sleep = () => new Promise<void>((resolve) => this.wakers.push(resolve))
+  /** Waits under way. */
+  get waiting(): number {
+    return this.wakers.length
+  }
   wake() {
     const wakers = this.wakers
     this.wakers = []
@@ -93,6 +97,7 @@ test('more work asked for while a step waits for the lock is made after that ste
     // The first step (one job to make) finds the lock taken by another process, and waits.
     other.exec('BEGIN IMMEDIATE')
     for (let i = 0; i < 5; i++) await nextTurn()
+    expect(timer.waiting).toBe(1)
     // Meanwhile a client asks for a second job: its write waits behind the step's.
     const token = await app.ctx.tokens.sign({ username: 'admin', role: 'admin', groups: [], type: 'user', ttl: 3600 })
     const raised = app.app.handle(

@@ -228,7 +228,7 @@ describe('how many, and when', () => {
     }
   })
 
-  test('a step refused for a full disk wrote nothing, and is tried again until there is room', async () => {
+  test('a step refused for a full disk wrote no partial job, and is tried again until there is room', async () => {
     const lines: string[] = []
     // The materializer's pause before it tries again lasts a turn of the event loop, not a real second.
     const lockTimer = { now: () => performance.now(), sleep: () => new Promise<void>((resolve) => setImmediate(resolve)) }

@@ -5,7 +5,8 @@ import type { Database } from 'bun:sqlite'
 export function countsMatchRecount(sqlite: Database, datasetId?: string): boolean {
   const where = datasetId === undefined ? '' : 'WHERE dataset_id = ?'
   const params = datasetId === undefined ? [] : [datasetId]
-  const maintained = sqlite.query(`SELECT status, n FROM task_counts ${where} ${where ? 'AND' : 'WHERE'} n > 0 ORDER BY status`).all(...params)
+  // Summed over datasets, as the recount is when no dataset is named.
+  const maintained = sqlite.query(`SELECT status, sum(n) AS n FROM task_counts ${where} GROUP BY status HAVING sum(n) > 0 ORDER BY status`).all(...params)
   const recount = sqlite.query(`SELECT status, count(*) AS n FROM tasks ${where} GROUP BY status ORDER BY status`).all(...params)
   return JSON.stringify(maintained) === JSON.stringify(recount)
 }
