@@ -12,7 +12,7 @@ const pilotActions = { roles: pilots } as const
 
 export const queueModule = (
   ctx: AppContext,
-  queueing = new QueueingService(ctx.db, ctx.transitions, ctx.clock),
+  queueing = new QueueingService(ctx.db, ctx.scheduler.bulk),
   claims = new ClaimService(ctx.db, ctx.transitions, ctx.clock, ctx.offers),
   lifecycle = new LifecycleService(ctx.db, ctx.transitions, ctx.clock),
 ) =>

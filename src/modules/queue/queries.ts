@@ -49,17 +49,10 @@ export function queueQueries(db: Db) {
      */
     readyTasks: preparedPer(db, (_cursor: number) =>
       db
-        .select({ seq: sql<number>`${tasks}.rowid`.as('seq'), task_id: tasks.taskId, status: sql<string>`${tasks.status}`.as('status') })
+        .select({ seq: sql<number>`${tasks}.rowid`.as('seq') })
         .from(tasks)
         .where(and(eq(tasks.datasetId, p('dataset_id')), eq(tasks.status, p('status')), ready(db, tasks.taskId)))
         .orderBy(sql`${tasks}.rowid`),
-    ),
-    markQueued: prepared(db, () =>
-      db
-        .update(tasks)
-        .set({ doc: sql`json_set(${tasks.doc}, '$.status', 'queued', '$.status_changed', ${now})` })
-        .where(byTaskId)
-        .returning(taskRef),
     ),
     // The numeric conditions are tested on the covering index in claim order;
     // rows with other requirements are then checked in code, one at a time.

@@ -1,13 +1,13 @@
 /**
  * The queue action (API.md 4.5.1): ready waiting tasks become `queued`,
  * heavier datasets first, then in creation order. It runs in one
- * write transaction taken with BEGIN IMMEDIATE.
+ * write transaction taken with BEGIN IMMEDIATE: the tasks are chosen here
+ * (read along the indexes, never sorted), then changed together, set-based,
+ * as the bulk actions change theirs (scheduler/bulk.ts).
  */
-import { systemClock, type Clock } from '../../clock'
 import { writeTx, type Db } from '../../db'
-import { timestamp } from '../../db/documents'
 import type { Actor } from '../history/service'
-import type { Transitions } from '../scheduler/transitions'
+import type { BulkTransitions } from '../scheduler/bulk'
 import { CursorHeap } from './cursor-heap'
 import { queueQueries } from './queries'
 import { MAX_QUEUE_TASKS } from './model'
@@ -17,16 +17,12 @@ export const DEFAULT_NUM_TASKS = 100
 /** A (dataset, status) with queueable tasks. */
 type Source = { dataset_id: string | null; status: string }
 
-/** A task the queue action moves, with the status it leaves. */
-type Chosen = { task_id: string; from: string }
-
 export class QueueingService {
   private readonly queries
 
   constructor(
     private readonly db: Db,
-    private readonly transitions: Transitions,
-    private readonly clock: Clock = systemClock,
+    private readonly bulk: BulkTransitions,
   ) {
     this.queries = queueQueries(db)
   }
@@ -38,19 +34,11 @@ export class QueueingService {
    */
   async queue(numTasks: number, weights: Record<string, number>, by: Actor): Promise<number> {
     if (numTasks <= 0) return 0
-    return writeTx(this.db, () => {
-      const chosen = this.pickReady(Math.min(numTasks, MAX_QUEUE_TASKS), weights)
-      const now = timestamp(this.clock())
-      for (const { task_id, from } of chosen) {
-        const task = this.queries.markQueued.get({ task_id, now })!
-        this.transitions.task(task, from, 'queued', by)
-      }
-      return chosen.length
-    })
+    return writeTx(this.db, () => this.bulk.queueTasks(this.pickReady(Math.min(numTasks, MAX_QUEUE_TASKS), weights), by))
   }
 
-  /** Tasks to queue, in queue order: weight groups from heaviest, each merged by creation order. */
-  private pickReady(limit: number, weights: Record<string, number>): Chosen[] {
+  /** The rowids of the tasks to queue, in queue order: weight groups from heaviest, each merged by creation order. */
+  private pickReady(limit: number, weights: Record<string, number>): number[] {
     const groups = new Map<number, Source[]>()
     for (const source of this.queries.pendingSources.all()) {
       const datasetId = source.dataset_id as string
@@ -59,7 +47,7 @@ export class QueueingService {
       if (group) group.push(source)
       else groups.set(weight, [source])
     }
-    const chosen: Chosen[] = []
+    const chosen: number[] = []
     for (const weight of [...groups.keys()].sort((a, b) => b - a)) {
       if (chosen.length >= limit) break
       this.mergeReady(groups.get(weight) as Source[], limit, chosen)
@@ -72,9 +60,9 @@ export class QueueingService {
    * `limit`: a k-way merge of per-source index cursors, each read only as far
    * as needed, so no set of waiting tasks is ever sorted.
    */
-  private mergeReady(sources: Source[], limit: number, chosen: Chosen[]): void {
+  private mergeReady(sources: Source[], limit: number, chosen: number[]): void {
     const open: IterableIterator<unknown>[] = []
-    const heap = new CursorHeap<{ seq: number; task_id: string; status: string }>()
+    const heap = new CursorHeap<{ seq: number }>()
     try {
       sources.forEach((source, i) => {
         const rows = this.queries.readyTasks(i).iterate(source)
@@ -85,7 +73,7 @@ export class QueueingService {
       while (chosen.length < limit) {
         const top = heap.peek()
         if (!top) break
-        chosen.push({ task_id: top.head.task_id, from: top.head.status })
+        chosen.push(top.head.seq)
         const next = top.rows.next()
         if (next.done) heap.pop()
         else {

@@ -1,5 +1,6 @@
 /**
- * Bulk changes of tasks (API.md §7.2): the selected tasks of one dataset
+ * Bulk changes of tasks (API.md §7.2), and the queue action's (4.5.1): the
+ * selected tasks of one dataset, or the tasks the queue action chose,
  * changed inside the caller's write transaction by set-based statements,
  * never a loop of single-task changes, following the rules Transitions
  * applies to one task: each step is its own history entry (the client's
@@ -82,26 +83,31 @@ export class BulkTransitions {
       .selection(selectionKey(action.kind, source, selection.statuses, selection.name !== undefined))
       .run({ dataset_id: datasetId, name: selection.name ?? null, to: to ?? null }).changes
     if (changed === 0) return this.done(0)
-    const scheduling = this.transitions.scheduling
-    if (scheduling) {
+    if (this.transitions.scheduling) {
       const retry = queries.datasetRetry.get({ dataset_id: datasetId })
       queries.scheduledFinal.run({ limit: this.transitions.failureLimit(retry?.max_failures), debug: retry?.debug === 1 ? 1 : 0 })
     } else {
       queries.plainFinal.run()
     }
-    const now = this.transitions.now()
-    const reopened: Datasets = scheduling ? this.reopenJobs() : new Map()
-    this.applyToTasks(datasetId, action.kind === 'hard_reset' ? queries.applyHardReset : queries.apply, now)
-    this.history.recordSelected(queries.clientEntries, by)
-    if (!scheduling) return this.done(changed)
-    this.history.recordSelected(queries.retryEntries, SERVER)
-    this.history.recordSelected(queries.queuedEntries, SERVER)
-    // Only a status change can take a task out of complete, or into it.
-    if (action.kind === 'hard_reset' || (action.kind === 'status' && to !== 'complete')) queries.unqueueDependents.run()
-    if (to === 'complete') queries.queueDependents.run()
-    queries.applyFollow.run({ now })
-    this.history.recordSelected(queries.followEntries, SERVER)
-    this.rollUpJobs(reopened)
+    this.applyStaged(action.kind === 'hard_reset' ? queries.applyHardReset : queries.apply, by, {
+      // Only a status change can take a task out of complete, or into it.
+      leavesComplete: action.kind === 'hard_reset' || (action.kind === 'status' && to !== 'complete'),
+      entersComplete: to === 'complete',
+    })
+    return this.done(changed)
+  }
+
+  /**
+   * Inside the caller's write transaction: the queue action's tasks (API.md
+   * 4.5.1), ready waiting tasks of any datasets given by rowid, set queued
+   * as a status action sets them, with the same history and follow-ups;
+   * returns how many.
+   */
+  queueTasks(rowids: readonly number[], by: Actor): number {
+    this.clear()
+    const changed = this.queries.queueChosen.run({ rowids: JSON.stringify(rowids) }).changes
+    if (changed === 0) return this.done(0)
+    this.applyStaged(this.queries.apply, by, { leavesComplete: false, entersComplete: false })
     return this.done(changed)
   }
 
@@ -126,11 +132,36 @@ export class BulkTransitions {
   }
 
   /**
+   * The tasks staged in `bulk_task`, each with its final status, changed:
+   * the stopped jobs that will be active reopened first, the one UPDATE of
+   * the tasks with their counts, the history of each step (the client's
+   * change by `by`, then the server's), the dependents that follow a task
+   * leaving or entering complete (as `follows` says the action may), and the
+   * roll-up of the jobs, then of their datasets.
+   */
+  private applyStaged(update: BulkQueries['apply'], by: Actor, follows: { leavesComplete: boolean; entersComplete: boolean }): void {
+    const { queries } = this
+    const scheduling = this.transitions.scheduling
+    const now = this.transitions.now()
+    const reopened: Datasets = scheduling ? this.reopenJobs() : new Map()
+    this.applyToTasks(update, now)
+    this.history.recordSelected(queries.clientEntries, by)
+    if (!scheduling) return
+    this.history.recordSelected(queries.retryEntries, SERVER)
+    this.history.recordSelected(queries.queuedEntries, SERVER)
+    if (follows.leavesComplete) queries.unqueueDependents.run()
+    if (follows.entersComplete) queries.queueDependents.run()
+    queries.applyFollow.run({ now })
+    this.history.recordSelected(queries.followEntries, SERVER)
+    this.rollUpJobs(reopened)
+  }
+
+  /**
    * The one UPDATE of the selected tasks, their counts kept set-based: the
    * per-row count triggers skip its rows (see schema.ts, bulkUpdate), and
    * each count is moved by one statement over all of them.
    */
-  private applyToTasks(datasetId: string, update: BulkQueries['apply'], now: string): void {
+  private applyToTasks(update: BulkQueries['apply'], now: string): void {
     const { queries } = this
     queries.startBulkUpdate.run()
     try {
@@ -138,8 +169,8 @@ export class BulkTransitions {
     } finally {
       queries.endBulkUpdate.run()
     }
-    queries.taskCountsLeft.run({ dataset_id: datasetId })
-    queries.taskCountsEntered.run({ dataset_id: datasetId })
+    queries.taskCountsLeft.run()
+    queries.taskCountsEntered.run()
     queries.jobTaskCountsMoved.run()
   }
 

@@ -399,6 +399,8 @@ function parseSelectionKey(key: string) {
   return { kind, source, statuses: filter, byName: byName === 'name' }
 }
 
+/** A task's failures, 0 when its document has none. */
+const failures = sql`coalesce(json_extract(${tasks.doc}, '$.failures'), 0)`
 /** A selected task whose status the one UPDATE changes (a hard-reset task may keep its status). */
 const movedTask = sql`${bulkTasks.fromStatus} IS NOT ${bulkTasks.finalStatus}`
 const changedTask = alias(bulkTasks, 'changed')
@@ -454,6 +456,24 @@ export function bulkQueries(db: Db) {
         )
         .onConflictDoNothing(),
     )
+  /**
+   * A task of `tasks` as `bulk_task` stages it, set to `to` by the action.
+   * Without `final`, where it ends is decided afterwards (scheduledFinal,
+   * plainFinal), by its failures (a retry) and its dependencies (queued by
+   * the server); with it, the action alone decides, and neither is read.
+   */
+  const stagedTask = (to: SQL, final?: SQL) => ({
+    subject: sql<number>`${tasks}.rowid`.as('subject'),
+    taskId: tasks.taskId,
+    jobId: tasks.jobId,
+    datasetId: sql`${tasks.datasetId}`.as('dataset_id'),
+    fromStatus: sql`${tasks.status}`.as('from_status'),
+    toStatus: to.as('to_status'),
+    failures: (final ? sql`NULL` : failures).as('failures'),
+    hasDepends: (final ? sql`NULL` : sql`${exists(db.select({ one: sql`1` }).from(taskDepends).where(eq(taskDepends.taskId, tasks.taskId)))}`).as('has_depends'),
+    retryTo: sql`NULL`.as('retry_to'),
+    finalStatus: (final ?? sql`NULL`).as('final_status'),
+  })
   /** Jobs into `rollup_job`, each once. */
   const listJobs = (select: ReturnType<typeof db.select>) => db.insert(rollupJobs).select(select as never).onConflictDoNothing()
 
@@ -498,24 +518,13 @@ export function bulkQueries(db: Db) {
     selection: preparedPer(db, (key: string) => {
       const { kind, source, statuses, byName } = parseSelectionKey(key)
       const to = { suspend: sql`'suspended'`, reset: sql`'waiting'`, hard_reset: sql`CASE WHEN ${tasks.status} IN ('waiting', 'queued') THEN ${tasks.status} ELSE 'waiting' END`, status: sql`${p('to')}` }[kind]
-      const failures = sql`coalesce(json_extract(${tasks.doc}, '$.failures'), 0)`
       const changes = {
         suspend: sql`${tasks.status} NOT IN ('complete', 'suspended')`,
         reset: sql`${tasks.status} IN ('failed', 'suspended')`,
         hard_reset: sql`NOT (${tasks.status} IN ('waiting', 'queued') AND ${failures} = 0)`,
         status: sql`${tasks.status} IS NOT ${p('to')}`,
       }[kind]
-      const fields = {
-        subject: sql<number>`${tasks}.rowid`.as('subject'),
-        taskId: tasks.taskId,
-        jobId: tasks.jobId,
-        fromStatus: sql`${tasks.status}`.as('from_status'),
-        toStatus: to.as('to_status'),
-        failures: failures.as('failures'),
-        hasDepends: sql`${exists(db.select({ one: sql`1` }).from(taskDepends).where(eq(taskDepends.taskId, tasks.taskId)))}`.as('has_depends'),
-        retryTo: sql`NULL`.as('retry_to'),
-        finalStatus: sql`NULL`.as('final_status'),
-      }
+      const fields = stagedTask(to)
       const conditions = [
         eq(tasks.datasetId, p('dataset_id')),
         changes,
@@ -535,6 +544,17 @@ export function bulkQueries(db: Db) {
           : db.select(fields).from(tasks).where(and(...conditions))
       return db.insert(bulkTasks).select(select)
     }),
+    /**
+     * Fills `bulk_task` with the queue action's tasks, the rowids of the JSON
+     * list `rowids` (ready waiting tasks of any datasets), each found by its
+     * rowid (the CROSS JOIN keeps the list outermost): set queued, and ending
+     * so, as nothing follows a task queued.
+     */
+    queueChosen: prepared(db, () =>
+      db
+        .insert(bulkTasks)
+        .select(db.select(stagedTask(sql`'queued'`, sql`'queued'`)).from(sql`json_each(${p('rowids')}) AS chosen`).crossJoin(tasks).where(sql`${tasks}.rowid = chosen.value`)),
+    ),
     /** With the scheduler: a reset task moves on, a waiting one that is ready is queued. */
     scheduledFinal: prepared(db, () =>
       db.update(bulkTasks).set({
@@ -570,19 +590,23 @@ export function bulkQueries(db: Db) {
      */
     startBulkUpdate: prepared(db, () => db.insert(bulkUpdate).values({ active: 1 })),
     endBulkUpdate: prepared(db, () => db.delete(bulkUpdate)),
-    /** The dataset's count of each status the changed tasks left, lowered by how many left it. */
+    /** Each dataset's count of each status its changed tasks left, lowered by how many left it. */
     taskCountsLeft: prepared(db, () => {
       const left = db
-        .select({ left_status: sql<string>`${bulkTasks.fromStatus}`.as('left_status'), tasks_left: sql<number>`count(*)`.as('tasks_left') })
+        .select({
+          left_dataset: sql<string>`${bulkTasks.datasetId}`.as('left_dataset'),
+          left_status: sql<string>`${bulkTasks.fromStatus}`.as('left_status'),
+          tasks_left: sql<number>`count(*)`.as('tasks_left'),
+        })
         .from(bulkTasks)
         .where(movedTask)
-        .groupBy(bulkTasks.fromStatus)
+        .groupBy(bulkTasks.datasetId, bulkTasks.fromStatus)
         .as('left_status')
       return db
         .update(taskCounts)
         .set({ n: sql`${taskCounts.n} - ${left.tasks_left}` })
         .from(left)
-        .where(and(eq(taskCounts.datasetId, p('dataset_id')), eq(taskCounts.status, left.left_status)))
+        .where(and(eq(taskCounts.datasetId, left.left_dataset), eq(taskCounts.status, left.left_status)))
     }),
     /** …and of each status they entered, raised. */
     taskCountsEntered: prepared(db, () =>
@@ -590,10 +614,10 @@ export function bulkQueries(db: Db) {
         .insert(taskCounts)
         .select(
           db
-            .select({ datasetId: sql`${p('dataset_id')}`.as('dataset_id'), status: sql`${bulkTasks.finalStatus}`.as('status'), n: sql`count(*)`.as('n') })
+            .select({ datasetId: sql`${bulkTasks.datasetId}`.as('dataset_id'), status: sql`${bulkTasks.finalStatus}`.as('status'), n: sql`count(*)`.as('n') })
             .from(bulkTasks)
             .where(movedTask)
-            .groupBy(bulkTasks.finalStatus),
+            .groupBy(bulkTasks.datasetId, bulkTasks.finalStatus),
         )
         .onConflictDoUpdate({ target: [taskCounts.datasetId, taskCounts.status], set: { n: sql`${taskCounts.n} + excluded.n` } }),
     ),

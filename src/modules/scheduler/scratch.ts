@@ -16,12 +16,14 @@ export const bulkIds = sqliteTable('bulk_id', {
 /**
  * The selected tasks the action changes: `subject` is the task's rowid (as
  * the history names it); `to_status` what the action sets, `retry_to` where
- * a task set reset moves on to (§6.3), `final_status` where it ends.
+ * a task set reset moves on to (§6.3), `final_status` where it ends. The
+ * queue action's tasks are of many datasets, hence `dataset_id`.
  */
 export const bulkTasks = sqliteTable('bulk_task', {
   subject: integer('subject').primaryKey(),
   taskId: text('task_id').notNull(),
   jobId: text('job_id'),
+  datasetId: text('dataset_id'),
   fromStatus: text('from_status'),
   toStatus: text('to_status'),
   failures: integer('failures'),
@@ -67,7 +69,7 @@ export const rollupChanges = sqliteTable('rollup_change', {
 /** How they are made (drizzle-kit makes no TEMP tables). */
 export const SCRATCH_DDL = [
   'CREATE TEMP TABLE IF NOT EXISTS bulk_id (id TEXT PRIMARY KEY) WITHOUT ROWID',
-  `CREATE TEMP TABLE IF NOT EXISTS bulk_task (subject INTEGER PRIMARY KEY, task_id TEXT NOT NULL, job_id TEXT,
+  `CREATE TEMP TABLE IF NOT EXISTS bulk_task (subject INTEGER PRIMARY KEY, task_id TEXT NOT NULL, job_id TEXT, dataset_id TEXT,
     from_status TEXT, to_status TEXT, failures INTEGER, has_depends INTEGER, retry_to TEXT, final_status TEXT)`,
   'CREATE TEMP TABLE IF NOT EXISTS bulk_follow (subject INTEGER PRIMARY KEY, job_id TEXT, from_status TEXT, to_status TEXT, reason TEXT)',
   'CREATE TEMP TABLE IF NOT EXISTS bulk_requirements (old TEXT PRIMARY KEY, new TEXT) WITHOUT ROWID',
