@@ -104,6 +104,8 @@ export class BulkTransitions {
    * returns how many.
    */
   queueTasks(rowids: readonly number[], by: Actor): number {
+    // Nothing ready is the common answer of a call that refills the queue: nothing staged, nothing to clear.
+    if (rowids.length === 0) return 0
     this.clear()
     const changed = this.queries.queueChosen.run({ rowids: JSON.stringify(rowids) }).changes
     if (changed === 0) return this.done(0)
