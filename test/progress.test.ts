@@ -213,10 +213,10 @@ describe('the offer log', () => {
     const app = await startTestApp({}, {}, { clock: clock.now })
     try {
       const pilot = await app.token('pilot', { ttl: 86_400 })
-      // An hour of claims (no task is queued: each is answered 404), each offering four distinct 1 MB strings.
+      // An hour of claims (no task is queued: each is answered 404), each offering four distinct strings, each longer than a minute's bound.
       for (let i = 0; i < 60; i++) {
         const requirements: Record<string, string> = { site: 'WIPAC' }
-        for (let k = 0; k < 4; k++) requirements[`k${k}`] = String(i).padEnd(1_000_000, `x${k}`)
+        for (let k = 0; k < 4; k++) requirements[`k${k}`] = String(i).padEnd(MAX_MINUTE_TEXT + 1, `x${k}`)
         expect((await app.call('POST', '/task_actions/process', { token: pilot, body: { requirements } })).status).toBe(404)
         clock.advance(MINUTE)
       }
