@@ -104,6 +104,9 @@ function copyOfSeeded(): string {
 
 const walBytes = (db: string) => statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0
 
+/** A tenth of a millisecond asleep, the thread blocked (Bun.sleepSync does not sleep less than a millisecond). */
+const watchPause = ((cell) => () => void Atomics.wait(cell, 0, 0, 0.1))(new Int32Array(new SharedArrayBuffer(4)))
+
 /** Nanoseconds the process's main thread has run on a CPU (/proc/<pid>/schedstat): there bun:sqlite runs every statement. */
 const mainThreadCpu = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
 
@@ -224,8 +227,9 @@ async function resetRun({ db, server, token }: Started, datasetId: string, kill?
     return run
   }
   const reached = 'cpu' in kill ? () => mainThreadCpu(pid) - cpu0 >= kill.cpu : () => walBytes(db) - wal0 >= kill.wal
-  // Watched without yielding: a timer's wake-up can come tens of milliseconds late on a busy machine, past a step.
-  for (const deadline = Date.now() + 30_000; !reached(); ) {
+  // Watched without yielding to the event loop (a timer's wake-up can come tens of milliseconds late on a busy
+  // machine, past a step), in pauses that leave the CPU to the server and the tests beside it.
+  for (const deadline = Date.now() + 30_000; !reached(); watchPause()) {
     if (walBytes(db) - wal0 >= fullWal) throw new Error(`committed before the kill point (${JSON.stringify(kill)})`)
     if (Date.now() > deadline) throw new Error(`the kill point (${JSON.stringify(kill)}) not reached in 30 s`)
   }
