@@ -15,6 +15,8 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
+import { JobService } from '../src/modules/jobs/service'
+import { TaskService } from '../src/modules/tasks/service'
 import { TASK_STATUSES } from '../src/status'
 import { expectChain, historyOf } from './history-support'
 import { checkCounts, checkRollUp } from './scheduler-support'
@@ -33,7 +35,10 @@ let bulk: TestApp
 let single: TestApp
 beforeAll(async () => {
   ;[bulk, single] = await Promise.all([startTestApp({ logLevel: 'error' }), startTestApp({ logLevel: 'error' })])
-  for (const t of [bulk, single]) await t.call('POST', '/groups', { body: { name: '/equivalence' } })
+  for (const t of [bulk, single]) {
+    await t.call('POST', '/groups', { body: { name: '/equivalence' } })
+    services.set(t, servicesOf(t))
+  }
 })
 afterAll(() => {
   bulk.close()
@@ -47,19 +52,27 @@ interface Dataset {
   jobs: string[]
 }
 
+/**
+ * The services behind the routes that make the datasets and their history
+ * before the action: what is compared is where the action ends, not the
+ * routes, which their own tests cover.
+ */
+const servicesOf = (t: TestApp) => ({ jobs: new JobService(t.ctx.db, t.ctx.transitions, t.ctx.clock), tasks: new TaskService(t.ctx.db, t.ctx.transitions, t.ctx.clock) })
+const services = new Map<TestApp, ReturnType<typeof servicesOf>>()
+const ADMIN = { username: 'admin', role: 'admin' }
+
 async function makeDataset(t: TestApp, maxFailures: number): Promise<Dataset> {
   const created = await t.call('POST', '/datasets', { body: { description: 'eq', jobs_submitted: JOBS, tasks_submitted: JOBS * TASKS_PER_JOB, group: '/equivalence', max_failures: maxFailures } })
   const datasetId = created.body.result.split('/')[2] as string
   const tasks: string[] = []
   const jobs: string[] = []
   for (let j = 0; j < JOBS; j++) {
-    const jobId = (await t.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: j } })).body.result as string
+    const jobId = await services.get(t)!.jobs.create({ dataset_id: datasetId, job_index: j })
     jobs.push(jobId)
     for (let k = 0; k < TASKS_PER_JOB; k++) {
       const depends = k === 0 ? [] : [tasks[tasks.length - 1]!]
       if (k === 2 && j > 0) depends.push(tasks[(j - 1) * TASKS_PER_JOB]!)
-      const r = await t.call('POST', '/tasks', { body: { dataset_id: datasetId, job_id: jobId, task_index: k, name: NAMES[k], depends, requirements: {} } })
-      tasks.push(r.body.result)
+      tasks.push(await services.get(t)!.tasks.create({ dataset_id: datasetId, job_id: jobId, task_index: k, name: NAMES[k]!, depends, requirements: {} }))
     }
   }
   return { datasetId, tasks, jobs }
@@ -132,8 +145,8 @@ test('a bulk action ends where the same change made task by task ends', async ()
       const [b, s] = [await makeDataset(bulk, maxFailures), await makeDataset(single, maxFailures)]
       for (const [t, d] of [[bulk, b], [single, s]] as const) {
         for (const [position, status, failures] of setup) {
-          await t.call('PATCH', `/tasks/${d.tasks[position]}`, { body: { failures } })
-          await t.call('PUT', `/tasks/${d.tasks[position]}/status`, { body: { status } })
+          await services.get(t)!.tasks.patch(d.tasks[position]!, { failures }, ADMIN)
+          await services.get(t)!.tasks.setStatus(d.tasks[position]!, status, ADMIN)
         }
       }
       expect(state(bulk, b)).toEqual(state(single, s))
