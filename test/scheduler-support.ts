@@ -22,29 +22,37 @@ export const tasksOf = (sqlite: Database, datasetId: string) =>
     .query(`SELECT task_id, job_id, name, status, json_extract(doc, '$.depends') AS depends, json_extract(doc, '$.failures') AS failures, json_extract(doc, '$.evictions') AS evictions FROM tasks WHERE dataset_id = ?`)
     .all(datasetId) as TaskRow[]
 
+/** What the roll-up reads of a task: the dependencies only of a waiting task, the one status they decide. */
+type RollUpRow = Pick<TaskRow, 'task_id' | 'job_id' | 'status'> & { depends: string | null }
+
+/** Statuses that keep a job processing by themselves. */
+const ACTIVE = new Set(['idle', 'queued', 'processing', 'reset'])
+
 /**
  * Every job's status is what its tasks call for (API.md §6.5, written here
  * independently of the server), and the dataset's what its jobs call for.
  */
 export function checkRollUp(sqlite: Database, datasetId: string, jobsSubmitted: number): void {
-  const tasks = tasksOf(sqlite, datasetId)
+  const tasks = sqlite
+    .query(`SELECT task_id, job_id, status, CASE status WHEN 'waiting' THEN json_extract(doc, '$.depends') END AS depends FROM tasks WHERE dataset_id = ?`)
+    .all(datasetId) as RollUpRow[]
   const byId = new Map(tasks.map((task) => [task.task_id, task]))
-  const blockedBy = (task: TaskRow, seen = new Set<string>()): string | null => {
+  const blockedBy = (task: RollUpRow, seen?: Set<string>): string | null => {
     let block: string | null = null
-    for (const id of JSON.parse(task.depends) as string[]) {
+    for (const id of JSON.parse(task.depends!) as string[]) {
       const upstream = byId.get(id)
-      if (!upstream || seen.has(id)) continue
+      if (!upstream || seen?.has(id)) continue
       if (upstream.status === 'failed') return 'failed'
       if (upstream.status === 'suspended') block = 'suspended'
       if (upstream.status === 'waiting') {
-        const above = blockedBy(upstream, new Set([...seen, id]))
+        const above = blockedBy(upstream, new Set(seen).add(id))
         if (above === 'failed') return 'failed'
         block ??= above
       }
     }
     return block
   }
-  const byJob = new Map<string, TaskRow[]>()
+  const byJob = new Map<string, RollUpRow[]>()
   for (const task of tasks) {
     const mine = byJob.get(task.job_id)
     if (mine) mine.push(task)
@@ -56,7 +64,7 @@ export function checkRollUp(sqlite: Database, datasetId: string, jobsSubmitted: 
   for (const job of jobs) {
     const mine = byJob.get(job.job_id) ?? []
     const blocks = mine.map((task) => (task.status === 'waiting' ? blockedBy(task) : null))
-    const active = mine.some((task, i) => ['idle', 'queued', 'processing', 'reset'].includes(task.status) || (task.status === 'waiting' && blocks[i] === null))
+    const active = mine.some((task, i) => ACTIVE.has(task.status) || (task.status === 'waiting' && blocks[i] === null))
     const expected =
       mine.every((task) => task.status === 'complete') ? 'complete'
       : active ? 'processing'
