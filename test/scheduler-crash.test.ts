@@ -90,6 +90,7 @@ function pilots(server: ServerProcess, pilotToken: string, count: number) {
   let acknowledged = 0
   let n = 0
   let killed = false
+  const waiting: { past: number; resolve: () => void }[] = []
   const loop = async () => {
     try {
       for (;;) {
@@ -101,6 +102,7 @@ function pilots(server: ServerProcess, pilotToken: string, count: number) {
         const r = await call(server, pilotToken, 'POST', `/tasks/${taskId}/task_actions/${action}`, { instance_id: instanceId, reason: 'crash test', time_used: 1 })
         if (r.status !== 200) throw new Error(`${action} answered ${r.status}`)
         acknowledged++
+        for (let i = waiting.length - 1; i >= 0; i--) if (acknowledged > waiting[i]!.past) waiting.splice(i, 1)[0]!.resolve()
       }
     } catch (error) {
       // The kill ends every loop with a broken connection; anything else is a failure.
@@ -110,6 +112,11 @@ function pilots(server: ServerProcess, pilotToken: string, count: number) {
   const stopped = Promise.all(Array.from({ length: count }, loop))
   return {
     acknowledged: () => acknowledged,
+    /** Resolves once more than `past` answers have been acknowledged; rejects if the loops end first. */
+    past(past: number): Promise<void> {
+      const reached = new Promise<void>((resolve) => waiting.push({ past, resolve }))
+      return Promise.race([reached, stopped.then(() => Promise.reject(new Error(`the pilots stopped after ${acknowledged} answers`)))])
+    },
     /** Kills the server with SIGKILL in the middle of the pilots' requests; resolves once every loop has ended. */
     async kill() {
       killed = true
@@ -154,7 +161,7 @@ test('kill -9 during materialization and transitions, then restart: nothing made
   for (let round = 0; round < 2; round++) {
     server = await startServerProcess(db, ENV)
     const running = pilots(server, pilot, 12)
-    await waitFor('pilots at work', () => running.acknowledged() > 400)
+    await running.past(400)
     await running.kill()
     acknowledged += running.acknowledged()
     checkConsistent(datasetId)
