@@ -61,14 +61,20 @@ export interface PageProblems {
   foreignRequests: string[]
 }
 
-/** A page lent to one test: its problems are that test's alone, and `release` gives it back. */
-export interface Tab {
+/**
+ * A page lent to one test: its problems are that test's alone, and `release` gives it back.
+ * Taken with `await using`, it is given back however its test ends, a failed one included.
+ */
+export interface Tab extends AsyncDisposable {
   context: BrowserContext
   page: Page
   problems: PageProblems
   /** Listens to the page's requests until the tab is released. */
   onRequest(listener: (request: Request) => void): void
-  /** Gives the page back blank for the next test: the server origin's sessionStorage (the token) and localStorage, the context's cookies and permissions cleared, the listeners added through the tab removed. */
+  /**
+   * Gives the page back blank for the next test: the server origin's sessionStorage (the token) and localStorage, the context's cookies and permissions cleared, the listeners added through the tab removed.
+   * Once only (a second call does nothing); a page that cannot be cleared is closed instead of lent again.
+   */
   release(): Promise<void>
 }
 
@@ -92,10 +98,14 @@ const noProblems = (): PageProblems => ({ consoleErrors: [], pageErrors: [], dia
 export class PagePool {
   private readonly idle: PooledPage[] = []
 
+  private readonly origin: string
+
   constructor(
     private readonly browser: Browser,
     private readonly serverUrl: string,
-  ) {}
+  ) {
+    this.origin = new URL(serverUrl).origin
+  }
 
   async take(options: { width?: number; height?: number } = {}): Promise<Tab> {
     const viewport = { width: options.width ?? 1200, height: options.height ?? 900 }
@@ -106,6 +116,8 @@ export class PagePool {
     }
     pooled.problems = noProblems()
     const listeners: ((request: Request) => void)[] = []
+    let released: Promise<void> | undefined
+    const release = () => (released ??= this.giveBack(pooled, listeners))
     return {
       context: pooled.context,
       page: pooled.page,
@@ -114,27 +126,35 @@ export class PagePool {
         listeners.push(listener)
         pooled.page.on('request', listener)
       },
-      release: async () => {
-        for (const listener of listeners) pooled.page.off('request', listener)
-        // The tab's storage for the server's origin lives on, and can be cleared
-        // only from a page of that origin: the test may have ended on another.
-        await pooled.page.goto(new URL('/healthz', this.serverUrl).href)
-        await pooled.page.evaluate('sessionStorage.clear(); localStorage.clear()')
-        await pooled.page.goto('about:blank')
-        await pooled.context.clearCookies()
-        await pooled.context.clearPermissions()
-        this.idle.push(pooled)
-      },
+      release,
+      [Symbol.asyncDispose]: release,
     }
+  }
+
+  private async giveBack(pooled: PooledPage, listeners: ((request: Request) => void)[]): Promise<void> {
+    for (const listener of listeners) pooled.page.off('request', listener)
+    try {
+      // The tab's storage for the server's origin lives on, and can be cleared
+      // only from a page of that origin: where the test ended on another, one is loaded.
+      if (new URL(pooled.page.url()).origin !== this.origin) await pooled.page.goto(new URL('/healthz', this.serverUrl).href)
+      await pooled.page.evaluate('sessionStorage.clear(); localStorage.clear()')
+      await pooled.page.goto('about:blank')
+      await pooled.context.clearCookies()
+      await pooled.context.clearPermissions()
+    } catch {
+      // Whatever the test left (a crashed or closed page), no later test gets it.
+      await pooled.context.close().catch(() => {})
+      return
+    }
+    this.idle.push(pooled)
   }
 
   private async create(viewport: { width: number; height: number }): Promise<PooledPage> {
     const context = await this.browser.newContext({ viewport, serviceWorkers: 'block' })
     const page = await context.newPage()
     const pooled: PooledPage = { context, page, viewport, problems: noProblems() }
-    const origin = new URL(this.serverUrl).origin
     context.on('request', (request) => {
-      if (new URL(request.url()).origin !== origin) pooled.problems.foreignRequests.push(request.url())
+      if (new URL(request.url()).origin !== this.origin) pooled.problems.foreignRequests.push(request.url())
     })
     page.on('console', (message) => {
       // A failed load's text does not name the URL: keep it beside the text.

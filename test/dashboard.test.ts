@@ -242,7 +242,8 @@ describe('the dashboard', () => {
   })
 
   pageTest('sign in with a token: the datasets, each with its status, a progress bar of the % of expected tasks complete, counts and ETA', async () => {
-    const { page, problems, release } = await signedIn(admin)
+    await using tab = await signedIn(admin)
+    const { page, problems } = tab
     const name = `Dataset ${seeded.dataset}`
     const bar = page.getByRole('progressbar', { name: `Progress of ${name}` })
     // 2 of the 8 expected tasks are complete.
@@ -274,11 +275,11 @@ describe('the dashboard', () => {
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     await shoot(page, 'dashboard-datasets')
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('a wrong token signs out again, saying so; the LDAP form signs in with a username and password', async () => {
-    const { page, problems, release, context } = await pages.take()
+    await using tab = await pages.take()
+    const { page, problems, context } = tab
     await page.goto(ui())
     await page.getByLabel('Token').waitFor()
     await shoot(page, 'dashboard-signin')
@@ -298,11 +299,11 @@ describe('the dashboard', () => {
     expect(await context.cookies()).toEqual([])
     // The failed sign-ins are answers the page shows.
     expectNoProblems(problems, [[401, /\/datasets\?/], [401, /\/events$/], [401, /\/ldap$/]])
-    await release()
   })
 
   pageTest("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
-    const { page, problems, release } = await signedIn(admin)
+    await using tab = await signedIn(admin)
+    const { page, problems } = tab
     await page.getByRole('link', { name: `Dataset ${seeded.dataset}` }).click()
     await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
     await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
@@ -345,11 +346,11 @@ describe('the dashboard', () => {
     await shoot(page, 'dashboard-dataset')
     expect(await page.locator('img, b, script:not([src])').count()).toBe(0)
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('the task list is paged by the server: 50 a page, the next and previous pages', async () => {
-    const { page, problems, release } = await signedIn(admin, `datasets/${seeded.pagedDatasetId}`)
+    await using tab = await signedIn(admin, `datasets/${seeded.pagedDatasetId}`)
+    const { page, problems } = tab
     const tasks = page.getByRole('region', { name: 'Tasks', exact: true })
     const rows = (n: number) => until(`${n} rows`, async () => (await tasks.getByRole('row').count()) === n)
     const pageAsked = (after: string | null) =>
@@ -373,28 +374,27 @@ describe('the dashboard', () => {
     await rows(51)
     expect(await tasks.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true)
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('a status change through the API shows without a reload, from the event stream', async () => {
     const { datasetId, tasks } = own.statusChange
-    const { page, problems, release } = await signedIn(admin, `datasets/${datasetId}`)
+    await using tab = await signedIn(admin, `datasets/${datasetId}`)
+    const { page, problems } = tab
     const counts = page.getByRole('figure', { name: 'Tasks by status' })
     await counts.getByText('2 complete').waitFor()
     await page.locator('.live').getByText('live', { exact: true }).waitFor()
     await api('PUT', `/tasks/${tasks[4]}/status`, { status: 'complete' })
     await counts.getByText('3 complete').waitFor()
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest("actions ask for confirmation and call API.md §7.2's routes; a writer suspends and resumes the dataset; another tab follows live; Cancel changes nothing", async () => {
     const { datasetId, dataset } = own.actions
-    const tab = await signedIn(writer, `datasets/${datasetId}`)
-    const { page, problems, release } = tab
+    await using tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems } = tab
     const calls = changesMade(tab)
     // Another tab, on the datasets: it sees the status change by itself.
-    const other = await signedIn(admin)
+    await using other = await signedIn(admin)
     const otherRow = other.page.getByRole('listitem').filter({ has: other.page.getByRole('link', { name: `Dataset ${dataset}`, exact: true }) })
     await otherRow.locator('.badge').getByText('processing').waitFor()
     const actions = page.getByRole('region', { name: 'Actions' })
@@ -420,17 +420,15 @@ describe('the dashboard', () => {
     expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/suspend {}`, `POST /datasets/${datasetId}/dataset_actions/resume {}`])
     expectNoProblems(problems)
     expectNoProblems(other.problems)
-    await other.release()
-    await release()
   })
 
   pageTest('Suspend on the filtered tasks, then Reset: bulk_suspend with the filter, bulk_reset; the counts follow live in another tab', async () => {
     const { datasetId, dataset } = own.reset
-    const tab = await signedIn(writer, `datasets/${datasetId}`)
-    const { page, problems, release } = tab
+    await using tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems } = tab
     const calls = changesMade(tab)
     // Another tab on the same dataset, which acts on nothing.
-    const other = await signedIn(admin, `datasets/${datasetId}`)
+    await using other = await signedIn(admin, `datasets/${datasetId}`)
     const otherCounts = other.page.getByRole('figure', { name: 'Tasks by status' })
     await otherCounts.getByText('1 failed').waitFor()
     await other.page.locator('.live').getByText('live', { exact: true }).waitFor()
@@ -467,14 +465,12 @@ describe('the dashboard', () => {
     ])
     expectNoProblems(problems)
     expectNoProblems(other.problems)
-    await other.release()
-    await release()
   })
 
   pageTest('Set priority, Set requirement and Set status (on the filtered tasks) ask first and call their routes with the values typed; a reader sees none of them', async () => {
     const { datasetId, dataset, tasks } = own.valueActions
-    const tab = await signedIn(writer, `datasets/${datasetId}`)
-    const { page, problems, release } = tab
+    await using tab = await signedIn(writer, `datasets/${datasetId}`)
+    const { page, problems } = tab
     const calls = changesMade(tab)
     const actions = page.getByRole('region', { name: 'Actions' })
     // The priority field shows the dataset's.
@@ -526,10 +522,10 @@ describe('the dashboard', () => {
       `POST /datasets/${datasetId}/task_actions/bulk_status/idle {"status":["waiting"],"name":"generate"}`,
     ])
     expectNoProblems(problems)
-    await release()
+    await tab.release()
 
     // A reader, with the list filtered too: no field or button of these actions.
-    const asReader = await signedIn(reader, `datasets/${datasetId}`)
+    await using asReader = await signedIn(reader, `datasets/${datasetId}`)
     await asReader.page.getByRole('region', { name: 'Actions' }).getByText('This token may not change this dataset.').waitFor()
     const readerList = asReader.page.getByRole('region', { name: 'Tasks', exact: true })
     await readerList.getByRole('combobox', { name: /^Status/ }).selectOption('idle')
@@ -540,15 +536,15 @@ describe('the dashboard', () => {
     expect(await main.getByRole('textbox').count()).toBe(0)
     expect(await main.getByRole('combobox', { name: /^(Task name|New status)/ }).count()).toBe(0)
     expectNoProblems(asReader.problems, [[403, /\/auths\/\w+\/actions\/write$/]])
-    await asReader.release()
   })
 
   pageTest("who may write is the server's answer: an admin without groups sees the actions; a token that may not write sees none", async () => {
-    const asAdmin = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    await using asAdmin = await signedIn(admin, `datasets/${seeded.datasetId}`)
     await asAdmin.page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
     expectNoProblems(asAdmin.problems)
     await asAdmin.release()
-    const { page, problems, release } = await signedIn(reader, `datasets/${seeded.datasetId}`)
+    await using tab = await signedIn(reader, `datasets/${seeded.datasetId}`)
+    const { page, problems } = tab
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByText('This token may not change this dataset.').waitFor()
     expect(await actions.getByRole('button').count()).toBe(0)
@@ -563,15 +559,14 @@ describe('the dashboard', () => {
     expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
     // The write check's 403 is its answer.
     expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
-    await release()
   })
 
   pageTest("a task's job: Suspend and Reset call job_actions with its id, and the task's status follows", async () => {
     const { datasetId, tasks } = own.jobActions
     // The second task of job 3.
     const task = tasks[7]!
-    const tab = await signedIn(writer, `datasets/${datasetId}/tasks/${task}`)
-    const { page, problems, release } = tab
+    await using tab = await signedIn(writer, `datasets/${datasetId}/tasks/${task}`)
+    const { page, problems } = tab
     const calls = changesMade(tab)
     const { job_id: jobId } = await api('GET', `/datasets/${datasetId}/tasks/${task}`)
     const actions = page.getByRole('region', { name: "Actions on this task's job" })
@@ -596,12 +591,11 @@ describe('the dashboard', () => {
     ])
     // This task has no logs: their 404 is the answer the page shows as none.
     expectNoProblems(problems, [[404, /\/tasks\/\w+\/logs\?/]])
-    await release()
   })
 
   pageTest("a task: its logs (a 1 MB stdout), document and history; hostile names and logs are shown as text", async () => {
-    const tab = await signedIn(admin, `datasets/${seeded.datasetId}`)
-    const { page, problems, release } = tab
+    await using tab = await signedIn(admin, `datasets/${seeded.datasetId}`)
+    const { page, problems } = tab
     const logsRead: string[] = []
     tab.onRequest((request) => {
       const path = new URL(request.url()).pathname
@@ -636,11 +630,11 @@ describe('the dashboard', () => {
     expect(new Set(logsRead).size).toBe(3)
     await shoot(page, 'dashboard-task')
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('grids: active pilots per grid and the age of their last update', async () => {
-    const { page, problems, release } = await signedIn(admin, 'grids')
+    await using tab = await signedIn(admin, 'grids')
+    const { page, problems } = tab
     const grid = page.getByRole('region', { name: 'ce.example.org' })
     await grid.getByText('active pilots, 1 running tasks').waitFor()
     expect(await grid.getByRole('row').count()).toBe(5)
@@ -652,11 +646,11 @@ describe('the dashboard', () => {
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     await shoot(page, 'dashboard-grids')
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('375 px wide: no view is wider than the screen', async () => {
-    const { page, problems, release } = await signedIn(admin, '', { width: 375 })
+    await using tab = await signedIn(admin, '', { width: 375 })
+    const { page, problems } = tab
     // Each view with what it shows last (the widest parts: tables, the log).
     const views: [string, () => Promise<void>][] = [
       ['', () => page.getByRole('progressbar').nth(1).waitFor()],
@@ -672,13 +666,12 @@ describe('the dashboard', () => {
       if (path === `datasets/${seeded.datasetId}`) await shoot(page, 'dashboard-dataset-375px')
     }
     expectNoProblems(problems)
-    await release()
   })
 
   pageTest('keyboard only: sign in, open a dataset; Tab reaches every action with its focus shown, Space and Enter work, Escape cancels', async () => {
     const { datasetId, dataset } = own.keyboard
-    const tab = await pages.take()
-    const { page, problems, release } = tab
+    await using tab = await pages.take()
+    const { page, problems } = tab
     const calls = changesMade(tab)
     await page.goto(ui())
     await page.keyboard.press('Tab')
@@ -729,26 +722,36 @@ describe('the dashboard', () => {
     expect(calls).toEqual([`POST /datasets/${datasetId}/dataset_actions/resume {}`])
     expect((await api('GET', `/datasets/${datasetId}`)).status).toBe('processing')
     expectNoProblems(problems)
-    await release()
   })
 })
 
 describe('the pages lent to the tests', () => {
-  pageTest('a page lent again keeps nothing of the test before, one that ended on another page included', async () => {
+  pageTest('a page lent again keeps nothing of the test before, whether it ended on the server or on another page', async () => {
     const pool = new PagePool(browser.browser, server.url)
-    const first = await pool.take()
-    await first.page.goto(`${server.url}/healthz`)
-    await first.page.evaluate('sessionStorage.setItem("iceprod-token", "left behind"); localStorage.setItem("left", "behind")')
-    await first.context.addCookies([{ name: 'left', value: 'behind', url: server.url }])
-    await first.context.grantPermissions(['geolocation'], { origin: server.url })
-    await first.page.goto('about:blank')
+    const leaveBehind = async ({ page, context }: Tab) => {
+      await page.goto(`${server.url}/healthz`)
+      await page.evaluate('sessionStorage.setItem("iceprod-token", "left behind"); localStorage.setItem("left", "behind")')
+      await context.addCookies([{ name: 'left', value: 'behind', url: server.url }])
+      await context.grantPermissions(['geolocation'], { origin: server.url })
+    }
+    const expectNothingLeft = async ({ page, context }: Tab, lentBefore: Page) => {
+      expect(page).toBe(lentBefore)
+      expect(await context.cookies()).toEqual([])
+      await page.goto(`${server.url}/healthz`)
+      expect(await page.evaluate('[sessionStorage.length, localStorage.length]')).toEqual([0, 0])
+      expect(await page.evaluate('navigator.permissions.query({ name: "geolocation" }).then((status) => status.state)')).not.toBe('granted')
+    }
+    // Ended on the server's origin.
+    await using first = await pool.take()
+    await leaveBehind(first)
     await first.release()
-    const second = await pool.take()
-    expect(second.page).toBe(first.page)
-    expect(await second.context.cookies()).toEqual([])
-    await second.page.goto(`${server.url}/healthz`)
-    expect(await second.page.evaluate('[sessionStorage.length, localStorage.length]')).toEqual([0, 0])
-    expect(await second.page.evaluate('navigator.permissions.query({ name: "geolocation" }).then((status) => status.state)')).not.toBe('granted')
+    await using second = await pool.take()
+    await expectNothingLeft(second, first.page)
+    // Ended on another page.
+    await leaveBehind(second)
+    await second.page.goto('about:blank')
     await second.release()
+    await using third = await pool.take()
+    await expectNothingLeft(third, first.page)
   })
 })
