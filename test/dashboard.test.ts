@@ -96,9 +96,20 @@ async function seedDataset(description: string, lastName = 'filter'): Promise<Se
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-dashboard-'))
-  ;[slapd, browser] = await Promise.all([startSlapd(), launchBrowser()])
-  server = await startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off', ICEPROD_LDAP_URL: slapd.url, ICEPROD_LDAP_BASE: LDAP_BASE })
+  // The browser starts while the server starts and is seeded: the two take about as long.
+  await Promise.all([
+    launchBrowser().then((launched) => {
+      browser = launched
+    }),
+    startAndSeed(),
+  ])
   pages = new PagePool(browser.browser, server.url)
+}, 180_000)
+
+/** slapd, the server, and what the tests read. */
+async function startAndSeed() {
+  slapd = await startSlapd()
+  server = await startServerProcess(join(dir, 'db.sqlite'), { ICEPROD_SCHEDULER: 'off', ICEPROD_LDAP_URL: slapd.url, ICEPROD_LDAP_BASE: LDAP_BASE })
   admin = await server.token('admin')
   writer = await tokens.sign({ username: 'writer', role: 'user', groups: ['/sim'], type: 'user', ttl: 3600 })
   reader = await tokens.sign({ username: 'reader', role: 'user', groups: ['/readers'], type: 'user', ttl: 3600 })
@@ -146,7 +157,7 @@ beforeAll(async () => {
     seedGrid(),
   ])
   ;[own.statusChange, own.actions, own.reset, own.keyboard, own.jobActions, own.valueActions] = datasets
-}, 180_000)
+}
 
 afterAll(async () => {
   await browser?.close()
