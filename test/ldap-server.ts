@@ -26,14 +26,25 @@ export const LDAP_USERS = {
 const handedOut = new Set<number>()
 
 /**
- * A loopback port free now and never handed out before in this process: the
+ * Under `bun test --parallel` each worker takes only the ports of its own
+ * share (BUN_TEST_WORKER_ID counts from 1; test/preload.ts says how many
+ * workers share), so that two workers never hand out the same port; a serial
+ * run takes any. The share is of port / 2, as Linux binds mostly even ports.
+ */
+const PORT_SHARES = Math.max(1, Number(process.env.ICEPROD_TEST_WORKERS) || 4)
+const worker = Number(process.env.BUN_TEST_WORKER_ID)
+const portShare = Number.isInteger(worker) && worker > 0 ? worker % PORT_SHARES : undefined
+const shareOfPort = (port: number) => Math.floor(port / 2) % PORT_SHARES
+
+/**
+ * A loopback port free now and never handed out before by this process: the
  * port is closed again for its user to bind, and the system may well draw it
  * again at once, so tests running at the same time would otherwise share it.
  */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await systemFreePort()
-    if (handedOut.has(port)) continue
+    if (handedOut.has(port) || (portShare !== undefined && shareOfPort(port) !== portShare)) continue
     handedOut.add(port)
     return port
   }

@@ -109,6 +109,19 @@ test('freePort never hands out a port twice, so the tests running at the same ti
   expect(new Set(ports).size).toBe(ports.length)
 })
 
+test('two workers of `bun test --parallel` never hand out the same port', async () => {
+  const draw = async (worker: string) => {
+    const script = `import { freePort } from '${import.meta.dir}/ldap-server'; const ports = []; for (let i = 0; i < 300; i++) ports.push(await freePort()); console.log(JSON.stringify(ports))`
+    const proc = Bun.spawn([process.execPath, '--eval', script], { env: { ...process.env, BUN_TEST_WORKER_ID: worker, ICEPROD_TEST_WORKERS: '2' }, stdout: 'pipe' })
+    const [ports] = await Promise.all([new Response(proc.stdout).json() as Promise<number[]>, proc.exited])
+    return ports
+  }
+  const [first, second] = await Promise.all([draw('1'), draw('2')])
+  expect(new Set(first.map((port) => Math.floor(port / 2) % 2))).toEqual(new Set([1]))
+  expect(new Set(second.map((port) => Math.floor(port / 2) % 2))).toEqual(new Set([0]))
+  expect(first.filter((port) => second.includes(port))).toEqual([])
+})
+
 test.concurrent('a free port still starts (the check refuses only a taken one)', async () => {
   const db = join(dir, 'free.sqlite')
   const server = await startServerProcess(db)
