@@ -34,7 +34,7 @@ function runFilesInParallel(): void {
   const args = testArguments()
   if (workers < 2 || args === undefined) return
   const timings = join(import.meta.dir, 'timings.json')
-  const run = Bun.spawnSync([process.execPath, 'test', `--parallel=${workers}`, `--timings=${timings}`, ...args], {
+  const run = Bun.spawnSync([process.execPath, 'test', `--parallel=${workers}`, '--no-isolate', `--timings=${timings}`, ...args], {
     stdio: ['inherit', 'inherit', 'inherit'],
     env: { ...process.env, ICEPROD_TEST_WORKERS: String(workers) },
   })
