@@ -69,6 +69,8 @@ export function schedulerQueries(db: Db) {
   return {
     // ---- claims (claims.ts) ----
     // The datasets with queued tasks that may be handed out, with how many tasks each has processing now.
+    // Read once per shared transaction of claims. Its statuses are written into the SQL: bound as
+    // `task_counts.status = ?`, every run costs as much as preparing the statement again (12 µs against 1.5).
     claimable: prepared(db, () =>
       db
         .select({
@@ -77,11 +79,11 @@ export function schedulerQueries(db: Db) {
           processing: sql<number>`coalesce(${db
             .select({ n: processingCounts.n })
             .from(processingCounts)
-            .where(and(eq(processingCounts.datasetId, taskCounts.datasetId), eq(processingCounts.status, 'processing')))}, 0)`.as('processing'),
+            .where(and(eq(processingCounts.datasetId, taskCounts.datasetId), sql`${processingCounts.status} = 'processing'`))}, 0)`.as('processing'),
         })
         .from(taskCounts)
         .innerJoin(datasets, eq(datasets.datasetId, taskCounts.datasetId))
-        .where(and(eq(taskCounts.status, 'queued'), gt(taskCounts.n, 0), inArray(datasets.status, ['processing', 'truncated']))),
+        .where(and(sql`${taskCounts.status} = 'queued'`, gt(taskCounts.n, 0), inArray(datasets.status, ['processing', 'truncated']))),
     ),
     // One dataset's queued tasks of processing jobs after `after`, in creation
     // order, numeric requirements tested on the index (as the claim service's candidates).
