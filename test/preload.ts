@@ -1,5 +1,5 @@
 /**
- * Runs before every test file.
+ * Runs before the test files, once in each process that runs them.
  *
  * A plain `bun test` runs the files on one worker process per core: it starts
  * itself again as `bun test --parallel` (bunfig.toml has no key for that),
