@@ -17,8 +17,11 @@ function project(): string {
 }
 
 async function runTests(dir: string, env: Record<string, string> = {}) {
-  const environment: Record<string, string | undefined> = { ...process.env, ...env }
+  // As a plain `bun test` from a shell: not a worker, and serial only when `env` says so.
+  const environment: Record<string, string | undefined> = { ...process.env }
   delete environment.BUN_TEST_WORKER_ID
+  delete environment.ICEPROD_TEST_SERIAL
+  Object.assign(environment, env)
   const proc = Bun.spawn([process.execPath, 'test'], { cwd: dir, env: environment, stdout: 'pipe', stderr: 'pipe' })
   const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()])
   return { code, output: stdout + stderr }
