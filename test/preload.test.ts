@@ -6,6 +6,7 @@ import { expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { run } from './server-process'
 
 /** A project of two test files, one failing, whose bunfig preloads ours. */
 function project(): string {
@@ -22,8 +23,7 @@ async function runTests(dir: string, env: Record<string, string> = {}) {
   delete environment.BUN_TEST_WORKER_ID
   delete environment.ICEPROD_TEST_SERIAL
   Object.assign(environment, env)
-  const proc = Bun.spawn([process.execPath, 'test'], { cwd: dir, env: environment, stdout: 'pipe', stderr: 'pipe' })
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+  const { code, stdout, stderr } = await run([process.execPath, 'test'], environment, 4_000, dir)
   return { code, output: stdout + stderr }
 }
 

@@ -28,8 +28,9 @@ export function runSourceCli(args: string[], env: Record<string, string | undefi
   return run(['bun', 'src/cli.ts', ...args], env, timeoutMs)
 }
 
-async function run(command: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<CliResult> {
-  const proc = Bun.spawn(command, { env, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
+/** Runs `command` with exactly `env` (in `cwd`, by default this one) to its end, killed after `timeoutMs`. */
+export async function run(command: string[], env: Record<string, string | undefined>, timeoutMs: number, cwd?: string): Promise<CliResult> {
+  const proc = Bun.spawn(command, { env, cwd, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
   const code = await proc.exited
   const signal = proc.signalCode === null ? null : String(proc.signalCode)
