@@ -55,8 +55,8 @@ function jsonTypeMatches(expected: string, value: unknown): boolean {
 
 /** Turns a schema violation into a message that names the key. */
 export function validationMessage(error: ValidationError): string {
-  const all = (error.all ?? []) as SchemaError[]
-  const first = all[0]
+  // The first violation, found when the error was made: \`error.all\` would check the whole value again.
+  const first = error.valueError as SchemaError | undefined
   const where = error.type === 'body' ? 'key' : error.type === 'query' ? 'query parameter' : 'path parameter'
   // The body parser's NO_BODY: nothing was sent where the route needs a body.
   if (error.type === 'body' && error.value === null) return 'missing body'
