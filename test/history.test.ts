@@ -182,13 +182,13 @@ describe('storage', () => {
   test('entries take under 100 bytes each on disk, on average over many', () => {
     const sqlite = t.ctx.sqlite
     const before = sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM status_history').get()!.n
-    const entries = 60_000
+    const entries = 30_000
     const pilot = { username: 'pilot-0123456789abcdef', role: 'pilot' }
     sqlite.transaction(() => {
       // Tasks' lives interleave as they do on a busy server: many subjects, entries in arrival order.
       for (let i = 0; i < entries; i++) {
-        const subject = 1_000_000 + (i % 10_000)
-        const step = Math.floor(i / 10_000) % 3
+        const subject = 1_000_000 + (i % 5_000)
+        const step = Math.floor(i / 5_000) % 3
         if (step === 0) t.ctx.history.record({ kind: 'task', subject, from: 'waiting', to: 'queued', by: SERVER, reason: 'dependencies complete' })
         else if (step === 1) t.ctx.history.record({ kind: 'task', subject, from: 'queued', to: 'processing', by: pilot })
         else t.ctx.history.record({ kind: 'task', subject, from: 'processing', to: 'reset', by: pilot, reason: 'exit code 1' })
