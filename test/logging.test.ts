@@ -6,12 +6,13 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig, type Config } from '../src/config'
 import type { LogOutput } from '../src/observability/logger'
+import { builtBinary } from './binary'
 import { streamText } from './server-process'
-import { TEST_SECRET } from './support'
+import { copyMigratedDatabase, TEST_SECRET } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
 const PROCESS_TIMEOUT_MS = 60_000
@@ -25,7 +26,9 @@ afterAll(() => {
 async function startLoggedApp(overrides: Partial<Config> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-logging-'))
   dirs.push(dir)
-  const config = { ...loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET }), ...overrides }
+  const db = join(dir, 'iceprod.sqlite')
+  const config = { ...loadConfig({ db }, { ICEPROD_JWT_SECRET: TEST_SECRET }), ...overrides }
+  if (config.db === db) copyMigratedDatabase(db)
   const lines: string[] = []
   const output: LogOutput = { destination: { write: (line: string) => void lines.push(line) }, flush: async () => {} }
   const built = createApp(config, { logOutput: output })
@@ -196,7 +199,7 @@ test('the server writes its log lines to stderr soon after each request', async 
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-logging-proc-'))
   dirs.push(dir)
   const env = { ...process.env, ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'info' }
-  const proc = Bun.spawn(['bun', 'src/cli.ts', 'serve', '--port', '0', '--db', join(dir, 'iceprod.sqlite')], { env, stdout: 'ignore', stderr: 'pipe' })
+  const proc = Bun.spawn([resolve(await builtBinary()), 'serve', '--port', '0', '--db', join(dir, 'iceprod.sqlite')], { env, stdout: 'ignore', stderr: 'pipe' })
   const stderr = streamText(proc.stderr as ReadableStream<Uint8Array>)
   // Soon: within 5 s.
   const waitFor = (pattern: RegExp) => stderr.until(pattern, 5_000)

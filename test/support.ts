@@ -60,11 +60,16 @@ function migratedDatabase(): string {
   return (template = path)
 }
 
+/** Puts a migrated database at `path`, a copy of the one made for these migrations. */
+export function copyMigratedDatabase(path: string): void {
+  copyFileSync(migratedDatabase(), path)
+}
+
 export async function startTestApp(overrides: Partial<Config> = {}, env: Record<string, string> = {}, options: AppOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-test-'))
   const db = join(dir, 'iceprod.sqlite')
   const config = { ...loadConfig({ db }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'warn', ...env }), ...overrides }
-  if (config.db === db) copyFileSync(migratedDatabase(), db)
+  if (config.db === db) copyMigratedDatabase(db)
   const built = createApp(config, options)
   const token = (role: string, options: TokenOptions = {}) =>
     built.ctx.tokens.sign({ username: options.username ?? role, role, groups: options.groups ?? [], type: options.type ?? 'user', ttl: options.ttl ?? 3600 })
