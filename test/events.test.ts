@@ -230,11 +230,12 @@ describe('GET /events', () => {
     await Promise.all([slow.until(/connected/), fast.until(/connected/)])
     const { events } = t
     const dropped = events.hub.dropped
-    // 1,000 changes, about 250 KB of events each round, until the slow one is past the bound (1 MiB);
+    // 1,000 changes, about 500 KB of events each round, until the slow one is past the bound (1 MiB);
     // the fast reader takes them, the slow one never reads. Made through the service, each committed
-    // on its own as a PUT commits it: the events are what is tested here, not the route.
+    // on its own as a PUT commits it: the events are what is tested here, not the route. The actor's
+    // username is as long as a username may be (256 characters), so that fewer changes fill the bound.
     const tasks = new TaskService(t.ctx.db, t.ctx.transitions, t.ctx.clock)
-    const admin = { username: 'admin', role: 'admin' }
+    const admin = { username: 'admin'.padEnd(256, '-'), role: 'admin' }
     for (let round = 0; round < 8 && events.hub.dropped === dropped; round++) {
       for (let i = 0; i < 500; i++) {
         await tasks.setStatus(taskB, 'processing', admin)
