@@ -188,23 +188,26 @@ describe('the offer log', () => {
   test('keeps a bounded summary whatever is offered, and still knows the largest numbers', () => {
     const clock = new FakeClock()
     const log = new OfferLog(clock.now)
-    // An hour of offers, 1,000 a minute, each with values of its own under many keys; then another hour.
+    // An hour of offers, 300 a minute, each with values of its own under many keys; then another hour.
+    // A minute's offers pass every bound: more keys than MAX_KEYS, more values of memory and host than MAX_VALUES.
+    const perMinute = 300
+    expect([200, perMinute].every((n) => n > MAX_KEYS) && perMinute > MAX_VALUES).toBe(true)
     const hourOfOffers = (from: number) => {
-      for (let i = from; i < from + 60_000; i++) {
+      for (let i = from; i < from + 60 * perMinute; i++) {
         const offer: Record<string, unknown> = { memory: i % 1000, host: `node${i}` }
         for (let k = 0; k < 8; k++) offer[`key${(i + k) % 200}`] = i
         log.record(offer)
-        if (i % 1000 === 999) clock.advance(MINUTE)
+        if (i % perMinute === perMinute - 1) clock.advance(MINUTE)
       }
     }
     hourOfOffers(0)
     const afterAnHour = log.heldValues()
     expect(afterAnHour).toBeLessThanOrEqual(60 * MAX_KEYS * MAX_VALUES)
-    hourOfOffers(60_000)
+    hourOfOffers(60 * perMinute)
     expect(log.heldValues()).toBeLessThanOrEqual(afterAnHour)
     const hour = log.lastHour()
     // The clock stands at the start of a minute without offers: the 59 minutes before it.
-    expect(hour.offers).toBe(59_000)
+    expect(hour.offers).toBe(59 * perMinute)
     expect(hour.largest.get('memory')).toBe(999)
   })
 
