@@ -5,11 +5,28 @@
  * never waits for a write and a line costs a string append. Bun's writer is used
  * instead of pino's own destination (sonic-boom), which costs several times more
  * per line on Bun.
+ *
+ * pino formats the lines other than the request lines (those are written by
+ * request-batch.ts), and is loaded when the first of them is written: most of
+ * a start's module loading otherwise, for a log that at `warn` or above may
+ * never write one.
  */
-import pino, { type DestinationStream, type Logger } from 'pino'
+import type { DestinationStream, Logger as PinoLogger } from 'pino'
 import type { Config } from '../config'
 
-export type { Logger }
+type Level = Exclude<Config['logLevel'], 'silent'>
+
+/** Writes one line: a message, or fields and a message. */
+interface LogFn {
+  (message: string): void
+  (fields: object, message?: string): void
+}
+
+/** The log's levels, each a LogFn, and whether a level is written at all. */
+export type Logger = Record<Level, LogFn> & { isLevelEnabled(level: Level): boolean }
+
+/** pino's numbers for the levels: a line is written when its level's is at least the log's. */
+const LEVEL_VALUES: Record<Config['logLevel'], number> = { debug: 20, info: 30, warn: 40, error: 50, silent: Infinity }
 
 export interface LogOutput {
   destination: DestinationStream
@@ -69,14 +86,27 @@ export function isoTime(ms: number): string {
 }
 
 export function createLogger(level: Config['logLevel'], output: LogOutput): Logger {
-  return pino(
-    {
-      level,
-      // pid and hostname are added by journald or the collector; keep lines short.
-      base: null,
-      timestamp: () => `,"time":"${isoTime(Date.now())}"`,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    output.destination,
-  )
+  let formatter: PinoLogger | undefined
+  const pinoLogger = (): PinoLogger => {
+    if (formatter) return formatter
+    const { pino } = require('pino') as typeof import('pino')
+    return (formatter = pino(
+      {
+        level,
+        // pid and hostname are added by journald or the collector; keep lines short.
+        base: null,
+        timestamp: () => `,"time":"${isoTime(Date.now())}"`,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      output.destination,
+    ))
+  }
+  const threshold = LEVEL_VALUES[level]
+  const isLevelEnabled = (at: Level) => LEVEL_VALUES[at] >= threshold
+  const writer =
+    (at: Level): LogFn =>
+    (...args: [object | string, string?]) => {
+      if (isLevelEnabled(at)) (pinoLogger()[at] as (...line: [object | string, string?]) => void)(...args)
+    }
+  return { isLevelEnabled, debug: writer('debug'), info: writer('info'), warn: writer('warn'), error: writer('error') }
 }
