@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../src/config'
 import { startServer } from '../src/server'
 import { freePort, LDAP_BASE, PROXIED_USERS, startSilentServer, startSlapd, type Slapd } from './ldap-server'
-import { startTestApp, TEST_SECRET, type TestApp } from './support'
+import { copyMigratedDatabase, startTestApp, TEST_SECRET, type TestApp } from './support'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
 setDefaultTimeout(60_000)
@@ -175,6 +175,7 @@ describe('failed-login throttling', () => {
       ICEPROD_LDAP_BASE: LDAP_BASE,
       ICEPROD_LDAP_TIMEOUT_MS: '5000',
     })
+    copyMigratedDatabase(config.db)
     const server = await startServer(config)
     try {
       const logins = Array.from({ length: PROXIED_USERS }, (_, i) =>

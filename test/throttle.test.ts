@@ -142,9 +142,10 @@ describe('throttling by client address, over a real socket', () => {
     const { join } = await import('node:path')
     const { startServer } = await import('../src/server')
     const { loadConfig } = await import('../src/config')
-    const { TEST_SECRET } = await import('./support')
+    const { copyMigratedDatabase, TEST_SECRET } = await import('./support')
     const dir = mkdtempSync(join(tmpdir(), 'iceprod-throttle-'))
     const config = loadConfig({ db: join(dir, 'db.sqlite'), port: '0', logLevel: 'silent' }, { ICEPROD_JWT_SECRET: TEST_SECRET })
+    copyMigratedDatabase(config.db)
     const server = await startServer(config)
     const login = (username: string) =>
       fetch(`${server.url}/ldap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: '' }) })
