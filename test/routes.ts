@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { createApp } from '../src/app'
 import { declaredAccess, type AccessRule, type DatasetMode } from '../src/auth/access'
 import { loadConfig, type Config } from '../src/config'
-import { startTestApp, TEST_SECRET, type TestApp } from './support'
+import { copyMigratedDatabase, startTestApp, TEST_SECRET, type TestApp } from './support'
 
 /** The part of a route's TypeBox schema the tests read (TypeBox schemas are JSON Schema). */
 export interface JsonSchema {
@@ -315,7 +315,9 @@ let routes: AppRoute[] | undefined
 export function appRoutes(): AppRoute[] {
   if (routes) return routes
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-routes-'))
-  const built = createApp(loadConfig({ db: join(dir, 'iceprod.sqlite') }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'silent' }))
+  const db = join(dir, 'iceprod.sqlite')
+  copyMigratedDatabase(db)
+  const built = createApp(loadConfig({ db }, { ICEPROD_JWT_SECRET: TEST_SECRET, ICEPROD_LOG_LEVEL: 'silent' }))
   try {
     routes = built.app.routes.map((route) => {
       const hooks = route.hooks as Record<string, unknown>
