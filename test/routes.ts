@@ -222,8 +222,9 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
       `POST /datasets/:dataset_id/task_actions/${action}`,
       {
         body: (ids) => ({ task_ids: [ids.task_id], status: ['waiting', 'queued', 'failed', 'suspended'], name: 'generate' }),
-        // An id of nothing, an unknown status in the filter, a key that is no filter (IceProd v3's `tasks`).
-        refused: (ids) => [[{ task_ids: [ids.task_id, 'nosuchtask'] }, 400], [{ status: ['waiting', 'bogus'] }, 400], [{ tasks: [ids.task_id] }, 400]],
+        // An unknown status in the filter, an id of nothing, a key that is no filter (IceProd v3's `tasks`).
+        // First one refused before the action's transaction: the refusal bad-input-transport sends many times.
+        refused: (ids) => [[{ status: ['waiting', 'bogus'] }, 400], [{ task_ids: [ids.task_id, 'nosuchtask'] }, 400], [{ tasks: [ids.task_id] }, 400]],
       },
     ]),
   ),
@@ -231,7 +232,8 @@ export const ROUTE_EXAMPLES: Record<string, RouteExample> = {
   ...Object.fromEntries(
     ['bulk_suspend', 'bulk_reset', 'bulk_hard_reset'].map((action): [string, RouteExample] => [
       `POST /datasets/:dataset_id/job_actions/${action}`,
-      { body: (ids) => ({ job_ids: [ids.job_id] }), refused: (ids) => [[{ job_ids: [ids.job_id, 'nosuchjob'] }, 400], [{ jobs: [ids.job_id] }, 400]] },
+      // A key that is no filter first: refused before the action's transaction, as above.
+      { body: (ids) => ({ job_ids: [ids.job_id] }), refused: (ids) => [[{ jobs: [ids.job_id] }, 400], [{ job_ids: [ids.job_id, 'nosuchjob'] }, 400]] },
     ]),
   ),
   // 4.6 Task stats
