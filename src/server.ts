@@ -114,7 +114,8 @@ export async function serve(config: Config): Promise<void> {
     stopping = true
     process.stderr.write(`iceprod-rest: ${signal}, finishing requests in flight\n`)
     await running.stop()
-    process.stderr.write('iceprod-rest: stopped\n')
+    // Exits once the line is out: stderr may be a pipe whose reader is slower than this process.
+    await new Promise<void>((written) => process.stderr.write('iceprod-rest: stopped\n', () => written()))
     process.exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
