@@ -73,6 +73,7 @@ export interface Tab extends AsyncDisposable {
   onRequest(listener: (request: Request) => void): void
   /**
    * Gives the page back blank for the next test: the server origin's sessionStorage (the token) and localStorage, the context's cookies and permissions cleared, the listeners added through the tab removed.
+   * The document stays until the next test's first navigation (which every test starts with): what it does meanwhile is no test's problem.
    * Once only (a second call does nothing); a page that cannot be cleared is closed instead of lent again.
    */
   release(): Promise<void>
@@ -82,8 +83,10 @@ interface PooledPage {
   context: BrowserContext
   page: Page
   viewport: { width: number; height: number }
-  /** The problems of the test the page is lent to. */
+  /** The problems of the test the page is lent to (its console errors, uncaught errors and dialogs from its first navigation on). */
   problems: PageProblems
+  /** False from the page's lending until its test's first navigation: the document before is the last test's. */
+  recording: boolean
 }
 
 const noProblems = (): PageProblems => ({ consoleErrors: [], pageErrors: [], dialogs: [], foreignRequests: [] })
@@ -115,6 +118,7 @@ export class PagePool {
       pooled.viewport = viewport
     }
     pooled.problems = noProblems()
+    pooled.recording = false
     const listeners: ((request: Request) => void)[] = []
     let released: Promise<void> | undefined
     const release = () => (released ??= this.giveBack(pooled, listeners))
@@ -138,7 +142,6 @@ export class PagePool {
       // only from a page of that origin: where the test ended on another, one is loaded.
       if (new URL(pooled.page.url()).origin !== this.origin) await pooled.page.goto(new URL('/healthz', this.serverUrl).href)
       await pooled.page.evaluate('sessionStorage.clear(); localStorage.clear()')
-      await pooled.page.goto('about:blank')
       await pooled.context.clearCookies()
       await pooled.context.clearPermissions()
     } catch {
@@ -152,17 +155,24 @@ export class PagePool {
   private async create(viewport: { width: number; height: number }): Promise<PooledPage> {
     const context = await this.browser.newContext({ viewport, serviceWorkers: 'block' })
     const page = await context.newPage()
-    const pooled: PooledPage = { context, page, viewport, problems: noProblems() }
+    const pooled: PooledPage = { context, page, viewport, problems: noProblems(), recording: false }
+    // Events come in the order the page made them: what a document did before the next one is committed is that document's.
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) pooled.recording = true
+    })
+    // Every request to elsewhere counts, a test's first navigation's too (made before its document is committed).
     context.on('request', (request) => {
       if (new URL(request.url()).origin !== this.origin) pooled.problems.foreignRequests.push(request.url())
     })
     page.on('console', (message) => {
       // A failed load's text does not name the URL: keep it beside the text.
-      if (message.type() === 'error') pooled.problems.consoleErrors.push(`${message.text()} ${message.location().url}`.trim())
+      if (pooled.recording && message.type() === 'error') pooled.problems.consoleErrors.push(`${message.text()} ${message.location().url}`.trim())
     })
-    page.on('pageerror', (error) => pooled.problems.pageErrors.push(error.message))
+    page.on('pageerror', (error) => {
+      if (pooled.recording) pooled.problems.pageErrors.push(error.message)
+    })
     page.on('dialog', (dialog) => {
-      pooled.problems.dialogs.push(`${dialog.type()}: ${dialog.message()}`)
+      if (pooled.recording) pooled.problems.dialogs.push(`${dialog.type()}: ${dialog.message()}`)
       void dialog.dismiss()
     })
     return pooled
