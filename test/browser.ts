@@ -36,6 +36,9 @@ export async function launchBrowser(): Promise<TestBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // The pages' scripts live for seconds: V8's optimizing compilers (Maglev and TurboFan, run on the
+      // browser's worker threads) cost more CPU time than the code they make wins back.
+      '--js-flags=--no-opt --no-maglev',
       // Loopback goes direct (the server under test); anything else fails at once, without
       // the test process having to pass each request on (as request interception would).
       `--proxy-server=${NO_PROXY}`,
