@@ -84,26 +84,30 @@ export function checkRollUp(sqlite: Database, datasetId: string, jobsSubmitted: 
   expect({ dataset: dataset.status }).toEqual({ dataset: expectedDataset })
 }
 
-/** The maintained counts equal a recount of the tasks and jobs. */
-export function checkCounts(sqlite: Database, datasetId: string): void {
-  const recount = (table: string) => sqlite.query(`SELECT status, count(*) AS n FROM ${table} WHERE dataset_id = ? GROUP BY status ORDER BY status`).all(datasetId)
-  expect(sqlite.query('SELECT status, n FROM task_counts WHERE dataset_id = ? AND n > 0 ORDER BY status').all(datasetId)).toEqual(recount('tasks'))
-  expect(sqlite.query('SELECT status, n FROM job_counts WHERE dataset_id = ? AND n > 0 ORDER BY status').all(datasetId)).toEqual(recount('jobs'))
+/**
+ * The maintained counts equal a recount of the tasks and jobs: of one
+ * dataset, or of every dataset at once when none is named.
+ */
+export function checkCounts(sqlite: Database, datasetId?: string): void {
+  const scope = (column: string) => (datasetId === undefined ? 'true' : `${column} = ?1`)
+  const all = (text: string) => (datasetId === undefined ? sqlite.query(text).all() : sqlite.query(text).all(datasetId))
+  const recount = (table: string) => all(`SELECT dataset_id, status, count(*) AS n FROM ${table} WHERE ${scope('dataset_id')} GROUP BY dataset_id, status ORDER BY dataset_id, status`)
+  const maintained = (table: string) => all(`SELECT dataset_id, status, n FROM ${table} WHERE ${scope('dataset_id')} AND n > 0 ORDER BY dataset_id, status`)
+  expect(maintained('task_counts')).toEqual(recount('tasks'))
+  expect(maintained('job_counts')).toEqual(recount('jobs'))
   const statuses = ['idle', 'waiting', 'queued', 'processing', 'reset', 'suspended', 'failed', 'complete']
   const columns = statuses.map((s) => `c."${s}"`).join(', ')
-  const maintained = sqlite.query(`SELECT c.job_id, ${columns} FROM job_task_counts c JOIN jobs j ON j.job_id = c.job_id WHERE j.dataset_id = ? ORDER BY c.job_id`).all(datasetId)
-  const counted = sqlite.query(`SELECT job_id, ${statuses.map((s) => `sum(status IS '${s}') AS "${s}"`).join(', ')} FROM tasks WHERE dataset_id = ? GROUP BY job_id ORDER BY job_id`).all(datasetId)
-  expect(maintained).toEqual(counted)
-  expect(sqlite.query('SELECT count(*) AS n FROM task_queue q JOIN tasks t ON t.task_id = q.task_id WHERE t.dataset_id = ?').get(datasetId)).toEqual(
-    sqlite.query("SELECT count(*) AS n FROM tasks WHERE dataset_id = ? AND status = 'queued'").get(datasetId),
+  expect(all(`SELECT c.job_id, ${columns} FROM job_task_counts c JOIN jobs j ON j.job_id = c.job_id WHERE ${scope('j.dataset_id')} ORDER BY c.job_id`)).toEqual(
+    all(`SELECT job_id, ${statuses.map((s) => `sum(status IS '${s}') AS "${s}"`).join(', ')} FROM tasks WHERE ${scope('dataset_id')} GROUP BY job_id ORDER BY job_id`),
+  )
+  expect(all(`SELECT count(*) AS n FROM task_queue q JOIN tasks t ON t.task_id = q.task_id WHERE ${scope('t.dataset_id')}`)).toEqual(
+    all(`SELECT count(*) AS n FROM tasks WHERE ${scope('dataset_id')} AND status = 'queued'`),
   )
   // A queue row is marked active exactly while its task's job is processing.
   expect(
-    sqlite
-      .query("SELECT q.task_id, q.job_active FROM task_queue q JOIN tasks t ON t.task_id = q.task_id LEFT JOIN jobs j ON j.job_id = t.job_id WHERE t.dataset_id = ? AND q.job_active IS NOT coalesce(j.status = 'processing', 0)")
-      .all(datasetId),
+    all(`SELECT q.task_id, q.job_active FROM task_queue q JOIN tasks t ON t.task_id = q.task_id LEFT JOIN jobs j ON j.job_id = t.job_id
+      WHERE ${scope('t.dataset_id')} AND q.job_active IS NOT coalesce(j.status = 'processing', 0)`),
   ).toEqual([])
   // Outside a bulk action's update of its tasks, the count triggers count every change.
   expect(sqlite.query('SELECT count(*) AS n FROM bulk_update').get()).toEqual({ n: 0 })
 }
-
