@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
+import type { HistoryService } from '../src/modules/history/service'
 import { expectChain, type Entry } from './history-support'
 import { checkCounts, checkRollUp, tasksOf, type TaskRow } from './scheduler-support'
 import { TEST_SECRET } from './support'
@@ -57,6 +58,8 @@ interface Outcome {
   samples: number
   rounds: number
   call: (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>
+  /** The server's history, read in-process for the checks of every task (the routes are read for the jobs and the dataset). */
+  history: HistoryService
   close: () => void
 }
 
@@ -216,6 +219,7 @@ async function simulate(seed: number, odds: Odds, datasetExtra: Record<string, u
     samples,
     rounds,
     call,
+    history: built.ctx.history,
     close: () => {
       void built.app.stop(true)
       built.close()
@@ -224,10 +228,8 @@ async function simulate(seed: number, odds: Odds, datasetExtra: Record<string, u
 }
 
 /** Each retry and eviction is told by the history: the pilot's reset with its reason, then the server's steps. */
-async function checkHistory(run: Outcome, task: TaskRow): Promise<Entry[]> {
-  const r = await run.call('GET', `/datasets/${run.datasetId}/tasks/${task.task_id}/history`)
-  expect(r.status).toBe(200)
-  const entries = r.body.history as Entry[]
+function checkHistory(run: Outcome, task: TaskRow): Entry[] {
+  const entries = run.history.list('task', run.datasetId, task.task_id)
   expectChain(entries, task.status, task.task_id)
   const pilotResets = entries.filter((e) => e.to === 'reset' && e.by !== 'server')
   expect(pilotResets.map((e) => e.reason)).toEqual(run.resets.get(task.task_id) ?? [])
@@ -268,7 +270,7 @@ describe('simulation', () => {
       expect(resets).toBeGreaterThan(20)
       expect(tasks.reduce((n, task) => n + task.evictions, 0)).toBe(run.lateAnswers.length)
       expect(tasks.reduce((n, task) => n + task.failures, 0)).toBe(resets)
-      for (const task of tasks) await checkHistory(run, task)
+      for (const task of tasks) checkHistory(run, task)
       const jobs = sqlite.query('SELECT job_id, status FROM jobs WHERE dataset_id = ?').all(run.datasetId) as { job_id: string; status: string }[]
       expect(jobs.length).toBe(JOBS)
       for (const job of jobs.slice(0, 20)) {
@@ -297,7 +299,7 @@ describe('simulation', () => {
       for (const task of tasks) {
         if (overLimit.has(task.task_id)) expect(task.failures).toBe(2)
         else expect(['complete', 'waiting']).toContain(task.status)
-        await checkHistory(run, task)
+        checkHistory(run, task)
       }
       // What waits is blocked by a failure upstream; everything else completed once.
       expect([...run.completions.values()].every((n) => n === 1)).toBe(true)
