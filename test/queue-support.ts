@@ -1,9 +1,16 @@
 /**
  * Fixtures for the task queue tests: datasets, jobs and tasks created through
- * the real API (POST /groups, /datasets, /jobs, /tasks).
+ * the real API (POST /groups, /datasets, /jobs, /tasks), and databases seeded
+ * once with many of them.
  */
 import { expect } from 'bun:test'
-import type { TestApp } from './support'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AppOptions } from '../src/app'
+import type { Config } from '../src/config'
+import { startTestApp, type TestApp } from './support'
 
 export interface TaskSpec {
   name?: string
@@ -91,5 +98,53 @@ export class QueueFixture {
     const ids: string[] = []
     for (let id = await this.process(requirements); id !== undefined; id = await this.process(requirements)) ids.push(id)
     return ids
+  }
+}
+
+/** A hash of what a seeded database is made from: the sources (the migrations with them), the seed and the app's settings. */
+function seedHash(seed: (t: TestApp) => Promise<void>, settings: unknown): string {
+  const hash = createHash('sha256').update(`${Bun.version} ${seed.toString()} ${JSON.stringify(settings)}\n`)
+  for (const file of [...new Bun.Glob('src/**/*').scanSync()].sort()) hash.update(`${file}\n`).update(readFileSync(file))
+  return hash.digest('hex').slice(0, 16)
+}
+
+/**
+ * A test app on a copy of a database that `seed` filled on a test app with
+ * the same settings, for a test whose subject is what it does with many
+ * rows rather than how they were made. The seeded file is made at the first
+ * run and kept in the temp folder for the next ones, under a name of what it
+ * was made from, as support.ts keeps the migrated template: made beside it
+ * and renamed into place, so that a process running at the same time never
+ * copies a half-made file.
+ */
+export async function startSeededApp(
+  seed: (t: TestApp) => Promise<void>,
+  overrides: Partial<Config> = {},
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<TestApp> {
+  const seeded = join(tmpdir(), `iceprod-seeded-${seedHash(seed, { overrides, env })}.sqlite`)
+  if (!existsSync(seeded)) {
+    const making = mkdtempSync(join(tmpdir(), 'iceprod-seeding-'))
+    const made = join(making, 'iceprod.sqlite')
+    const t = await startTestApp({ ...overrides, db: made }, env, options)
+    try {
+      await seed(t)
+    } finally {
+      t.close()
+    }
+    renameSync(made, seeded)
+    rmSync(making, { recursive: true, force: true })
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-seeded-'))
+  const db = join(dir, 'iceprod.sqlite')
+  copyFileSync(seeded, db)
+  const t = await startTestApp({ ...overrides, db }, env, options)
+  return {
+    ...t,
+    close() {
+      t.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { MAX_QUEUE_TASKS } from '../src/modules/queue/model'
-import { QueueFixture } from './queue-support'
+import { QueueFixture, startSeededApp } from './queue-support'
 import { timestamp } from '../src/db/documents'
 import { FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
 
@@ -58,13 +58,23 @@ describe('POST /task_actions/queue', () => {
     const d = await f.dataset()
     await f.tasks(d, 3)
     expect(await f.queue({ num_tasks: MAX_QUEUE_TASKS })).toBe(3)
-    const job = await f.job(d)
-    // More waiting tasks than one call queues, written in one statement (creating them through the API would take minutes).
-    t.ctx.sqlite.query(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${MAX_QUEUE_TASKS})
-      INSERT INTO tasks (task_id, doc) SELECT printf('%032x', i), json_object('task_id', printf('%032x', i), 'dataset_id', ?1, 'job_id', ?2,
-        'job_index', 0, 'task_index', i, 'name', 'bulk', 'status', 'waiting', 'depends', json('[]'), 'requirements', json('{}')) FROM n`).run(d, job)
-    expect(await f.queue({ num_tasks: 1e308 })).toBe(MAX_QUEUE_TASKS)
-    expect(await f.queue({ num_tasks: MAX_QUEUE_TASKS + 1 })).toBe(1)
+    // More waiting tasks than one call queues, written in one statement (creating them through the API would take minutes), once.
+    const many = await startSeededApp(async (seeding) => {
+      const fixture = new QueueFixture(seeding)
+      const dataset = await fixture.dataset()
+      const job = await fixture.job(dataset)
+      seeding.ctx.sqlite.query(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${MAX_QUEUE_TASKS})
+        INSERT INTO tasks (task_id, doc) SELECT printf('%032x', i), json_object('task_id', printf('%032x', i), 'dataset_id', ?1, 'job_id', ?2,
+          'job_index', 0, 'task_index', i, 'name', 'bulk', 'status', 'waiting', 'depends', json('[]'), 'requirements', json('{}')) FROM n`).run(dataset, job)
+    }, { scheduler: false }, {}, { clock: clock.now })
+    try {
+      const queue = new QueueFixture(many)
+      expect(many.count('tasks')).toBe(MAX_QUEUE_TASKS + 1)
+      expect(await queue.queue({ num_tasks: 1e308 })).toBe(MAX_QUEUE_TASKS)
+      expect(await queue.queue({ num_tasks: MAX_QUEUE_TASKS + 1 })).toBe(1)
+    } finally {
+      many.close()
+    }
   })
 
   test('queues only tasks whose every dependency is complete, in creation order', async () => {
