@@ -1,7 +1,7 @@
 /**
  * Fixtures for the task queue tests: datasets, jobs and tasks created through
- * the real API (POST /groups, /datasets, /jobs, /tasks), and databases seeded
- * once with many of them.
+ * the real API (POST /groups, /datasets, /jobs, /tasks) or, many at once,
+ * through the services it calls, and databases seeded once with many of them.
  */
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppOptions } from '../src/app'
 import type { Config } from '../src/config'
+import { JobService } from '../src/modules/jobs/service'
+import { TaskService } from '../src/modules/tasks/service'
 import { startTestApp, type TestApp } from './support'
 
 export interface TaskSpec {
@@ -61,10 +63,18 @@ export class QueueFixture {
     return r.body.result
   }
 
+  /**
+   * `n` new tasks, each in its own job, in creation order; made at once
+   * through the services the routes call (in a few group commits rather than
+   * 2n requests: how they are made is not what the tests using it check;
+   * `task` makes one through POST /tasks).
+   */
   async tasks(datasetId: string, n: number, spec: TaskSpec = {}): Promise<string[]> {
-    const ids: string[] = []
-    for (let i = 0; i < n; i++) ids.push(await this.task(datasetId, spec))
-    return ids
+    const { name = 'main', depends = [], requirements = {}, ...extra } = spec
+    const jobService = new JobService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
+    const taskService = new TaskService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
+    const jobs = await Promise.all(Array.from({ length: n }, () => jobService.create({ dataset_id: datasetId, job_index: this.jobIndex++ })))
+    return Promise.all(jobs.map((job) => taskService.create({ dataset_id: datasetId, job_id: job, task_index: this.taskIndex++, name, depends, requirements, ...extra })))
   }
 
   /** The task document as stored. */
