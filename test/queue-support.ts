@@ -64,16 +64,17 @@ export class QueueFixture {
   }
 
   /**
-   * `n` new tasks, each in its own job, in creation order; made at once
-   * through the services the routes call (in a few group commits rather than
-   * 2n requests: how they are made is not what the tests using it check;
-   * `task` makes one through POST /tasks).
+   * `n` new tasks, each in its own job (or all in `jobId`), in creation
+   * order; made at once through the services the routes call (in a few group
+   * commits rather than 2n requests: how they are made is not what the tests
+   * using it check; `task` makes one through POST /tasks).
    */
-  async tasks(datasetId: string, n: number, spec: TaskSpec = {}): Promise<string[]> {
+  async tasks(datasetId: string, n: number, spec: TaskSpec = {}, jobId?: string): Promise<string[]> {
     const { name = 'main', depends = [], requirements = {}, ...extra } = spec
     const jobService = new JobService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
     const taskService = new TaskService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
-    const jobs = await Promise.all(Array.from({ length: n }, () => jobService.create({ dataset_id: datasetId, job_index: this.jobIndex++ })))
+    const jobs = jobId !== undefined ? Array.from({ length: n }, () => jobId)
+      : await Promise.all(Array.from({ length: n }, () => jobService.create({ dataset_id: datasetId, job_index: this.jobIndex++ })))
     return Promise.all(jobs.map((job) => taskService.create({ dataset_id: datasetId, job_id: job, task_index: this.taskIndex++, name, depends, requirements, ...extra })))
   }
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:tes
 import { historyOf, steps } from './history-support'
 import { QueueFixture } from './queue-support'
 import { reasonCode } from '../src/modules/history/reasons'
+import { ClaimService } from '../src/modules/queue/claims'
 import { TASK_STATUSES } from '../src/status'
 import { startTestApp, type TestApp } from './support'
 
@@ -133,8 +134,10 @@ describe('the sweep', () => {
   test('many lost tasks are reset over several short transactions', async () => {
     const d = await f.dataset()
     const job = await f.job(d)
-    await Promise.all(Array.from({ length: 600 }, () => f.task(d, { requirements: { site: `site-${site}` } }, job)))
-    await Promise.all(Array.from({ length: 600 }, () => claim()))
+    await f.tasks(d, 600, { requirements: { site: `site-${site}` } }, job)
+    // Claimed through the service the route calls: the sweep is what is tested here.
+    const claims = new ClaimService(t.ctx.db, t.ctx.transitions, t.ctx.clock, t.ctx.offers)
+    await Promise.all(Array.from({ length: 600 }, () => claims.claim({ site: `site-${site}` }, { username: 'pilot', role: 'pilot' })))
     expect((await t.call('GET', `/datasets/${d}/task_counts/status`)).body).toEqual({ processing: 600 })
     pastGrace()
     const outcome = await sweep()
