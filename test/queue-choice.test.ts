@@ -108,7 +108,8 @@ for (const scheduler of [false, true]) {
       }
       const made: string[] = []
       const insert = t.ctx.sqlite.query('INSERT INTO tasks (task_id, doc) VALUES (?, ?)')
-      s.tasks.forEach((task, i) => {
+      // In one transaction: one commit, not one per task.
+      t.ctx.sqlite.transaction(() => s.tasks.forEach((task, i) => {
         const d = task.dataset % s.datasets
         const job = jobIds[2 * d + task.job]!
         const depends = [...new Set(task.depends.filter((k) => k === -1 || i > 0).map((k) => (k === -1 ? newId() : made[k % i]!)))]
@@ -117,7 +118,7 @@ for (const scheduler of [false, true]) {
           status_changed: timestamp(clock.now() - 60_000), depends, requirements: {}, failures: 0, evictions: 0, walltime: 0, walltime_err: 0, walltime_err_n: 0 }
         insert.run(taskId, JSON.stringify(doc))
         made.push(taskId)
-      })
+      }))()
       return { datasets, weights }
     }
 

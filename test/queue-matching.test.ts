@@ -91,16 +91,19 @@ describe('the claim engine agrees with fits', () => {
       fc.asyncProperty(fc.array(taskArb, { minLength: 1, maxLength: 12 }), fc.array(offerArb, { minLength: 1, maxLength: 6 }), async (tasks, offers) => {
         run++
         const db = t.ctx.sqlite
-        db.run('DELETE FROM tasks')
-        db.run('DELETE FROM datasets')
-        for (const priority of [0, 1, 5]) {
-          db.run('INSERT INTO datasets (dataset_id, doc) VALUES (?, ?)', [`p${priority}`, JSON.stringify({ dataset_id: `p${priority}`, priority })])
-        }
         const model = tasks.map((task, i) => ({ id: `r${run}t${i}`, ...task }))
-        for (const task of model) {
-          const doc = { task_id: task.id, dataset_id: `p${task.priority}`, status: 'queued', requirements: task.requirements }
-          db.run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [task.id, JSON.stringify(doc)])
-        }
+        // Written in one transaction (one commit, not one per row), through the triggers that fill the queue.
+        db.transaction(() => {
+          db.run('DELETE FROM tasks')
+          db.run('DELETE FROM datasets')
+          for (const priority of [0, 1, 5]) {
+            db.run('INSERT INTO datasets (dataset_id, doc) VALUES (?, ?)', [`p${priority}`, JSON.stringify({ dataset_id: `p${priority}`, priority })])
+          }
+          for (const task of model) {
+            const doc = { task_id: task.id, dataset_id: `p${task.priority}`, status: 'queued', requirements: task.requirements }
+            db.run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [task.id, JSON.stringify(doc)])
+          }
+        })()
         // The reference: a stable sort by priority keeps creation order within a priority.
         const remaining = [...model].sort((a, b) => b.priority - a.priority)
         for (const offer of offers) {
