@@ -5,21 +5,26 @@
  * scheduled tasks drive the server has it; the scheduler's own behaviour is
  * tested in test/scheduler-*.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { MAX_QUEUE_TASKS } from '../src/modules/queue/model'
-import { QueueFixture, startSeededApp } from './queue-support'
+import { databaseRestorer, QueueFixture, startSeededApp } from './queue-support'
 import { timestamp } from '../src/db/documents'
 import { FakeClock, startTestApp, TIMESTAMP, type TestApp } from './support'
 
+// One app for all the tests, each starting from the empty database the app started on.
+const clock = new FakeClock()
 let t: TestApp
 let f: QueueFixture
-let clock: FakeClock
-beforeEach(async () => {
-  clock = new FakeClock()
+let restore: () => void
+beforeAll(async () => {
   t = await startTestApp({ scheduler: false }, {}, { clock: clock.now })
+  restore = databaseRestorer(t)
+})
+afterAll(() => t.close())
+beforeEach(() => {
   f = new QueueFixture(t)
 })
-afterEach(() => t.close())
+afterEach(() => restore())
 
 /** POST `path` with `{}`: 403 for each role of `refused`, 401 without a token, and `allowed.status` for `allowed.role`. */
 async function expectOnly(path: string, refused: string[], allowed: { role: string; status: number }): Promise<void> {
