@@ -99,8 +99,7 @@ for (const scheduler of [false, true]) {
         const datasetId = await f.dataset()
         datasets.push(datasetId)
         if (s.weights[d] !== undefined) weights[datasetId] = s.weights[d]!
-        for (let j = 0; j < 2; j++) {
-          const jobId = await f.job(datasetId)
+        for (const [j, jobId] of (await f.jobs(datasetId, 2)).entries()) {
           const job = t.ctx.sqlite.query("SELECT json_extract(doc, '$.job_index') AS job_index FROM jobs WHERE job_id = ?").get(jobId) as { job_index: number }
           jobIds.push({ job_id: jobId, job_index: job.job_index })
           t.ctx.sqlite.query("UPDATE jobs SET doc = json_set(doc, '$.status', ?) WHERE job_id = ?").run(s.jobStatuses[2 * d + j]!, jobId)

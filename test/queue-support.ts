@@ -65,6 +65,16 @@ export class QueueFixture {
   }
 
   /**
+   * `n` new jobs of the dataset, in index order, made at once through the
+   * job service the route calls: how they are made is not what the tests
+   * using it check (`job` makes one through POST /jobs).
+   */
+  jobs(datasetId: string, n: number): Promise<string[]> {
+    const jobs = new JobService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
+    return Promise.all(Array.from({ length: n }, () => jobs.create({ dataset_id: datasetId, job_index: this.jobIndex++ })))
+  }
+
+  /**
    * `n` new tasks, each in its own job (or all in `jobId`), in creation
    * order; made at once through the services the routes call (in a few group
    * commits rather than 2n requests: how they are made is not what the tests
@@ -72,11 +82,9 @@ export class QueueFixture {
    */
   async tasks(datasetId: string, n: number, spec: TaskSpec = {}, jobId?: string): Promise<string[]> {
     const { name = 'main', depends = [], requirements = {}, ...extra } = spec
-    const jobService = new JobService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
-    const taskService = new TaskService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
-    const jobs = jobId !== undefined ? Array.from({ length: n }, () => jobId)
-      : await Promise.all(Array.from({ length: n }, () => jobService.create({ dataset_id: datasetId, job_index: this.jobIndex++ })))
-    return Promise.all(jobs.map((job) => taskService.create({ dataset_id: datasetId, job_id: job, task_index: this.taskIndex++, name, depends, requirements, ...extra })))
+    const tasks = new TaskService(this.t.ctx.db, this.t.ctx.transitions, this.t.ctx.clock)
+    const jobs = jobId !== undefined ? Array.from({ length: n }, () => jobId) : await this.jobs(datasetId, n)
+    return Promise.all(jobs.map((job) => tasks.create({ dataset_id: datasetId, job_id: job, task_index: this.taskIndex++, name, depends, requirements, ...extra })))
   }
 
   /** The task document as stored. */
