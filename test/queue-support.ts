@@ -6,7 +6,7 @@
 import type { SQLQueryBindings } from 'bun:sqlite'
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppOptions } from '../src/app'
@@ -121,21 +121,18 @@ export class QueueFixture {
   }
 }
 
-/** A hash of what a seeded database is made from: the sources (the migrations with them), the seed and the app's settings. */
-function seedHash(seed: (t: TestApp) => Promise<void>, settings: unknown): string {
-  const hash = createHash('sha256').update(`${Bun.version} ${seed.toString()} ${JSON.stringify(settings)}\n`)
-  for (const file of [...new Bun.Glob('src/**/*').scanSync()].sort()) hash.update(`${file}\n`).update(readFileSync(file))
-  return hash.digest('hex').slice(0, 16)
-}
+const shortHash = (hash: ReturnType<typeof createHash>) => hash.digest('hex').slice(0, 16)
 
 /**
  * A test app on a copy of a database that `seed` filled on a test app with
  * the same settings, for a test whose subject is what it does with many
  * rows rather than how they were made. The seeded file is made at the first
  * run and kept in the temp folder for the next ones, under a name of what it
- * was made from, as support.ts keeps the migrated template: made beside it
- * and renamed into place, so that a process running at the same time never
- * copies a half-made file.
+ * was made from (the seed and the settings, then Bun and the sources, the
+ * migrations with them), as support.ts keeps the migrated template: made
+ * beside it and renamed into place, so that a process running at the same
+ * time never copies a half-made file. The file of the same seed made from
+ * other sources is removed then.
  */
 export async function startSeededApp(
   seed: (t: TestApp) => Promise<void>,
@@ -143,7 +140,11 @@ export async function startSeededApp(
   env: Record<string, string> = {},
   options: AppOptions = {},
 ): Promise<TestApp> {
-  const seeded = join(tmpdir(), `iceprod-seeded-${seedHash(seed, { overrides, env })}.sqlite`)
+  const seedKey = shortHash(createHash('sha256').update(`${seed.toString()}\n${JSON.stringify({ overrides, env })}`))
+  const sources = createHash('sha256').update(`${Bun.version} ${Bun.revision}\n`)
+  for (const file of [...new Bun.Glob('src/**/*').scanSync()].sort()) sources.update(`${file}\n`).update(readFileSync(file))
+  const name = `iceprod-seeded-${seedKey}-${shortHash(sources)}.sqlite`
+  const seeded = join(tmpdir(), name)
   if (!existsSync(seeded)) {
     const making = mkdtempSync(join(tmpdir(), 'iceprod-seeding-'))
     const made = join(making, 'iceprod.sqlite')
@@ -155,8 +156,9 @@ export async function startSeededApp(
     }
     renameSync(made, seeded)
     rmSync(making, { recursive: true, force: true })
+    for (const stale of readdirSync(tmpdir())) if (stale.startsWith(`iceprod-seeded-${seedKey}-`) && stale !== name) rmSync(join(tmpdir(), stale), { force: true })
   }
-  const dir = mkdtempSync(join(tmpdir(), 'iceprod-seeded-'))
+  const dir = mkdtempSync(join(tmpdir(), 'iceprod-seeded-copy-'))
   const db = join(dir, 'iceprod.sqlite')
   copyFileSync(seeded, db)
   const t = await startTestApp({ ...overrides, db }, env, options)
