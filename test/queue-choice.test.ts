@@ -2,14 +2,15 @@
  * The queue action (API.md 4.5.1) against a model of it written here, with
  * the scheduler off and on: random datasets, weights, jobs and tasks (of
  * every status, waiting for earlier tasks, complete or not, or for a task
- * that does not exist), then one action with a random `num_tasks`. It must
- * queue exactly the model's first `num_tasks` ready waiting tasks (heavier
- * datasets first, then creation order), leave every other task as it was,
- * write one entry by the caller for each task queued and no other, with the
- * scheduler reopen each stopped job it gave an active task (one server entry
- * each), and leave every maintained count equal to a recount. The tasks are
- * written straight into the database (their triggers keep the counts), since
- * with the scheduler on a ready task made through the API is queued at once.
+ * that does not exist), each run on an empty database, then one action with
+ * a random `num_tasks`. It must queue exactly the model's first `num_tasks`
+ * ready waiting tasks (heavier datasets first, then creation order), leave
+ * every other task as it was, write one entry by the caller for each task
+ * queued and no other, with the scheduler reopen each stopped job it gave an
+ * active task (one server entry each), and leave every maintained count
+ * equal to a recount. The tasks are written straight into the database
+ * (their triggers keep the counts), since with the scheduler on a ready task
+ * made through the API is queued at once.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
@@ -18,7 +19,7 @@ import { KIND_CODES } from '../src/modules/history/queries'
 import { reasonCode } from '../src/modules/history/reasons'
 import { JOB_STATUSES, TASK_STATUSES } from '../src/status'
 import { historyOf, steps } from './history-support'
-import { QueueFixture } from './queue-support'
+import { databaseRestorer, QueueFixture } from './queue-support'
 import { checkCounts, checkRollUp } from './scheduler-support'
 import { FakeClock, startTestApp, type TestApp } from './support'
 
@@ -64,7 +65,8 @@ const scenario = fc.record({
       /** Earlier tasks of the scenario it waits for (by position, modulo how many there are), or -1: a task that does not exist. */
       depends: fc.array(fc.integer({ min: -1, max: 40 }), { maxLength: 2 }),
     }),
-    { minLength: 1, maxLength: 25 },
+    // Up to the whole 25 (fast-check's default size stops near 10): a run no longer adds to the tasks of the runs before.
+    { minLength: 1, maxLength: 25, size: 'max' },
   ),
   /** Mostly fewer than are ready, so that which ones are chosen matters. */
   numTasks: fc.nat({ max: 8 }),
@@ -76,9 +78,10 @@ for (const scheduler of [false, true]) {
     let t: TestApp
     let f: QueueFixture
     const clock = new FakeClock()
+    let restore: () => void
     beforeAll(async () => {
       t = await startTestApp({ scheduler, logLevel: 'error' }, {}, { clock: clock.now })
-      f = new QueueFixture(t)
+      restore = databaseRestorer(t)
     })
     afterAll(() => t.close())
 
@@ -135,6 +138,9 @@ for (const scheduler of [false, true]) {
       const token = await t.token('client', { username: caller.username })
       await fc.assert(
         fc.asyncProperty(scenario, async (s) => {
+          // Each run on the empty database the app started on: a run's outcome is its scenario's alone, as shrinking needs.
+          restore()
+          f = new QueueFixture(t)
           const { datasets, weights } = await build(s)
           clock.advance(1000)
           const before = tasks()
