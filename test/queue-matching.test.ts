@@ -93,15 +93,16 @@ describe('the claim engine agrees with fits', () => {
         const db = t.ctx.sqlite
         const model = tasks.map((task, i) => ({ id: `r${run}t${i}`, ...task }))
         // Written in one transaction (one commit, not one per row), through the triggers that fill the queue.
+        // Through statements prepared once (Database.run prepares its statement, with the triggers, at every call).
         db.transaction(() => {
-          db.run('DELETE FROM tasks')
-          db.run('DELETE FROM datasets')
-          for (const priority of [0, 1, 5]) {
-            db.run('INSERT INTO datasets (dataset_id, doc) VALUES (?, ?)', [`p${priority}`, JSON.stringify({ dataset_id: `p${priority}`, priority })])
-          }
+          db.query('DELETE FROM tasks').run()
+          db.query('DELETE FROM datasets').run()
+          const dataset = db.query('INSERT INTO datasets (dataset_id, doc) VALUES (?, ?)')
+          for (const priority of [0, 1, 5]) dataset.run(`p${priority}`, JSON.stringify({ dataset_id: `p${priority}`, priority }))
+          const insert = db.query('INSERT INTO tasks (task_id, doc) VALUES (?, ?)')
           for (const task of model) {
             const doc = { task_id: task.id, dataset_id: `p${task.priority}`, status: 'queued', requirements: task.requirements }
-            db.run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [task.id, JSON.stringify(doc)])
+            insert.run(task.id, JSON.stringify(doc))
           }
         })()
         // The reference: a stable sort by priority keeps creation order within a priority.
