@@ -14,10 +14,10 @@ afterAll(() => t.close())
 
 const db = () => t.ctx.sqlite
 function insertTask(taskId: string, doc: Record<string, unknown>): void {
-  db().run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [taskId, JSON.stringify({ task_id: taskId, dataset_id: 'ds', ...doc })])
+  db().query('INSERT INTO tasks (task_id, doc) VALUES (?, ?)').run(taskId, JSON.stringify({ task_id: taskId, dataset_id: 'ds', ...doc }))
 }
 const setStatus = (taskId: string, status: string) =>
-  db().run(`UPDATE tasks SET doc = json_set(doc, '$.status', ?) WHERE task_id = ?`, [status, taskId])
+  db().query(`UPDATE tasks SET doc = json_set(doc, '$.status', ?) WHERE task_id = ?`).run(status, taskId)
 const queueRow = (taskId: string) => db().query('SELECT * FROM task_queue WHERE task_id = ?').get(taskId) as Record<string, unknown> | null
 const queuedIds = () => (db().query('SELECT task_id FROM task_queue ORDER BY seq').all() as { task_id: string }[]).map((r) => r.task_id)
 const queuedInTasks = () => (db().query("SELECT task_id FROM tasks WHERE status = 'queued' ORDER BY rowid").all() as { task_id: string }[]).map((r) => r.task_id)
@@ -110,7 +110,7 @@ describe('task_queue triggers', () => {
     for (let step = 0; step < 400; step++) {
       const id = `m${random(40)}`
       const action = random(10)
-      if (action === 0) db().run('DELETE FROM tasks WHERE task_id = ?', [id])
+      if (action === 0) db().query('DELETE FROM tasks WHERE task_id = ?').run(id)
       else if (action === 1) insertTask(`n${step}`, { status: statuses[random(5)] })
       else setStatus(id, statuses[random(5)] as string)
     }

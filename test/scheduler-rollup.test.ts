@@ -356,15 +356,16 @@ describe('per-job task counts', () => {
     let seed = 11
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n
     const insert = (i: number) =>
-      db.run('INSERT INTO tasks (task_id, doc) VALUES (?, ?)', [`count-${i}`, JSON.stringify({ task_id: `count-${i}`, dataset_id: 'counts', job_id: `job-${random(5)}`, status: statuses[random(8)] })])
+      db.query('INSERT INTO tasks (task_id, doc) VALUES (?, ?)').run(`count-${i}`, JSON.stringify({ task_id: `count-${i}`, dataset_id: 'counts', job_id: `job-${random(5)}`, status: statuses[random(8)] }))
     for (let i = 0; i < 60; i++) insert(i)
     for (let step = 0; step < 500; step++) {
       const id = `count-${random(80)}`
       const action = random(12)
-      if (action === 0) db.run('DELETE FROM tasks WHERE task_id = ?', [id])
+      // Each statement prepared once (Database.run prepares it, with the triggers, at every call), each write its own transaction.
+      if (action === 0) db.query('DELETE FROM tasks WHERE task_id = ?').run(id)
       else if (action === 1) insert(60 + random(20))
-      else if (action === 2) db.run(`UPDATE tasks SET doc = json_set(doc, '$.job_id', ?) WHERE task_id = ?`, [`job-${random(5)}`, id])
-      else db.run(`UPDATE tasks SET doc = json_set(doc, '$.status', ?) WHERE task_id = ?`, [statuses[random(8)]!, id])
+      else if (action === 2) db.query(`UPDATE tasks SET doc = json_set(doc, '$.job_id', ?) WHERE task_id = ?`).run(`job-${random(5)}`, id)
+      else db.query(`UPDATE tasks SET doc = json_set(doc, '$.status', ?) WHERE task_id = ?`).run(statuses[random(8)]!, id)
     }
     const columns = statuses.map((s) => `"${s}"`).join(', ')
     const maintained = db.query(`SELECT job_id, ${columns} FROM job_task_counts WHERE job_id LIKE 'job-%' ORDER BY job_id`).all()
