@@ -5,7 +5,6 @@
  */
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 // The lock's own module, not db/: the CLI reads the settings without loading the database code.
 import { DEFAULT_LOCK_TIMEOUT_MS } from './db/write-lock'
 
@@ -160,6 +159,9 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSY
  * never a half-written or replaced one. Where the filesystem has no hard
  * links, `file` is written directly, still only when it does not exist.
  */
+/** `bytes` random bytes, from the Web Crypto global: node:crypto costs every command a few milliseconds to load. */
+const randomBytes = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes)))
+
 function createSecretFile(file: string): void {
   mkdirSync(dirname(file), { recursive: true })
   const secret = randomBytes(48).toString('base64url') + '\n'

@@ -7,6 +7,14 @@
 export class LdapUnavailableError extends Error {}
 
 /**
+ * ldapts, loaded at the first call. Through its CommonJS build: the
+ * executable's bundle keeps a CommonJS module's own imports (node:net,
+ * node:tls, node:crypto...) inside it, where it hoists an ES module's to the
+ * program's start, which every command would then pay for.
+ */
+const loadLdapts = (): typeof import('ldapts') => require('ldapts')
+
+/**
  * Escapes a DN attribute value per RFC 4514 by writing every byte outside
  * [A-Za-z0-9] as `\XX`. RFC 4514 allows a hex pair for any octet, so no
  * character in a username can change the DN's structure.
@@ -31,7 +39,7 @@ export function userDn(username: string, base: string): string {
  */
 export async function ldapCheckPassword(url: string, base: string, username: string, password: string, timeoutMs: number): Promise<boolean> {
   if (password === '') return false // an empty simple bind is anonymous and would "succeed"
-  const { Client, InvalidCredentialsError, ResultCodeError } = await import('ldapts')
+  const { Client, InvalidCredentialsError, ResultCodeError } = loadLdapts()
   const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs })
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_, reject) => {

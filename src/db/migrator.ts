@@ -1,5 +1,4 @@
 import type { Database } from 'bun:sqlite'
-import { createHash } from 'node:crypto'
 import { drizzle } from 'drizzle-orm/bun-sqlite'
 import type { MigrationMeta } from 'drizzle-orm/migrator'
 import { journal, migrationSql } from './migrations.gen'
@@ -13,7 +12,7 @@ export function embeddedMigrations(): MigrationMeta[] {
       sql: query.split('--> statement-breakpoint'),
       bps: entry.breakpoints,
       folderMillis: entry.when,
-      hash: createHash('sha256').update(query).digest('hex'),
+      hash: new Bun.CryptoHasher('sha256').update(query).digest('hex'),
     }
   })
 }
