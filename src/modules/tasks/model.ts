@@ -3,7 +3,8 @@ import { Doc, Int, KeyedBy, KeysQuery } from '../../http/schema'
 import { MAX_DEPENDS } from '../scheduler/task-plan'
 
 const taskId = t.String({ description: 'a task id' })
-const depends = t.Array(taskId, { maxItems: MAX_DEPENDS, description: `task ids this task waits for (at most ${MAX_DEPENDS.toLocaleString('en')})` })
+// Digits grouped by hand: toLocaleString would load ICU's locale data at every start.
+const depends = t.Array(taskId, { maxItems: MAX_DEPENDS, description: `task ids this task waits for (at most ${String(MAX_DEPENDS).replace(/\B(?=(\d{3})+$)/g, ',')})` })
 const requirements = t.Object({}, { additionalProperties: true, description: 'resources the task needs, e.g. {"cpu": 1, "gpu": 1, "os": "RHEL_8"}' })
 const statusFilter = t.Optional(t.String({ description: 'a task status, or several separated by |' }))
 
