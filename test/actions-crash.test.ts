@@ -10,14 +10,18 @@
  * nothing whether or not they share a transaction: the kills are spread over
  * the whole action. A first run on a copy of the same file measures the
  * complete action: the CPU time the server's main thread (where every
- * statement runs) spends on it, and the WAL it writes. Each later run, on a
- * fresh copy, is killed at a share of one of them (KILL_POINTS), and checked
- * to have been killed before the commit was whole (no answer, the WAL short
- * of the complete action's). With the statements each in a transaction of
- * its own (the action's writeTx taken away) the later kills find the jobs
- * reopened with their entries, `bulk_update` holding its row and the tasks
- * not reset, or the tasks reset without their queued entries or the
- * dataset's roll-up.
+ * statement runs) spends on it, and the WAL it writes. A second run, on a
+ * fresh copy, passes the kill points (KILL_POINTS, each a share of one of
+ * them) in order. At each but the last the process is stopped (SIGSTOP) and
+ * the database's files are copied as they are: a stopped process writes
+ * nothing more, so the copy holds exactly what a SIGKILL at that moment
+ * would leave; then it goes on (SIGCONT). At the last it is killed with
+ * SIGKILL. The run is checked to have ended before the commit was whole (no
+ * answer, each file's WAL short of the complete action's). With the
+ * statements each in a transaction of its own (the action's writeTx taken
+ * away) the later kill points find the jobs reopened with their entries,
+ * `bulk_update` holding its row and the tasks not reset, or the tasks reset
+ * without their queued entries or the dataset's roll-up.
  *
  * After each kill the file is sound and holds none of the reset: every task
  * failed without history entries, its job in errors, the dataset in errors,
@@ -28,7 +32,7 @@
 import { Database } from 'bun:sqlite'
 import { afterAll, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeDatabase, openDatabase } from '../src/db'
@@ -127,11 +131,33 @@ function copyOfSeeded(seeded: string): string {
 
 const walBytes = (db: string) => statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0
 
-/** A tenth of a millisecond asleep, the thread blocked (Bun.sleepSync does not sleep less than a millisecond). */
-const watchPause = ((cell) => () => void Atomics.wait(cell, 0, 0, 0.1))(new Int32Array(new SharedArrayBuffer(4)))
+/** `ms` milliseconds asleep, the thread blocked (Bun.sleepSync does not sleep less than a millisecond). */
+const pause = ((cell) => (ms: number) => void Atomics.wait(cell, 0, 0, ms))(new Int32Array(new SharedArrayBuffer(4)))
+/** The shortest pause of the watch: a tenth of a millisecond. */
+const NEAR_PAUSE_MS = 0.1
+/** The pause while the kill point is still far, by CPU time no thread can run faster than the clock, or by WAL more than FAR_WAL_SHARE away. */
+const FAR_PAUSE_MS = 1
+/** A WAL kill point this share of the complete action's WAL away is far. */
+const FAR_WAL_SHARE = 0.05
 
 /** Nanoseconds the process's main thread has run on a CPU (/proc/<pid>/schedstat): there bun:sqlite runs every statement. */
 const mainThreadCpu = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0])
+
+/** Whether every thread of the process is stopped (state T in /proc/<pid>/task/<tid>/stat, after the parenthesized name). */
+const allStopped = (pid: number) =>
+  readdirSync(`/proc/${pid}/task`).every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T'
+  })
+
+/** SQLite's files of a database in WAL mode, beside its main file. */
+const SIDE_FILES = ['-wal', '-shm']
+
+/** Copies the database's files at `from` (main, WAL, WAL index) to `to`, as they are. */
+function copyDatabaseFiles(from: string, to: string): void {
+  copyFileSync(from, to)
+  for (const side of SIDE_FILES) if (existsSync(from + side)) copyFileSync(from + side, to + side)
+}
 
 const TASK = KIND_CODES.task
 const status = (name: string) => TASK_STATUSES.indexOf(name as (typeof TASK_STATUSES)[number])
@@ -209,6 +235,16 @@ interface Run {
 /** When to kill: once the main thread has spent `cpu` nanoseconds on the reset, or the WAL has grown by `wal` bytes. */
 type KillPoint = { cpu: number } | { wal: number }
 
+/** What a kill at a kill point leaves: the database's files, and how far the action had come. */
+interface Killed {
+  point: string
+  db: string
+  /** Main-thread CPU nanoseconds from the request to the kill point. */
+  cpu: number
+  /** Bytes the WAL grew by until then. */
+  wal: number
+}
+
 /** A server on `db` with an admin token, started before its run: starts overlap each other and the checks of other runs. */
 interface Started {
   db: string
@@ -228,46 +264,77 @@ async function startOn(db: string): Promise<Started> {
   return { db, server, token: await server.token('admin') }
 }
 
-/**
- * `started`'s server asked for the reset; killed with SIGKILL at `kill`
- * (before the WAL reaches `fullWal`, the complete action's), or left to
- * answer. The request is sent before the first await, so that the caller
- * may check other files while the server works.
- */
-async function resetRun({ db, server, token }: Started, datasetId: string, kill?: KillPoint, fullWal = Infinity): Promise<Run> {
-  const pid = server.proc.pid
-  const wal0 = walBytes(db)
-  const cpu0 = mainThreadCpu(pid)
+/** Asks `started`'s server for the reset; the request is sent before the first await, so that the caller may check other files while the server works. */
+function askReset({ server, token }: Started, datasetId: string): { answer: Promise<number | 'killed'>; answered: () => number | 'killed' | undefined } {
   let answered: number | 'killed' | undefined
   const answer = fetch(`${server.url}/datasets/${datasetId}/task_actions/bulk_reset`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })
     .then(async (r) => ((await r.json()) as { changed: number }).changed, () => 'killed' as const)
     .then((value) => (answered = value))
-  if (kill === undefined) {
-    await answer
-    const run = { cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0, answered: answered! }
-    server.proc.kill('SIGKILL')
-    await server.proc.exited
-    return run
+  return { answer, answered: () => answered }
+}
+
+/** `started`'s server asked for the reset and left to answer; killed with SIGKILL once it has. */
+async function resetRun(started: Started, datasetId: string): Promise<Run> {
+  const pid = started.server.proc.pid
+  const wal0 = walBytes(started.db)
+  const cpu0 = mainThreadCpu(pid)
+  const { answer } = askReset(started, datasetId)
+  const answered = await answer
+  const run = { cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(started.db) - wal0, answered }
+  started.server.proc.kill('SIGKILL')
+  await started.server.proc.exited
+  return run
+}
+
+/**
+ * `started`'s server asked for the reset and taken through `points` in
+ * order (each before the WAL reaches `fullWal`, the complete action's): at
+ * each but the last stopped, its database's files copied as a kill there
+ * would leave them, and let go on; killed with SIGKILL at the last, where
+ * its own files are what the kill leaves.
+ */
+async function killRun(started: Started, datasetId: string, points: [string, KillPoint][], fullWal: number): Promise<{ killed: Killed[]; answered: number | 'killed' }> {
+  const { db, server } = started
+  const pid = server.proc.pid
+  const wal0 = walBytes(db)
+  const cpu0 = mainThreadCpu(pid)
+  const { answer } = askReset(started, datasetId)
+  const killed: Killed[] = []
+  for (const [index, [point, kill]] of points.entries()) {
+    // Watched without yielding to the event loop (a timer's wake-up can come tens of milliseconds late on a busy
+    // machine, past a step), in pauses that leave the CPU to the server and the tests beside it.
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const wal = walBytes(db) - wal0
+      if (wal >= fullWal) throw new Error(`committed before the kill point ${point} (${JSON.stringify(kill)})`)
+      if (Date.now() > deadline) throw new Error(`the kill point ${point} (${JSON.stringify(kill)}) not reached in 30 s`)
+      // Nanoseconds of CPU, or bytes of WAL, still to go.
+      const left = 'cpu' in kill ? kill.cpu - (mainThreadCpu(pid) - cpu0) : kill.wal - wal
+      if (left <= 0) break
+      const far = 'cpu' in kill ? left / 1e6 : left > FAR_WAL_SHARE * fullWal ? FAR_PAUSE_MS : 0
+      pause(Math.min(FAR_PAUSE_MS, Math.max(NEAR_PAUSE_MS, far)))
+    }
+    const last = index === points.length - 1
+    server.proc.kill(last ? 'SIGKILL' : 'SIGSTOP')
+    if (last) {
+      killed.push({ point, db, cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0 })
+      break
+    }
+    for (const deadline = Date.now() + 10_000; !allStopped(pid); pause(NEAR_PAUSE_MS)) {
+      if (Date.now() > deadline) throw new Error(`the server did not stop at the kill point ${point}`)
+    }
+    const image = join(dir, `killed-${killed.length}.sqlite`)
+    copyDatabaseFiles(db, image)
+    killed.push({ point, db: image, cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0 })
+    server.proc.kill('SIGCONT')
   }
-  const reached = 'cpu' in kill ? () => mainThreadCpu(pid) - cpu0 >= kill.cpu : () => walBytes(db) - wal0 >= kill.wal
-  // Watched without yielding to the event loop (a timer's wake-up can come tens of milliseconds late on a busy
-  // machine, past a step), in pauses that leave the CPU to the server and the tests beside it.
-  for (const deadline = Date.now() + 30_000; !reached(); watchPause()) {
-    if (walBytes(db) - wal0 >= fullWal) throw new Error(`committed before the kill point (${JSON.stringify(kill)})`)
-    if (Date.now() > deadline) throw new Error(`the kill point (${JSON.stringify(kill)}) not reached in 30 s`)
-  }
-  server.proc.kill('SIGKILL')
-  const run = { cpu: mainThreadCpu(pid) - cpu0, wal: walBytes(db) - wal0 }
   await server.proc.exited
-  await answer
-  return { ...run, answered: answered! }
+  return { killed, answered: await answer }
 }
 
 test('kill -9 at any step of a bulk reset of 10,000 tasks leaves all or nothing; after a restart it is done whole', async () => {
   const { path: seeded, datasetId } = seededFile()
-  const points = Object.entries(KILL_POINTS)
-  // A server for the complete action and one for each kill, each on its own copy.
-  const [calibration, ...toKill] = await Promise.all(Array.from({ length: 1 + points.length }, () => startOn(copyOfSeeded(seeded))))
+  // A server for the complete action and one for the kills, each on its own copy.
+  const [calibration, toKill] = await Promise.all([startOn(copyOfSeeded(seeded)), startOn(copyOfSeeded(seeded))])
 
   // The complete action: how much CPU and WAL it takes. The seeded file is checked meanwhile.
   const complete = resetRun(calibration!, datasetId)
@@ -275,15 +342,15 @@ test('kill -9 at any step of a bulk reset of 10,000 tasks leaves all or nothing;
   const full = await complete
   expect(full.answered).toBe(JOBS)
 
-  const killed: { point: string; db: string; run: Run }[] = []
-  for (const [i, [point, share]] of points.entries()) {
-    const run = await resetRun(toKill[i]!, datasetId, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal }, full.wal)
-    // Before the commit: no answer, and the WAL short of the complete action's.
-    expect({ point, answered: run.answered, beforeCommit: run.wal < full.wal }).toEqual({ point, answered: 'killed', beforeCommit: true })
-    killed.push({ point, db: toKill[i]!.db, run })
-  }
-  const expectNothing = ({ point, db, run }: (typeof killed)[number]) =>
-    expectState(db, datasetId, NOTHING, `killed ${point} (${Math.round((100 * run.cpu) / full.cpu)} % of the CPU, WAL ${run.wal} of ${full.wal} bytes)`)
+  const points = Object.entries(KILL_POINTS).map(([point, share]): [string, KillPoint] => [point, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal }])
+  const { killed, answered } = await killRun(toKill!, datasetId, points, full.wal)
+  // Before the commit: no answer, and the WAL short of the complete action's at every kill point.
+  expect({ answered, beforeCommit: killed.map(({ point, wal }) => ({ point, before: wal < full.wal })) }).toEqual({
+    answered: 'killed',
+    beforeCommit: points.map(([point]) => ({ point, before: true })),
+  })
+  const expectNothing = ({ point, db, cpu, wal }: Killed) =>
+    expectState(db, datasetId, NOTHING, `killed ${point} (${Math.round((100 * cpu) / full.cpu)} % of the CPU, WAL ${wal} of ${full.wal} bytes)`)
 
   // The last killed file, checked, then restarted and reset whole; the completely reset file and the other killed files are checked meanwhile.
   const last = killed[killed.length - 1]!
