@@ -54,16 +54,15 @@ test('acknowledged writes survive repeated SIGKILL mid-write', async () => {
   expect(acknowledged.length).toBeGreaterThan(ROUNDS * 300)
   expect(attempted).toBeGreaterThan(acknowledged.length - 1)
 
-  // Restart on the same file: every acknowledged write is there.
-  const server = await startServerProcess(db)
-  const r = await fetch(`${server.url}/groups`, { headers: { authorization: `Bearer ${await server.token('admin')}` } })
-  const names = new Set(((await r.json()) as { results: { name: string }[] }).results.map((g) => g.name))
-  server.proc.kill('SIGTERM')
-  await server.proc.exited
-  const missing = acknowledged.filter((name) => !names.has(name))
-  expect(missing).toEqual([])
-
+  // Every acknowledged write is in the file the last kill left (the second and third rounds' servers started on
+  // what the kills before left), and the file is sound.
   const sqlite = new Database(db)
-  expect(sqlite.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
-  sqlite.close()
+  try {
+    const names = new Set((sqlite.query("SELECT json_extract(doc, '$.name') AS name FROM groups").all() as { name: string }[]).map((g) => g.name))
+    const missing = acknowledged.filter((name) => !names.has(name))
+    expect(missing).toEqual([])
+    expect(sqlite.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
+  } finally {
+    sqlite.close()
+  }
 }, 120_000)
