@@ -2,9 +2,10 @@
  * `serve` on a port another process already listens on (API.md §5): it exits
  * non-zero with a one-line reason, rather than sharing the port with the
  * other server and splitting the requests between two databases. Every
- * listener here is a real process on a loopback port of its own (iceprod-rest:
- * the compiled binary; freePort never hands a port out twice); the tests share
- * nothing and run at the same time.
+ * listener here is a real socket on a loopback port of its own (iceprod-rest:
+ * the compiled binary, in a process of its own; the other program: Bun's
+ * server in this one; freePort never hands a port out twice); the tests run
+ * at the same time, and share only the first server, which they only read.
  */
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { builtBinary } from './binary'
 import { freePort } from './ldap-server'
-import { startServerProcess } from './server-process'
+import { startServerProcess, type ServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
 
 // These tests start real processes: allow more than the 5 s default on a busy machine.
@@ -20,13 +21,23 @@ setDefaultTimeout(60_000)
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-port-'))
 const running: ReturnType<typeof Bun.spawn>[] = []
+const listeners: ReturnType<typeof Bun.serve>[] = []
 afterAll(async () => {
   for (const proc of running) {
     proc.kill('SIGKILL')
     await proc.exited
   }
+  await Promise.all(listeners.map((listener) => listener.stop(true)))
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** The first server: started once, on a free port, for the tests that need one running. */
+let first: Promise<ServerProcess> | undefined
+const firstServer = () =>
+  (first ??= startServerProcess(join(dir, 'first.sqlite')).then((server) => {
+    running.push(server.proc)
+    return server
+  }))
 
 interface Outcome {
   exitCode: number | null
@@ -49,14 +60,11 @@ async function serveOn(port: number, host: string, db: string): Promise<Outcome>
   return { exitCode: exited ? proc.exitCode : null, stderrLines: stderr.trim().split('\n') }
 }
 
-/** Another program listening on `port` (SO_REUSEPORT set when `reusePort`), in a process of its own. */
+/** Another program listening on `port` (SO_REUSEPORT set when `reusePort`): Bun's server, in this process. */
 async function otherListener(host: string, port: number, reusePort: boolean): Promise<void> {
-  const script = `Bun.serve({ hostname: ${JSON.stringify(host)}, port: ${port}, reusePort: ${reusePort}, fetch: () => new Response('other') }); console.log('ready')`
-  const proc = Bun.spawn(['bun', '-e', script], { stdout: 'pipe', stderr: 'inherit' })
-  running.push(proc)
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
-  const { value } = await reader.read()
-  expect(new TextDecoder().decode(value)).toContain('ready')
+  const listener = Bun.serve({ hostname: host, port, reusePort, fetch: () => new Response('other') })
+  listeners.push(listener)
+  expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('other')
 }
 
 function expectRefusedToStart(outcome: Outcome, host: string, port: number): void {
@@ -64,8 +72,7 @@ function expectRefusedToStart(outcome: Outcome, host: string, port: number): voi
 }
 
 test.concurrent('a second iceprod-rest on the port of a running one exits 2 with one line; the first keeps serving alone', async () => {
-  const first = await startServerProcess(join(dir, 'first.sqlite'))
-  running.push(first.proc)
+  const first = await firstServer()
   const second = await serveOn(first.port, '127.0.0.1', join(dir, 'second.sqlite'))
   expectRefusedToStart(second, '127.0.0.1', first.port)
   // Every request reaches the first server's database: none goes to a second one.
@@ -123,9 +130,8 @@ test('two workers of `bun test --parallel` never hand out the same port', async 
 })
 
 test.concurrent('a free port still starts (the check refuses only a taken one)', async () => {
-  const db = join(dir, 'free.sqlite')
-  const server = await startServerProcess(db)
-  running.push(server.proc)
+  // The first server, on a port freePort handed out.
+  const server = await firstServer()
   expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
-  expect(existsSync(db)).toBe(true)
+  expect(existsSync(join(dir, 'first.sqlite'))).toBe(true)
 })
