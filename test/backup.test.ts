@@ -7,8 +7,9 @@ import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { restoreDatabase } from '../src/ops/backup'
+import { builtBinary } from './binary'
 import { runCli, startServerProcess } from './server-process'
 import { TEST_SECRET, startTestApp, type TestApp } from './support'
 
@@ -63,6 +64,7 @@ afterAll(() => t.close())
 describe('backup', () => {
   test('copies a consistent snapshot while the app keeps writing', async () => {
     const target = join(dir, 'under-load.sqlite')
+    const binary = resolve(await builtBinary())
     let written = 0
     let failed = 0
     let running = true
@@ -80,7 +82,7 @@ describe('backup', () => {
     })()
     while (written < 5) await Bun.sleep(1)
     const writtenBeforeStart = written
-    const backup = Bun.spawn(['bun', 'src/cli.ts', 'backup', target, '--db', t.config.db], { env, stdout: 'pipe', stderr: 'pipe' })
+    const backup = Bun.spawn([binary, 'backup', target, '--db', t.config.db], { env, stdout: 'pipe', stderr: 'pipe' })
     const code = await backup.exited
     const writtenAtEnd = written
     running = false
