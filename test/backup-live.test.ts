@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { newId, timestamp } from '../src/db/documents'
 import { jsonCaller, runCli, startServerProcess, type ServerProcess } from './server-process'
 import { TEST_SECRET } from './support'
 
@@ -37,8 +38,20 @@ beforeAll(async () => {
   const dataset = await call('POST', '/datasets', { description: 'b', jobs_submitted: 1, tasks_submitted: 1_000_000, group: '/backup' })
   datasetId = (dataset.body.result as string).split('/').pop()!
   jobId = (await call('POST', '/jobs', { dataset_id: datasetId, job_index: 0 })).body.result
-  // Enough data (some MB, incompressible) that copying it takes a while, so the writes below overlap the backup.
-  for (let i = 0; i < 40; i++) expect((await call('POST', '/logs', { data: randomBytes(120_000).toString('base64'), name: `seed-${i}` })).status).toBe(201)
+  // Enough data (some MB) that copying it takes a while, so the writes below overlap the backup: logs as the
+  // server stores a text it does not compress, written into its database on a connection of their own.
+  const seed = new Database(db)
+  try {
+    const insert = seed.prepare("INSERT INTO logs (log_id, encoding, data, doc) VALUES (?, 'identity', ?, ?)")
+    seed.transaction(() => {
+      for (let i = 0; i < 40; i++) {
+        const logId = newId()
+        insert.run(logId, Buffer.from(randomBytes(120_000).toString('base64')), JSON.stringify({ name: `seed-${i}`, log_id: logId, timestamp: timestamp() }))
+      }
+    })()
+  } finally {
+    seed.close()
+  }
 }, PROCESS_TIMEOUT_MS)
 
 afterAll(async () => {
