@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { newId, timestamp } from '../src/db/documents'
 import { restoreDatabase } from '../src/ops/backup'
 import { builtBinary } from './binary'
 import { runCli, startServerProcess } from './server-process'
@@ -55,9 +56,17 @@ beforeAll(async () => {
   const dataset = await t.call('POST', '/datasets', { body: { description: 'b', jobs_submitted: 1, tasks_submitted: 100000, group: '/backup' } })
   datasetId = (dataset.body.result as string).split('/').pop()!
   jobId = (await t.call('POST', '/jobs', { body: { dataset_id: datasetId, job_index: 0 } })).body.result
-  // Enough data that copying it takes a while, so the writes below overlap the backup.
-  const noise = () => Buffer.from(crypto.getRandomValues(new Uint8Array(140_000))).toString('base64')
-  for (let i = 0; i < 40; i++) expect((await t.call('POST', '/logs', { body: { data: noise(), name: `seed-${i}` } })).status).toBe(201)
+  // Enough data that copying it takes a while, so the writes below overlap the backup: logs as the app stores
+  // a text it does not compress, written straight into its database.
+  const noise = () => Buffer.from(Buffer.from(crypto.getRandomValues(new Uint8Array(140_000))).toString('base64'))
+  const insert = t.ctx.sqlite.prepare("INSERT INTO logs (log_id, encoding, data, doc) VALUES (?, 'identity', ?, ?)")
+  t.ctx.sqlite.transaction(() => {
+    for (let i = 0; i < 40; i++) {
+      const logId = newId()
+      insert.run(logId, noise(), JSON.stringify({ name: `seed-${i}`, log_id: logId, timestamp: timestamp() }))
+    }
+  })()
+  insert.finalize()
 }, PROCESS_TIMEOUT_MS)
 afterAll(() => t.close())
 
