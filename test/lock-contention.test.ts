@@ -1,9 +1,10 @@
 /**
  * A second process holding the database's write lock (BEGIN IMMEDIATE, as
- * another server or a script would), against a real server process: while it
- * holds it, reads and /healthz are answered and writes wait without holding
- * them up; a write that waits longer than ICEPROD_LOCK_TIMEOUT_MS is 503 with
- * Retry-After and changes nothing; once the lock is free, writes go through.
+ * another server or a script would; here the test's own), against a real
+ * server process: while it holds it, reads and /healthz are answered and
+ * writes wait without holding them up; a write that waits longer than
+ * ICEPROD_LOCK_TIMEOUT_MS is 503 with Retry-After and changes nothing; once
+ * the lock is free, writes go through.
  * The holder lets go when the test tells it, so nothing here waits on a timer
  * except the server's own short lock timeout in the refusal test.
  */
@@ -26,27 +27,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** Another process that takes the write lock and holds it until told to let go. */
+/**
+ * Another process that takes the write lock and holds it until told to let go: this one, the test's, on a
+ * connection of its own (SQLite's locks are the file's, between processes).
+ */
 async function holdWriteLock(db: string) {
-  const script = `
-    const { Database } = require('bun:sqlite')
-    const db = new Database(${JSON.stringify(db)})
-    db.exec('PRAGMA busy_timeout = 10000')
-    db.exec('BEGIN IMMEDIATE')
-    console.log('held')
-    for await (const line of console) break
-    db.exec('ROLLBACK')
-    db.close()
-  `
-  const holder = Bun.spawn(['bun', '-e', script], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
-  const reader = (holder.stdout as ReadableStream<Uint8Array>).getReader()
-  const first = await reader.read()
-  if (!new TextDecoder().decode(first.value).includes('held')) throw new Error(`the lock holder failed: ${await new Response(holder.stderr).text()}`)
+  const holder = new Database(db)
+  holder.exec('PRAGMA busy_timeout = 10000')
+  holder.exec('BEGIN IMMEDIATE')
   return {
     async release() {
-      holder.stdin.write('release\n')
-      holder.stdin.end()
-      expect(await holder.exited).toBe(0)
+      holder.exec('ROLLBACK')
+      holder.close()
     },
   }
 }
