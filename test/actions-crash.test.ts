@@ -102,20 +102,30 @@ function seedInto(path: string): void {
  * The seeded file and its dataset, made once per schema and seed and kept in
  * the temp folder for later runs under a name of its own, as the migrated
  * template is (test/support.ts): writing its 30,000 rows through the
- * triggers is a tenth of the test. Made beside it and renamed into place, so
- * that a run at the same time never copies a half-made file.
+ * triggers is a tenth of the test. It is checked to hold none of the reset
+ * when it is made, and kept only then; the key names the checks too, so
+ * that a file is made and checked again whenever they change. Made beside
+ * it and renamed into place, so that a run at the same time never copies a
+ * half-made file.
  */
 function seededFile(): { path: string; datasetId: string } {
-  const key = createHash('sha256').update(embeddedMigrations().map((m) => m.hash).join()).update(`${JOBS}\n${seedInto}`).digest('hex').slice(0, 16)
+  const checks = [seedInto, stateOf, expectState, checkCounts, checkRollUp].join('\n')
+  const key = createHash('sha256').update(embeddedMigrations().map((m) => m.hash).join()).update(`${JOBS}\n${checks}\n${JSON.stringify(NOTHING)}`).digest('hex').slice(0, 16)
   const path = join(tmpdir(), `iceprod-actions-crash-seeded-${key}.sqlite`)
   if (!existsSync(path)) {
     const made = join(dir, 'seeding.sqlite')
     seedInto(made)
+    expectState(made, datasetOf(made), NOTHING, 'seeded')
     renameSync(made, path)
   }
+  return { path, datasetId: datasetOf(path) }
+}
+
+/** The id of the one dataset of the file. */
+function datasetOf(path: string): string {
   const sqlite = new Database(path, { readonly: true })
   try {
-    return { path, datasetId: (sqlite.query('SELECT dataset_id FROM datasets').get() as { dataset_id: string }).dataset_id }
+    return (sqlite.query('SELECT dataset_id FROM datasets').get() as { dataset_id: string }).dataset_id
   } finally {
     sqlite.close()
   }
@@ -336,10 +346,8 @@ test('kill -9 at any step of a bulk reset of 10,000 tasks leaves all or nothing;
   // A server for the complete action and one for the kills, each on its own copy.
   const [calibration, toKill] = await Promise.all([startOn(copyOfSeeded(seeded)), startOn(copyOfSeeded(seeded))])
 
-  // The complete action: how much CPU and WAL it takes. The seeded file is checked meanwhile.
-  const complete = resetRun(calibration!, datasetId)
-  expectState(seeded, datasetId, NOTHING, 'seeded')
-  const full = await complete
+  // The complete action: how much CPU and WAL it takes.
+  const full = await resetRun(calibration!, datasetId)
   expect(full.answered).toBe(JOBS)
 
   const points = Object.entries(KILL_POINTS).map(([point, share]): [string, KillPoint] => [point, 'cpu' in share ? { cpu: share.cpu * full.cpu } : { wal: share.wal * full.wal }])
