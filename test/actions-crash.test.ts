@@ -178,37 +178,32 @@ const status = (name: string) => TASK_STATUSES.indexOf(name as (typeof TASK_STAT
  * tasks by their status and chain of history entries (each untouched, or
  * reset with both entries).
  */
-function stateOf(db: string, datasetId: string) {
-  const sqlite = new Database(db, { readonly: true })
-  try {
-    return sqlite.transaction(() => {
-      expect(sqlite.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
-      const one = (sql: string, ...values: (string | number)[]) => (sqlite.query(sql).get(...values) as { n: number }).n
-      // Per task: its status and its entries, as all of the reset or none of it.
-      const perTask = sqlite
-        .query(
-          `SELECT status || ': ' || coalesce(chain, 'no entries') AS shape, count(*) AS n FROM (
-             SELECT t.status, (SELECT group_concat(h.from_status || '>' || h.to_status, ' ' ORDER BY h.rowid) FROM status_history h WHERE h.kind = ${TASK} AND h.subject = t.rowid) AS chain
-             FROM tasks t WHERE t.name = 'generate')
-           GROUP BY status, chain`,
-        )
-        .all() as { shape: string; n: number }[]
-      const state = {
-        jobsProcessing: one("SELECT count(*) AS n FROM jobs WHERE status = 'processing'"),
-        jobEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${KIND_CODES.job}`),
-        tasksReset: one("SELECT count(*) AS n FROM tasks WHERE name = 'generate' AND status <> 'failed'"),
-        resetEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('failed'), status('waiting')),
-        queuedEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('waiting'), status('queued')),
-        queueRows: one('SELECT count(*) AS n FROM task_queue'),
-        dataset: (sqlite.query('SELECT status FROM datasets').get() as { status: string }).status,
-        bulkUpdateRows: one('SELECT count(*) AS n FROM bulk_update'),
-        perTask,
-      }
-      return state
-    })()
-  } finally {
-    sqlite.close()
-  }
+function stateOf(sqlite: Database) {
+  return sqlite.transaction(() => {
+    expect(sqlite.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
+    const one = (sql: string, ...values: (string | number)[]) => (sqlite.query(sql).get(...values) as { n: number }).n
+    // Per task: its status and its entries, as all of the reset or none of it.
+    const perTask = sqlite
+      .query(
+        `SELECT status || ': ' || coalesce(chain, 'no entries') AS shape, count(*) AS n FROM (
+           SELECT t.status, (SELECT group_concat(h.from_status || '>' || h.to_status, ' ' ORDER BY h.rowid) FROM status_history h WHERE h.kind = ${TASK} AND h.subject = t.rowid) AS chain
+           FROM tasks t WHERE t.name = 'generate')
+         GROUP BY status, chain`,
+      )
+      .all() as { shape: string; n: number }[]
+    const state = {
+      jobsProcessing: one("SELECT count(*) AS n FROM jobs WHERE status = 'processing'"),
+      jobEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${KIND_CODES.job}`),
+      tasksReset: one("SELECT count(*) AS n FROM tasks WHERE name = 'generate' AND status <> 'failed'"),
+      resetEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('failed'), status('waiting')),
+      queuedEntries: one(`SELECT count(*) AS n FROM status_history WHERE kind = ${TASK} AND from_status = ? AND to_status = ?`, status('waiting'), status('queued')),
+      queueRows: one('SELECT count(*) AS n FROM task_queue'),
+      dataset: (sqlite.query('SELECT status FROM datasets').get() as { status: string }).status,
+      bulkUpdateRows: one('SELECT count(*) AS n FROM bulk_update'),
+      perTask,
+    }
+    return state
+  })()
 }
 
 /** The file before the reset, as it is after any kill. */
@@ -223,11 +218,11 @@ const ALL = {
 }
 
 function expectState(db: string, datasetId: string, expected: typeof NOTHING, label: string): void {
-  // Read and closed before the counts are checked, so that a failure shows which parts of the reset are there.
-  const state = stateOf(db, datasetId)
-  expect({ at: label, ...state }).toEqual({ at: label, ...expected })
+  // One connection: each new one on a file a kill left reads its whole WAL again to recover it.
   const sqlite = new Database(db, { readonly: true })
   try {
+    // Compared before the counts are checked, so that a failure shows which parts of the reset are there.
+    expect({ at: label, ...stateOf(sqlite) }).toEqual({ at: label, ...expected })
     sqlite.transaction(() => (checkCounts(sqlite, datasetId), checkRollUp(sqlite, datasetId, JOBS)))()
   } finally {
     sqlite.close()
