@@ -24,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'iceprod-scheduler-crash-'))
 const db = join(dir, 'iceprod.sqlite')
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const JOBS = 3000
+const JOBS = 1000
 const CONFIG = { tasks: [{ name: 'a' }, { name: 'b', depends: ['a'] }] }
 const ENV = { ICEPROD_SCHEDULER: 'on', ICEPROD_BUFFER_JOBS: String(JOBS) }
 
