@@ -1,6 +1,6 @@
 /**
  * Crash safety of the scheduler (issue 14, point 2): a real server process
- * (`bun src/cli.ts serve`) is killed with SIGKILL while it materializes a
+ * (the compiled binary) is killed with SIGKILL while it materializes a
  * dataset and while pilots claim, complete and reset its tasks, then started
  * again on the same file. After every restart: no job_index was made twice,
  * every job has all its tasks, no task is left half-way through a change
