@@ -145,10 +145,18 @@ describe('backup', () => {
   }, PROCESS_TIMEOUT_MS)
 })
 
+/** A backup of the app's database, made with the CLI once for the restore tests, which read it (or a copy of it) only. */
+let appBackup: Promise<string> | undefined
+const backupOfApp = () =>
+  (appBackup ??= (async () => {
+    const backup = join(dir, 'of-the-app.sqlite')
+    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    return backup
+  })())
+
 describe('restore', () => {
   test('refuses while the database is open, and changes nothing', async () => {
-    const backup = join(dir, 'for-refusal.sqlite')
-    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    const backup = await backupOfApp()
     expect((await t.call('POST', '/groups', { body: { name: '/after-backup' } })).status).toBe(201)
     const r = await cli('restore', backup, '--db', t.config.db)
     expect(r.code).not.toBe(0)
@@ -197,8 +205,7 @@ describe('restore', () => {
   }, PROCESS_TIMEOUT_MS)
 
   test('restores into a new place', async () => {
-    const backup = join(dir, 'to-new-place.sqlite')
-    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    const backup = await backupOfApp()
     const fresh = join(dir, 'fresh', 'deeper', 'iceprod.sqlite')
     const r = await cli('restore', backup, '--db', fresh)
     expect(r.code).toBe(0)
@@ -238,7 +245,7 @@ describe('restore', () => {
   /** A proper backup switched to WAL mode and copied by hand with its `-wal`, which alone holds `rows` rows of the table `extra`. */
   async function handCopiedWithLog(name: string, rows: number): Promise<string> {
     const backup = join(dir, `${name}-source.sqlite`)
-    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    copyFileSync(await backupOfApp(), backup)
     const live = new Database(backup)
     try {
       live.exec('PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE extra (x); PRAGMA wal_checkpoint(TRUNCATE)')
@@ -280,8 +287,7 @@ describe('restore', () => {
   }, PROCESS_TIMEOUT_MS)
 
   test('two restores in the same second each keep the database they replace, under names of their own', async () => {
-    const backup = join(dir, 'same-second.sqlite')
-    expect((await cli('backup', backup, '--db', t.config.db)).code).toBe(0)
+    const backup = await backupOfApp()
     const place = mkdtempSync(join(dir, 'same-second-'))
     const db = join(place, 'iceprod.sqlite')
     expect((await cli('migrate', '--db', db)).code).toBe(0)
