@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { newId, timestamp } from '../src/db/documents'
 import { jsonCaller, runCli, startServerProcess, type ServerProcess } from './server-process'
-import { TEST_SECRET } from './support'
+import { TEST_SECRET, copyMigratedDatabase } from './support'
 
 /** Tests here start real processes: allow for a slow, busy machine whatever the default timeout. */
 const PROCESS_TIMEOUT_MS = 90_000
@@ -32,6 +32,8 @@ let jobId: string
 let call: ReturnType<typeof jsonCaller>
 
 beforeAll(async () => {
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   server = await startServerProcess(db)
   call = jsonCaller(server.url, await server.token('admin'))
   expect((await call('POST', '/groups', { name: '/backup' })).status).toBe(201)

@@ -13,6 +13,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess, type ServerProcess } from './server-process'
+import { copyMigratedDatabase } from './support'
 
 // These tests start real servers and run many cases: more than the 5 s default.
 setDefaultTimeout(60_000)
@@ -27,6 +28,8 @@ let token: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iceprod-wire-'))
   db = join(dir, 'iceprod.sqlite')
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   server = await startServerProcess(db, { ICEPROD_MAX_BODY: String(LIMIT) })
   token = await server.token('admin')
 })

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from './server-process'
+import { copyMigratedDatabase } from './support'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-crash-'))
 const db = join(dir, 'iceprod.sqlite')
@@ -20,6 +21,8 @@ const ROUNDS = 3
 test('acknowledged writes survive repeated SIGKILL mid-write', async () => {
   const acknowledged: string[] = []
   let attempted = 0
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   for (let round = 0; round < ROUNDS; round++) {
     const server = await startServerProcess(db)
     const token = await server.token('admin')

@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jsonCaller, startServerProcess, type ServerProcess } from './server-process'
+import { copyMigratedDatabase } from './support'
 
 const PROCESS_TIMEOUT_MS = 60_000
 
@@ -45,6 +46,8 @@ async function holdWriteLock(db: string) {
 
 async function start(name: string, lockTimeoutMs: number) {
   const db = join(dir, `${name}.sqlite`)
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   const server = await startServerProcess(db, { ICEPROD_LOCK_TIMEOUT_MS: String(lockTimeoutMs) })
   servers.push(server)
   const call = jsonCaller(server.url, await server.token('admin'))

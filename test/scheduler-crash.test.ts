@@ -18,7 +18,7 @@ import { TokenService } from '../src/auth/tokens'
 import { TASK_STATUSES } from '../src/status'
 import { checkCounts, checkRollUp } from './scheduler-support'
 import { startServerProcess, type ServerProcess } from './server-process'
-import { TEST_SECRET } from './support'
+import { TEST_SECRET, copyMigratedDatabase } from './support'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-scheduler-crash-'))
 const db = join(dir, 'iceprod.sqlite')
@@ -138,6 +138,8 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
 
 test('kill -9 during materialization and transitions, then restart: nothing made twice, nothing lost or half-changed, counts equal a recount', async () => {
   const [admin, pilot] = await Promise.all([sign('admin'), sign('pilot')])
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   let server = await startServerProcess(db, ENV)
   expect((await call(server, admin, 'POST', '/groups', { name: '/crash' })).status).toBe(201)
   const created = await call(server, admin, 'POST', '/datasets', { description: 'crash', jobs_submitted: JOBS, tasks_submitted: 2 * JOBS, group: '/crash' })

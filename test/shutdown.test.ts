@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServerProcess } from './server-process'
+import { copyMigratedDatabase } from './support'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-shutdown-'))
 const db = join(dir, 'iceprod.sqlite')
@@ -39,6 +40,8 @@ async function rawRequest(port: number) {
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n'
 
 test('SIGTERM finishes the request in flight, refuses new ones, closes the database cleanly', async () => {
+  // A copy of the migrated database: creating and migrating one is the end-to-end test's.
+  copyMigratedDatabase(db)
   const server = await startServerProcess(db)
   const token = await server.token('admin')
   const body = JSON.stringify({ name: '/in-flight', padding: 'p'.repeat(100_000) })
