@@ -244,6 +244,14 @@ async function signedIn(token: string, path = '', options: { width?: number } = 
   return opened
 }
 
+/** Signs the page's token out with the header's button, then `token` in through the sign-in form: the view at the address is shown again, for `token`'s user (`who`). */
+async function signInAgain(page: Page, token: string, who: string) {
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await page.getByLabel('Token').fill(token)
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.locator('.who').getByText(who).waitFor()
+}
+
 async function shoot(page: Page, name: string) {
   const folder = process.env.ICEPROD_SCREENSHOTS
   if (!folder) return
@@ -333,10 +341,9 @@ describe('the dashboard', () => {
   })
 
   pageTest("a dataset: counts by status and name, statistics, paged tasks; reloading shows the same view, signed in", async () => {
-    await using tab = await signedIn(admin)
+    // At its own address (the other tests that open a dataset follow its link from the list, or are about something else).
+    await using tab = await signedIn(admin, `datasets/${seeded.datasetId}`)
     const { page, problems } = tab
-    await page.getByRole('link', { name: `Dataset ${seeded.dataset}` }).click()
-    await page.waitForURL(ui(`datasets/${seeded.datasetId}`))
     await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
     await page.reload()
     await page.getByRole('heading', { name: `Dataset ${seeded.dataset}`, level: 1 }).waitFor()
@@ -553,40 +560,42 @@ describe('the dashboard', () => {
       `POST /datasets/${datasetId}/task_actions/bulk_status/idle {"status":["waiting"],"name":"generate"}`,
     ])
     expectNoProblems(problems)
-    await tab.release()
 
-    // A reader, with the list filtered too: no field or button of these actions.
-    await using asReader = await signedIn(reader, `datasets/${datasetId}`)
-    await asReader.page.getByRole('region', { name: 'Actions' }).getByText('This token may not change this dataset.').waitFor()
-    const readerList = asReader.page.getByRole('region', { name: 'Tasks', exact: true })
+    // A reader, with the list filtered too: no field or button of these actions. In the same tab, the writer signed out.
+    await signInAgain(page, reader, 'reader (user)')
+    await page.getByRole('region', { name: 'Actions' }).getByText('This token may not change this dataset.').waitFor()
+    const readerList = page.getByRole('region', { name: 'Tasks', exact: true })
     await readerList.getByRole('combobox', { name: /^Status/ }).selectOption('idle')
     await readerList.getByRole('row').nth(2).waitFor()
-    const main = asReader.page.getByRole('main')
+    const main = page.getByRole('main')
     expect(await main.getByRole('button', { name: /^Set / }).count()).toBe(0)
     expect(await main.getByRole('spinbutton').count()).toBe(0)
     expect(await main.getByRole('textbox').count()).toBe(0)
     expect(await main.getByRole('combobox', { name: /^(Task name|New status)/ }).count()).toBe(0)
-    expectNoProblems(asReader.problems, [[403, /\/auths\/\w+\/actions\/write$/]])
+    // The writer's part had none (checked above): what is here is the reader's.
+    expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
   })
 
   pageTest("who may write is the server's answer: an admin without groups sees the actions; a token that may not write sees none", async () => {
-    await using asAdmin = await signedIn(admin, `datasets/${seeded.datasetId}`)
-    await asAdmin.page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
-    expectNoProblems(asAdmin.problems)
-    await asAdmin.release()
-    await using tab = await signedIn(reader, `datasets/${seeded.datasetId}`)
+    await using tab = await signedIn(admin, `datasets/${seeded.datasetId}`)
     const { page, problems } = tab
+    await page.getByRole('region', { name: 'Actions' }).getByRole('button', { name: 'Hard reset', exact: true }).waitFor()
+    expectNoProblems(problems)
+    // The reader in the same tab: the admin signs out, the reader signs in through the form, and the view is shown again for that token.
+    await signInAgain(page, reader, 'reader (user)')
     const actions = page.getByRole('region', { name: 'Actions' })
     await actions.getByText('This token may not change this dataset.').waitFor()
     expect(await actions.getByRole('button').count()).toBe(0)
     await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('combobox', { name: /^Status/ }).selectOption('waiting')
     await page.getByRole('region', { name: 'Tasks', exact: true }).getByRole('row').nth(1).waitFor()
     expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
-    // On a task's page too, once the server has answered that this token may not write.
+    // On a task's page too (a waiting one with a log, followed from the list), once the server has answered that this token may not write.
+    const task = seeded.hostileTask
     const refused = page.waitForResponse((response) => response.url().endsWith(`/auths/${seeded.datasetId}/actions/write`) && response.status() === 403)
-    await page.goto(ui(`datasets/${seeded.datasetId}/tasks/${seeded.tasks[0]}`))
+    await page.getByRole('region', { name: 'Tasks', exact: true }).locator(`a[href$="/tasks/${task}"]`).click()
+    await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${task}`))
     await refused
-    await page.getByRole('region', { name: 'Document' }).getByText(`"task_id": "${seeded.tasks[0]}"`).waitFor()
+    await page.getByRole('region', { name: 'Document' }).getByText(`"task_id": "${task}"`).waitFor()
     expect(await page.getByRole('main').getByRole('button', { name: /Suspend|Resume|Reset|Truncate/ }).count()).toBe(0)
     // The write check's 403 is its answer.
     expectNoProblems(problems, [[403, /\/auths\/\w+\/actions\/write$/]])
@@ -639,8 +648,10 @@ describe('the dashboard', () => {
     expect(await logs.getByRole('tabpanel').locator('pre').innerText()).toBe(HOSTILE_LOG)
     expect(await page.locator('img, b, main script').count()).toBe(0)
     await page.getByRole('heading', { level: 1 }).getByText(HOSTILE_NAME).waitFor()
-    // The big log, read by its own address.
-    await page.goto(ui(`datasets/${seeded.datasetId}/tasks/${seeded.bigLogTask}`))
+    // The big log's task, followed from the dataset as a user goes (a task's page is loaded by its address in the job actions' test).
+    await page.getByRole('link', { name: 'Dataset', exact: true }).click()
+    await page.locator(`main a[href$="/tasks/${seeded.bigLogTask}"]`).click()
+    await page.waitForURL(ui(`datasets/${seeded.datasetId}/tasks/${seeded.bigLogTask}`))
     const stdout = page.getByRole('region', { name: 'Logs' })
     // Newest first: stderr is shown until stdout is chosen.
     await stdout.getByRole('tab', { name: /^stdout/ }).click()
