@@ -46,9 +46,9 @@ export interface TestBrowser {
 
 export async function launchBrowser(): Promise<TestBrowser> {
   await ensureDebianPackages({ purpose: 'the dashboard tests need Chromium', binaries: [CHROMIUM], packages: ['chromium'] })
-  const profile = mkdtempSync(join(tmpdir(), 'iceprod-chromium-'))
+  const folder = mkdtempSync(join(tmpdir(), 'iceprod-chromium-'))
   // The script in front of Chromium lives in the launch's folder, removed with it.
-  const executablePath = join(profile, 'chromium')
+  const executablePath = join(folder, 'chromium')
   writeFileSync(executablePath, JOIN_DISABLED_FEATURES)
   chmodSync(executablePath, 0o755)
   const browser = await chromium.launch({
@@ -72,14 +72,14 @@ export async function launchBrowser(): Promise<TestBrowser> {
       `--proxy-server=${NO_PROXY}`,
       '--proxy-bypass-list=127.0.0.1',
     ],
-    // Playwright gives the browser a fresh --user-data-dir of its own (in this folder), removed when it closes.
-    tracesDir: profile,
+    // Playwright gives the browser a fresh --user-data-dir of its own (a playwright_chromiumdev_profile-* temp folder) and removes it when the browser closes; its traces, if any, go here.
+    tracesDir: folder,
   })
   return {
     browser,
     async close() {
       await browser.close()
-      rmSync(profile, { recursive: true, force: true })
+      rmSync(folder, { recursive: true, force: true })
     },
   }
 }
