@@ -2,15 +2,21 @@
  * A plain `bun test` runs its files on parallel workers (test/preload.ts) and
  * still fails when a file fails; ICEPROD_TEST_SERIAL=1 keeps one process.
  */
-import { expect, test } from 'bun:test'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { afterAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run } from './server-process'
 
+const projects: string[] = []
+afterAll(() => {
+  for (const dir of projects) rmSync(dir, { recursive: true, force: true })
+})
+
 /** A project of two test files, one failing, whose bunfig preloads ours. */
 function project(): string {
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-preload-'))
+  projects.push(dir)
   writeFileSync(join(dir, 'bunfig.toml'), `[test]\npreload = [${JSON.stringify(join(import.meta.dir, 'preload.ts'))}]\n`)
   writeFileSync(join(dir, 'passes.test.ts'), `import { test } from 'bun:test'\ntest('passes', () => console.log('worker', process.env.BUN_TEST_WORKER_ID ?? 'none'))\n`)
   writeFileSync(join(dir, 'fails.test.ts'), `import { expect, test } from 'bun:test'\ntest('fails', () => expect(1).toBe(2))\n`)
