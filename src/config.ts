@@ -149,6 +149,9 @@ export function resolveSecret(config: Config, { create = true }: { create?: bool
   return secret
 }
 
+/** `bytes` random bytes, from the Web Crypto global: node:crypto costs every command a few milliseconds to load. */
+const randomBytes = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes)))
+
 /** What linkSync fails with where the filesystem has no hard links. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK'])
 
@@ -159,9 +162,6 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSY
  * never a half-written or replaced one. Where the filesystem has no hard
  * links, `file` is written directly, still only when it does not exist.
  */
-/** `bytes` random bytes, from the Web Crypto global: node:crypto costs every command a few milliseconds to load. */
-const randomBytes = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes)))
-
 function createSecretFile(file: string): void {
   mkdirSync(dirname(file), { recursive: true })
   const secret = randomBytes(48).toString('base64url') + '\n'
