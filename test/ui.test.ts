@@ -53,7 +53,8 @@ describe('/ui', () => {
     for (const path of ['/ui/nosuch', '/ui/datasets', '/ui/datasets/a.b', '/ui/datasets/a/tasks', '/ui/app.jsx']) expect({ path, status: (await inProcess(path)).status }).toEqual({ path, status: 404 })
   })
 
-  test('the script and styles: the same from the sources as from the binary, revalidated by ETag', async () => {
+  test('the script and styles: the same from the sources as from the binary, kept for good at the address the page names, revalidated by ETag at any other', async () => {
+    const named = (await (await inProcess('/ui/')).text()).match(/app\.js\?v=([\w-]+)"/)![1]!
     for (const [file, type] of [['app.js', 'text/javascript'], ['app.css', 'text/css']] as const) {
       const [fromSource, fromBinary] = await Promise.all([inProcess(`/ui/${file}`), fetch(`${server.url}/ui/${file}`)])
       expect(fromSource.status).toBe(200)
@@ -61,6 +62,13 @@ describe('/ui', () => {
       expect(fromSource.headers.get('cache-control')).toBe('no-cache')
       const etag = fromSource.headers.get('etag')!
       expect(etag).toMatch(/^"[\w-]{22}"$/)
+      // The page names each file by the build's hash, which is the ETag's.
+      expect(`"${named}"`).toBe(etag)
+      for (const [version, cacheControl] of [[named, 'public, max-age=31536000, immutable'], ['an-older-build', 'no-cache'], ['', 'no-cache']] as const) {
+        const [source, binary] = await Promise.all([inProcess(`/ui/${file}?v=${version}`), fetch(`${server.url}/ui/${file}?v=${version}`)])
+        expect({ version, source: source.headers.get('cache-control'), binary: binary.headers.get('cache-control') }).toEqual({ version, source: cacheControl, binary: cacheControl })
+        expect(await source.text()).toBe(await binary.text())
+      }
       expect(fromBinary.headers.get('etag')).toBe(etag)
       const [source, binary] = [await fromSource.text(), await fromBinary.text()]
       expect(source.length).toBeGreaterThan(type === 'text/css' ? 1000 : 10_000)

@@ -23,6 +23,6 @@ export const uiModule = (ctx: AppContext) => {
     .get('/ui/grids', page, hidden)
     .get('/ui/datasets/:dataset_id', page, hidden)
     .get('/ui/datasets/:dataset_id/tasks/:task_id', page, hidden)
-    .get('/ui/app.js', ({ request }) => assetResponse('js', request.headers.get('if-none-match')), hidden)
-    .get('/ui/app.css', ({ request }) => assetResponse('css', request.headers.get('if-none-match')), hidden)
+    .get('/ui/app.js', ({ request }) => assetResponse('js', new URL(request.url).searchParams.get('v'), request.headers.get('if-none-match')), hidden)
+    .get('/ui/app.css', ({ request }) => assetResponse('css', new URL(request.url).searchParams.get('v'), request.headers.get('if-none-match')), hidden)
 }

@@ -46,15 +46,19 @@ ${EMPTY_ICON}
   })
 }
 
-/** The script or the styles; 304 when the browser has this build already. */
-export async function assetResponse(kind: 'js' | 'css', ifNoneMatch: string | null): Promise<Response> {
+/**
+ * The script or the styles; 304 when the browser has this build already.
+ * At the address the page names (`?v=` this build's hash) the file is kept
+ * by the browser for good: an upgraded server's page names another address.
+ * At any other it is revalidated on each load.
+ */
+export async function assetResponse(kind: 'js' | 'css', version: string | null, ifNoneMatch: string | null): Promise<Response> {
   const built = await bundle()
   const etag = `"${built.hash}"`
   const headers = {
     'content-type': kind === 'js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
     etag,
-    // Revalidated on each load (a 304 while the build is the same): an upgraded server's page never runs an old script.
-    'cache-control': 'no-cache',
+    'cache-control': version === built.hash ? 'public, max-age=31536000, immutable' : 'no-cache',
     ...PAGE_FILE_HEADERS,
   }
   if (ifNoneMatch === etag) return new Response(null, { status: 304, headers })
