@@ -776,8 +776,10 @@ describe('the dashboard', () => {
 })
 
 describe('the pages lent to the tests', () => {
+  // The file's own pool, with every page it may lend counted against this test (the last to take its turn):
+  // no other test takes a page meanwhile, so each page taken is the one released just before, and no context is made for this test alone.
   pageTest('a page lent again keeps nothing of the test before, whether it ended on the server or on another page', async () => {
-    const pool = new PagePool(browser.browser, server.url)
+    const pool = pages
     const leaveBehind = async ({ page, context }: Tab) => {
       await page.goto(`${server.url}/healthz`)
       await page.evaluate(`sessionStorage.setItem(${JSON.stringify(TOKEN_KEY)}, "left behind"); localStorage.setItem("left", "behind")`)
@@ -803,5 +805,5 @@ describe('the pages lent to the tests', () => {
     await second.release()
     await using third = await pool.take()
     await expectNothingLeft(third, first.page)
-  })
+  }, PAGES_AT_ONCE)
 })
