@@ -32,7 +32,7 @@
 import { Database } from 'bun:sqlite'
 import { afterAll, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeDatabase, openDatabase } from '../src/db'
@@ -42,6 +42,7 @@ import { KIND_CODES } from '../src/modules/history/queries'
 import { reasonCode } from '../src/modules/history/reasons'
 import { DATASET_STATUSES, TASK_STATUSES } from '../src/status'
 import { checkCounts, checkRollUp } from './scheduler-support'
+import { keptFile } from './support'
 import { startServerProcess, type ServerProcess } from './server-process'
 
 const dir = mkdtempSync(join(tmpdir(), 'iceprod-actions-crash-'))
@@ -100,24 +101,23 @@ function seedInto(path: string): void {
 
 /**
  * The seeded file and its dataset, made once per schema and seed and kept in
- * the temp folder for later runs under a name of its own, as the migrated
- * template is (test/support.ts): writing its 30,000 rows through the
- * triggers is a tenth of the test. It is checked to hold none of the reset
- * when it is made, and kept only then; the key names the checks too, so
- * that a file is made and checked again whenever they change. Made beside
- * it and renamed into place, so that a run at the same time never copies a
- * half-made file.
+ * the temp folder for later runs (a keptFile, as the migrated template is):
+ * writing its 30,000 rows through the triggers is a tenth of the test. It is
+ * checked to hold none of the reset when it is made, and kept only then; the
+ * key names the checks too, so that a file is made and checked again
+ * whenever they change, replacing the one made before.
  */
 function seededFile(): { path: string; datasetId: string } {
   const checks = [seedInto, stateOf, expectState, checkCounts, checkRollUp].join('\n')
   const key = createHash('sha256').update(embeddedMigrations().map((m) => m.hash).join()).update(`${JOBS}\n${checks}\n${JSON.stringify(NOTHING)}`).digest('hex').slice(0, 16)
-  const path = join(tmpdir(), `iceprod-actions-crash-seeded-${key}.sqlite`)
-  if (!existsSync(path)) {
-    const made = join(dir, 'seeding.sqlite')
-    seedInto(made)
-    expectState(made, datasetOf(made), NOTHING, 'seeded')
-    renameSync(made, path)
-  }
+  const path = keptFile(
+    `iceprod-actions-crash-seeded-${key}.sqlite`,
+    (made) => {
+      seedInto(made)
+      expectState(made, datasetOf(made), NOTHING, 'seeded')
+    },
+    'iceprod-actions-crash-seeded-',
+  )
   return { path, datasetId: datasetOf(path) }
 }
 

@@ -6,14 +6,14 @@
 import type { SQLQueryBindings } from 'bun:sqlite'
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppOptions } from '../src/app'
 import type { Config } from '../src/config'
 import { JobService } from '../src/modules/jobs/service'
 import { TaskService } from '../src/modules/tasks/service'
-import { startTestApp, type TestApp } from './support'
+import { keptFileMadeAsync, startTestApp, type TestApp } from './support'
 
 export interface TaskSpec {
   name?: string
@@ -129,10 +129,8 @@ const shortHash = (hash: ReturnType<typeof createHash>) => hash.digest('hex').sl
  * rows rather than how they were made. The seeded file is made at the first
  * run and kept in the temp folder for the next ones, under a name of what it
  * was made from (the seed and the settings, then Bun and the sources, the
- * migrations with them), as support.ts keeps the migrated template: made
- * beside it and renamed into place, so that a process running at the same
- * time never copies a half-made file. The file of the same seed made from
- * other sources is removed then.
+ * migrations with them): a keptFile, as the migrated template is, which
+ * replaces the file of the same seed made from other sources.
  */
 export async function startSeededApp(
   seed: (t: TestApp) => Promise<void>,
@@ -143,21 +141,18 @@ export async function startSeededApp(
   const seedKey = shortHash(createHash('sha256').update(`${seed.toString()}\n${JSON.stringify({ overrides, env })}`))
   const sources = createHash('sha256').update(`${Bun.version} ${Bun.revision}\n`)
   for (const file of [...new Bun.Glob('src/**/*').scanSync()].sort()) sources.update(`${file}\n`).update(readFileSync(file))
-  const name = `iceprod-seeded-${seedKey}-${shortHash(sources)}.sqlite`
-  const seeded = join(tmpdir(), name)
-  if (!existsSync(seeded)) {
-    const making = mkdtempSync(join(tmpdir(), 'iceprod-seeding-'))
-    const made = join(making, 'iceprod.sqlite')
-    const t = await startTestApp({ ...overrides, db: made }, env, options)
-    try {
-      await seed(t)
-    } finally {
-      t.close()
-    }
-    renameSync(made, seeded)
-    rmSync(making, { recursive: true, force: true })
-    for (const stale of readdirSync(tmpdir())) if (stale.startsWith(`iceprod-seeded-${seedKey}-`) && stale !== name) rmSync(join(tmpdir(), stale), { force: true })
-  }
+  const seeded = await keptFileMadeAsync(
+    `iceprod-seeded-${seedKey}-${shortHash(sources)}.sqlite`,
+    async (made) => {
+      const t = await startTestApp({ ...overrides, db: made }, env, options)
+      try {
+        await seed(t)
+      } finally {
+        t.close()
+      }
+    },
+    `iceprod-seeded-${seedKey}-`,
+  )
   const dir = mkdtempSync(join(tmpdir(), 'iceprod-seeded-copy-'))
   const db = join(dir, 'iceprod.sqlite')
   copyFileSync(seeded, db)

@@ -4,7 +4,7 @@
  */
 import { expect } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type AppOptions } from '../src/app'
@@ -36,28 +36,60 @@ export interface TokenOptions {
   ttl?: number
 }
 
+/**
+ * A file kept in the temp folder for later runs under `name`, which says what
+ * it was made from (`bun test` runs no exit handler that could remove it).
+ * At the first call `make` writes it beside its place; it is then renamed
+ * into place, so that a process running at the same time never copies a
+ * half-made file, and the files whose names start with `replacing` (the same
+ * thing made from something else) are removed. A `make` that throws keeps nothing.
+ */
+export function keptFile(name: string, make: (path: string) => void, replacing?: string): string {
+  const path = join(tmpdir(), name)
+  if (!existsSync(path)) {
+    const making = mkdtempSync(join(tmpdir(), 'iceprod-making-'))
+    try {
+      make(join(making, name))
+      putInPlace(making, name, replacing)
+    } finally {
+      rmSync(making, { recursive: true, force: true })
+    }
+  }
+  return path
+}
+
+/** keptFile for a `make` that has to wait. */
+export async function keptFileMadeAsync(name: string, make: (path: string) => Promise<void>, replacing?: string): Promise<string> {
+  const path = join(tmpdir(), name)
+  if (!existsSync(path)) {
+    const making = mkdtempSync(join(tmpdir(), 'iceprod-making-'))
+    try {
+      await make(join(making, name))
+      putInPlace(making, name, replacing)
+    } finally {
+      rmSync(making, { recursive: true, force: true })
+    }
+  }
+  return path
+}
+
+function putInPlace(making: string, name: string, replacing: string | undefined): void {
+  renameSync(join(making, name), join(tmpdir(), name))
+  if (replacing === undefined) return
+  for (const stale of readdirSync(tmpdir())) if (stale.startsWith(replacing) && stale !== name) rmSync(join(tmpdir(), stale), { force: true })
+}
+
 let template: string | undefined
 
 /**
  * A new database with every migration applied, made once per set of
- * migrations: migrating a new file is most of an app's start, and each test
- * app starts on a copy (its migrator then finds nothing left to apply). It
- * stays in the temp folder for the next run, under a name of its own
- * (`bun test` runs no exit handler that could remove it).
+ * migrations (a keptFile): migrating a new file is most of an app's start,
+ * and each test app starts on a copy (its migrator then finds nothing left
+ * to apply).
  */
 function migratedDatabase(): string {
-  if (template) return template
   const migrations = createHash('sha256').update(embeddedMigrations().map((m) => m.hash).join()).digest('hex').slice(0, 16)
-  const path = join(tmpdir(), `iceprod-migrated-${migrations}.sqlite`)
-  if (!existsSync(path)) {
-    // Made beside it and renamed into place: a process running at the same time never copies a half-made file.
-    const dir = mkdtempSync(join(tmpdir(), 'iceprod-migrating-'))
-    const made = join(dir, 'iceprod.sqlite')
-    closeDatabase(openDatabase(made).sqlite)
-    renameSync(made, path)
-    rmSync(dir, { recursive: true, force: true })
-  }
-  return (template = path)
+  return (template ??= keptFile(`iceprod-migrated-${migrations}.sqlite`, (made) => closeDatabase(openDatabase(made).sqlite)))
 }
 
 /** Puts a migrated database at `path`, a copy of the one made for these migrations. */
