@@ -19,6 +19,9 @@ const NO_PROXY = 'http://127.0.0.1:9'
 const DISABLED_FEATURES = [
   // A new frame host for every navigation, even within the site: some 18 ms more of the browser's CPU time a page load.
   'RenderDocument',
+  // A renderer process started ahead for the next navigation: it is one context's, so with the pool's
+  // three contexts it was thrown away and started again at nearly every navigation (a dozen a run).
+  'SpareRendererForSitePerProcess',
 ]
 
 /**
