@@ -1,7 +1,11 @@
 /**
- * A real browser for the dashboard's tests: Debian's Chromium (installed by
- * the test setup when missing, see debian-packages.ts), headless, driven by
- * playwright-core over its own protocol. Nothing here downloads a browser;
+ * A real browser for the dashboard's tests: Debian's Chromium in its headless
+ * shell (package chromium-headless-shell, built from Debian's chromium source:
+ * the same Blink and V8 without the desktop browser around them, as
+ * Playwright's own headless runs use; installed by the test setup when
+ * missing, see debian-packages.ts), driven by playwright-core over its own
+ * protocol. The desktop build's headless mode costs the suite some 3 s more
+ * CPU time for the same pages (docs/BENCHMARKS.md). Nothing here downloads a browser;
  * each launch gets a fresh profile (--user-data-dir), and the browser is told not to
  * reach anywhere by itself (no updates, sync or background requests) and can
  * reach nothing but this machine: every other address goes to a proxy that is not there.
@@ -12,7 +16,7 @@ import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core'
 import { ensureDebianPackages } from './debian-packages'
 
-export const CHROMIUM = '/usr/bin/chromium'
+export const CHROMIUM = '/usr/lib/chromium/chromium-headless-shell'
 /** The discard port on loopback, where nothing listens: a proxy every connection to fails. */
 const NO_PROXY = 'http://127.0.0.1:9'
 /** Features switched off besides Playwright's own list. */
@@ -48,7 +52,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
-  await ensureDebianPackages({ purpose: 'the dashboard tests need Chromium', binaries: [CHROMIUM], packages: ['chromium'] })
+  await ensureDebianPackages({ purpose: 'the dashboard tests need Chromium', binaries: [CHROMIUM], packages: ['chromium-headless-shell'] })
   const folder = mkdtempSync(join(tmpdir(), 'iceprod-chromium-'))
   // The script in front of Chromium lives in the launch's folder, removed with it.
   const executablePath = join(folder, 'chromium')
