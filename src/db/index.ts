@@ -6,6 +6,7 @@ import { unavailability } from './faults'
 import { WriteHealth } from './health'
 import { migrate } from './migrator'
 import * as schema from './schema'
+import { SCRATCH_DDL } from './scratch'
 import type { CheckpointerStart } from './checkpoint-worker'
 import { RESTART_IDLE, RESTART_RUNNING, RESTART_WANTED } from './wal-restart'
 import { DEFAULT_LOCK_TIMEOUT_MS, WriteLock, type LockTimer } from './write-lock'
@@ -61,6 +62,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
   // Migrating may wait for another process's write lock: nothing is served yet.
   migrate(sqlite)
   const db = drizzle({ client: sqlite, schema }) as Db
+  for (const ddl of SCRATCH_DDL) sqlite.exec(ddl)
   // From here on nothing waits inside SQLite: writes wait for the lock in WriteLock, without blocking the thread.
   sqlite.exec('PRAGMA busy_timeout = 0')
   const health = new WriteHealth(path === ':memory:' ? undefined : dirname(path))

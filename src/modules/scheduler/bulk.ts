@@ -10,7 +10,7 @@
  * queued when ready; the jobs whose tasks changed are rolled up together
  * (decided by RollUp's rules, read and written set-based), then their datasets (§6.5).
  *
- * The work is staged in scratch tables (scratch.ts: TEMP, in memory,
+ * The work is staged in scratch tables (db/scratch.ts: TEMP, in memory,
  * private to the connection, emptied before and after each use): the ids a
  * request names, the selected tasks that change with where each one goes,
  * the dependents that follow them, the jobs to roll up and their changes.
@@ -22,7 +22,6 @@ import { SERVER, type Actor, type HistoryService } from '../history/service'
 import type { ServerReason } from '../history/reasons'
 import { bulkQueries, schedulerQueries, selectionKey, type BulkQueries } from './queries'
 import { RollUp, type JobState } from './rollup'
-import { SCRATCH_DDL } from './scratch'
 import type { Transitions } from './transitions'
 
 /** What a bulk action does to each selected task. */
@@ -61,8 +60,6 @@ export class BulkTransitions {
   ) {
     this.queries = bulkQueries(db)
     this.rollUp = new RollUp(schedulerQueries(db), history, () => transitions.now())
-    // Made now, outside any transaction: made inside one that is rolled back, they would be gone.
-    for (const ddl of SCRATCH_DDL) db.$client.run(ddl)
   }
 
   /**

@@ -38,7 +38,7 @@ import { entriesFrom } from '../history/queries'
 import { NUMERIC_KEYS } from '../queue/requirements'
 import { BLOCKING, STEADILY_ACTIVE } from './refs'
 import { byTaskId, dependency, dropQueueRow, now, p, ready, taskRef } from './task-sql'
-import { bulkFollows, bulkIds, bulkRequirements, bulkRequirementsTasks, bulkTasks, rollupChanges, rollupJobs } from './scratch'
+import { bulkFollows, bulkIds, bulkRequirements, bulkRequirementsTasks, bulkTasks, rollupChanges, rollupJobs } from '../../db/scratch'
 
 /** `column = +placeholder` (see above). */
 const keyIs = (column: SQLiteColumn, name: string) => sql`${column} = +${p(name)}`
@@ -366,7 +366,7 @@ export type SchedulerQueries = ReturnType<typeof schedulerQueries>
 
 /**
  * The bulk actions' queries, set-based
- * over the scratch tables of scratch.ts. Each statement on the tasks finds
+ * over the scratch tables of db/scratch.ts. Each statement on the tasks finds
  * its rows by key from the scratch tables (rowid IN, or a CROSS JOIN that
  * keeps that order): planned without statistics, an UPDATE ... FROM walked
  * every task, and a join on the status index every queued one. A + on a

@@ -1,10 +1,10 @@
 /**
- * The scratch tables the bulk actions stage their work in (bulk.ts): TEMP
- * tables, in memory (temp_store = MEMORY), private to the connection, never
- * in the database file, so not in db/schema.ts and its migrations. SQLite
- * finds an unqualified table name in the temp schema first. They are made
- * when the app is built, outside any transaction: made inside one that is
- * rolled back, they would be gone.
+ * The scratch tables the bulk actions stage their work in
+ * (modules/scheduler/bulk.ts): TEMP tables, in memory (temp_store = MEMORY),
+ * private to the connection, never in the database file, so not in schema.ts
+ * and its migrations. SQLite finds an unqualified table name in the temp
+ * schema first. openDatabase makes them with the connection, outside any
+ * transaction: made inside one that is rolled back, they would be gone.
  */
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
