@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { adminOnly, services } from '../../auth/roles'
 import type { AppContext } from '../../context'
 import { ProgressModel } from './model'
 import { ProgressService } from './service'
@@ -8,12 +9,12 @@ export const progressModule = (ctx: AppContext, progress = new ProgressService(c
   new Elysia({ name: 'module:progress', detail: { tags: ['Progress'] } })
     .use(ctx.access)
     .get('/datasets/:dataset_id/progress', ({ params }) => progress.progress(params.dataset_id), {
-      access: { roles: ['admin', 'system', 'client'], dataset: 'read' },
+      access: { roles: services, dataset: 'read' },
       response: ProgressModel.progress,
       detail: { summary: 'counts by status, tasks expected, completions of the last hour and the ETA at that rate' },
     })
     .get('/datasets/:dataset_id/queue_diagnostics', ({ params }) => progress.queueDiagnostics(params.dataset_id), {
-      access: { roles: ['admin'], dataset: 'read' },
+      access: { roles: adminOnly, dataset: 'read' },
       response: ProgressModel.queueDiagnostics,
       detail: { summary: "why queued tasks wait: per requirement key, the queued tasks no offer of the last hour met" },
     })
