@@ -11,17 +11,11 @@ import { checkStatus, TASK_STATUSES } from '../../status'
 import type { Actor } from '../history/service'
 import type { DatasetService } from '../datasets/service'
 import type { BulkAction, BulkTransitions } from '../scheduler/bulk'
+import type { ActionModel } from './model'
 
 /** The filters of a task action's body. */
-export interface TaskFilters {
-  task_ids?: string[]
-  status?: string[]
-  name?: string
-}
-
-export interface JobFilters {
-  job_ids?: string[]
-}
+export type TaskFilters = typeof ActionModel.tasks.static
+export type JobFilters = typeof ActionModel.jobs.static
 
 export type DatasetAction = 'suspend' | 'resume' | 'truncate' | 'hard_reset'
 

@@ -15,21 +15,11 @@ import { inStatusOrder, JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { NUMERIC_KEYS, type Json } from '../queue/requirements'
 import { isTasksPerJob } from '../datasets/model'
 import { canonicalJson, type OfferLog, type OfferSummary } from './offers'
+import { ProgressModel } from './model'
 import { progressQueries } from './queries'
 
-export interface Progress {
-  jobs: Record<string, number>
-  tasks: Record<string, number>
-  tasks_expected: number
-  completed_last_hour: number
-  eta: string | null
-}
-
-export interface QueueDiagnostics {
-  queued: number
-  offers_last_hour: number
-  unmatched: Record<string, number>
-}
+export type Progress = typeof ProgressModel.progress.static
+export type QueueDiagnostics = typeof ProgressModel.queueDiagnostics.static
 
 /** Below every number: with no offer in the hour, every stated numeric requirement counts as unmet. */
 const NO_BOUND = -Number.MAX_VALUE
