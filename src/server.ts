@@ -31,8 +31,25 @@ export class ListenError extends Error {
 /** How often a server that has not written yet looks whether it has. */
 const FIRST_WRITE_POLL_MS = 100
 
+/**
+ * Listens on the configured address with the server's own options and closes
+ * again at once: a start refused for its port is refused before the database
+ * is opened, so that a second server started by mistake beside a running one
+ * (a newer version, say) never migrates the file under it. The listen after
+ * the app is built still catches a port taken in between.
+ */
+function refuseTakenPort(config: Config): void {
+  if (config.port === 0) return
+  try {
+    Bun.serve({ hostname: config.host, port: config.port, reusePort: false, fetch: () => new Response(null, { status: 503 }) }).stop(true)
+  } catch (error) {
+    throw new ListenError(config, error)
+  }
+}
+
 /** Builds the app and listens; the caller decides when to stop. */
 export async function startServer(config: Config, options: AppOptions = {}): Promise<RunningServer> {
+  refuseTakenPort(config)
   const built = createApp(config, options)
   const { app, minting } = built
   // Elysia's listen hands its routes to Bun's native router, which dispatches

@@ -83,8 +83,9 @@ test.concurrent('a second iceprod-rest on the port of a running one exits 2 with
   }
   const groups = (await (await fetch(`${first.url}/groups`, { headers: { authorization: `Bearer ${token}` } })).json()) as { results: { name: string }[] }
   expect(groups.results.filter((g) => g.name.startsWith('/port/'))).toHaveLength(20)
-  // The refused start printed no admin token: its database, created on the way, gets one at its first real start.
+  // The refused start printed no admin token, and never opened its database: not even created.
   expect(second.stderrLines.join('\n')).not.toContain('admin token')
+  expect(existsSync(join(dir, 'second.sqlite'))).toBe(false)
 })
 
 test.concurrent('a port another program holds with SO_REUSEPORT is refused too (two servers must never share a port)', async () => {
