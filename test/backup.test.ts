@@ -5,7 +5,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { newId, timestamp } from '../src/db/documents'
@@ -284,6 +284,23 @@ describe('restore', () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     expect(readdirSync(place)).toEqual(['iceprod.sqlite'])
     expect(inDatabase(target, (db) => [db.query('PRAGMA integrity_check').all(), rowCount(db, 'extra'), rowCount(db, 'logs')])).toEqual([[{ integrity_check: 'ok' }], 0, 40])
+  }, PROCESS_TIMEOUT_MS)
+
+  test('a restore removes the staged copies of restores that were killed, and keeps those of restores still running', async () => {
+    const backup = await backupOfApp()
+    const place = mkdtempSync(join(dir, 'abandoned-'))
+    const db = join(place, 'iceprod.sqlite')
+    // A process that has ended: its pid names no running process (or one reused since, which would keep its folder).
+    const ended = Bun.spawnSync(['true']).pid
+    const stagings = { killed: `iceprod.sqlite.restoring-${ended}-a1B2c3`, running: `iceprod.sqlite.restoring-${process.pid}-d4E5f6`, unnamed: 'iceprod.sqlite.restoring-g7H8i9' }
+    for (const folder of Object.values(stagings)) {
+      mkdirSync(join(place, folder))
+      writeFileSync(join(place, folder, 'restored.sqlite'), 'partial copy')
+    }
+    const other = `other.sqlite.restoring-${ended}-j0K1l2`
+    mkdirSync(join(place, other))
+    restoreDatabase(backup, db)
+    expect(readdirSync(place).sort()).toEqual(['iceprod.sqlite', other, stagings.running].sort())
   }, PROCESS_TIMEOUT_MS)
 
   test('two restores in the same second each keep the database they replace, under names of their own', async () => {

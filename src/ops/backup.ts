@@ -8,8 +8,8 @@
  * keeps the file it replaces.
  */
 import { Database } from 'bun:sqlite'
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { embeddedMigrations } from '../db/migrator'
 
 export class BackupError extends Error {}
@@ -58,8 +58,9 @@ export function restoreDatabase(backupPath: string, dbPath: string, now = new Da
   if (!existsSync(backupPath)) throw new BackupError(`no backup at ${backupPath}`)
   refuseWriteAheadLog(backupPath)
   mkdirSync(dirname(dbPath), { recursive: true })
+  removeAbandonedStagings(dbPath)
   // A folder of this restore's own beside the database, so that no other restore, nor what an interrupted one left, meets its files.
-  const staging = mkdtempSync(`${dbPath}.restoring-`)
+  const staging = mkdtempSync(`${dbPath}${STAGING}${process.pid}-`)
   const staged = join(staging, 'restored.sqlite')
   try {
     copyFlushed(backupPath, staged)
@@ -79,6 +80,34 @@ export function restoreDatabase(backupPath: string, dbPath: string, now = new Da
     return { previous }
   } finally {
     rmSync(staging, { recursive: true, force: true })
+  }
+}
+
+/** A restore stages its copy in `<db>.restoring-<pid>-<random>`: the pid says whether the restore that made it still runs. */
+const STAGING = '.restoring-'
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // Alive, but another user's.
+    return (error as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes what restores of this database that were killed left (a staged copy
+ * as large as the backup): every staging folder whose process is gone, and
+ * those without a pid in their name.
+ */
+function removeAbandonedStagings(dbPath: string): void {
+  const prefix = basename(dbPath) + STAGING
+  for (const name of readdirSync(dirname(dbPath))) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(name.slice(prefix.length).split('-')[0])
+    if (Number.isSafeInteger(pid) && pid > 0 && isRunning(pid)) continue
+    rmSync(join(dirname(dbPath), name), { recursive: true, force: true })
   }
 }
 
