@@ -5,10 +5,11 @@
  * Playwright's own headless runs use; installed by the test setup when
  * missing, see debian-packages.ts), driven by playwright-core over its own
  * protocol. The desktop build's headless mode costs the suite some 4–5 s more
- * CPU time (2 s of wall time) for the same pages (docs/BENCHMARKS.md). Nothing here downloads a browser;
- * each launch gets a fresh profile (--user-data-dir), and the browser is told not to
- * reach anywhere by itself (no updates, sync or background requests) and can
- * reach nothing but this machine: every other address goes to a proxy that is not there.
+ * CPU time (2 s of wall time) for the same pages (docs/BENCHMARKS.md).
+ * Nothing here downloads a browser; each launch gets a fresh profile
+ * (--user-data-dir), and the browser is told not to reach anywhere by itself
+ * (no updates, sync or background requests) and can reach nothing but this
+ * machine: every other address goes to a proxy that is not there.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -15,7 +15,7 @@ import { inStatusOrder, JOB_STATUSES, TASK_STATUSES } from '../../status'
 import { NUMERIC_KEYS, type Json } from '../queue/requirements'
 import { isTasksPerJob } from '../datasets/model'
 import { canonicalJson, type OfferLog, type OfferSummary } from './offers'
-import { ProgressModel } from './model'
+import type { ProgressModel } from './model'
 import { progressQueries } from './queries'
 
 export type Progress = typeof ProgressModel.progress.static
